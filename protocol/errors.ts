@@ -1,0 +1,108 @@
+/**
+ * Every failure capsync reports is a {@link CapsyncError} with a stable `code`.
+ * Codes are the contract: tests, clients and other-language peers switch on them, never on messages.
+ * Messages are safe to send over the wire: no stack traces, no server internals, no tokens.
+ */
+
+/** WebSocket close codes used when an error ends a connection (RFC 6455 section 7.4.1, plus 4xxx app codes). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  protocolError: 1002,
+  badData: 1007,
+  policy: 1008,
+  tooBig: 1009,
+  internal: 1011,
+  /** The peer did not answer pings in time. */
+  heartbeatTimeout: 4000,
+  /** The peer did not read fast enough; its unsent bytes passed the limit. */
+  slowConsumer: 4001,
+  /** The session's JWT expired and no fresh token arrived in time. */
+  sessionExpired: 4002,
+  /** Too many malformed frames from this connection. */
+  tooManyBadFrames: 4003,
+} as const;
+
+/** The definition of every error code: its default message and, when it ends a connection, its close code. */
+const definitions = {
+  // Values and scopes
+  ERR_INVALID_VALUE: ['value is not JSON-compatible'],
+  ERR_INVALID_SCOPE: ['scope must be a non-empty list of JSON-compatible values'],
+  ERR_INVALID_PATTERN: ['pattern must be a non-empty list'],
+  // Capabilities
+  ERR_CAPABILITY_NOT_VERIFIED: ['not a capability verified by this server'],
+  ERR_CAPABILITY_FORGED: ['capabilities can only be created in server code'],
+  ERR_CAPABILITY_BAD_SIGNATURE: ['capability signature does not verify'],
+  ERR_CAPABILITY_MALFORMED: ['capability token is malformed', CloseCode.badData],
+  ERR_CAPABILITY_UNKNOWN_KEY: ['capability was signed with an unknown key'],
+  ERR_CAPABILITY_REVOKED: ['capability has been revoked'],
+  ERR_CAPABILITY_EXPIRED: ['capability has expired'],
+  ERR_CAPABILITY_AUDIENCE: ['capability is bound to another user'],
+  ERR_CAPABILITY_TOO_NARROW: ['capability scope is narrower than the pattern'],
+  ERR_CAPABILITY_MISMATCH: ['capability scope does not match the pattern'],
+  // Keys
+  ERR_KEY_INVALID: ['capability key is not a usable symmetric JWK'],
+  // Codec and limits
+  ERR_FRAME_TOO_LARGE: ['frame exceeds the byte limit', CloseCode.tooBig],
+  ERR_FRAME_TRUNCATED: ['frame ends before its announced contents', CloseCode.badData],
+  ERR_FRAME_TRAILING_BYTES: ['frame has bytes after its value', CloseCode.badData],
+  ERR_FRAME_MALFORMED: ['frame is not valid msgpack', CloseCode.badData],
+  ERR_FRAME_INVALID: ['frame does not have a valid shape', CloseCode.protocolError],
+  ERR_LIMIT_DEPTH: ['frame nesting is too deep', CloseCode.policy],
+  ERR_LIMIT_ELEMENTS: ['frame has too many elements', CloseCode.policy],
+  ERR_LIMIT_STRING: ['string exceeds the length limit', CloseCode.policy],
+  ERR_LIMIT_BINARY: ['binary exceeds the length limit', CloseCode.policy],
+  ERR_LIMIT_SCOPE: ['capability scope is too long', CloseCode.policy],
+  ERR_LIMIT_STEPS: ['capability has too many narrowing steps', CloseCode.policy],
+  ERR_EXTENSION_UNKNOWN: ['msgpack extension type is not accepted', CloseCode.badData],
+  ERR_FORBIDDEN_KEY: ['map key is not allowed', CloseCode.policy],
+  ERR_NON_STRING_KEY: ['map keys must be strings', CloseCode.badData],
+  ERR_PORTABLE_UNKNOWN: ['portable class is not registered'],
+  ERR_PORTABLE_INVALID: ['portable object is invalid'],
+  ERR_NOT_ENCODABLE: ['value cannot be encoded'],
+  // Calls and sessions
+  ERR_FUNCTION_UNKNOWN: ['no server function with that name'],
+  ERR_BAD_ARGUMENTS: ['arguments do not have the expected shape'],
+  ERR_FUNCTION_FAILED: ['server function failed'],
+  ERR_CALL_TIMEOUT: ['call timed out'],
+  ERR_NOT_CONNECTED: ['not connected'],
+  ERR_CONNECTION_CLOSED: ['connection closed'],
+  ERR_RATE_LIMITED: ['too many calls in flight'],
+  ERR_AUTH_REQUIRED: ['authentication required'],
+  ERR_AUTH_INVALID: ['authentication token is invalid'],
+  ERR_AUTH_EXPIRED: ['authentication token has expired'],
+  ERR_FORBIDDEN: ['not allowed'],
+  ERR_NOT_FOUND: ['object not found'],
+  // Delegation
+  ERR_RECIPIENT_OFFLINE: ['recipient is not connected'],
+  ERR_RECIPIENT_UNKNOWN: ['recipient is not visible to you'],
+  ERR_NOT_ATTACHED: ['object is not attached to a client session'],
+} as const satisfies Record<string, readonly [string] | readonly [string, number]>;
+
+/** Every stable error code; `switch (err.code)` narrows on it. */
+export type CapsyncErrorCode = keyof typeof definitions;
+
+/** The one error class capsync throws; `code` is stable, `message` is safe to show and send. */
+export class CapsyncError extends Error {
+  override name = 'CapsyncError';
+  readonly code: CapsyncErrorCode;
+  /** The WebSocket close code when this error ends a connection, else undefined. */
+  readonly closeCode: number | undefined;
+
+  constructor(code: CapsyncErrorCode, message?: string) {
+    const def = definitions[code] as readonly [string, number?];
+    super(message ?? def[0]);
+    this.code = code;
+    this.closeCode = def[1];
+  }
+}
+
+/** True if `code` is one of capsync's codes (used when a peer sends an error frame). */
+export function isErrorCode(code: unknown): code is CapsyncErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(definitions, code);
+}
+
+/** Shorthand used across the codebase: `throw fail('ERR_LIMIT_DEPTH')`. */
+export function fail(code: CapsyncErrorCode, message?: string): CapsyncError {
+  return new CapsyncError(code, message);
+}

@@ -1,0 +1,116 @@
+import { z } from 'zod';
+import { Capability } from './capability.js';
+import { fail } from './errors.js';
+
+/**
+ * Every frame is a msgpack list whose first element is its type. Layouts are in protocol/SPEC.md.
+ * Direction: c = client, s = server.
+ */
+export const FrameType = {
+  /** s→c `[0, hello]` first frame of a session. */
+  hello: 0,
+  /** c→s `[1, id, name, args]` calls a server function. */
+  call: 1,
+  /** s→c `[2, id, value]` a call's result. */
+  result: 2,
+  /** s→c `[3, id | null, code, message]` a call's error, or a session error (id null). */
+  error: 3,
+  /** s→c `[4, address, type, version, state | null]` new state of a live object; null state = deleted. */
+  push: 4,
+  /** c→s `[5, id, to, cap, options]` delegates a capability to a connected user. */
+  delegate: 5,
+  /** s→c `[6, delegation]` a capability delegated to this user. */
+  delegation: 6,
+  /** c→s `[7, id, cap]` revokes a capability and all narrowed from it. */
+  revoke: 7,
+  /** s→c `[8, revocationId, scope, reason]` a capability this connection held no longer works. */
+  revoked: 8,
+  /** either `[9, nonce]` application-level ping. */
+  ping: 9,
+  /** either `[10, nonce]` answer to a ping. */
+  pong: 10,
+  /** c→s `[11, id, jwt]` replaces the session's JWT before it expires. */
+  refresh: 11,
+  /** s→c `[12, expiresAt]` the session's JWT expires soon: send `refresh` or be disconnected. */
+  tokenExpiring: 12,
+  /** c→s `[13, id]` asks which users are online (as the server's presence policy allows). */
+  presence: 13,
+} as const;
+
+const id = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const cap = z.instanceof(Capability);
+const scope = z.array(z.unknown()).min(1);
+
+export const helloSchema = z.object({
+  protocol: z.literal(1),
+  user: z.object({ id: z.string(), roles: z.array(z.string()) }).nullable(),
+  maxFrameBytes: z.number().int().positive(),
+  tokenExpiresAt: z.number().nullable(),
+});
+
+export const delegateOptionsSchema = z.object({ bind: z.boolean().optional() }).strict();
+
+export const delegationSchema = z.object({
+  from: z.string(),
+  cap,
+  object: z.unknown(),
+});
+
+const schemas = {
+  [FrameType.hello]: z.tuple([z.literal(FrameType.hello), helloSchema]),
+  [FrameType.call]: z.tuple([z.literal(FrameType.call), id, z.string().min(1).max(256), z.array(z.unknown())]),
+  [FrameType.result]: z.tuple([z.literal(FrameType.result), id, z.unknown()]),
+  [FrameType.error]: z.tuple([z.literal(FrameType.error), id.nullable(), z.string(), z.string()]),
+  [FrameType.push]: z.tuple([z.literal(FrameType.push), scope, z.string(), id, z.record(z.string(), z.unknown()).nullable()]),
+  [FrameType.delegate]: z.tuple([z.literal(FrameType.delegate), id, z.string().min(1).max(256), cap, delegateOptionsSchema]),
+  [FrameType.delegation]: z.tuple([z.literal(FrameType.delegation), delegationSchema]),
+  [FrameType.revoke]: z.tuple([z.literal(FrameType.revoke), id, cap]),
+  [FrameType.revoked]: z.tuple([z.literal(FrameType.revoked), z.string(), scope, z.enum(['revoked', 'expired'])]),
+  [FrameType.ping]: z.tuple([z.literal(FrameType.ping), id]),
+  [FrameType.pong]: z.tuple([z.literal(FrameType.pong), id]),
+  [FrameType.refresh]: z.tuple([z.literal(FrameType.refresh), id, z.string().min(1).max(16 * 1024)]),
+  [FrameType.tokenExpiring]: z.tuple([z.literal(FrameType.tokenExpiring), z.number()]),
+  [FrameType.presence]: z.tuple([z.literal(FrameType.presence), id]),
+} as const;
+
+type Schemas = typeof schemas;
+/** A validated frame of the given type. */
+export type FrameOf<T extends keyof Schemas> = z.infer<Schemas[T]>;
+/** Any validated frame. */
+export type Frame = { [T in keyof Schemas]: FrameOf<T> }[keyof Schemas];
+
+/** Frames a client may send; the server refuses the rest with `ERR_FRAME_INVALID`. */
+export const clientFrameTypes: ReadonlySet<number> = new Set([
+  FrameType.call, FrameType.delegate, FrameType.revoke, FrameType.ping, FrameType.pong, FrameType.refresh, FrameType.presence,
+]);
+
+/** Frames a server may send. */
+export const serverFrameTypes: ReadonlySet<number> = new Set([
+  FrameType.hello, FrameType.result, FrameType.error, FrameType.push, FrameType.delegation, FrameType.revoked,
+  FrameType.ping, FrameType.pong, FrameType.tokenExpiring,
+]);
+
+/**
+ * Checks a decoded value against the frame layouts allowed from this peer. Throws `ERR_FRAME_INVALID`;
+ * the message names the frame type but never echoes the data.
+ */
+export function validateFrame(value: unknown, allowed: ReadonlySet<number>): Frame {
+  if (!Array.isArray(value) || typeof value[0] !== 'number' || !allowed.has(value[0])) {
+    throw fail('ERR_FRAME_INVALID', 'unknown or unexpected frame type');
+  }
+  const schema = schemas[value[0] as keyof Schemas];
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw fail('ERR_FRAME_INVALID', `invalid frame of type ${value[0]}`);
+  return parsed.data as Frame;
+}
+
+/** The call id of a frame that failed validation, when one can be read, so the error can answer the call. */
+export function frameIdOf(value: unknown): number | null {
+  if (Array.isArray(value) && typeof value[1] === 'number' && Number.isSafeInteger(value[1]) && value[1] >= 0) {
+    const type = value[0];
+    if (type === FrameType.call || type === FrameType.delegate || type === FrameType.revoke || type === FrameType.refresh || type === FrameType.presence) {
+      return value[1];
+    }
+  }
+  return null;
+}

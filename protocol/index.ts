@@ -1,0 +1,13 @@
+export { Capability, type Restrictions } from './capability.js';
+export { ANY, unwrapCapability, matchScope, scopesOverlap, type PatternElement, type Unwrapped } from './unwrap.js';
+export { CapsyncError, CloseCode, isErrorCode, type CapsyncErrorCode } from './errors.js';
+export { Codec, type CodecContext } from './codec.js';
+export { defaultLimits, resolveLimits, type Limits } from './limits.js';
+export { Keyring, type RootKey } from './keyring.js';
+export { CapabilityVerifier, type VerifierOptions } from './verifier.js';
+export { MemoryRevocationSet, type RevocationEntry, type RevocationSet } from './revocation.js';
+export { registerPortable, addressOf, portableByName, type PortableOptions, type PortableClass } from './portable.js';
+export { FrameType, validateFrame, clientFrameTypes, serverFrameTypes, type Frame, type FrameOf } from './frames.js';
+export { canonicalKey, jsonEqual, type JsonValue } from './json-value.js';
+export { setCryptoProvider, nobleCrypto, type CryptoProvider } from './crypto.js';
+export { revocationId } from './capability.js';

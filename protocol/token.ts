@@ -1,0 +1,76 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { fail } from './errors.js';
+import type { JsonValue } from './json-value.js';
+import type { Limits } from './limits.js';
+import { scanFrame } from './wire-guard.js';
+
+/**
+ * The capability token: the bytes inside msgpack extension type 1 (see protocol/SPEC.md).
+ *
+ *   token = msgpack [version = 1, kid: str, blocks: [bin, ...], tag: bin(32)]
+ *   block = msgpack [segment: [JsonValue, ...], expiresAt: uint | nil, audience: str | nil]
+ *
+ * Block 0 is minted by the server; every later block is one narrowing step. The HMAC chain runs over
+ * the block bytes exactly as they travel, so no canonical re-encoding is ever needed.
+ */
+export const TOKEN_VERSION = 1;
+export const TAG_BYTES = 32;
+
+/** One step of the chain, decoded. */
+export interface Block {
+  readonly segment: readonly JsonValue[];
+  readonly expiresAt: number | null;
+  readonly audience: string | null;
+}
+
+/** A token split into its parts, not yet verified. */
+export interface TokenParts {
+  readonly kid: string;
+  readonly blocks: readonly Uint8Array[];
+  readonly tag: Uint8Array;
+}
+
+// Token internals never hold extensions, so a private plain codec keeps them apart from the frame codec.
+const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
+
+/** Encodes one block. */
+export function encodeBlock(block: Block): Uint8Array {
+  return packr.pack([block.segment, block.expiresAt, block.audience]);
+}
+
+/** Encodes a whole token. An unsigned capability travels with kid "" and an empty tag (and never verifies). */
+export function encodeToken(parts: TokenParts): Uint8Array {
+  return packr.pack([TOKEN_VERSION, parts.kid, parts.blocks, parts.tag]);
+}
+
+function isBytes(value: unknown): value is Uint8Array {
+  return value instanceof Uint8Array;
+}
+
+/** Splits token bytes into parts, checking the layout and the limits. Throws `ERR_CAPABILITY_MALFORMED` or a limit code. */
+export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
+  if (bytes.length > limits.maxTokenBytes) throw fail('ERR_CAPABILITY_MALFORMED', 'capability token is too large');
+  scanFrame(bytes, limits, false);
+  const value: unknown = unpackr.unpack(bytes);
+  if (!Array.isArray(value) || value.length !== 4 || value[0] !== TOKEN_VERSION) throw fail('ERR_CAPABILITY_MALFORMED');
+  const [, kid, blocks, tag] = value as [unknown, unknown, unknown, unknown];
+  if (typeof kid !== 'string' || !Array.isArray(blocks) || !isBytes(tag)) throw fail('ERR_CAPABILITY_MALFORMED');
+  if (blocks.length === 0 || !blocks.every(isBytes)) throw fail('ERR_CAPABILITY_MALFORMED');
+  if (blocks.length - 1 > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
+  return { kid, blocks, tag };
+}
+
+/** Decodes one block, checking its layout. */
+export function decodeBlock(bytes: Uint8Array, limits: Limits): Block {
+  scanFrame(bytes, limits, false);
+  const value: unknown = unpackr.unpack(bytes);
+  if (!Array.isArray(value) || value.length !== 3) throw fail('ERR_CAPABILITY_MALFORMED');
+  const [segment, expiresAt, audience] = value as [unknown, unknown, unknown];
+  if (!Array.isArray(segment)) throw fail('ERR_CAPABILITY_MALFORMED');
+  if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt >= 0)) {
+    throw fail('ERR_CAPABILITY_MALFORMED');
+  }
+  if (audience !== null && typeof audience !== 'string') throw fail('ERR_CAPABILITY_MALFORMED');
+  return { segment: segment as JsonValue[], expiresAt, audience };
+}

@@ -1,0 +1,62 @@
+import { Capability, assertStillValid, statusOf } from './capability.js';
+import { CapsyncError, fail } from './errors.js';
+import { jsonEqual, type JsonValue } from './json-value.js';
+
+/** In a pattern, matches any value at that position. */
+export const ANY: unique symbol = Symbol('capsync.ANY');
+
+/** A pattern element: a JSON value compared by deep equality, or {@link ANY}. */
+export type PatternElement = JsonValue | typeof ANY;
+
+/** What unwrapping returns: one element per pattern element, `null` past the end of the scope. */
+export type Unwrapped<P extends readonly PatternElement[]> = { [K in keyof P]: JsonValue };
+
+/**
+ * Checks that `cap` is a capability verified by this server, still valid (not revoked, not expired), and
+ * that its scope matches `pattern`; returns the scope padded with `null` to the pattern's length.
+ *
+ * Semantics are Anvil's `unwrap_capability`: a scope longer than the pattern is too narrow
+ * (`ERR_CAPABILITY_TOO_NARROW`); each scope element must equal the pattern element (deep JSON equality,
+ * map key order ignored) or the pattern element is `ANY` (`ERR_CAPABILITY_MISMATCH` otherwise). A broader
+ * capability than needed is accepted, because it can always be narrowed to the pattern.
+ *
+ * @example
+ * ```ts
+ * const [, videoId] = unwrapCapability(cap, ['youtube_videos', ANY, 'update']);
+ * ```
+ */
+export function unwrapCapability<const P extends readonly PatternElement[]>(cap: unknown, pattern: P): Unwrapped<P> {
+  if (!Array.isArray(pattern) || pattern.length === 0) throw fail('ERR_INVALID_PATTERN');
+  if (!(cap instanceof Capability)) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
+  const status = statusOf(cap);
+  if (status === undefined) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
+  if (status instanceof CapsyncError) throw fail(status.code);
+  assertStillValid(status);
+  return matchScope(cap.scope, pattern) as Unwrapped<P>;
+}
+
+/** Matches a scope against a pattern without checking any signature (the pure part of {@link unwrapCapability}). */
+export function matchScope(scope: readonly JsonValue[], pattern: readonly PatternElement[]): JsonValue[] {
+  if (scope.length > pattern.length) throw fail('ERR_CAPABILITY_TOO_NARROW');
+  const result: JsonValue[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    if (i >= scope.length) {
+      result.push(null);
+      continue;
+    }
+    const expected = pattern[i]!;
+    if (expected !== ANY && !jsonEqual(scope[i]!, expected)) throw fail('ERR_CAPABILITY_MISMATCH');
+    result.push(scope[i]!);
+  }
+  return result;
+}
+
+/**
+ * True when a capability with scope `a` covers an object at address `b` or the reverse: one is a prefix of
+ * the other, element by element (`["video"]` never covers `["videos"]`).
+ */
+export function scopesOverlap(a: readonly JsonValue[], b: readonly JsonValue[]): boolean {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (!jsonEqual(a[i]!, b[i]!)) return false;
+  return true;
+}

@@ -1,0 +1,171 @@
+import { LRUCache } from 'lru-cache';
+import {
+  Capability,
+  assertStillValid,
+  capabilityFromParts,
+  chainOf,
+  restrictionsOf,
+  setStatus,
+  type Restrictions,
+  type SignedChain,
+  type Verification,
+  type VerificationAuthority,
+} from './capability.js';
+import { crypto } from './crypto.js';
+import { CapsyncError, fail } from './errors.js';
+import { assertJsonValue, type JsonValue } from './json-value.js';
+import type { Keyring } from './keyring.js';
+import { resolveLimits, type Limits } from './limits.js';
+import { MemoryRevocationSet, type RevocationSet } from './revocation.js';
+import { TAG_BYTES, decodeBlock, decodeToken, encodeBlock, type Block } from './token.js';
+
+/** Options of a {@link CapabilityVerifier}. */
+export interface VerifierOptions {
+  readonly keyring: Keyring;
+  readonly revocations?: RevocationSet;
+  readonly limits?: Partial<Limits>;
+  /** Verified tokens remembered; revocation and expiry are still checked on every use. Default 10,000; 0 disables. */
+  readonly cacheSize?: number;
+  /** Allowance, in ms, for a capability used just after its expiry (clock skew between issuer and checker). Default 0. */
+  readonly clockToleranceMs?: number;
+  /** The clock, for tests. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+interface CacheEntry {
+  readonly token: Uint8Array;
+  readonly cap: Capability;
+  readonly verification: Verification;
+}
+
+/**
+ * Signs capabilities the server sends and verifies capabilities it receives.
+ *
+ * Verification walks the HMAC chain from the root key named by the token's `kid`:
+ * tag0 = HMAC(key, block0), tagN = HMAC(tagN-1, blockN), then compares the result with the token's tag
+ * in constant time. Results are cached by token bytes; revocation and expiry are re-checked at every use.
+ */
+export class CapabilityVerifier implements VerificationAuthority {
+  readonly keyring: Keyring;
+  readonly revocations: RevocationSet;
+  readonly limits: Limits;
+  readonly clockToleranceMs: number;
+  readonly now: () => number;
+  readonly #cache: LRUCache<string, CacheEntry> | undefined;
+
+  constructor(options: VerifierOptions) {
+    this.keyring = options.keyring;
+    this.revocations = options.revocations ?? new MemoryRevocationSet();
+    this.limits = resolveLimits(options.limits);
+    this.clockToleranceMs = options.clockToleranceMs ?? 0;
+    this.now = options.now ?? Date.now;
+    const size = options.cacheSize ?? 10_000;
+    this.#cache = size > 0 ? new LRUCache({ max: size }) : undefined;
+  }
+
+  isRevoked(ids: readonly string[]): boolean {
+    return ids.some((id) => this.revocations.has(id));
+  }
+
+  hasRevocations(): boolean {
+    return this.revocations.size > 0;
+  }
+
+  /** A new capability signed with the current key and already verified for this server. */
+  mint(scope: readonly JsonValue[], restrictions?: Restrictions): Capability {
+    const cap = new Capability(scope, restrictions);
+    this.sign(cap);
+    return cap;
+  }
+
+  /**
+   * Signs an unsigned capability in place (with every pending block) and marks it verified. Signed
+   * capabilities are returned as they are. Returns the token bytes to send.
+   */
+  sign(cap: Capability): Uint8Array {
+    if (cap[chainOf] === undefined) {
+      const key = this.keyring.current;
+      const blockBytes = cap.blocks.map(encodeBlock);
+      const tags: Uint8Array[] = [];
+      let tag = key.secret;
+      for (const bytes of blockBytes) tags.push((tag = crypto().hmacSha256(tag, bytes)));
+      cap[chainOf] = { kid: key.kid, blockBytes, tag };
+      setStatus(cap, { tags, ...restrictionsOf(cap.blocks), authority: this });
+    }
+    return cap.toToken();
+  }
+
+  /**
+   * Decodes and verifies token bytes received from `user` (null when anonymous).
+   * Malformed tokens throw; tokens that parse but fail verification come back as a capability whose
+   * use (`unwrapCapability`) throws the reason: forged, bad signature, unknown key, revoked, expired, audience.
+   */
+  decode(token: Uint8Array, user: string | null): Capability {
+    const entry = this.#lookup(token) ?? this.#verify(token);
+    if (entry instanceof Capability) return entry;
+    try {
+      assertStillValid(entry.verification);
+      const audiences = entry.verification.audiences;
+      if (audiences.length > 0 && !audiences.every((a) => a === user)) throw fail('ERR_CAPABILITY_AUDIENCE');
+    } catch (error) {
+      return rejected(entry.cap.scope as JsonValue[], entry.cap.blocks as Block[], entry.cap[chainOf], error as CapsyncError);
+    }
+    return entry.cap;
+  }
+
+  /** Forgets cached verifications (call after removing a key from the ring). */
+  clearCache(): void {
+    this.#cache?.clear();
+  }
+
+  #lookup(token: Uint8Array): CacheEntry | undefined {
+    if (this.#cache === undefined || token.length < TAG_BYTES) return undefined;
+    const entry = this.#cache.get(cacheKey(token));
+    return entry !== undefined && crypto().timingSafeEqual(entry.token, token) ? entry : undefined;
+  }
+
+  #verify(token: Uint8Array): CacheEntry | Capability {
+    const parts = decodeToken(token, this.limits);
+    const blocks = parts.blocks.map((b) => decodeBlock(b, this.limits));
+    const scope: JsonValue[] = [];
+    for (const block of blocks) {
+      for (const element of block.segment) {
+        try {
+          assertJsonValue(element, this.limits.maxDepth);
+        } catch {
+          throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope holds a value that is not JSON-compatible');
+        }
+        scope.push(element);
+      }
+    }
+    if (scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
+    if (scope.length > this.limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
+    const chain: SignedChain = { kid: parts.kid, blockBytes: parts.blocks, tag: parts.tag, token };
+    if (parts.kid === '' || parts.tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
+    const key = this.keyring.get(parts.kid);
+    if (key === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_UNKNOWN_KEY'));
+    const tags: Uint8Array[] = [];
+    let tag = key.secret;
+    for (const bytes of parts.blocks) tags.push((tag = crypto().hmacSha256(tag, bytes)));
+    if (parts.tag.length !== TAG_BYTES || !crypto().timingSafeEqual(tag, parts.tag)) {
+      return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+    }
+    const cap = capabilityFromParts(scope, blocks, chain);
+    const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this };
+    setStatus(cap, verification);
+    const entry = { token, cap, verification };
+    this.#cache?.set(cacheKey(token), entry);
+    return entry;
+  }
+}
+
+function rejected(scope: JsonValue[], blocks: Block[], chain: SignedChain | undefined, error: CapsyncError): Capability {
+  const cap = capabilityFromParts(scope, blocks, chain);
+  setStatus(cap, error);
+  return cap;
+}
+
+// The tag is the token's last 32 bytes: a cheap, well-spread key. The whole token is compared on a hit.
+function cacheKey(token: Uint8Array): string {
+  return String.fromCharCode.apply(null, token.subarray(token.length - TAG_BYTES) as unknown as number[]);
+}

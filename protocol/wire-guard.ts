@@ -1,0 +1,144 @@
+import { fail } from './errors.js';
+import type { Limits } from './limits.js';
+
+/** msgpack extension types capsync accepts; every other type (msgpackr's RegExp, Error, Set, ...) is refused. */
+export const ExtensionType = {
+  capability: 1,
+  portable: 2,
+} as const;
+
+const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
+
+/**
+ * Walks msgpack bytes without building anything and refuses them, with a typed error, if they break a limit.
+ *
+ * msgpackr trusts what a frame announces: `new Array(n)` for any n, recursion as deep as the data, and a
+ * registry of built-in extensions. This walk runs first, iteratively (no stack overflow at any depth), and
+ * checks every announced length against the bytes actually present, so the decoder never allocates for
+ * data that is not there. Map keys must be strings and never `__proto__`.
+ */
+export function scanFrame(bytes: Uint8Array, limits: Limits, allowExtensions = true): void {
+  if (bytes.length > limits.maxFrameBytes) throw fail('ERR_FRAME_TOO_LARGE');
+  const state = { elements: 0 };
+  const end = scanValue(bytes, 0, bytes.length, 0, limits, allowExtensions, state);
+  if (end !== bytes.length) throw fail('ERR_FRAME_TRAILING_BYTES');
+}
+
+interface ScanState {
+  elements: number;
+}
+
+// Each open container: how many values it still holds, and whether the next one is a map key.
+// Stored flat in two arrays to keep the walk allocation-free per value.
+function scanValue(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  baseDepth: number,
+  limits: Limits,
+  allowExtensions: boolean,
+  state: ScanState,
+): number {
+  const remaining: number[] = [1];
+  const isMap: boolean[] = [false];
+  const keyNext: boolean[] = [false];
+  let pos = start;
+
+  const need = (n: number): void => {
+    if (pos + n > end) throw fail('ERR_FRAME_TRUNCATED');
+  };
+  const u8 = (): number => b[pos++]!;
+  const u16 = (): number => (need(2), ((b[pos++]! << 8) | b[pos++]!) >>> 0);
+  const u32 = (): number => (need(4), ((b[pos++]! << 24) | (b[pos++]! << 16) | (b[pos++]! << 8) | b[pos++]!) >>> 0);
+
+  while (remaining.length > 0) {
+    const top = remaining.length - 1;
+    if (remaining[top] === 0) {
+      remaining.pop();
+      isMap.pop();
+      keyNext.pop();
+      continue;
+    }
+    remaining[top]!--;
+    const expectingKey = isMap[top]! && keyNext[top]!;
+    if (isMap[top]) keyNext[top] = !keyNext[top];
+
+    if (++state.elements > limits.maxElements) throw fail('ERR_LIMIT_ELEMENTS');
+    need(1);
+    const t = u8();
+
+    let strLen = -1;
+    if (t >= 0xa0 && t <= 0xbf) strLen = t - 0xa0;
+    else if (t === 0xd9) (need(1), (strLen = u8()));
+    else if (t === 0xda) strLen = u16();
+    else if (t === 0xdb) strLen = u32();
+    if (strLen >= 0) {
+      if (strLen > limits.maxStringBytes) throw fail('ERR_LIMIT_STRING');
+      need(strLen);
+      if (expectingKey && strLen === 9 && PROTO.every((c, i) => b[pos + i] === c)) throw fail('ERR_FORBIDDEN_KEY');
+      pos += strLen;
+      continue;
+    }
+    if (expectingKey) throw fail('ERR_NON_STRING_KEY');
+
+    if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) continue;
+    let containerLen = -1;
+    let mapContainer = false;
+    if (t >= 0x90 && t <= 0x9f) containerLen = t - 0x90;
+    else if (t === 0xdc) containerLen = u16();
+    else if (t === 0xdd) containerLen = u32();
+    else if (t >= 0x80 && t <= 0x8f) (containerLen = t - 0x80), (mapContainer = true);
+    else if (t === 0xde) (containerLen = u16()), (mapContainer = true);
+    else if (t === 0xdf) (containerLen = u32()), (mapContainer = true);
+    if (containerLen >= 0) {
+      const values = mapContainer ? containerLen * 2 : containerLen;
+      // Every value takes at least one byte: an announced count larger than the bytes left is a lie.
+      need(values);
+      if (state.elements + values > limits.maxElements) throw fail('ERR_LIMIT_ELEMENTS');
+      if (values > 0) {
+        if (baseDepth + remaining.length > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
+        remaining.push(values);
+        isMap.push(mapContainer);
+        keyNext.push(true);
+      }
+      continue;
+    }
+    switch (t) {
+      case 0xcc: case 0xd0: need(1); pos += 1; continue;
+      case 0xcd: case 0xd1: need(2); pos += 2; continue;
+      case 0xca: case 0xce: case 0xd2: need(4); pos += 4; continue;
+      case 0xcb: case 0xcf: case 0xd3: need(8); pos += 8; continue;
+      case 0xc4: case 0xc5: case 0xc6: {
+        const len = t === 0xc4 ? (need(1), u8()) : t === 0xc5 ? u16() : u32();
+        if (len > limits.maxBinaryBytes) throw fail('ERR_LIMIT_BINARY');
+        need(len);
+        pos += len;
+        continue;
+      }
+    }
+    let extLen = -1;
+    if (t === 0xd4) extLen = 1;
+    else if (t === 0xd5) extLen = 2;
+    else if (t === 0xd6) extLen = 4;
+    else if (t === 0xd7) extLen = 8;
+    else if (t === 0xd8) extLen = 16;
+    else if (t === 0xc7) (need(1), (extLen = u8()));
+    else if (t === 0xc8) extLen = u16();
+    else if (t === 0xc9) extLen = u32();
+    if (extLen < 0) throw fail('ERR_FRAME_MALFORMED'); // 0xc1, never used
+    need(1 + extLen);
+    const type = u8();
+    if (!allowExtensions || (type !== ExtensionType.capability && type !== ExtensionType.portable)) {
+      throw fail('ERR_EXTENSION_UNKNOWN');
+    }
+    if (type === ExtensionType.capability) {
+      if (extLen > limits.maxTokenBytes) throw fail('ERR_CAPABILITY_MALFORMED', 'capability token is too large');
+    } else {
+      if (baseDepth + remaining.length > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
+      const inner = scanValue(b, pos, pos + extLen, baseDepth + remaining.length, limits, allowExtensions, state);
+      if (inner !== pos + extLen) throw fail('ERR_FRAME_MALFORMED', 'portable object payload has trailing bytes');
+    }
+    pos += extLen;
+  }
+  return pos;
+}
