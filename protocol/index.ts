@@ -11,3 +11,4 @@ export { FrameType, validateFrame, clientFrameTypes, serverFrameTypes, type Fram
 export { canonicalKey, jsonEqual, type JsonValue } from './json-value.js';
 export { setCryptoProvider, nobleCrypto, type CryptoProvider } from './crypto.js';
 export { revocationId } from './capability.js';
+export { callServer, type ServerCaller } from './attach.js';

@@ -1,0 +1,18 @@
+import { CapsyncClient, type ConnectOptions, type SocketLike } from './client.js';
+
+const SUBPROTOCOL = 'capsync.v1';
+
+/**
+ * Connects to a capsync server from a browser (the platform's WebSocket). Browsers cannot set headers on a
+ * WebSocket, so the JWT travels as a second subprotocol, `capsync.bearer.<jwt>`; the server answers with
+ * `capsync.v1` only.
+ */
+export function connect(url: string, options: ConnectOptions = {}): Promise<CapsyncClient> {
+  return CapsyncClient.connect(url, options, (target, token) => {
+    const protocols = token ? [SUBPROTOCOL, `capsync.bearer.${token}`] : [SUBPROTOCOL];
+    return { socket: new WebSocket(target, protocols) as unknown as SocketLike };
+  });
+}
+
+export { CapsyncClient, type ConnectOptions, type Change, type Delegation, type Revocation } from './client.js';
+export * from '../protocol/index.js';

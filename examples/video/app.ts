@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { ANY, Capability, CapsyncError, unwrapCapability, type CapsyncServer, type User } from '../../server/index.js';
+import { Video } from './video.js';
+
+/** The demo's development users: an admin, an editor and a guest (and a second editor to delegate between). */
+export const demoUsers: Record<string, User> = {
+  admin: { id: 'admin', roles: ['admin'] },
+  editor: { id: 'editor', roles: ['editor'] },
+  editor2: { id: 'editor2', roles: ['editor'] },
+  guest: { id: 'guest', roles: [] },
+};
+
+const seedVideos = [
+  { id: 'dQw4w9WgXcQ', title: 'Never Gonna Give You Up', description: 'The classic.' },
+  { id: '9bZkp7q19f0', title: 'Gangnam Style', description: 'Oppan.' },
+  { id: 'kJQP7kiw5Fk', title: 'Despacito', description: 'Poquito a poquito.' },
+];
+
+/** Puts the seed videos in an empty store. */
+export async function seedIfEmpty(server: CapsyncServer): Promise<void> {
+  if ((await server.live.list(Video)).length > 0) return;
+  for (const v of seedVideos) await server.live.put(new Video(v.id, v));
+}
+
+/** Registers the Video manager's server functions: the seed's, in capsync. */
+export function installVideoApp(server: CapsyncServer): void {
+  // The permission check happens once, where the objects are handed out.
+  server.callable('get_my_videos', async ({ user }) => {
+    const fullControl = user?.roles.includes('admin') ?? false;
+    const mayUpdate = fullControl || (user?.roles.includes('editor') ?? false);
+    if (!mayUpdate) return [];
+    return (await server.live.list(Video)).map((v) => v.grant(fullControl));
+  });
+
+  // The capability is the only proof, and the video id comes from its scope, never from another argument.
+  server.callable(
+    'set_video_description',
+    async (_ctx, cap: Capability, description: string) => {
+      const [, videoId] = unwrapCapability(cap, ['youtube_videos', ANY, 'update']);
+      const video = await server.live.get(Video, ['youtube_videos', videoId]);
+      if (video === undefined) throw new CapsyncError('ERR_NOT_FOUND', 'no such video');
+      video.description = description;
+      return server.live.put(video);
+    },
+    { args: z.tuple([z.instanceof(Capability), z.string().max(5000)]) },
+  );
+
+  server.callable(
+    'delete_video',
+    async (_ctx, cap: Capability) => {
+      const [, videoId] = unwrapCapability(cap, ['youtube_videos', ANY, 'delete']);
+      const video = await server.live.get(Video, ['youtube_videos', videoId]);
+      if (video === undefined) throw new CapsyncError('ERR_NOT_FOUND', 'no such video');
+      return server.live.delete(video);
+    },
+    { args: z.tuple([z.instanceof(Capability)]) },
+  );
+}

@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import type { JWK } from 'jose';
+import { fail } from '../protocol/errors.js';
+import type { ObjectStore } from './store/types.js';
+
+/** The flags of `capsync serve` (and `npm start`), each with an environment variable fallback. */
+export const serveFlags = {
+  port: { type: 'string', env: 'CAPSYNC_PORT', default: '8080', help: 'TCP port (0 picks a free one)' },
+  host: { type: 'string', env: 'CAPSYNC_HOST', default: '127.0.0.1', help: 'interface to listen on' },
+  data: { type: 'string', env: 'CAPSYNC_DATA', default: './data', help: 'data folder (SQLite store, generated secrets); ":memory:" keeps nothing' },
+  'jwt-secret': { type: 'string', env: 'CAPSYNC_JWT_SECRET', help: 'HS256 secret for session JWTs (default: generated once, kept in the store)' },
+  'jwks-url': { type: 'string', env: 'CAPSYNC_JWKS_URL', help: 'verify session JWTs with this JWKS instead of a secret' },
+  'capability-keys': { type: 'string', env: 'CAPSYNC_CAPABILITY_KEYS', help: 'JSON file with capability root keys (JWK set); default: generated once, kept in the store' },
+  origin: { type: 'string', multiple: true, env: 'CAPSYNC_ORIGINS', help: 'allowed browser origin (repeatable; env: comma-separated); default: any' },
+  anonymous: { type: 'boolean', env: 'CAPSYNC_ANONYMOUS', help: 'accept connections without a token' },
+  'dev-login': { type: 'boolean', env: 'CAPSYNC_DEV_LOGIN', help: 'serve GET /dev/login?user=admin|editor|editor2|guest (on by default in the demo)' },
+  'no-dev-login': { type: 'boolean', help: 'turn the development login off' },
+  'log-level': { type: 'string', env: 'CAPSYNC_LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, silent' },
+  help: { type: 'boolean', short: 'h', help: 'show this help' },
+} as const;
+
+/** Parsed settings of a server process. */
+export interface ServeConfig {
+  readonly port: number;
+  readonly host: string;
+  readonly data: string;
+  readonly jwtSecret?: string;
+  readonly jwksUrl?: string;
+  readonly capabilityKeys?: JWK[];
+  readonly origins?: string[];
+  readonly anonymous: boolean;
+  readonly devLogin: boolean;
+  readonly logLevel: string;
+  readonly help: boolean;
+}
+
+/** The `--help` text. */
+export function serveHelp(command = 'capsync serve'): string {
+  const lines = Object.entries(serveFlags).map(([name, f]) => {
+    const short = 'short' in f ? `-${f.short}, ` : '    ';
+    const env = 'env' in f ? ` [${f.env}]` : '';
+    const def = 'default' in f ? ` (default ${f.default})` : '';
+    return `  ${short}--${name}${f.type === 'string' ? ' <value>' : ''}\n        ${f.help}${def}${env}`;
+  });
+  return `Usage: ${command} [options]\n\nRuns the capsync Video manager demo server.\n\nOptions:\n${lines.join('\n')}\n`;
+}
+
+/** Parses flags, then environment variables, then defaults. Throws a clear error for unknown flags or bad values. */
+export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.env, devLoginDefault = true): ServeConfig {
+  const options = Object.fromEntries(
+    Object.entries(serveFlags).map(([name, f]) => [name, { type: f.type, ...('short' in f ? { short: f.short } : {}), ...('multiple' in f ? { multiple: true } : {}) }]),
+  );
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args, options: options as never, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw fail('ERR_BAD_ARGUMENTS', (error as Error).message);
+  }
+  const pick = (name: keyof typeof serveFlags): string | boolean | string[] | undefined => {
+    const flag = serveFlags[name];
+    if (values[name] !== undefined) return values[name];
+    if ('env' in flag && env[flag.env] !== undefined) {
+      const raw = env[flag.env]!;
+      if (flag.type === 'boolean') return raw === '1' || raw.toLowerCase() === 'true';
+      return 'multiple' in flag ? raw.split(',').map((s) => s.trim()).filter(Boolean) : raw;
+    }
+    return 'default' in flag ? flag.default : undefined;
+  };
+  const port = Number(pick('port'));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail('ERR_BAD_ARGUMENTS', `--port must be an integer 0-65535`);
+  const keysFile = pick('capability-keys') as string | undefined;
+  let capabilityKeys: JWK[] | undefined;
+  if (keysFile !== undefined) {
+    try {
+      const parsed = JSON.parse(readFileSync(keysFile, 'utf8')) as { keys?: JWK[] } | JWK[];
+      capabilityKeys = Array.isArray(parsed) ? parsed : parsed.keys;
+    } catch {
+      throw fail('ERR_BAD_ARGUMENTS', `--capability-keys: cannot read a JWK set from ${keysFile}`);
+    }
+  }
+  const devLogin = values['no-dev-login'] ? false : ((pick('dev-login') as boolean | undefined) ?? devLoginDefault);
+  return {
+    port,
+    host: pick('host') as string,
+    data: pick('data') as string,
+    jwtSecret: pick('jwt-secret') as string | undefined,
+    jwksUrl: pick('jwks-url') as string | undefined,
+    capabilityKeys,
+    origins: pick('origin') as string[] | undefined,
+    anonymous: (pick('anonymous') as boolean | undefined) ?? false,
+    devLogin,
+    logLevel: pick('log-level') as string,
+    help: (values['help'] as boolean | undefined) ?? false,
+  };
+}
+
+/** The SQLite file for a data folder (created if missing), or `:memory:`. */
+export function storeFilename(data: string): string {
+  if (data === ':memory:') return data;
+  mkdirSync(data, { recursive: true });
+  return join(data, 'capsync.sqlite');
+}
+
+/** The JWT secret: configured, or generated once and kept in the store so restarts keep sessions valid. */
+export async function jwtSecretFor(config: ServeConfig, store: ObjectStore): Promise<string> {
+  if (config.jwtSecret !== undefined) return config.jwtSecret;
+  const saved = await store.getSetting('jwt-secret');
+  if (saved !== undefined) return saved;
+  const secret = randomBytes(32).toString('base64url');
+  await store.setSetting('jwt-secret', secret);
+  return secret;
+}

@@ -1,0 +1,37 @@
+import type { JsonValue } from '../protocol/json-value.js';
+
+/** A change to a live object, as every server node hears it. `state` null means deleted. */
+export interface ObjectUpdate {
+  readonly address: JsonValue[];
+  readonly type: string;
+  readonly version: number;
+  readonly state: Record<string, unknown> | null;
+}
+
+/**
+ * Carries object updates to every server node (each node then pushes to its own holders).
+ * In-process today; a Redis pub/sub implementation slots in for several nodes.
+ */
+export interface Fanout {
+  publish(update: ObjectUpdate): Promise<void>;
+  subscribe(listener: (update: ObjectUpdate) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** The single-node fan-out: listeners run synchronously in the publishing process. */
+export class LocalFanout implements Fanout {
+  readonly #listeners = new Set<(update: ObjectUpdate) => void>();
+
+  async publish(update: ObjectUpdate): Promise<void> {
+    for (const listener of this.#listeners) listener(update);
+  }
+
+  subscribe(listener: (update: ObjectUpdate) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#listeners.clear();
+  }
+}

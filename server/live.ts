@@ -1,0 +1,104 @@
+import { Capability } from '../protocol/capability.js';
+import type { Codec } from '../protocol/codec.js';
+import { fail } from '../protocol/errors.js';
+import { FrameType } from '../protocol/frames.js';
+import type { JsonValue } from '../protocol/json-value.js';
+import { portableByName, portableOf, revive, type PortableClass } from '../protocol/portable.js';
+import type { Fanout, ObjectUpdate } from './fanout.js';
+import type { ObjectStore, StoredObject } from './store/types.js';
+
+/**
+ * Live objects: portable instances with an address, stored in the {@link ObjectStore} and pushed to every
+ * connection holding a covering capability when they change.
+ *
+ * Conventions: `version` is owned by capsync (set on every put, starting at 1, increasing through deletion);
+ * fields holding a {@link Capability} are never stored or pushed (each recipient keeps its own), and a live
+ * object's own capability lives in its `cap` field.
+ */
+export class LiveObjects {
+  readonly #store: ObjectStore;
+  readonly #fanout: Fanout;
+  readonly #codec: Codec;
+
+  constructor(store: ObjectStore, fanout: Fanout, codec: Codec) {
+    this.#store = store;
+    this.#fanout = fanout;
+    this.#codec = codec;
+  }
+
+  /** Stores `object`'s state and pushes it to its holders. Sets and returns its new version. */
+  async put(object: object): Promise<number> {
+    const { address, type } = describe(object);
+    const state = stateOf(object);
+    const version = await this.#store.put(address, type, state);
+    (object as { version?: number }).version = version;
+    await this.#fanout.publish({ address, type, version, state: { ...state, version } });
+    return version;
+  }
+
+  /** Deletes the object at `object`'s address and pushes the deletion. Returns the deletion's version, or undefined. */
+  async delete(object: object): Promise<number | undefined> {
+    const { address, type } = describe(object);
+    const version = await this.#store.delete(address);
+    if (version !== undefined) await this.#fanout.publish({ address, type, version, state: null });
+    return version;
+  }
+
+  /** The object at `address` rebuilt as an instance of `cls` (without capabilities), or undefined. */
+  async get<T extends object>(cls: PortableClass<T>, address: readonly JsonValue[]): Promise<T | undefined> {
+    const stored = await this.#store.get(address);
+    return stored && stored.type === nameOf(cls) ? (instantiate(stored) as T) : undefined;
+  }
+
+  /** Every stored object of class `cls`, as instances (without capabilities). */
+  async list<T extends object>(cls: PortableClass<T>): Promise<T[]> {
+    return (await this.#store.list(nameOf(cls))).map((s) => instantiate(s) as T);
+  }
+
+  /**
+   * The live object a capability grants: the object at the longest prefix of its scope, with `cap` set to
+   * that capability. Undefined when no object lives there.
+   */
+  async grantedBy(cap: Capability): Promise<object | undefined> {
+    for (let n = cap.scope.length; n > 0; n--) {
+      const stored = await this.#store.get(cap.scope.slice(0, n));
+      if (stored && portableByName(stored.type)) return Object.assign(instantiate(stored), { cap });
+    }
+    return undefined;
+  }
+
+  /** Encodes the push frame for an update, once for all its recipients. */
+  encodePush(update: ObjectUpdate): Uint8Array {
+    return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state], {
+      onCapability: () => {
+        throw fail('ERR_NOT_ENCODABLE', 'live object state must not contain capabilities');
+      },
+    });
+  }
+}
+
+function nameOf(cls: PortableClass): string {
+  const name = portableOf(Object.create(cls.prototype) as object)?.name;
+  if (name === undefined) throw fail('ERR_PORTABLE_UNKNOWN');
+  return name;
+}
+
+function describe(object: object): { address: JsonValue[]; type: string } {
+  const type = portableOf(object);
+  if (type === undefined) throw fail('ERR_PORTABLE_UNKNOWN');
+  if (type.address === undefined) throw fail('ERR_PORTABLE_INVALID', `portable class ${type.name} has no address`);
+  return { address: type.address(object), type: type.name };
+}
+
+/** The stored, pushed state of an object: its fields but capabilities and the version. */
+function stateOf(object: object): Record<string, unknown> {
+  const state: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(object)) {
+    if (key !== 'version' && !(value instanceof Capability)) state[key] = value;
+  }
+  return state;
+}
+
+function instantiate(stored: StoredObject): object {
+  return revive(stored.type, { ...stored.state, version: stored.version });
+}
