@@ -90,11 +90,14 @@ function describe(object: object): { address: JsonValue[]; type: string } {
   return { address: type.address(object), type: type.name };
 }
 
-/** The stored, pushed state of an object: its fields but capabilities and the version. */
+/**
+ * The stored, pushed state of an object: its fields but capabilities, unset fields and the version.
+ * Unset fields are left out so a push never clears a recipient's own capability field.
+ */
 function stateOf(object: object): Record<string, unknown> {
   const state: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(object)) {
-    if (key !== 'version' && !(value instanceof Capability)) state[key] = value;
+    if (key !== 'version' && value !== undefined && !(value instanceof Capability)) state[key] = value;
   }
   return state;
 }

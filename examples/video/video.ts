@@ -10,7 +10,7 @@ export class Video {
   description: string;
   /** Set by capsync on every change. */
   version?: number;
-  cap!: Capability;
+  declare cap: Capability;
 
   constructor(id: string, fields: { title: string; description: string }) {
     this.id = id;
