@@ -1,4 +1,5 @@
 export { Capability, type Restrictions } from './capability.js';
+export { capabilityFromToken } from './capability-token.js';
 export { ANY, unwrapCapability, matchScope, scopesOverlap, type PatternElement, type Unwrapped } from './unwrap.js';
 export { CapsyncError, CloseCode, isErrorCode, type CapsyncErrorCode } from './errors.js';
 export { Codec, type CodecContext } from './codec.js';
