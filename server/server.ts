@@ -221,6 +221,8 @@ export class CapsyncServer implements SessionHost {
     const recipients = this.#byUser.get(to);
     if (recipients === undefined || !this.#visible(session.user, to)) throw fail('ERR_RECIPIENT_OFFLINE');
     const granted = options.bind ? cap.narrow([], { audience: to }) : cap;
+    // A capability bound to another user would only fail in the recipient's hands: refuse it here.
+    if (granted.audiences.some((a) => a !== to)) throw fail('ERR_CAPABILITY_AUDIENCE');
     const revocationId = granted.revocationId!;
     const object = await this.live.grantedBy(granted);
     await this.store.recordDelegation({ from: session.user.id, to, scope: [...granted.scope], revocationId, bound: options.bind === true, at: Date.now() });

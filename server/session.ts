@@ -195,6 +195,9 @@ export class ServerSession {
   #hold(cap: Capability, outgoing: boolean): void {
     const status = statusOf(cap);
     if (status === undefined || status instanceof CapsyncError) return;
+    // A capability bound to someone else is no cover for this connection, even if it passes through it.
+    const userId = this.user?.id;
+    if (status.audiences.some((a) => a !== userId)) return;
     const key = holdingKey(cap)!;
     if (this.#holdings.has(key)) return;
     const holding: Holding = { cap, verification: status };
