@@ -78,8 +78,8 @@ export class Capability {
   constructor(scope: readonly JsonValue[], restrictions: Restrictions = {}) {
     assertScope(scope, true);
     const block = makeBlock(scope, restrictions);
-    this.blocks = [block];
-    this.scope = Object.freeze(structuredCopy(scope));
+    this.blocks = Object.freeze([block]);
+    this.scope = deepFreeze(structuredCopy(scope));
     this[chainOf] = undefined;
   }
 
@@ -95,7 +95,8 @@ export class Capability {
 
   /** True once the capability carries a server signature (it may still fail verification). */
   get signed(): boolean {
-    return this[chainOf] !== undefined;
+    const chain = this[chainOf];
+    return chain !== undefined && chain.tag.length > 0;
   }
 
   /**
@@ -117,17 +118,24 @@ export class Capability {
     if (this.blocks.length > defaultLimits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
     const block = makeBlock(suffix, restrictions);
     const child: Capability = Object.create(Capability.prototype);
-    const scope = Object.freeze([...this.scope, ...structuredCopy(suffix)]);
-    Object.assign(child, { scope, blocks: [...this.blocks, block] });
+    const scope = deepFreeze([...this.scope, ...structuredCopy(suffix)]);
+    Object.assign(child, { scope, blocks: Object.freeze([...this.blocks, block]) });
     const chain = this[chainOf];
-    if (chain === undefined || chain.tag.length === 0) {
-      child[chainOf] = undefined; // narrowing an unsigned capability: still unsigned, the server signs all blocks at once
+    const status = statuses.get(this);
+    if (status instanceof CapsyncError) statuses.set(child, status); // narrowing never cures a rejected capability
+    if (chain === undefined) {
+      child[chainOf] = undefined; // made by local code and not yet sent: the server signs every block at once
       return child;
     }
     const bytes = encodeBlock(block);
+    if (chain.tag.length === 0) {
+      // Received unsigned (made by a client): it stays unsigned, so server code that narrows a forged
+      // capability and sends it back can never get it signed.
+      child[chainOf] = { kid: chain.kid, blockBytes: [...chain.blockBytes, bytes], tag: chain.tag };
+      return child;
+    }
     const tag = crypto().hmacSha256(chain.tag, bytes);
     child[chainOf] = { kid: chain.kid, blockBytes: [...chain.blockBytes, bytes], tag };
-    const status = statuses.get(this);
     if (status !== undefined && !(status instanceof CapsyncError)) {
       statuses.set(child, {
         tags: [...status.tags, tag],
@@ -176,6 +184,15 @@ function minExpiry(a: number | null, b: number | null): number | null {
   return Math.min(a, b);
 }
 
+/** Freezes a scope and everything in it: verified capabilities are shared (by the verifier's cache), so no holder may edit one. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  else for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+  return value;
+}
+
 function structuredCopy(values: readonly JsonValue[]): JsonValue[] {
   return values.map((v) => (v !== null && typeof v === 'object' ? (JSON.parse(JSON.stringify(v)) as JsonValue) : v));
 }
@@ -184,7 +201,8 @@ function assertScope(scope: unknown, nonEmpty: boolean): asserts scope is JsonVa
   if (!Array.isArray(scope) || (nonEmpty && scope.length === 0)) throw fail('ERR_INVALID_SCOPE');
   if (scope.length > defaultLimits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
   try {
-    for (const element of scope) assertJsonValue(element, defaultLimits.maxDepth);
+    // An element travels at depth 3 of its block (block list, segment list, element), and blocks obey the depth limit.
+    for (const element of scope) assertJsonValue(element, defaultLimits.maxDepth - 2);
   } catch {
     throw fail('ERR_INVALID_SCOPE');
   }
@@ -195,13 +213,13 @@ function makeBlock(segment: readonly JsonValue[], r: Restrictions): Block {
     throw fail('ERR_INVALID_VALUE', 'expiresAt must be a non-negative integer (ms since epoch)');
   }
   if (r.audience !== undefined && typeof r.audience !== 'string') throw fail('ERR_INVALID_VALUE', 'audience must be a string');
-  return Object.freeze({ segment: structuredCopy(segment), expiresAt: r.expiresAt ?? null, audience: r.audience ?? null });
+  return Object.freeze({ segment: deepFreeze(structuredCopy(segment)), expiresAt: r.expiresAt ?? null, audience: r.audience ?? null });
 }
 
 /** @internal Builds a capability from verified or decoded parts (used by the verifier and the client codec). */
 export function capabilityFromParts(scope: JsonValue[], blocks: Block[], chain: SignedChain | undefined): Capability {
   const cap: Capability = Object.create(Capability.prototype);
-  Object.assign(cap, { scope: Object.freeze(scope), blocks });
+  Object.assign(cap, { scope: deepFreeze(scope), blocks: deepFreeze(blocks) });
   cap[chainOf] = chain;
   return cap;
 }

@@ -14,36 +14,63 @@ export interface CodecContext {
   readonly verifier?: CapabilityVerifier;
   /** The authenticated user of the connection; checked against capability audiences. */
   readonly user?: string | null;
-  /** Hears every capability that crosses the codec in either direction (the server tracks holders this way). */
+  /**
+   * Hears every capability that crosses the codec in either direction (the server tracks holders this way).
+   * Called once the whole value has been encoded or decoded, never for a frame that is refused.
+   */
   onCapability?(cap: Capability): void;
-  /** Hears every portable object decoded (the client attaches its session this way). */
+  /** Hears every portable object decoded (the client attaches its session this way), once the frame is accepted. */
   onPortable?(object: object): void;
+}
+
+/** One encode or decode in progress. */
+interface Run {
+  readonly codec: Codec;
+  readonly context: CodecContext;
+  /** Extensions met by the decoder, resolved once msgpackr has returned. */
+  pending: number;
+  readonly capabilities: Capability[];
+  readonly portables: object[];
 }
 
 // msgpackr's extension registry is global to the process. The two handlers below are registered once
 // and act for whichever codec call is running; encode and decode are synchronous, so one slot suffices.
-let active: { codec: Codec; context: CodecContext } | null = null;
+let active: Run | null = null;
 
-function current(): { codec: Codec; context: CodecContext } {
-  if (active === null) throw fail('ERR_NOT_ENCODABLE', 'capsync extensions are only encoded by a capsync codec');
+function current(): Run {
+  if (active === null) throw fail('ERR_NOT_ENCODABLE', 'capsync extensions are only handled by a capsync codec');
   return active;
+}
+
+/**
+ * What the decoder leaves where an extension was. msgpackr decodes a nested `unpack()` by copying the whole
+ * outer frame first, so a frame packed with small extensions would cost time quadratic in its size. The
+ * extension handlers therefore only note the bytes; {@link Codec.decode} builds capabilities and portable
+ * objects after msgpackr returns, each payload decoded on its own.
+ */
+class Pending {
+  constructor(
+    readonly type: number,
+    readonly bytes: Uint8Array,
+  ) {}
+}
+
+function pending(type: number, bytes: Uint8Array): Pending {
+  current().pending++;
+  return new Pending(type, bytes);
 }
 
 addExtension({
   Class: Capability,
   type: ExtensionType.capability,
   pack(cap: Capability): Uint8Array {
-    const { context } = current();
-    const token = context.verifier ? context.verifier.sign(cap) : cap.toToken();
-    context.onCapability?.(cap);
+    const run = current();
+    const verifier = run.context.verifier;
+    const token = verifier ? verifier.sign(cap) : cap.toToken();
+    run.capabilities.push(cap);
     return token;
   },
-  unpack(token: Uint8Array): Capability {
-    const { codec, context } = current();
-    const cap = context.verifier ? context.verifier.decode(token, context.user ?? null) : decodeUnverified(token, codec.limits);
-    context.onCapability?.(cap);
-    return cap;
-  },
+  unpack: (token: Uint8Array): Pending => pending(ExtensionType.capability, token),
 });
 
 onPortableRegistered((type) => {
@@ -54,24 +81,63 @@ onPortableRegistered((type) => {
       const { codec } = current();
       return codec.packr.pack([portableOf(object)!.name, fieldsOf(object)]);
     },
-    unpack(payload: Uint8Array): object {
-      const { codec, context } = current();
-      const value: unknown = codec.unpackr.unpack(payload);
-      if (!Array.isArray(value) || value.length !== 2) throw fail('ERR_PORTABLE_INVALID');
-      const object = revive(value[0], value[1]);
-      context.onPortable?.(object);
-      return object;
-    },
+    unpack: (payload: Uint8Array): Pending => pending(ExtensionType.portable, payload),
   });
 });
 
 /** A client cannot verify (it has no key): it keeps the chain as received so it can narrow and send it back. */
-function decodeUnverified(token: Uint8Array, limits: Limits): Capability {
+function decodeUnverified(bytes: Uint8Array, limits: Limits): Capability {
+  const token = new Uint8Array(bytes); // the capability outlives the frame buffer, which the transport may reuse
   const parts = decodeToken(token, limits);
   const blocks = parts.blocks.map((b) => decodeBlock(b, limits));
   const scope = blocks.flatMap((b) => b.segment as JsonValue[]);
-  if (scope.length === 0 || scope.length > limits.maxScopeLength) throw fail('ERR_CAPABILITY_MALFORMED');
+  if (scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
+  if (scope.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
   return capabilityFromParts(scope, blocks, { kid: parts.kid, blockBytes: parts.blocks, tag: parts.tag, token });
+}
+
+/**
+ * Replaces every {@link Pending} in a freshly decoded value, in document order. Only lists and plain maps
+ * can hold one (portable objects are built here, after their fields), and the scan bounded their depth.
+ */
+function resolve(value: unknown, run: Run): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Pending) {
+    return value.type === ExtensionType.capability ? resolveCapability(value.bytes, run) : resolvePortable(value.bytes, run);
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item !== null && typeof item === 'object') value[i] = resolve(item, run);
+    }
+    return value;
+  }
+  if (value instanceof Uint8Array) return value;
+  const map = value as Record<string, unknown>;
+  for (const key of Object.keys(map)) {
+    const item = map[key];
+    if (item !== null && typeof item === 'object') map[key] = resolve(item, run);
+  }
+  return map;
+}
+
+function resolveCapability(token: Uint8Array, run: Run): Capability {
+  const { verifier, user } = run.context;
+  const cap = verifier ? verifier.decode(token, user ?? null) : decodeUnverified(token, run.codec.limits);
+  run.capabilities.push(cap);
+  return cap;
+}
+
+function resolvePortable(payload: Uint8Array, run: Run): object {
+  const value: unknown = run.codec.unpackr.unpack(payload);
+  if (!Array.isArray(value) || value.length !== 2) throw fail('ERR_PORTABLE_INVALID');
+  const [name, fields] = value as [unknown, unknown];
+  if (fields === null || typeof fields !== 'object' || Array.isArray(fields) || fields instanceof Pending || fields instanceof Uint8Array) {
+    throw fail('ERR_PORTABLE_INVALID');
+  }
+  const object = revive(name, resolve(fields, run));
+  run.portables.push(object);
+  return object;
 }
 
 /**
@@ -92,29 +158,38 @@ export class Codec {
 
   /** Encodes a value. Unsigned capabilities are signed when the context has a verifier (server side). */
   encode(value: unknown, context: CodecContext = {}): Uint8Array {
+    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [] };
     const previous = active;
-    active = { codec: this, context };
+    active = run;
+    let bytes: Uint8Array;
     try {
-      return this.packr.pack(value);
+      bytes = this.packr.pack(value);
     } catch (error) {
       throw error instanceof CapsyncError ? error : fail('ERR_NOT_ENCODABLE');
     } finally {
       active = previous;
     }
+    if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
+    return bytes;
   }
 
   /** Decodes bytes from a peer: scans limits first, then builds the value. Throws a {@link CapsyncError}. */
   decode(bytes: Uint8Array, context: CodecContext = {}): unknown {
     scanFrame(bytes, this.limits);
+    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [] };
     const previous = active;
-    active = { codec: this, context };
+    active = run;
+    let value: unknown;
     try {
-      return this.unpackr.unpack(bytes);
+      value = this.unpackr.unpack(bytes);
+      if (run.pending > 0) value = resolve(value, run);
     } catch (error) {
       throw error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
     } finally {
       active = previous;
     }
+    if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
+    if (context.onPortable) for (const object of run.portables) context.onPortable(object);
+    return value;
   }
 }
-

@@ -8,9 +8,13 @@ function isPlainObject(value: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
+// msgpack strings are UTF-8, which cannot carry a lone UTF-16 surrogate: it would arrive as U+FFFD, so a
+// capability minted with one could never match its own pattern after a round trip.
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /**
- * Checks that `value` is JSON-compatible (finite numbers, plain maps, lists), at most `maxDepth` deep.
- * Throws `ERR_INVALID_VALUE` otherwise.
+ * Checks that `value` is JSON-compatible (well-formed strings, finite numbers, booleans, null, plain maps,
+ * lists), at most `maxDepth` deep. Throws `ERR_INVALID_VALUE` otherwise.
  */
 export function assertJsonValue(value: unknown, maxDepth = 32): asserts value is JsonValue {
   if (!isJson(value, maxDepth)) throw fail('ERR_INVALID_VALUE');
@@ -19,6 +23,7 @@ export function assertJsonValue(value: unknown, maxDepth = 32): asserts value is
 function isJson(value: unknown, depth: number): boolean {
   switch (typeof value) {
     case 'string':
+      return !LONE_SURROGATE.test(value as string);
     case 'boolean':
       return true;
     case 'number':
@@ -29,7 +34,7 @@ function isJson(value: unknown, depth: number): boolean {
       if (Array.isArray(value)) return value.every((v) => isJson(v, depth - 1));
       if (!isPlainObject(value)) return false;
       for (const key of Object.keys(value)) {
-        if (key === '__proto__' || !isJson((value as Record<string, unknown>)[key], depth - 1)) return false;
+        if (key === '__proto__' || LONE_SURROGATE.test(key) || !isJson((value as Record<string, unknown>)[key], depth - 1)) return false;
       }
       return true;
     }

@@ -1,5 +1,5 @@
 import { Packr, Unpackr } from 'msgpackr';
-import { fail } from './errors.js';
+import { CapsyncError, fail } from './errors.js';
 import type { JsonValue } from './json-value.js';
 import type { Limits } from './limits.js';
 import { scanFrame } from './wire-guard.js';
@@ -48,11 +48,24 @@ function isBytes(value: unknown): value is Uint8Array {
   return value instanceof Uint8Array;
 }
 
+/**
+ * Scans and decodes bytes inside a token. A structural fault there (truncated, trailing bytes, an extension,
+ * a non-string key) is the token's fault, reported as `ERR_CAPABILITY_MALFORMED`; limits keep their own codes.
+ */
+function unpackInner(bytes: Uint8Array, limits: Limits): unknown {
+  try {
+    scanFrame(bytes, limits, false);
+    return unpackr.unpack(bytes);
+  } catch (error) {
+    if (error instanceof CapsyncError && (error.code.startsWith('ERR_LIMIT_') || error.code === 'ERR_FORBIDDEN_KEY')) throw error;
+    throw fail('ERR_CAPABILITY_MALFORMED');
+  }
+}
+
 /** Splits token bytes into parts, checking the layout and the limits. Throws `ERR_CAPABILITY_MALFORMED` or a limit code. */
 export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
   if (bytes.length > limits.maxTokenBytes) throw fail('ERR_CAPABILITY_MALFORMED', 'capability token is too large');
-  scanFrame(bytes, limits, false);
-  const value: unknown = unpackr.unpack(bytes);
+  const value = unpackInner(bytes, limits);
   if (!Array.isArray(value) || value.length !== 4 || value[0] !== TOKEN_VERSION) throw fail('ERR_CAPABILITY_MALFORMED');
   const [, kid, blocks, tag] = value as [unknown, unknown, unknown, unknown];
   if (typeof kid !== 'string' || !Array.isArray(blocks) || !isBytes(tag)) throw fail('ERR_CAPABILITY_MALFORMED');
@@ -63,8 +76,7 @@ export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
 
 /** Decodes one block, checking its layout. */
 export function decodeBlock(bytes: Uint8Array, limits: Limits): Block {
-  scanFrame(bytes, limits, false);
-  const value: unknown = unpackr.unpack(bytes);
+  const value = unpackInner(bytes, limits);
   if (!Array.isArray(value) || value.length !== 3) throw fail('ERR_CAPABILITY_MALFORMED');
   const [segment, expiresAt, audience] = value as [unknown, unknown, unknown];
   if (!Array.isArray(segment)) throw fail('ERR_CAPABILITY_MALFORMED');

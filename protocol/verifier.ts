@@ -124,7 +124,9 @@ export class CapabilityVerifier implements VerificationAuthority {
     return entry !== undefined && crypto().timingSafeEqual(entry.token, token) ? entry : undefined;
   }
 
-  #verify(token: Uint8Array): CacheEntry | Capability {
+  #verify(bytes: Uint8Array): CacheEntry | Capability {
+    // Copied: the capability and the cache outlive the caller's buffer (a frame the transport may reuse).
+    const token = new Uint8Array(bytes);
     const parts = decodeToken(token, this.limits);
     const blocks = parts.blocks.map((b) => decodeBlock(b, this.limits));
     const scope: JsonValue[] = [];
