@@ -3,7 +3,7 @@ import { crypto } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
 import { assertJsonValue, type JsonValue } from './json-value.js';
 import { defaultLimits } from './limits.js';
-import { encodeBlock, encodeToken, type Block } from './token.js';
+import { NONCE_BYTES, encodeBlock, encodeToken, type Block } from './token.js';
 
 /** Restrictions a capability (or a narrowing step) may add. They only ever tighten. */
 export interface Restrictions {
@@ -127,7 +127,9 @@ export class Capability {
       child[chainOf] = undefined; // made by local code and not yet sent: the server signs every block at once
       return child;
     }
-    const bytes = encodeBlock(block);
+    // Every step carries a fresh nonce: two holders who narrow the same way still get distinct capabilities,
+    // each with its own revocation id (an editor can revoke one guest's grant and not another's).
+    const bytes = encodeBlock(block, randomNonce());
     if (chain.tag.length === 0) {
       // Received unsigned (made by a client): it stays unsigned, so server code that narrows a forged
       // capability and sends it back can never get it signed.
@@ -151,7 +153,7 @@ export class Capability {
   toToken(): Uint8Array {
     const chain = this[chainOf];
     if (chain === undefined) {
-      return encodeToken({ kid: '', blocks: this.blocks.map(encodeBlock), tag: new Uint8Array(0) });
+      return encodeToken({ kid: '', blocks: this.blocks.map((b) => encodeBlock(b)), tag: new Uint8Array(0) });
     }
     chain.token ??= encodeToken({ kid: chain.kid, blocks: chain.blockBytes, tag: chain.tag });
     return chain.token;
@@ -176,6 +178,11 @@ export function restrictionsOf(blocks: readonly Block[]): { expiresAt: number | 
     if (b.audience !== null) audiences.push(b.audience);
   }
   return { expiresAt, audiences };
+}
+
+/** @internal A nonce for a chain block, from the platform's CSPRNG (Web Crypto, in browsers and Node). */
+export function randomNonce(): Uint8Array {
+  return globalThis.crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
 }
 
 function minExpiry(a: number | null, b: number | null): number | null {

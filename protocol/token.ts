@@ -8,7 +8,7 @@ import { scanFrame } from './wire-guard.js';
  * The capability token: the bytes inside msgpack extension type 1 (see protocol/SPEC.md).
  *
  *   token = msgpack [version = 1, kid: str, blocks: [bin, ...], tag: bin(32)]
- *   block = msgpack [segment: [JsonValue, ...], expiresAt: uint | nil, audience: str | nil]
+ *   block = msgpack [segment: [JsonValue, ...], expiresAt: uint | nil, audience: str | nil, nonce: bin(16)]
  *
  * Block 0 is minted by the server; every later block is one narrowing step. The HMAC chain runs over
  * the block bytes exactly as they travel, so no canonical re-encoding is ever needed.
@@ -34,9 +34,15 @@ export interface TokenParts {
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 
-/** Encodes one block. */
-export function encodeBlock(block: Block): Uint8Array {
-  return packr.pack([block.segment, block.expiresAt, block.audience]);
+/** Size of the random nonce the server puts in every minted block 0. */
+export const NONCE_BYTES = 16;
+
+/**
+ * Encodes one block. Minted and narrowed blocks carry a random `nonce` as a fourth element, so two
+ * capabilities with the same scope never share a tag: each has its own revocation id and can be revoked alone.
+ */
+export function encodeBlock(block: Block, nonce?: Uint8Array): Uint8Array {
+  return packr.pack(nonce ? [block.segment, block.expiresAt, block.audience, nonce] : [block.segment, block.expiresAt, block.audience]);
 }
 
 /** Encodes a whole token. An unsigned capability travels with kid "" and an empty tag (and never verifies). */
@@ -77,8 +83,9 @@ export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
 /** Decodes one block, checking its layout. */
 export function decodeBlock(bytes: Uint8Array, limits: Limits): Block {
   const value = unpackInner(bytes, limits);
-  if (!Array.isArray(value) || value.length !== 3) throw fail('ERR_CAPABILITY_MALFORMED');
-  const [segment, expiresAt, audience] = value as [unknown, unknown, unknown];
+  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4)) throw fail('ERR_CAPABILITY_MALFORMED');
+  const [segment, expiresAt, audience, nonce] = value as [unknown, unknown, unknown, unknown];
+  if (value.length === 4 && !(nonce instanceof Uint8Array && nonce.length === NONCE_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
   if (!Array.isArray(segment)) throw fail('ERR_CAPABILITY_MALFORMED');
   if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt >= 0)) {
     throw fail('ERR_CAPABILITY_MALFORMED');

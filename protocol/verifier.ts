@@ -4,6 +4,7 @@ import {
   assertStillValid,
   capabilityFromParts,
   chainOf,
+  randomNonce,
   restrictionsOf,
   setStatus,
   type Restrictions,
@@ -17,7 +18,7 @@ import { assertJsonValue, type JsonValue } from './json-value.js';
 import type { Keyring } from './keyring.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { MemoryRevocationSet, type RevocationSet } from './revocation.js';
-import { TAG_BYTES, decodeBlock, decodeToken, encodeBlock, type Block } from './token.js';
+import { NONCE_BYTES, TAG_BYTES, decodeBlock, decodeToken, encodeBlock, type Block } from './token.js';
 
 /** Options of a {@link CapabilityVerifier}. */
 export interface VerifierOptions {
@@ -30,6 +31,8 @@ export interface VerifierOptions {
   readonly clockToleranceMs?: number;
   /** The clock, for tests. Default `Date.now`. */
   readonly now?: () => number;
+  /** Random bytes for the nonce of minted capabilities, for test vectors. Default `crypto.getRandomValues`. */
+  readonly random?: (length: number) => Uint8Array;
 }
 
 interface CacheEntry {
@@ -51,6 +54,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   readonly limits: Limits;
   readonly clockToleranceMs: number;
   readonly now: () => number;
+  readonly #random: (length: number) => Uint8Array;
   readonly #cache: LRUCache<string, CacheEntry> | undefined;
 
   constructor(options: VerifierOptions) {
@@ -59,6 +63,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.limits = resolveLimits(options.limits);
     this.clockToleranceMs = options.clockToleranceMs ?? 0;
     this.now = options.now ?? Date.now;
+    this.#random = options.random ?? randomNonce;
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new LRUCache({ max: size }) : undefined;
   }
@@ -85,7 +90,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   sign(cap: Capability): Uint8Array {
     if (cap[chainOf] === undefined) {
       const key = this.keyring.current;
-      const blockBytes = cap.blocks.map(encodeBlock);
+      const blockBytes = cap.blocks.map((block) => encodeBlock(block, this.#random(NONCE_BYTES)));
       const tags: Uint8Array[] = [];
       let tag = key.secret;
       for (const bytes of blockBytes) tags.push((tag = crypto().hmacSha256(tag, bytes)));

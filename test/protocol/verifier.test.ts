@@ -38,10 +38,20 @@ describe('the HMAC chain', () => {
     for (const block of blocks) expected = createHmac('sha256', expected).update(block).digest();
     expect(Buffer.from(tag).equals(Buffer.from(expected))).toBe(true);
     expect(blocks.map((b) => raw.unpack(b))).toEqual([
-      [['youtube_videos'], null, null],
-      [['dQw4w9WgXcQ'], null, null],
-      [['update'], null, 'alice'],
+      // every block carries a random 16-byte nonce, so equal scopes never share a tag
+      [['youtube_videos'], null, null, expect.any(Uint8Array)],
+      [['dQw4w9WgXcQ'], null, null, expect.any(Uint8Array)],
+      [['update'], null, 'alice', expect.any(Uint8Array)],
     ]);
+  });
+
+  it('mints every capability with its own nonce, so equal scopes never share a tag or a revocation id', async () => {
+    const { verifier } = await makeVerifier();
+    const a = verifier.mint(['doc']);
+    const b = verifier.mint(['doc']);
+    expect(a.scope).toEqual(b.scope);
+    expect(a.revocationId).not.toBe(b.revocationId);
+    expect((raw.unpack(parts(a.toToken()).blocks[0]!) as unknown[])[3]).toHaveLength(16);
   });
 
   it('gives each step a revocation id: the first 16 bytes of SHA-256(tag), base64url', async () => {

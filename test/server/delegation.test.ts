@@ -192,6 +192,8 @@ describe('revocation and expiry', () => {
     await told;
     await expect(editorVideo.set_description('x')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
     await expect(adminVideo.set_description('admin unaffected')).resolves.toBeTypeOf('number');
+    // A fresh get_my_videos issues fresh capabilities: every minted capability has its own revocation id.
+    await expect((await videoOf(editor)).set_description('fresh')).resolves.toBeTypeOf('number');
   });
 
   it('keeps revocations across a restart', async () => {
