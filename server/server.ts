@@ -47,6 +47,8 @@ export interface ServerOptions {
   readonly maxBadFrames?: number;
   /** Calls in flight per connection; more are refused with `ERR_RATE_LIMITED`. Default 64. */
   readonly maxInFlight?: number;
+  /** Capabilities tracked per connection for pushes; past it the oldest is released. Default 10,000. */
+  readonly maxHoldings?: number;
   readonly presence?: PresencePolicy;
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
@@ -82,6 +84,7 @@ export class CapsyncServer implements SessionHost {
   readonly maxBufferedBytes: number;
   readonly maxBadFrames: number;
   readonly maxInFlight: number;
+  readonly maxHoldings: number;
   readonly #options: ServerOptions;
   readonly #functions = new FunctionRegistry();
   readonly #holders = new HolderIndex<ServerSession>();
@@ -108,6 +111,7 @@ export class CapsyncServer implements SessionHost {
     this.maxBufferedBytes = options.maxBufferedBytes ?? 8 * 1024 * 1024;
     this.maxBadFrames = options.maxBadFrames ?? 16;
     this.maxInFlight = options.maxInFlight ?? 64;
+    this.maxHoldings = options.maxHoldings ?? 10_000;
     this.#unsubscribe.push(this.#fanout.subscribe((update) => this.#push(update)));
     this.#unsubscribe.push(store.revocations.subscribe((entries) => this.#revoked(entries)));
     this.#http = createHttpServer((req, res) => this.#request(req, res));

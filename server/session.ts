@@ -27,6 +27,8 @@ export interface SessionHost {
   readonly maxBufferedBytes: number;
   readonly maxBadFrames: number;
   readonly maxInFlight: number;
+  /** Capabilities one connection holds at most; past it the oldest holding is released (no more pushes through it). */
+  readonly maxHoldings: number;
   call(session: ServerSession, name: string, args: unknown[]): Promise<unknown>;
   delegate(session: ServerSession, to: string, cap: Capability, options: { bind?: boolean }): Promise<unknown>;
   revoke(session: ServerSession, cap: Capability): Promise<unknown>;
@@ -200,6 +202,13 @@ export class ServerSession {
     if (status.audiences.some((a) => a !== userId)) return;
     const key = holdingKey(cap)!;
     if (this.#holdings.has(key)) return;
+    if (this.#holdings.size >= this.#host.maxHoldings) {
+      // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
+      const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
+      this.#holdings.delete(oldestKey);
+      clearTimeout(oldest.timer);
+      this.#host.release(this, oldest.cap.scope);
+    }
     const holding: Holding = { cap, verification: status };
     this.#holdings.set(key, holding);
     this.#host.hold(this, cap.scope);

@@ -23,6 +23,7 @@ async function host(overrides: Partial<SessionHost> = {}): Promise<SessionHost> 
     maxBufferedBytes: 1024,
     maxBadFrames: 2,
     maxInFlight: 1,
+    maxHoldings: 2,
     call: async (_s, name, args) => ({ name, args }),
     delegate: async () => null,
     revoke: async () => null,
@@ -68,6 +69,19 @@ describe('a server session over a scripted transport', () => {
     session.receive(h.codec.encode([FrameType.call, 2, 'slow', []]));
     expect(h.codec.decode(t.sent[0]!)).toEqual([FrameType.error, 2, 'ERR_RATE_LIMITED', 'too many calls in flight']);
     release();
+  });
+
+  it('holds at most maxHoldings capabilities, releasing the oldest', async () => {
+    const released: unknown[] = [];
+    const h = await host({ release: (_s, scope) => released.push(scope) });
+    const t = new ScriptedTransport();
+    const session = new ServerSession(h, t, { id: 'u', roles: [] }, null);
+    const caps = [h.verifier.mint(['a']), h.verifier.mint(['b']), h.verifier.mint(['c'])];
+    session.send([FrameType.result, 1, caps]);
+    expect(session.holdingCount).toBe(2);
+    expect(released).toEqual([['a']]);
+    expect(session.holds(caps[0]!)).toBe(false);
+    expect(session.holds(caps[2]!)).toBe(true);
   });
 
   it('refuses frames only a server may send and closes after too many bad frames', async () => {
