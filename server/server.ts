@@ -96,6 +96,7 @@ export class CapsyncServer implements SessionHost {
   readonly #http: HttpServer;
   readonly #wss: WebSocketServer;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #prune: ReturnType<typeof setInterval> | undefined;
   readonly #alive = new WeakSet<WebSocket>();
 
   private constructor(options: ServerOptions, keyring: Keyring, store: ObjectStore) {
@@ -159,6 +160,11 @@ export class CapsyncServer implements SessionHost {
     const interval = this.#options.heartbeatMs ?? 30_000;
     this.#heartbeat = setInterval(() => this.#beat(), interval);
     this.#heartbeat.unref();
+    // Revocation entries are only needed while the capability they revoke could still verify.
+    this.#prune = setInterval(() => {
+      this.store.revocations.prune(Date.now() - this.verifier.clockToleranceMs).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
+    }, 3_600_000);
+    this.#prune.unref();
     const address = this.#http.address() as AddressInfo;
     this.logger.info({ event: 'listening', port: address.port, host: address.address });
     return address;
@@ -173,6 +179,7 @@ export class CapsyncServer implements SessionHost {
   /** Closes every connection and the listener, and the store. */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    clearInterval(this.#prune);
     for (const session of [...this.#sessions]) session.close(CloseCode.goingAway, 'server closing');
     for (const ws of this.#wss.clients) ws.terminate();
     for (const u of this.#unsubscribe) u();

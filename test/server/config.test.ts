@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { parseServeArgs, serveHelp } from '../../server/config.js';
+
+describe('server configuration', () => {
+  it('takes flags first, then environment variables, then defaults', () => {
+    expect(parseServeArgs([], {})).toMatchObject({ port: 8080, host: '127.0.0.1', data: './data', anonymous: false, devLogin: true });
+    expect(parseServeArgs([], { CAPSYNC_PORT: '9000', CAPSYNC_ORIGINS: 'https://a.example, https://b.example', CAPSYNC_ANONYMOUS: 'true' })).toMatchObject({
+      port: 9000,
+      origins: ['https://a.example', 'https://b.example'],
+      anonymous: true,
+    });
+    expect(parseServeArgs(['--port', '0', '--origin', 'https://c.example', '--no-dev-login'], { CAPSYNC_PORT: '9000' })).toMatchObject({
+      port: 0,
+      origins: ['https://c.example'],
+      devLogin: false,
+    });
+  });
+
+  it('refuses unknown flags and bad ports with ERR_BAD_ARGUMENTS', () => {
+    expect(() => parseServeArgs(['--prot', '1'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+    expect(() => parseServeArgs(['--port', '70000'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+    expect(() => parseServeArgs(['--capability-keys', '/nonexistent/keys.json'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+  });
+
+  it('documents every flag with its environment variable in --help', () => {
+    const help = serveHelp();
+    for (const flag of ['--port', '--data', '--jwt-secret', '--origin', 'CAPSYNC_PORT', 'CAPSYNC_ORIGINS']) expect(help).toContain(flag);
+  });
+});
