@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { installVideoApp, demoUsers, seedIfEmpty } from '../examples/video/app.js';
 import { CapsyncError } from '../protocol/errors.js';
+import { dashboardHandler } from './dashboard.js';
 import { jwtSecretFor, parseServeArgs, serveHelp, storeFilename, type ServeConfig } from './config.js';
 import { CapsyncServer } from './index.js';
 import { SqliteStore } from './store/sqlite.js';
@@ -17,6 +18,7 @@ export async function startDemo(config: ServeConfig): Promise<CapsyncServer> {
     ...(config.capabilityKeys ? { capabilityKeys: config.capabilityKeys } : {}),
     ...(config.origins ? { origins: config.origins } : {}),
     ...(config.devLogin ? { devUsers: demoUsers } : {}),
+    http: dashboardHandler(),
   });
   installVideoApp(server);
   await seedIfEmpty(server);
@@ -44,7 +46,8 @@ export async function runServe(args: string[], command: string): Promise<number>
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);
-  const devHint = config.devLogin ? ` — dev login: GET ${server.url.replace('ws:', 'http:')}/dev/login?user=editor` : '';
+  const http = server.url.replace('ws:', 'http:');
+  const devHint = config.devLogin ? `\n  dashboard: ${http}/\n  dev login: ${http}/dev/login?user=editor` : '';
   process.stderr.write(`capsync demo listening on ${server.url}${devHint}\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }
