@@ -1,0 +1,35 @@
+import { connect, type Capability, type CapsyncClient } from '../../../client/index.js';
+import { Authenticator } from '../../../server/auth.js';
+import { BenchItem } from '../bench-item.js';
+import { callPayload } from '../payload.js';
+import { runLoad, type BenchClient } from './harness.js';
+
+const secret = process.env['CAPSYNC_BENCH_SECRET'];
+if (secret === undefined) throw new Error('CAPSYNC_BENCH_SECRET is not set');
+const auth = new Authenticator({ secret });
+
+/**
+ * The real capsync client (`connect()`), one user per connection, authenticated with a JWT at the upgrade.
+ * Every call passes the connection's capability, which the server checks.
+ */
+async function connectCapsync(url: string, index: number): Promise<BenchClient> {
+  const token = await auth.issue({ id: `bench-${index}`, roles: [] });
+  const client: CapsyncClient = await connect(url, { token, callTimeoutMs: 60_000, connectTimeoutMs: 60_000 });
+  let cap: Capability | undefined;
+  return {
+    prepareCalls: async () => {
+      cap = await client.call<Capability>('grant');
+    },
+    call: () => client.call('echo', cap, callPayload),
+    subscribe: async (onUpdate) => {
+      client.changes.subscribe((change) => {
+        if (change.state !== null) onUpdate((change.state as { seq: number }).seq);
+      });
+      const item = await client.call<BenchItem>('subscribe');
+      if (!(item instanceof BenchItem)) throw new Error('subscribe did not return a BenchItem');
+    },
+    close: () => void client.close(),
+  };
+}
+
+runLoad(connectCapsync);
