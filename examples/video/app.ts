@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ANY, Capability, CapsyncError, unwrapCapability, type CapsyncServer, type User } from '../../server/index.js';
 import { Video } from './video.js';
@@ -54,5 +55,18 @@ export function installVideoApp(server: CapsyncServer): void {
       return server.live.delete(video);
     },
     { args: z.tuple([z.instanceof(Capability)]) },
+  );
+
+  // Adding hands out a new object, so it gets the same one-time role check as get_my_videos; the admin who
+  // adds it gets full control. Lets scripted scenarios delete a video of their own and leave the seed intact.
+  server.callable(
+    'add_video',
+    async ({ user }, title: string, description: string) => {
+      if (!(user?.roles.includes('admin') ?? false)) throw new CapsyncError('ERR_FORBIDDEN', 'only admins add videos');
+      const video = new Video(randomBytes(8).toString('base64url').slice(0, 11), { title, description });
+      await server.live.put(video);
+      return video.grant(true);
+    },
+    { args: z.tuple([z.string().min(1).max(200), z.string().max(5000)]) },
   );
 }
