@@ -180,9 +180,19 @@ export function restrictionsOf(blocks: readonly Block[]): { expiresAt: number | 
   return { expiresAt, audiences };
 }
 
+// Nonces are cut from a pool filled by one CSPRNG call: getRandomValues costs microseconds per call in
+// Node, more than the HMAC of a step. Nonces are public (they travel in every token), so a pool is safe.
+const NONCE_POOL_BYTES = 4096;
+let noncePool = new Uint8Array(0);
+let noncePoolOffset = 0;
+
 /** @internal A nonce for a chain block, from the platform's CSPRNG (Web Crypto, in browsers and Node). */
 export function randomNonce(): Uint8Array {
-  return globalThis.crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+  if (noncePoolOffset + NONCE_BYTES > noncePool.length) {
+    noncePool = globalThis.crypto.getRandomValues(new Uint8Array(NONCE_POOL_BYTES));
+    noncePoolOffset = 0;
+  }
+  return noncePool.slice(noncePoolOffset, (noncePoolOffset += NONCE_BYTES));
 }
 
 function minExpiry(a: number | null, b: number | null): number | null {

@@ -86,14 +86,20 @@ async function specVerifier(now = EXPIRES_AT - 1): Promise<CapabilityVerifier> {
   return new CapabilityVerifier({ keyring, now: () => now, random: (n) => NONCE_0.slice(0, n), cacheSize: 0 });
 }
 
-/** Narrows with a fixed nonce by fixing what the platform's random source returns, for this one call. */
+/**
+ * Narrows with a fixed nonce by fixing what the platform's random source returns. Nonces are cut from a
+ * pool filled by one getRandomValues call; nothing else in this file narrows, so this narrowing fills it.
+ */
 function narrowWithNonce(cap: Capability, nonce: Uint8Array): Capability {
   const spy = vi.spyOn(globalThis.crypto, 'getRandomValues').mockImplementation(<T extends ArrayBufferView | null>(array: T): T => {
-    (array as unknown as Uint8Array).set(nonce);
+    const bytes = array as unknown as Uint8Array;
+    for (let i = 0; i < bytes.length; i += nonce.length) bytes.set(nonce.subarray(0, bytes.length - i), i);
     return array;
   });
   try {
-    return cap.narrow(['update'], { audience: 'alice' });
+    const narrowed = cap.narrow(['update'], { audience: 'alice' });
+    expect(spy, 'the narrowing drew its nonce from a fresh pool').toHaveBeenCalledOnce();
+    return narrowed;
   } finally {
     spy.mockRestore();
   }
