@@ -1,6 +1,7 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Capability, Codec, CapsyncError, nobleCrypto, setCryptoProvider, unwrapCapability } from '../../protocol/index.js';
-import { codeOf, makeVerifier, nodeCrypto } from './helpers.js';
+import { codeOf, makeVerifier, nodeCrypto, toHex } from './helpers.js';
 
 describe('new Capability(scope)', () => {
   it('keeps a non-empty list of JSON-compatible values as its scope', () => {
@@ -253,6 +254,15 @@ describe('crypto providers', () => {
     // node:crypto re-derives the same chain from the same blocks: the token verifies and its id is the same.
     expect(unwrapCapability(verifier.decode(byNoble.toToken(), 'alice'), ['youtube_videos', { id: 'dQw4w9WgXcQ' }, 'update'])).toHaveLength(3);
     expect(byNoble.revocationId).toBe(idByNoble);
+  });
+
+  it('node:crypto and @noble/hashes compute identical HMAC-SHA-256 tags and SHA-256 digests for any input', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), fc.uint8Array({ maxLength: 300 }), (key, message) => {
+        expect(toHex(nodeCrypto.hmacSha256(key, message))).toBe(toHex(nobleCrypto.hmacSha256(key, message)));
+        expect(toHex(nodeCrypto.sha256(message))).toBe(toHex(nobleCrypto.sha256(message)));
+      }),
+    );
   });
 
   it('a token signed under one provider verifies under the other', async () => {
