@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    // Builds dist/ when it is older than the sources: the CLI tests run the built command.
+    globalSetup: ['test/cli/global-setup.ts'],
   },
 });

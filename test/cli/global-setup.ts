@@ -1,0 +1,53 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The CLI tests run the built command (`node dist/cli/main.js`) as a child process, so dist/ must match the
+ * sources. This runs once before any test file (vitest globalSetup), so parallel test files never race to
+ * build: it compiles with tsc when any source is newer than the built entry point. Type errors are
+ * `npm run typecheck`'s business: tsc still emits then, so they only warn here; no output at all fails the run.
+ */
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const entry = join(root, 'dist', 'cli', 'main.js');
+const sources = ['protocol', 'server', 'client', 'examples', 'bench', 'cli'];
+
+function newest(path: string): number {
+  let stat;
+  try {
+    stat = statSync(path);
+  } catch {
+    return 0;
+  }
+  if (!stat.isDirectory()) return path.endsWith('.ts') || path.endsWith('.json') ? stat.mtimeMs : 0;
+  let latest = 0;
+  for (const name of readdirSync(path)) if (name !== 'node_modules') latest = Math.max(latest, newest(join(path, name)));
+  return latest;
+}
+
+export default function setup(): void {
+  let built = 0;
+  try {
+    built = statSync(entry).mtimeMs;
+  } catch {
+    built = 0;
+  }
+  const changed = Math.max(newest(join(root, 'tsconfig.json')), newest(join(root, 'package.json')), ...sources.map((s) => newest(join(root, s))));
+  if (built > changed) return;
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  try {
+    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
+  } catch (error) {
+    const out = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
+    let emitted = false;
+    try {
+      emitted = statSync(entry).mtimeMs > built;
+    } catch {
+      emitted = false;
+    }
+    if (!emitted) throw new Error(`the CLI tests need a build, and tsc failed:\n${out}`);
+    process.stderr.write(`warning: tsc reported errors while building dist/ for the CLI tests:\n${out}\n`);
+  }
+}
