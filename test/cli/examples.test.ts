@@ -1,0 +1,54 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CapsyncServer } from '../../server/index.js';
+import { root, runCli, startServer } from './helpers.js';
+
+const examples = readdirSync(join(root, 'examples', 'scripts')).filter((f) => /\.(ya?ml|json)$/.test(f));
+
+/** The example scripts, run by the built CLI against the real demo server, as a newcomer would run them. */
+describe('examples/scripts', () => {
+  let server: CapsyncServer;
+  beforeEach(async () => {
+    server = await startServer();
+  });
+  afterEach(async () => {
+    await server.close();
+  });
+
+  it('holds the seed scenario and the hostile cases', () => {
+    expect(examples).toEqual(expect.arrayContaining(['videos.yaml', 'hostile.yaml']));
+  });
+
+  it.each(examples)('%s passes against the demo server', async (name) => {
+    const r = await runCli(['test', `examples/scripts/${name}`, '--url', server.url]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).not.toContain('✗');
+    expect(r.stdout).toMatch(/^\d+ passed, 0 failed in /m);
+    expect(r.code).toBe(0);
+  });
+
+  it('videos.yaml can run again on the same server: it leaves the seed videos in place', async () => {
+    for (let run = 1; run <= 2; run++) {
+      const r = await runCli(['test', 'examples/scripts/videos.yaml', '--url', server.url]);
+      expect(r.code, `run ${run}:\n${r.stdout}`).toBe(0);
+    }
+  });
+
+  it('videos.yaml drives the delegation and revocation of issue 4 and checks their codes', async () => {
+    const r = await runCli(['test', 'examples/scripts/videos.yaml', '--url', server.url]);
+    const steps = [
+      "the editor's delete is refused",
+      'delegate editor → guest \\(bound\\)',
+      'wait guest delegation → grant',
+      'the guest updates with the delegated capability',
+      'wait guest revocation',
+      "the guest's next update is refused",
+      "the editor's own capability still works",
+      'wait editor push',
+    ];
+    for (const step of steps) expect(r.stdout).toMatch(new RegExp(`^  ✓ \\d+ ${step} \\(`, 'm'));
+    expect(r.stdout).toMatch(/the editor's delete is refused.*\n {6}✓ error ERR_CAPABILITY_MISMATCH\n/);
+    expect(r.stdout).toMatch(/the guest's next update is refused.*\n {6}✓ error ERR_CAPABILITY_REVOKED\n/);
+  });
+});
