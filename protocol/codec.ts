@@ -1,10 +1,9 @@
 import { Packr, Unpackr, addExtension } from 'msgpackr';
-import { Capability, capabilityFromParts } from './capability.js';
+import { Capability } from './capability.js';
+import { capabilityFromToken } from './capability-token.js';
 import { CapsyncError, fail } from './errors.js';
-import type { JsonValue } from './json-value.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { fieldsOf, onPortableRegistered, portableOf, revive } from './portable.js';
-import { decodeBlock, decodeToken } from './token.js';
 import type { CapabilityVerifier } from './verifier.js';
 import { ExtensionType, scanFrame } from './wire-guard.js';
 
@@ -85,17 +84,6 @@ onPortableRegistered((type) => {
   });
 });
 
-/** A client cannot verify (it has no key): it keeps the chain as received so it can narrow and send it back. */
-function decodeUnverified(bytes: Uint8Array, limits: Limits): Capability {
-  const token = new Uint8Array(bytes); // the capability outlives the frame buffer, which the transport may reuse
-  const parts = decodeToken(token, limits);
-  const blocks = parts.blocks.map((b) => decodeBlock(b, limits));
-  const scope = blocks.flatMap((b) => b.segment as JsonValue[]);
-  if (scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
-  if (scope.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
-  return capabilityFromParts(scope, blocks, { kid: parts.kid, blockBytes: parts.blocks, tag: parts.tag, token });
-}
-
 /**
  * Replaces every {@link Pending} in a freshly decoded value, in document order. Only lists and plain maps
  * can hold one (portable objects are built here, after their fields), and the scan bounded their depth.
@@ -123,7 +111,7 @@ function resolve(value: unknown, run: Run): unknown {
 
 function resolveCapability(token: Uint8Array, run: Run): Capability {
   const { verifier, user } = run.context;
-  const cap = verifier ? verifier.decode(token, user ?? null) : decodeUnverified(token, run.codec.limits);
+  const cap = verifier ? verifier.decode(token, user ?? null) : capabilityFromToken(token, run.codec.limits);
   run.capabilities.push(cap);
   return cap;
 }
@@ -157,7 +145,7 @@ export class Codec {
   }
 
   /** Encodes a value. Unsigned capabilities are signed when the context has a verifier (server side). */
-  encode(value: unknown, context: CodecContext = {}): Uint8Array {
+  encode(value: unknown, context: CodecContext = {}, options: { check?: boolean } = {}): Uint8Array {
     const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [] };
     const previous = active;
     active = run;
@@ -168,6 +156,15 @@ export class Codec {
       throw error instanceof CapsyncError ? error : fail('ERR_NOT_ENCODABLE');
     } finally {
       active = previous;
+    }
+    if (options.check) {
+      // msgpackr can write what a capsync peer refuses (a Date, a Map with number keys, a frame past the
+      // limits): the sender finds out here, with a typed error, instead of the peer dropping the frame.
+      try {
+        scanFrame(bytes, this.limits);
+      } catch (error) {
+        throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${(error as CapsyncError).code}`);
+      }
     }
     if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
     return bytes;

@@ -30,6 +30,8 @@ export class LiveObjects {
   async put(object: object): Promise<number> {
     const { address, type } = describe(object);
     const state = stateOf(object);
+    // Refuse a state no peer could decode before storing it, so the store never holds what cannot be pushed.
+    this.#codec.encode(state, noCapabilities, { check: true });
     const version = await this.#store.put(address, type, state);
     (object as { version?: number }).version = version;
     await this.#fanout.publish({ address, type, version, state: { ...state, version } });
@@ -69,13 +71,16 @@ export class LiveObjects {
 
   /** Encodes the push frame for an update, once for all its recipients. */
   encodePush(update: ObjectUpdate): Uint8Array {
-    return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state], {
-      onCapability: () => {
-        throw fail('ERR_NOT_ENCODABLE', 'live object state must not contain capabilities');
-      },
-    });
+    return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state], noCapabilities, { check: true });
   }
 }
+
+// A push is encoded once for every recipient, so it may carry no one's capability.
+const noCapabilities = {
+  onCapability(): never {
+    throw fail('ERR_NOT_ENCODABLE', 'live object state must not contain capabilities');
+  },
+};
 
 function nameOf(cls: PortableClass): string {
   const name = portableOf(Object.create(cls.prototype) as object)?.name;

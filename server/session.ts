@@ -168,7 +168,7 @@ export class ServerSession {
   /** Encodes and sends a frame; capabilities in it are signed and become holdings of this connection. */
   send(frame: unknown[]): void {
     if (this.#closed) return;
-    const bytes = this.#host.codec.encode(frame, this.#outbound);
+    const bytes = this.#host.codec.encode(frame, this.#outbound, { check: true });
     this.#flushIssued();
     this.sendBytes(bytes);
   }

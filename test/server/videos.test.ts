@@ -132,6 +132,11 @@ describe('the Video manager, end to end', () => {
     demo.server.callable('explode', () => {
       throw new Error('internal detail /etc/passwd');
     });
+    demo.server.callable('send_a_date', () => new Date());
+    demo.server.callable('store_a_date', async () => demo!.server.live.put(Object.assign(video!, { description: new Date() })));
+    await expect(editor.call('store_a_date')).rejects.toMatchObject({ code: 'ERR_NOT_ENCODABLE' });
+    expect(typeof (await demo.server.live.get(Video, ['youtube_videos', video!.id]))!.description).toBe('string');
+    await expect(editor.call('send_a_date')).rejects.toMatchObject({ code: 'ERR_FUNCTION_FAILED' });
     const failure = await editor.call('explode').catch((e: unknown) => e as { code: string; message: string; stack?: string });
     expect(failure).toMatchObject({ code: 'ERR_FUNCTION_FAILED' });
     expect(failure.message).not.toContain('passwd');
