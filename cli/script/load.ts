@@ -333,7 +333,21 @@ class Validator {
   check<T extends z.ZodType>(path: Path, schema: T, value: unknown, what: string): z.infer<T> | undefined {
     const result = schema.safeParse(value);
     if (result.success) return result.data;
-    for (const issue of result.error.issues) this.issue(path, issue, what, value);
+    // "clinet" unknown and "client" missing are one mistake: report the typo only.
+    const meant = new Set<string>();
+    for (const issue of result.error.issues) {
+      if (issue.code !== 'unrecognized_keys') continue;
+      const allowed = allowedKeys(what, issue.path as (string | number)[]);
+      for (const key of issue.keys) {
+        const guess = /did you mean "(.+)"/.exec(suggest(key, allowed))?.[1];
+        if (guess !== undefined) meant.add(JSON.stringify([...issue.path, guess]));
+      }
+    }
+    for (const issue of result.error.issues) {
+      const missing = issue.code === 'invalid_type' && valueAt(value, issue.path as (string | number)[]) === undefined;
+      if (missing && meant.has(JSON.stringify(issue.path))) continue;
+      this.issue(path, issue, what, value);
+    }
     return undefined;
   }
 

@@ -51,7 +51,6 @@ steps:
 `,
       ),
     ).toEqual([
-      ':6:7: step 2 (call): missing field "client"',
       ':6:7: step 2 (call): unknown field "clinet" in call (did you mean "client"?) (fields: client, function, args, expect, save, timeout)',
     ]);
   });
