@@ -1,5 +1,5 @@
 import { totals } from './report.js';
-import type { ScriptResult, StepResult } from './runner.js';
+import type { ScriptResult, StepResult } from './results.js';
 
 /**
  * JUnit XML for CI: one `<testsuite>` per script, one `<testcase>` per step. A failed step carries a

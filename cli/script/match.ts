@@ -183,7 +183,7 @@ export function lineDiff(expected: string, actual: string, limit = 40): string[]
     else out.push({ mark: '-', text: a[i++]! });
   }
   // Keep changed lines and two lines of context around them.
-  const keep = out.map((line, k) => out.slice(Math.max(0, k - 2), k + 3).some((l) => l.mark !== ' '));
+  const keep = out.map((_, k) => out.slice(Math.max(0, k - 2), k + 3).some((l) => l.mark !== ' '));
   const lines: string[] = [];
   let skipped = false;
   out.forEach((line, k) => {

@@ -1,4 +1,4 @@
-import type { ScriptResult, StepResult } from './runner.js';
+import type { ScriptResult, StepResult } from './results.js';
 
 /** Step counts over one or more scripts. A script that could not load counts as one failure. */
 export interface Totals {

@@ -137,6 +137,25 @@ steps:
     expect(r.stdout).toMatch(/^ {10}\+ push \{"address":\["youtube_videos","9bZkp7q19f0"\]/m);
   });
 
+  it('fails a wait that times out, showing the event that came instead against the pattern', async () => {
+    const file = dir.write(
+      'wait.yaml',
+      `clients: { editor: { login: editor }, admin: { login: admin } }
+steps:
+  - connect: [editor, admin]
+  - call: { client: admin, function: get_my_videos }
+  - call: { client: editor, function: get_my_videos, save: videos }
+  - call: { client: editor, function: set_video_description, args: ["\${videos[2].cap}", "what came"] }
+  - wait: { client: admin, for: push, match: { state: { description: what was expected } }, timeout: 300 }
+`,
+    );
+    const r = await runCli(['test', file, '--url', server.url]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/✗ 5 wait admin push \(\d+ ms\)\n {6}no push matching the pattern within 300 ms; 1 other push arrived, the first differs\n/);
+    expect(r.stdout).toContain('-     "description": "what was expected"');
+    expect(r.stdout).toContain('+     "description": "what came"');
+  });
+
   it('writes JUnit XML with --reporter junit --output, and still prints the console report', async () => {
     const ok = dir.write('passing.yaml', passing);
     const bad = dir.write('failing.yaml', failing);
