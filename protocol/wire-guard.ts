@@ -29,7 +29,8 @@ interface ScanState {
 }
 
 // Each open container: how many values it still holds, and whether the next one is a map key.
-// Stored flat in two arrays to keep the walk allocation-free per value.
+// Stored flat in arrays, and read through the plain functions below rather than closures over `pos`,
+// to keep the walk allocation-free per value: it runs on every frame, before anything else.
 function scanValue(
   b: Uint8Array,
   start: number,
@@ -44,13 +45,6 @@ function scanValue(
   const keyNext: boolean[] = [false];
   let pos = start;
 
-  const need = (n: number): void => {
-    if (pos + n > end) throw fail('ERR_FRAME_TRUNCATED');
-  };
-  const u8 = (): number => b[pos++]!;
-  const u16 = (): number => (need(2), ((b[pos++]! << 8) | b[pos++]!) >>> 0);
-  const u32 = (): number => (need(4), ((b[pos++]! << 24) | (b[pos++]! << 16) | (b[pos++]! << 8) | b[pos++]!) >>> 0);
-
   while (remaining.length > 0) {
     const top = remaining.length - 1;
     if (remaining[top] === 0) {
@@ -64,18 +58,18 @@ function scanValue(
     if (isMap[top]) keyNext[top] = !keyNext[top];
 
     if (++state.elements > limits.maxElements) throw fail('ERR_LIMIT_ELEMENTS');
-    need(1);
-    const t = u8();
+    need(pos, 1, end);
+    const t = b[pos++]!;
 
     let strLen = -1;
     if (t >= 0xa0 && t <= 0xbf) strLen = t - 0xa0;
-    else if (t === 0xd9) (need(1), (strLen = u8()));
-    else if (t === 0xda) strLen = u16();
-    else if (t === 0xdb) strLen = u32();
+    else if (t === 0xd9) (need(pos, 1, end), (strLen = b[pos++]!));
+    else if (t === 0xda) (strLen = u16(b, pos, end)), (pos += 2);
+    else if (t === 0xdb) (strLen = u32(b, pos, end)), (pos += 4);
     if (strLen >= 0) {
       if (strLen > limits.maxStringBytes) throw fail('ERR_LIMIT_STRING');
-      need(strLen);
-      if (expectingKey && strLen === 9 && PROTO.every((c, i) => b[pos + i] === c)) throw fail('ERR_FORBIDDEN_KEY');
+      need(pos, strLen, end);
+      if (expectingKey && strLen === 9 && isProto(b, pos)) throw fail('ERR_FORBIDDEN_KEY');
       pos += strLen;
       continue;
     }
@@ -85,15 +79,15 @@ function scanValue(
     let containerLen = -1;
     let mapContainer = false;
     if (t >= 0x90 && t <= 0x9f) containerLen = t - 0x90;
-    else if (t === 0xdc) containerLen = u16();
-    else if (t === 0xdd) containerLen = u32();
+    else if (t === 0xdc) (containerLen = u16(b, pos, end)), (pos += 2);
+    else if (t === 0xdd) (containerLen = u32(b, pos, end)), (pos += 4);
     else if (t >= 0x80 && t <= 0x8f) (containerLen = t - 0x80), (mapContainer = true);
-    else if (t === 0xde) (containerLen = u16()), (mapContainer = true);
-    else if (t === 0xdf) (containerLen = u32()), (mapContainer = true);
+    else if (t === 0xde) (containerLen = u16(b, pos, end)), (pos += 2), (mapContainer = true);
+    else if (t === 0xdf) (containerLen = u32(b, pos, end)), (pos += 4), (mapContainer = true);
     if (containerLen >= 0) {
       const values = mapContainer ? containerLen * 2 : containerLen;
       // Every value takes at least one byte: an announced count larger than the bytes left is a lie.
-      need(values);
+      need(pos, values, end);
       if (state.elements + values > limits.maxElements) throw fail('ERR_LIMIT_ELEMENTS');
       if (values > 0) {
         if (baseDepth + remaining.length > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
@@ -104,14 +98,17 @@ function scanValue(
       continue;
     }
     switch (t) {
-      case 0xcc: case 0xd0: need(1); pos += 1; continue;
-      case 0xcd: case 0xd1: need(2); pos += 2; continue;
-      case 0xca: case 0xce: case 0xd2: need(4); pos += 4; continue;
-      case 0xcb: case 0xcf: case 0xd3: need(8); pos += 8; continue;
+      case 0xcc: case 0xd0: need(pos, 1, end); pos += 1; continue;
+      case 0xcd: case 0xd1: need(pos, 2, end); pos += 2; continue;
+      case 0xca: case 0xce: case 0xd2: need(pos, 4, end); pos += 4; continue;
+      case 0xcb: case 0xcf: case 0xd3: need(pos, 8, end); pos += 8; continue;
       case 0xc4: case 0xc5: case 0xc6: {
-        const len = t === 0xc4 ? (need(1), u8()) : t === 0xc5 ? u16() : u32();
+        let len: number;
+        if (t === 0xc4) (need(pos, 1, end), (len = b[pos++]!));
+        else if (t === 0xc5) (len = u16(b, pos, end)), (pos += 2);
+        else (len = u32(b, pos, end)), (pos += 4);
         if (len > limits.maxBinaryBytes) throw fail('ERR_LIMIT_BINARY');
-        need(len);
+        need(pos, len, end);
         pos += len;
         continue;
       }
@@ -122,12 +119,12 @@ function scanValue(
     else if (t === 0xd6) extLen = 4;
     else if (t === 0xd7) extLen = 8;
     else if (t === 0xd8) extLen = 16;
-    else if (t === 0xc7) (need(1), (extLen = u8()));
-    else if (t === 0xc8) extLen = u16();
-    else if (t === 0xc9) extLen = u32();
+    else if (t === 0xc7) (need(pos, 1, end), (extLen = b[pos++]!));
+    else if (t === 0xc8) (extLen = u16(b, pos, end)), (pos += 2);
+    else if (t === 0xc9) (extLen = u32(b, pos, end)), (pos += 4);
     if (extLen < 0) throw fail('ERR_FRAME_MALFORMED'); // 0xc1, never used
-    need(1 + extLen);
-    const type = u8();
+    need(pos, 1 + extLen, end);
+    const type = b[pos++]!;
     if (!allowExtensions || (type !== ExtensionType.capability && type !== ExtensionType.portable)) {
       throw fail('ERR_EXTENSION_UNKNOWN');
     }
@@ -141,4 +138,23 @@ function scanValue(
     pos += extLen;
   }
   return pos;
+}
+
+function need(pos: number, n: number, end: number): void {
+  if (pos + n > end) throw fail('ERR_FRAME_TRUNCATED');
+}
+
+function u16(b: Uint8Array, pos: number, end: number): number {
+  need(pos, 2, end);
+  return ((b[pos]! << 8) | b[pos + 1]!) >>> 0;
+}
+
+function u32(b: Uint8Array, pos: number, end: number): number {
+  need(pos, 4, end);
+  return ((b[pos]! << 24) | (b[pos + 1]! << 16) | (b[pos + 2]! << 8) | b[pos + 3]!) >>> 0;
+}
+
+function isProto(b: Uint8Array, pos: number): boolean {
+  for (let i = 0; i < PROTO.length; i++) if (b[pos + i] !== PROTO[i]) return false;
+  return true;
 }
