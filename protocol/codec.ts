@@ -91,10 +91,12 @@ onPortableRegistered((type) => {
 function resolve(value: unknown, run: Run): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Pending) {
+    run.pending--;
     return value.type === ExtensionType.capability ? resolveCapability(value.bytes, run) : resolvePortable(value.bytes, run);
   }
+  // Once every extension met by the decoder is resolved, the rest of the value holds none: stop walking.
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
+    for (let i = 0; i < value.length && run.pending > 0; i++) {
       const item: unknown = value[i];
       if (item !== null && typeof item === 'object') value[i] = resolve(item, run);
     }
@@ -103,6 +105,7 @@ function resolve(value: unknown, run: Run): unknown {
   if (value instanceof Uint8Array) return value;
   const map = value as Record<string, unknown>;
   for (const key of Object.keys(map)) {
+    if (run.pending === 0) break;
     const item = map[key];
     if (item !== null && typeof item === 'object') map[key] = resolve(item, run);
   }
