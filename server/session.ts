@@ -54,6 +54,12 @@ export class ServerSession {
   readonly #host: SessionHost;
   readonly #transport: ServerTransport;
   readonly #holdings = new Map<string, Holding>();
+  /**
+   * Capability objects known to be held here, so that one sent with every call (the verifier's cache hands
+   * back the same object for the same token) skips rebuilding its key. Emptied whenever a holding is
+   * released: membership always means the holding is still there.
+   */
+  #held = new WeakSet<Capability>();
   readonly #inbound: CodecContext;
   readonly #outbound: CodecContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
@@ -195,14 +201,19 @@ export class ServerSession {
   }
 
   #hold(cap: Capability, outgoing: boolean): void {
+    if (this.#held.has(cap)) return;
     const status = statusOf(cap);
     if (status === undefined || status instanceof CapsyncError) return;
     // A capability bound to someone else is no cover for this connection, even if it passes through it.
     const userId = this.user?.id;
     if (status.audiences.some((a) => a !== userId)) return;
     const key = holdingKey(cap)!;
-    if (this.#holdings.has(key)) return;
+    if (this.#holdings.has(key)) {
+      this.#held.add(cap);
+      return;
+    }
     if (this.#holdings.size >= this.#host.maxHoldings) {
+      this.#held = new WeakSet();
       // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
       const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
       this.#holdings.delete(oldestKey);
@@ -211,6 +222,7 @@ export class ServerSession {
     }
     const holding: Holding = { cap, verification: status };
     this.#holdings.set(key, holding);
+    this.#held.add(cap);
     this.#host.hold(this, cap.scope);
     if (outgoing && this.user) this.#issuedBatch.push({ id: revocationId(status.tags[status.tags.length - 1]!), expiresAt: status.expiresAt });
     if (status.expiresAt !== null) this.#armExpiry(key, holding);
@@ -244,6 +256,7 @@ export class ServerSession {
 
   #drop(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string): void {
     if (!this.#holdings.delete(key)) return;
+    this.#held = new WeakSet();
     clearTimeout(holding.timer);
     this.#host.release(this, holding.cap.scope);
     this.send([FrameType.revoked, id, holding.cap.scope, reason]);
@@ -265,6 +278,7 @@ export class ServerSession {
       this.#host.release(this, holding.cap.scope);
     }
     this.#holdings.clear();
+    this.#held = new WeakSet();
     this.#host.closed(this);
   }
 }
