@@ -45,6 +45,38 @@ export function runCli(args: string[], options: { env?: Record<string, string>; 
   });
 }
 
+/** A long-running `capsync` child (e.g. `serve`): resolves with it once a line of its stderr matches `ready`. */
+export function startCli(args: string[], ready: RegExp, limitMs = 15_000): Promise<{ match: RegExpMatchArray; stop(): Promise<number | null> }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  for (const key of Object.keys(env)) if (key.startsWith('CAPSYNC_')) delete env[key];
+  const child = spawn(process.execPath, [entry, ...args], { cwd: root, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let stderr = '';
+    const limit = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`capsync ${args.join(' ')} printed nothing matching ${ready} within ${limitMs} ms:\n${stderr}`));
+    }, limitMs);
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      const match = ready.exec(stderr);
+      if (match === null) return;
+      clearTimeout(limit);
+      resolve({
+        match,
+        stop: async () => {
+          child.kill('SIGTERM');
+          return exited;
+        },
+      });
+    });
+    void exited.then((code) => {
+      clearTimeout(limit);
+      reject(new Error(`capsync ${args.join(' ')} exited (${code}) before it was ready:\n${stderr}`));
+    });
+  });
+}
+
 /** The demo server exactly as `npm start` configures it, on a free port, in memory. */
 export async function startServer(): Promise<CapsyncServer> {
   return startDemo(parseServeArgs(['--port', '0', '--host', '127.0.0.1', '--data', ':memory:', '--log-level', 'silent'], {}));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { hasStackTrace, root, runCli } from './helpers.js';
+import { hasStackTrace, root, runCli, startCli } from './helpers.js';
 
 describe('capsync', () => {
   it('lists its commands with --help and exits 0', async () => {
@@ -50,5 +50,17 @@ describe('capsync', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--port must be an integer');
     expect(r.stderr).toContain('Usage: capsync serve');
+  });
+
+  it('serve runs the demo server: it listens, issues dev tokens, answers calls, and stops on SIGTERM', async () => {
+    const server = await startCli(['serve', '--port', '0', '--data', ':memory:', '--log-level', 'silent'], /listening on (ws:\/\/[\d.:]+)/);
+    try {
+      const url = server.match[1]!;
+      const r = await runCli(['call', url, 'get_my_videos', '--user', 'admin', '--compact']);
+      expect(r.code).toBe(0);
+      expect((JSON.parse(r.stdout) as { cap: { scope: unknown[] } }[]).map((v) => v.cap.scope.length)).toEqual([2, 2, 2]);
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 });
