@@ -43,7 +43,7 @@ export function chartSpec(report: Report): TopLevelSpec {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: {
       text: 'capsync against the systems a user would pick instead',
-      subtitle: `${report.machine.cpus} CPUs, Node ${report.machine.node}, ${report.date.slice(0, 10)}; medians of ${o.rounds} interleaved round${o.rounds === 1 ? '' : 's'}; npm run bench:peers`,
+      subtitle: `${report.machine.cpus} CPUs, Node ${report.machine.node}, ${report.date.slice(0, 10)}; medians of ${o.rounds} (calls) and ${o.fanoutRounds} (fan-out) interleaved rounds; npm run bench:peers`,
       anchor: 'start',
     },
     config: { font: 'sans-serif', view: { stroke: null }, axis: { grid: true, gridOpacity: 0.4 }, title: { fontSize: 13 } },

@@ -3,7 +3,10 @@ import { isSystemId, systems, type SystemId } from './systems.js';
 
 /** Everything a run can be told from the command line. */
 export interface BenchOptions {
+  /** Interleaved rounds of the calls benchmark. */
   readonly rounds: number;
+  /** Interleaved rounds of the fan-out benchmark (each connects every connection anew: slower). */
+  readonly fanoutRounds: number;
   /** Connections of the calls benchmark, each with one call in flight. */
   readonly connections: number;
   readonly durationSeconds: number;
@@ -23,16 +26,17 @@ export const usage = `Usage: npm run bench:peers -- [options]
 
 Compares capsync with raw ws + msgpackr (the floor), Socket.IO 4 and Cap'n Web on 127.0.0.1.
 
-  --rounds N          interleaved rounds; figures are medians (default 3)
+  --rounds N          interleaved rounds of the calls benchmark; figures are medians (default 5)
+  --fanout-rounds N   interleaved rounds of the fan-out benchmark (default 3)
   --connections N     connections of the calls benchmark, one call in flight each (default 50)
-  --duration S        measured seconds per system and round (default 5)
+  --duration S        measured seconds per system and round (default 4)
   --warmup S          warm-up seconds before each measurement (default 1)
   --fanout N,N        connection counts of the fan-out benchmark (default 1000,10000; 0 skips it)
   --updates N         measured updates per fan-out round (default 5)
   --systems a,b       subset of ${systems.map((s) => s.id).join(',')} (the floor is always included)
   --out DIR           where peers.json and peers.svg are written (default bench/results)
   --profile DIR       run every server and load process with --cpu-prof (DIR/<system>/server, .../load)
-  --quick             1 round, 2 s, fan-out to 1000 only
+  --quick             1 round of each, 2 s, fan-out to 1000 only
   --help              this text
 `;
 
@@ -43,6 +47,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     strict: true,
     options: {
       rounds: { type: 'string' },
+      'fanout-rounds': { type: 'string' },
       connections: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
@@ -65,9 +70,10 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     .map((n) => integer('fanout', n.trim(), 0))
     .filter((n) => n > 0);
   return {
-    rounds: integer('rounds', values.rounds ?? (quick ? '1' : '3'), 1),
+    rounds: integer('rounds', values.rounds ?? (quick ? '1' : '5'), 1),
+    fanoutRounds: integer('fanout-rounds', values['fanout-rounds'] ?? (quick ? '1' : '3'), 1),
     connections: integer('connections', values.connections ?? '50', 1),
-    durationSeconds: number('duration', values.duration ?? (quick ? '2' : '5'), 0.1),
+    durationSeconds: number('duration', values.duration ?? (quick ? '2' : '4'), 0.1),
     warmupSeconds: number('warmup', values.warmup ?? (quick ? '0.5' : '1'), 0),
     fanout,
     updates: integer('updates', values.updates ?? (quick ? '3' : '5'), 1),

@@ -215,7 +215,7 @@ export function formatReport(report: Report): string {
   );
   if (report.fanout.length > 0) {
     parts.push('');
-    parts.push(`Fan-out: one update to every connection, ms from the server starting it to the last connection having it; median of ${o.rounds} round${o.rounds === 1 ? '' : 's'} x ${o.updates} updates`);
+    parts.push(`Fan-out: one update to every connection, ms from the server starting it to the last connection having it; median of ${o.fanoutRounds} round${o.fanoutRounds === 1 ? '' : 's'} x ${o.updates} updates`);
     parts.push(
       table(
         ['system', 'connections', 'received', 'last ms', 'x floor', 'server send ms', 'memory/conn KB', 'x floor', 'heap/conn KB', 'peak RSS MB', 'connect s'],

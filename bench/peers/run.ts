@@ -53,14 +53,14 @@ async function main(): Promise<void> {
 
   const fanout: FanoutRound[] = [];
   for (const size of options.fanout) {
-    for (let round = 1; round <= options.rounds; round++) {
+    for (let round = 1; round <= options.fanoutRounds; round++) {
       for (const system of options.systems) {
         const r = await attempt(`fan-out round ${round} ${labelOf(system)} to ${size}`, () => measureFanout(system, round, size, options, context));
         if (r === undefined) continue;
         fanout.push(r);
         const ms = r.updates.map((u) => u.lastDeliveryMs);
         log(
-          `fan-out round ${round}/${options.rounds}  ${labelOf(system).padEnd(18)} ${fmt(size).padStart(6)} connections  ` +
+          `fan-out round ${round}/${options.fanoutRounds}  ${labelOf(system).padEnd(18)} ${fmt(size).padStart(6)} connections  ` +
             `last delivery ${ms.map((m) => fmt(m, 1)).join(' / ')} ms  ${fmt(r.memoryPerConnectionBytes / 1024, 1)} KB/conn  connect ${fmt(r.connectSeconds, 1)} s` +
             (r.failedConnections > 0 ? `  ${r.failedConnections} failed (${r.firstError})` : ''),
         );
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
     versions: versions(['ws', 'msgpackr', 'socket.io', 'socket.io-client', 'capnweb']),
     options: {
       rounds: options.rounds,
+      fanoutRounds: options.fanoutRounds,
       connections: options.connections,
       durationSeconds: options.durationSeconds,
       warmupSeconds: options.warmupSeconds,
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
     calls: callRows,
     fanout: fanRows,
     targets: judgeTargets(callRows, fanRows),
-    notes: [...failures, ...notes(calls, fanout, options)],
+    notes: [...failures, ...notes(fanout, options)],
     rounds: { calls, fanout },
   };
 
@@ -111,13 +112,12 @@ function log(line: string): void {
   process.stderr.write(line + '\n');
 }
 
-function notes(calls: readonly CallsRound[], fanout: readonly FanoutRound[], options: BenchOptions): string[] {
-  const result = [`${cpus().length} CPUs: the server and its load processes share them, so every figure includes client-side work.`];
-  for (const r of calls) {
-    if (r.loadCpuSeconds > 0.9 * r.seconds) {
-      result.push(`the load process of ${labelOf(r.system)} was CPU-bound in round ${r.round} (${fmt(r.loadCpuSeconds, 1)} CPU s in ${fmt(r.seconds, 1)} s): its calls/s is limited by its client library as much as by its server.`);
-    }
-  }
+function notes(fanout: readonly FanoutRound[], options: BenchOptions): string[] {
+  const result = [
+    `${cpus().length} CPUs, shared by the server and its load processes (and by whatever else runs on the machine): calls/s moves with the CPU ` +
+      'time each process gets in its round. "CPU/call x floor" (server plus client CPU per call, against the floor) does not; its inverse is ' +
+      'the calls/s ratio a system reaches when the CPUs are all its own.',
+  ];
   for (const r of fanout) {
     if (r.failedConnections > 0) result.push(`${labelOf(r.system)} fan-out to ${r.connections} in round ${r.round}: ${r.failedConnections} connections failed (${r.firstError}).`);
     const short = r.updates.filter((u) => u.received < r.connected);

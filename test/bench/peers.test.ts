@@ -62,7 +62,7 @@ describe('bench:peers', () => {
   it('gets an answer from every system and writes the report and the chart', async () => {
     const { code, output } = await run(
       join(buildDir, 'run.js'),
-      ['--rounds', '1', '--duration', '0.7', '--warmup', '0.2', '--connections', '4', '--fanout', '20', '--updates', '2', '--out', outDir],
+      ['--rounds', '1', '--fanout-rounds', '1', '--duration', '0.7', '--warmup', '0.2', '--connections', '4', '--fanout', '20', '--updates', '2', '--out', outDir],
       children,
     );
     expect(code, output).toBe(0);
@@ -100,7 +100,7 @@ describe('bench:peers', () => {
 describe('bench:peers options and statistics', () => {
   it('runs one short round with --quick, and always keeps the floor', () => {
     const options = parseOptions(['--quick', '--systems', 'capsync']);
-    expect(options).toMatchObject({ rounds: 1, durationSeconds: 2, fanout: [1000], systems: ['floor', 'capsync'] });
+    expect(options).toMatchObject({ rounds: 1, fanoutRounds: 1, durationSeconds: 2, fanout: [1000], systems: ['floor', 'capsync'] });
   });
 
   it('skips the fan-out with --fanout 0', () => {
