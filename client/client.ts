@@ -3,7 +3,7 @@ import { attach } from '../protocol/attach.js';
 import type { Capability } from '../protocol/capability.js';
 import { Codec } from '../protocol/codec.js';
 import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.js';
-import { FrameType, serverFrameTypes, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
+import { FrameType, peekAnswerId, serverFrameTypes, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
 import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
 import type { Limits } from '../protocol/limits.js';
 import { addressOf } from '../protocol/portable.js';
@@ -238,8 +238,12 @@ export class CapsyncClient {
     let frame: Frame;
     try {
       frame = validateFrame(this.#codec.decode(bytes, { onPortable: (o) => this.#adopt(o) }), serverFrameTypes);
-    } catch {
-      return undefined; // a server that sends garbage is not trusted with anything: the frame is dropped
+    } catch (error) {
+      // Nothing from an unreadable frame is used; if it answers a call, that call fails now with the reason.
+      const id = peekAnswerId(bytes);
+      const reason = error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
+      if (id !== null) this.#settle(id, (p) => p.reject(reason));
+      return undefined;
     }
     switch (frame[0]) {
       case FrameType.result:

@@ -82,6 +82,9 @@ const definitions = {
 /** Every stable error code; `switch (err.code)` narrows on it. */
 export type CapsyncErrorCode = keyof typeof definitions;
 
+/** The list of every error code (for tools that validate or suggest codes). */
+export const errorCodes: readonly CapsyncErrorCode[] = Object.freeze(Object.keys(definitions) as CapsyncErrorCode[]);
+
 /** The one error class capsync throws; `code` is stable, `message` is safe to show and send. */
 export class CapsyncError extends Error {
   override name = 'CapsyncError';

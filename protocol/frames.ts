@@ -114,3 +114,18 @@ export function frameIdOf(value: unknown): number | null {
   }
   return null;
 }
+
+/**
+ * The id of a result or error frame read from its first bytes, without decoding the rest: a client that
+ * cannot decode a result (say, a portable class it never registered) still fails the right call, at once.
+ */
+export function peekAnswerId(bytes: Uint8Array): number | null {
+  if ((bytes[0]! & 0xf0) !== 0x90 || (bytes[1] !== FrameType.result && bytes[1] !== FrameType.error)) return null;
+  const t = bytes[2];
+  if (t === undefined) return null;
+  if (t <= 0x7f) return t;
+  if (t === 0xcc && bytes.length > 3) return bytes[3]!;
+  if (t === 0xcd && bytes.length > 4) return (bytes[3]! << 8) | bytes[4]!;
+  if (t === 0xce && bytes.length > 6) return ((bytes[3]! << 24) | (bytes[4]! << 16) | (bytes[5]! << 8) | bytes[6]!) >>> 0;
+  return null;
+}

@@ -1,7 +1,7 @@
 export { Capability, type Restrictions } from './capability.js';
 export { capabilityFromToken } from './capability-token.js';
 export { ANY, unwrapCapability, matchScope, scopesOverlap, type PatternElement, type Unwrapped } from './unwrap.js';
-export { CapsyncError, CloseCode, isErrorCode, type CapsyncErrorCode } from './errors.js';
+export { CapsyncError, CloseCode, errorCodes, isErrorCode, type CapsyncErrorCode } from './errors.js';
 export { Codec, type CodecContext } from './codec.js';
 export { defaultLimits, resolveLimits, type Limits } from './limits.js';
 export { Keyring, type RootKey } from './keyring.js';

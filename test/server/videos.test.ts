@@ -195,3 +195,31 @@ describe('the Video manager, end to end', () => {
     }
   });
 });
+
+describe('a client that cannot decode an answer', () => {
+  it('fails that call at once with the reason instead of timing out', async () => {
+    const { WebSocketServer } = await import('ws');
+    const { Packr } = await import('msgpackr');
+    const { Codec, connect } = await import('../../client/index.js');
+    const codec = new Codec();
+    const plain = new Packr({ useRecords: false });
+    // A scripted server: hello, then answers every call with a portable object of a class no one registered.
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'capsync.v1' });
+    wss.on('connection', (ws) => {
+      ws.send(codec.encode([FrameType.hello, { protocol: 1, user: null, maxFrameBytes: 1 << 20, tokenExpiresAt: null }]));
+      ws.on('message', (data: Buffer) => {
+        const [, id] = codec.decode(data) as [number, number];
+        const payload = plain.pack(['NoSuchClass', {}]);
+        ws.send(Buffer.concat([Buffer.from([0x93, FrameType.result, id, 0xc7, payload.length, 2]), payload]));
+      });
+    });
+    await new Promise((resolve) => wss.once('listening', resolve));
+    try {
+      const client = await connect(`ws://127.0.0.1:${(wss.address() as { port: number }).port}`, { callTimeoutMs: 30_000 });
+      await expect(client.call('anything')).rejects.toMatchObject({ code: 'ERR_PORTABLE_UNKNOWN' });
+      await client.close();
+    } finally {
+      await new Promise((resolve) => wss.close(resolve));
+    }
+  });
+});
