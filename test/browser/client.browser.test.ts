@@ -1,16 +1,11 @@
-import { existsSync } from 'node:fs';
 import { build } from 'esbuild';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumAvailable, launchChromium } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Video } from '../../examples/video/video.js';
 import { startDemo, type DemoHarness } from '../helpers.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-// CI installs Chromium (.ci/run); elsewhere the suite says why it did not run instead of passing silently.
-const available = existsSync(CHROMIUM);
-if (!available && process.env['CI']) throw new Error(`Chromium is required in CI but missing at ${CHROMIUM}`);
-
-describe.skipIf(!available)('the browser client in Chromium', () => {
+describe.skipIf(!chromiumAvailable)('the browser client in Chromium', () => {
   let demo: DemoHarness;
   let browser: Browser;
   let bundle: string;
@@ -38,10 +33,7 @@ describe.skipIf(!available)('the browser client in Chromium', () => {
         return false;
       },
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

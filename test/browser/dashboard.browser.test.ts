@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { chromiumAvailable, launchChromium } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.js';
 import type { Video } from '../../examples/video/video.js';
@@ -7,20 +7,13 @@ import { parseServeArgs } from '../../server/config.js';
 import type { CapsyncServer } from '../../server/index.js';
 import { startDemo } from '../../server/serve.js';
 
-const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
-if (!available && process.env['CI']) throw new Error(`Chromium is required in CI but missing at ${CHROMIUM}`);
-
-describe.skipIf(!available)('the demo dashboard in Chromium', () => {
+describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', () => {
   let server: CapsyncServer;
   let browser: Browser;
 
   beforeAll(async () => {
     server = await startDemo(parseServeArgs(['--port', '0', '--data', ':memory:', '--log-level', 'silent'], {}));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
