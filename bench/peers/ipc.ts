@@ -57,7 +57,7 @@ export class ChildLink {
   readonly #pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   readonly #exited: Promise<void>;
   #nextId = 1;
-  #ready: Promise<unknown>;
+  readonly #ready: Promise<unknown>;
   #exitCode: number | null | undefined;
 
   private constructor(name: string, child: ChildProcess) {

@@ -74,6 +74,7 @@ export function summarise(profile: Profile, root = process.cwd()): { rows: Row[]
 }
 
 function main(): void {
+  process.stdout.on('error', () => process.exit(0)); // piped into head: stop quietly
   const args = process.argv.slice(2);
   const file = args.find((a) => !a.startsWith('--'));
   if (file === undefined) {

@@ -12,10 +12,6 @@ export class Samples {
   #values = new Float64Array(1 << 16);
   #length = 0;
 
-  get length(): number {
-    return this.#length;
-  }
-
   add(value: number): void {
     if (this.#length === this.#values.length) {
       const grown = new Float64Array(this.#values.length * 2);

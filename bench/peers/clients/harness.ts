@@ -159,10 +159,6 @@ export function runLoad(connectClient: ConnectClient): void {
       }
       return { received: entry.count, lastAt: entry.lastAt };
     },
-    close: (): null => {
-      for (const client of clients) client.close();
-      return null;
-    },
   });
   announceReady(null);
 }
