@@ -10,7 +10,9 @@ const SUBPROTOCOL = 'capsync.v1';
 export function connect(url: string, options: ConnectOptions = {}): Promise<CapsyncClient> {
   return CapsyncClient.connect(url, options, (target, token) => {
     const protocols = token ? [SUBPROTOCOL, `capsync.bearer.${token}`] : [SUBPROTOCOL];
-    return { socket: new WebSocket(target, protocols) as unknown as SocketLike };
+    const socket = new WebSocket(target, protocols);
+    socket.binaryType = 'arraybuffer';
+    return { socket: socket as unknown as SocketLike };
   });
 }
 

@@ -61,7 +61,8 @@ export interface Revocation {
 interface Pending {
   resolve(value: unknown): void;
   reject(error: CapsyncError): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** When the call times out (ms since epoch). */
+  deadline: number;
 }
 
 interface LiveEntry {
@@ -85,6 +86,7 @@ export class CapsyncClient {
   readonly #changes = new Subject<Change>();
   readonly #callTimeoutMs: number;
   #nextId = 1;
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
   #closed: { code: number; reason: string } | undefined;
   readonly #closedWaiters: ((c: { code: number; reason: string }) => void)[] = [];
 
@@ -120,7 +122,6 @@ export class CapsyncClient {
   /** Connects and waits for the server's hello. Rejects with a typed error (`ERR_AUTH_INVALID`, ...) if refused. */
   static connect(url: string, options: ConnectOptions, open: SocketFactory): Promise<CapsyncClient> {
     const { socket, failure } = open(url, options.token);
-    socket.binaryType = 'arraybuffer';
     const client = new CapsyncClient(socket, options);
     return new Promise<CapsyncClient>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -223,13 +224,30 @@ export class CapsyncClient {
       return Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(fail('ERR_CALL_TIMEOUT'));
-      }, this.#callTimeoutMs);
-      this.#pending.set(id, { resolve, reject, timer });
+      this.#pending.set(id, { resolve, reject, deadline: Date.now() + this.#callTimeoutMs });
+      this.#armTimeouts();
       this.#socket.send(bytes);
     });
+  }
+
+  /**
+   * One timer for every pending call instead of one each: every call gets the same timeout, so deadlines
+   * follow the pending map's insertion order and the timer only ever waits for the oldest call.
+   */
+  #armTimeouts(): void {
+    if (this.#timeoutTimer !== undefined) return;
+    const oldest = this.#pending.values().next().value as Pending | undefined;
+    if (oldest === undefined) return;
+    this.#timeoutTimer = setTimeout(() => {
+      this.#timeoutTimer = undefined;
+      const now = Date.now();
+      for (const [id, pending] of this.#pending) {
+        if (pending.deadline > now) break;
+        this.#pending.delete(id);
+        pending.reject(fail('ERR_CALL_TIMEOUT'));
+      }
+      this.#armTimeouts();
+    }, Math.max(oldest.deadline - Date.now(), 0) + 1);
   }
 
   #receive(data: unknown): Frame | undefined {
@@ -269,7 +287,6 @@ export class CapsyncClient {
     const pending = this.#pending.get(id);
     if (pending === undefined) return;
     this.#pending.delete(id);
-    clearTimeout(pending.timer);
     action(pending);
   }
 
@@ -309,8 +326,8 @@ export class CapsyncClient {
   #onClose(code: number, reason: string): void {
     if (this.#closed) return;
     this.#closed = { code, reason };
+    clearTimeout(this.#timeoutTimer);
     for (const [id, pending] of this.#pending) {
-      clearTimeout(pending.timer);
       pending.reject(fail('ERR_CONNECTION_CLOSED'));
       this.#pending.delete(id);
     }

@@ -26,6 +26,8 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Caps
       res.resume();
       ws.terminate();
     });
+    // Buffers as they arrive: 'arraybuffer' would make ws copy every message into a fresh ArrayBuffer.
+    ws.binaryType = 'nodebuffer';
     return { socket: ws as unknown as SocketLike, failure: () => refusal };
   });
 }
