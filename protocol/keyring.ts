@@ -38,7 +38,7 @@ export class Keyring {
 
   /**
    * A keyring from symmetric JWKs. The first key is current unless `currentKid` says otherwise.
-   * A JWK without `kid` gets its RFC 7638 thumbprint as id.
+   * A JWK without `kid` gets the first 8 characters of its RFC 7638 thumbprint as id.
    */
   static async fromJwks(jwks: readonly JWK[], currentKid?: string): Promise<Keyring> {
     if (jwks.length === 0) throw fail('ERR_KEY_INVALID', 'a keyring needs at least one key');
@@ -46,12 +46,20 @@ export class Keyring {
     return new Keyring(keys, currentKid ?? keys[0]!.kid);
   }
 
-  /** A new random 256-bit key as a JWK with its thumbprint as `kid`, ready to store. */
+  /**
+   * A new random 256-bit key as a JWK, ready to store. Its `kid` is the first 8 characters (48 bits) of its
+   * RFC 7638 thumbprint: the id travels in every token, and a keyring holds a handful of keys, not millions.
+   */
   static async generateJwk(): Promise<JWK> {
     const secret = await generateSecret('HS256', { extractable: true });
     const jwk = await exportJWK(secret);
-    return { kty: 'oct', k: jwk.k!, kid: await calculateJwkThumbprint({ kty: 'oct', k: jwk.k! }) };
+    return { kty: 'oct', k: jwk.k!, kid: await shortThumbprint(jwk.k!) };
   }
+}
+
+/** The first 8 characters (48 bits) of a symmetric key's RFC 7638 thumbprint: the default key id. */
+async function shortThumbprint(k: string): Promise<string> {
+  return (await calculateJwkThumbprint({ kty: 'oct', k })).slice(0, 8);
 }
 
 async function rootKeyFromJwk(jwk: JWK): Promise<RootKey> {
@@ -63,7 +71,7 @@ async function rootKeyFromJwk(jwk: JWK): Promise<RootKey> {
     throw fail('ERR_KEY_INVALID');
   }
   if (secret.length < MIN_KEY_BYTES) throw fail('ERR_KEY_INVALID', `capability keys need at least ${MIN_KEY_BYTES} bytes`);
-  const kid = jwk.kid ?? (await calculateJwkThumbprint({ kty: 'oct', k: jwk.k }));
+  const kid = jwk.kid ?? (await shortThumbprint(jwk.k));
   if (kid.length === 0) throw fail('ERR_KEY_INVALID', 'key id must not be empty');
   return { kid, secret };
 }

@@ -96,12 +96,13 @@ describe('key rotation', () => {
     expect(keyring.get('nope')).toBeUndefined();
   });
 
-  it('generates 256-bit JWKs whose kid is their thumbprint, ready for a keyring', async () => {
+  it('generates 256-bit JWKs whose kid is a short thumbprint, ready for a keyring', async () => {
     const jwk = await Keyring.generateJwk();
     expect(jwk.kty).toBe('oct');
     expect(base64url.decode(jwk.k!)).toHaveLength(32);
     const keyring = await Keyring.fromJwks([jwk]);
     expect(keyring.current.kid).toBe(jwk.kid);
+    expect(jwk.kid).toMatch(/^[A-Za-z0-9_-]{8}$/);
     const { kid, ...withoutKid } = jwk;
     expect((await Keyring.fromJwks([withoutKid])).current.kid).toBe(kid);
   });
