@@ -85,6 +85,7 @@ export class CapsyncClient {
   readonly #frames = new Subject<Frame>();
   readonly #changes = new Subject<Change>();
   readonly #callTimeoutMs: number;
+  readonly #inbound = { onPortable: (object: object) => this.#adopt(object) };
   #nextId = 1;
   #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
   #closed: { code: number; reason: string } | undefined;
@@ -255,7 +256,7 @@ export class CapsyncClient {
     if (bytes === undefined) return undefined;
     let frame: Frame;
     try {
-      frame = validateFrame(this.#codec.decode(bytes, { onPortable: (o) => this.#adopt(o) }), serverFrameTypes);
+      frame = validateFrame(this.#codec.decode(bytes, this.#inbound), serverFrameTypes);
     } catch (error) {
       // Nothing from an unreadable frame is used; if it answers a call, that call fails now with the reason.
       const id = peekAnswerId(bytes);

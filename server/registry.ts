@@ -41,7 +41,8 @@ export class FunctionRegistry {
     return this.#functions.has(name);
   }
 
-  async invoke(name: string, ctx: CallContext, args: unknown[]): Promise<unknown> {
+  /** Runs a function: returns its value or its promise; throws (synchronously) for unknown names and bad arguments. */
+  invoke(name: string, ctx: CallContext, args: unknown[]): unknown {
     const entry = this.#functions.get(name);
     if (entry === undefined) throw fail('ERR_FUNCTION_UNKNOWN');
     let checked = args;

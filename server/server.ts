@@ -221,7 +221,7 @@ export class CapsyncServer implements SessionHost {
 
   // ---- SessionHost ----
 
-  async call(session: ServerSession, name: string, args: unknown[]): Promise<unknown> {
+  call(session: ServerSession, name: string, args: unknown[]): unknown {
     const ctx: CallContext = { user: session.user, session, server: this };
     return this.#functions.invoke(name, ctx, args);
   }

@@ -29,7 +29,8 @@ export interface SessionHost {
   readonly maxInFlight: number;
   /** Capabilities one connection holds at most; past it the oldest holding is released (no more pushes through it). */
   readonly maxHoldings: number;
-  call(session: ServerSession, name: string, args: unknown[]): Promise<unknown>;
+  /** Runs a server function: its value, or a promise of it. */
+  call(session: ServerSession, name: string, args: unknown[]): unknown;
   delegate(session: ServerSession, to: string, cap: Capability, options: { bind?: boolean }): Promise<unknown>;
   revoke(session: ServerSession, cap: Capability): Promise<unknown>;
   refresh(session: ServerSession, jwt: string): Promise<unknown>;
@@ -140,35 +141,49 @@ export class ServerSession {
     if (++this.#badFrames > this.#host.maxBadFrames) this.close(CloseCode.tooManyBadFrames, 'too many bad frames');
   }
 
-  #run(id: number, event: string, work: () => Promise<unknown>): void {
+  #run(id: number, event: string, work: () => unknown): void {
     if (this.#inFlight >= this.#host.maxInFlight) {
       this.sendError(id, fail('ERR_RATE_LIMITED'));
       return;
     }
-    this.#inFlight++;
-    let pending: Promise<unknown>;
+    let result: unknown;
     try {
-      pending = work();
+      result = work();
     } catch (error) {
-      pending = Promise.reject(error);
+      this.#failed(id, event, error);
+      return;
     }
-    pending.then(
-      (result) => {
+    // A function that answers synchronously is answered in the same turn: no promise, no microtask.
+    if (!isThenable(result)) {
+      this.#answer(id, event, result);
+      return;
+    }
+    this.#inFlight++;
+    result.then(
+      (value) => {
         this.#inFlight--;
-        try {
-          this.send([FrameType.result, id, result]);
-        } catch (error) {
-          this.#host.logFailure(this, event, 'ERR_NOT_ENCODABLE', error);
-          this.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
-        }
+        this.#answer(id, event, value);
       },
       (error: unknown) => {
         this.#inFlight--;
-        const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
-        this.#host.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error);
-        this.sendError(id, err);
+        this.#failed(id, event, error);
       },
     );
+  }
+
+  #answer(id: number, event: string, value: unknown): void {
+    try {
+      this.send([FrameType.result, id, value]);
+    } catch (error) {
+      this.#host.logFailure(this, event, 'ERR_NOT_ENCODABLE', error);
+      this.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
+    }
+  }
+
+  #failed(id: number, event: string, error: unknown): void {
+    const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
+    this.#host.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error);
+    this.sendError(id, err);
   }
 
   /** Encodes and sends a frame; capabilities in it are signed and become holdings of this connection. */
@@ -281,6 +296,10 @@ export class ServerSession {
     this.#held = new WeakSet();
     this.#host.closed(this);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 // A capability's identity is its last tag: equal tags mean the same chain (the verifier checked the bytes).
