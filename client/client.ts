@@ -2,6 +2,7 @@ import { Observable, Subject, filter, share } from 'rxjs';
 import { attach } from '../protocol/attach.js';
 import type { Capability } from '../protocol/capability.js';
 import { Codec } from '../protocol/codec.js';
+import { OutboundHandles } from '../protocol/handles.js';
 import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.js';
 import { FrameType, peekAnswerId, serverFrameTypes, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
 import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
@@ -86,6 +87,8 @@ export class CapsyncClient {
   readonly #changes = new Subject<Change>();
   readonly #callTimeoutMs: number;
   readonly #inbound = { onPortable: (object: object) => this.#adopt(object) };
+  /** Capabilities this connection sent are bound to 4-byte handles: each token crosses the wire once. */
+  readonly #outbound = { outboundHandles: new OutboundHandles() };
   #nextId = 1;
   #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
   #closed: { code: number; reason: string } | undefined;
@@ -220,7 +223,7 @@ export class CapsyncClient {
     const id = this.#nextId++;
     let bytes: Uint8Array;
     try {
-      bytes = this.#codec.encode(build(id), {});
+      bytes = this.#codec.encode(build(id), this.#outbound);
     } catch (error) {
       return Promise.reject(error);
     }

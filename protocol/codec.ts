@@ -3,6 +3,7 @@ import { Capability } from './capability.js';
 import { capabilityFromToken } from './capability-token.js';
 import { CapsyncError, fail } from './errors.js';
 import { resolveLimits, type Limits } from './limits.js';
+import type { InboundHandles, OutboundHandles } from './handles.js';
 import { fieldsOf, onPortableRegistered, portableOf, revive } from './portable.js';
 import type { CapabilityVerifier } from './verifier.js';
 import { ExtensionType, scanFrame } from './wire-guard.js';
@@ -18,6 +19,10 @@ export interface CodecContext {
    * Called once the whole value has been encoded or decoded, never for a frame that is refused.
    */
   onCapability?(cap: Capability): void;
+  /** Client side, encoding: bind capabilities to short handles instead of sending every token whole. */
+  readonly outboundHandles?: OutboundHandles;
+  /** Server side, decoding: the capabilities this connection bound to handles. */
+  readonly inboundHandles?: InboundHandles;
   /** Hears every portable object decoded (the client attaches its session this way), once the frame is accepted. */
   onPortable?(object: object): void;
 }
@@ -30,6 +35,8 @@ interface Run {
   pending: number;
   readonly capabilities: Capability[];
   readonly portables: object[];
+  /** Capabilities bound to new handles by this encode (undone if the encode fails). */
+  readonly bound: Capability[];
 }
 
 // msgpackr's extension registry is global to the process. The two handlers below are registered once
@@ -59,18 +66,56 @@ function pending(type: number, bytes: Uint8Array): Pending {
   return new Pending(type, bytes);
 }
 
+// msgpackr passes pack() an allocator as its second argument (its typings omit it): with it, pack writes the
+// whole extension itself and returns nothing, which lets one class use several extension types.
 addExtension({
   Class: Capability,
   type: ExtensionType.capability,
-  pack(cap: Capability): Uint8Array {
+  pack(cap: Capability, allocate: (size: number) => { target: Uint8Array; position: number }): Uint8Array | undefined {
     const run = current();
     const verifier = run.context.verifier;
-    const token = verifier ? verifier.sign(cap) : cap.toToken();
     run.capabilities.push(cap);
-    return token;
+    const handle = verifier ? undefined : run.context.outboundHandles?.handleFor(cap);
+    if (handle === undefined) return verifier ? verifier.sign(cap) : cap.toToken();
+    // A handle changes the extension type, so the whole extension is written here rather than by msgpackr.
+    if (!handle.bind) {
+      const { target, position } = allocate(6);
+      target[position] = 0xd6; // fixext 4
+      target[position + 1] = ExtensionType.capabilityHandle;
+      writeU32(target, position + 2, handle.handle);
+      return undefined;
+    }
+    run.bound.push(cap);
+    const token = cap.toToken();
+    const length = 4 + token.length;
+    const header = length < 0x100 ? 3 : length < 0x10000 ? 4 : 6;
+    const { target, position } = allocate(header + length);
+    let at = position;
+    if (header === 3) (target[at++] = 0xc7), (target[at++] = length);
+    else if (header === 4) (target[at++] = 0xc8), (target[at++] = length >> 8), (target[at++] = length & 0xff);
+    else (target[at++] = 0xc9), writeU32(target, at, length), (at += 4);
+    target[at++] = ExtensionType.capabilityBind;
+    writeU32(target, at, handle.handle);
+    target.set(token, at + 4);
+    return undefined;
   },
   unpack: (token: Uint8Array): Pending => pending(ExtensionType.capability, token),
-});
+} as unknown as Parameters<typeof addExtension>[0]);
+
+for (const type of [ExtensionType.capabilityHandle, ExtensionType.capabilityBind]) {
+  addExtension({ type, unpack: (payload: Uint8Array): Pending => pending(type, payload) });
+}
+
+function writeU32(target: Uint8Array, at: number, value: number): void {
+  target[at] = value >>> 24;
+  target[at + 1] = (value >>> 16) & 0xff;
+  target[at + 2] = (value >>> 8) & 0xff;
+  target[at + 3] = value & 0xff;
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+}
 
 onPortableRegistered((type) => {
   addExtension({
@@ -92,7 +137,14 @@ function resolve(value: unknown, run: Run): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Pending) {
     run.pending--;
-    return value.type === ExtensionType.capability ? resolveCapability(value.bytes, run) : resolvePortable(value.bytes, run);
+    switch (value.type) {
+      case ExtensionType.capability:
+        return resolveCapability(value.bytes, run);
+      case ExtensionType.portable:
+        return resolvePortable(value.bytes, run);
+      default:
+        return resolveHandle(value.type, value.bytes, run);
+    }
   }
   // Once every extension met by the decoder is resolved, the rest of the value holds none: stop walking.
   if (Array.isArray(value)) {
@@ -116,6 +168,23 @@ function resolveCapability(token: Uint8Array, run: Run): Capability {
   const { verifier, user } = run.context;
   const cap = verifier ? verifier.decode(token, user ?? null) : capabilityFromToken(token, run.codec.limits);
   run.capabilities.push(cap);
+  return cap;
+}
+
+/** A handle (type 5) or a binding (type 6): only a connection that keeps a handle table accepts them. */
+function resolveHandle(type: number, payload: Uint8Array, run: Run): Capability {
+  const handles = run.context.inboundHandles;
+  if (handles === undefined) throw fail('ERR_EXTENSION_UNKNOWN', 'capability handles are not accepted here');
+  const handle = readU32(payload, 0);
+  if (type === ExtensionType.capabilityHandle) {
+    const { verifier, user } = run.context;
+    const bound = handles.lookup(handle);
+    const cap = verifier ? verifier.readmit(bound, user ?? null) : bound;
+    run.capabilities.push(cap);
+    return cap;
+  }
+  const cap = resolveCapability(payload.subarray(4), run);
+  handles.bind(handle, cap);
   return cap;
 }
 
@@ -149,13 +218,14 @@ export class Codec {
 
   /** Encodes a value. Unsigned capabilities are signed when the context has a verifier (server side). */
   encode(value: unknown, context: CodecContext = {}, options: { check?: boolean } = {}): Uint8Array {
-    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [] };
+    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [], bound: [] };
     const previous = active;
     active = run;
     let bytes: Uint8Array;
     try {
       bytes = this.packr.pack(value);
     } catch (error) {
+      context.outboundHandles?.rollback(run.bound);
       throw error instanceof CapsyncError ? error : fail('ERR_NOT_ENCODABLE');
     } finally {
       active = previous;
@@ -166,6 +236,7 @@ export class Codec {
       try {
         scanFrame(bytes, this.limits);
       } catch (error) {
+        context.outboundHandles?.rollback(run.bound);
         throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${(error as CapsyncError).code}`);
       }
     }
@@ -176,7 +247,7 @@ export class Codec {
   /** Decodes bytes from a peer: scans limits first, then builds the value. Throws a {@link CapsyncError}. */
   decode(bytes: Uint8Array, context: CodecContext = {}): unknown {
     scanFrame(bytes, this.limits);
-    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [] };
+    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [], bound: [] };
     const previous = active;
     active = run;
     let value: unknown;

@@ -7,6 +7,7 @@ import {
   randomNonce,
   restrictionsOf,
   setStatus,
+  statusOf,
   type Restrictions,
   type SignedChain,
   type Verification,
@@ -108,14 +109,27 @@ export class CapabilityVerifier implements VerificationAuthority {
   decode(token: Uint8Array, user: string | null): Capability {
     const entry = this.#lookup(token) ?? this.#verify(token);
     if (entry instanceof Capability) return entry;
+    return this.#admit(entry.cap, entry.verification, user);
+  }
+
+  /**
+   * Re-admits a capability this verifier already decoded (one a connection bound to a handle): the same
+   * checks as {@link decode} after its signature, so a revoked, expired or misdirected one comes back rejected.
+   */
+  readmit(cap: Capability, user: string | null): Capability {
+    const status = statusOf(cap);
+    return status === undefined || status instanceof CapsyncError ? cap : this.#admit(cap, status, user);
+  }
+
+  #admit(cap: Capability, verification: Verification, user: string | null): Capability {
     try {
-      assertStillValid(entry.verification);
-      const audiences = entry.verification.audiences;
+      assertStillValid(verification);
+      const audiences = verification.audiences;
       if (audiences.length > 0 && !audiences.every((a) => a === user)) throw fail('ERR_CAPABILITY_AUDIENCE');
     } catch (error) {
-      return rejected(entry.cap.scope as JsonValue[], entry.cap.blocks as Block[], entry.cap[chainOf], error as CapsyncError);
+      return rejected(cap.scope as JsonValue[], cap.blocks as Block[], cap[chainOf], error as CapsyncError);
     }
-    return entry.cap;
+    return cap;
   }
 
   /** Forgets cached verifications (call after removing a key from the ring). */

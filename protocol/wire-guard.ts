@@ -5,6 +5,10 @@ import type { Limits } from './limits.js';
 export const ExtensionType = {
   capability: 1,
   portable: 2,
+  /** A capability this connection bound earlier: a 4-byte big-endian handle. Client to server only. */
+  capabilityHandle: 5,
+  /** A capability bound to a handle as it is sent: a 4-byte handle, then the token. Client to server only. */
+  capabilityBind: 6,
 } as const;
 
 const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__proto__"
@@ -125,11 +129,15 @@ function scanValue(
     if (extLen < 0) throw fail('ERR_FRAME_MALFORMED'); // 0xc1, never used
     need(pos, 1 + extLen, end);
     const type = b[pos++]!;
-    if (!allowExtensions || (type !== ExtensionType.capability && type !== ExtensionType.portable)) {
+    if (!allowExtensions || type < ExtensionType.capability || type > ExtensionType.capabilityBind || type === 3 || type === 4) {
       throw fail('ERR_EXTENSION_UNKNOWN');
     }
     if (type === ExtensionType.capability) {
       if (extLen > limits.maxTokenBytes) throw fail('ERR_CAPABILITY_MALFORMED', 'capability token is too large');
+    } else if (type === ExtensionType.capabilityHandle) {
+      if (extLen !== 4) throw fail('ERR_CAPABILITY_MALFORMED', 'a capability handle is 4 bytes');
+    } else if (type === ExtensionType.capabilityBind) {
+      if (extLen < 5 || extLen - 4 > limits.maxTokenBytes) throw fail('ERR_CAPABILITY_MALFORMED', 'capability binding has a bad length');
     } else {
       if (baseDepth + remaining.length > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
       const inner = scanValue(b, pos, pos + extLen, baseDepth + remaining.length, limits, allowExtensions, state);

@@ -1,5 +1,6 @@
-import { Capability, idsOf, revocationId, statusOf, type Verification } from '../protocol/capability.js';
+import { Capability, assertStillValid, idsOf, revocationId, statusOf, type Verification } from '../protocol/capability.js';
 import type { Codec, CodecContext } from '../protocol/codec.js';
+import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, CloseCode, fail } from '../protocol/errors.js';
 import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
@@ -75,7 +76,7 @@ export class ServerSession {
     this.tokenExpiresAt = tokenExpiresAt;
     const verifier = host.verifier;
     const userId = user?.id ?? null;
-    this.#inbound = { verifier, user: userId, onCapability: (cap) => this.#hold(cap, false) };
+    this.#inbound = { verifier, user: userId, inboundHandles: new InboundHandles(), onCapability: (cap) => this.#hold(cap, false) };
     this.#outbound = { verifier, user: userId, onCapability: (cap) => this.#hold(cap, true) };
   }
 
@@ -219,6 +220,12 @@ export class ServerSession {
     if (this.#held.has(cap)) return;
     const status = statusOf(cap);
     if (status === undefined || status instanceof CapsyncError) return;
+    // Only a capability valid now is cover: a revoked or expired one never starts (or restarts) pushes.
+    try {
+      assertStillValid(status);
+    } catch {
+      return;
+    }
     // A capability bound to someone else is no cover for this connection, even if it passes through it.
     const userId = this.user?.id;
     if (status.audiences.some((a) => a !== userId)) return;
