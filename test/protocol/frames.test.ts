@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FrameType, clientFrameTypes, serverFrameTypes, validateFrame } from '../../protocol/frames.js';
-
-const code = (f: () => unknown): string | undefined => {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    return (e as { code: string }).code;
-  }
-};
+import { codeOf } from './helpers.js';
 
 describe('frame validation', () => {
   it('accepts well-formed call, result and push frames', () => {
@@ -37,6 +29,6 @@ describe('frame validation', () => {
     ['not a list', clientFrameTypes],
     [[FrameType.delegate, 1, 'bob', 'not a capability', {}], clientFrameTypes],
   ] as const)('refuses %j with ERR_FRAME_INVALID', (frame, allowed) => {
-    expect(code(() => validateFrame(frame as unknown, allowed))).toBe('ERR_FRAME_INVALID');
+    expect(codeOf(() => validateFrame(frame as unknown, allowed))).toBe('ERR_FRAME_INVALID');
   });
 });

@@ -2,16 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Codec, FrameType, unwrapCapability } from '../../protocol/index.js';
 import { InboundHandles, MAX_HANDLES, OutboundHandles } from '../../protocol/handles.js';
 import { ExtensionType } from '../../protocol/wire-guard.js';
-import { makeVerifier } from './helpers.js';
-
-const codeOf = (f: () => unknown): string | undefined => {
-  try {
-    f();
-    return undefined;
-  } catch (e) {
-    return (e as { code: string }).code;
-  }
-};
+import { codeOf, makeVerifier } from './helpers.js';
 
 async function setup() {
   const { verifier, clock } = await makeVerifier();
