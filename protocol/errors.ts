@@ -75,7 +75,6 @@ const definitions = {
   ERR_NOT_FOUND: ['object not found'],
   // Delegation
   ERR_RECIPIENT_OFFLINE: ['recipient is not connected'],
-  ERR_RECIPIENT_UNKNOWN: ['recipient is not visible to you'],
   ERR_NOT_ATTACHED: ['object is not attached to a client session'],
 } as const satisfies Record<string, readonly [string] | readonly [string, number]>;
 

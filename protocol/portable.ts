@@ -52,6 +52,11 @@ export function portableByName(name: string): PortableType | undefined {
   return byName.get(name);
 }
 
+/** The registration of a class, or undefined. */
+export function portableOfClass(cls: PortableClass): PortableType | undefined {
+  return byClass.get(cls);
+}
+
 /** The registration of an instance's class, or undefined. */
 export function portableOf(object: object): PortableType | undefined {
   return byClass.get(object.constructor as PortableClass);

@@ -3,7 +3,7 @@ import type { Codec } from '../protocol/codec.js';
 import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
-import { portableByName, portableOf, revive, type PortableClass } from '../protocol/portable.js';
+import { portableByName, portableOf, portableOfClass, revive, type PortableClass } from '../protocol/portable.js';
 import type { Fanout, ObjectUpdate } from './fanout.js';
 import type { ObjectStore, StoredObject } from './store/types.js';
 
@@ -83,7 +83,7 @@ const noCapabilities = {
 };
 
 function nameOf(cls: PortableClass): string {
-  const name = portableOf(Object.create(cls.prototype) as object)?.name;
+  const name = portableOfClass(cls)?.name;
   if (name === undefined) throw fail('ERR_PORTABLE_UNKNOWN');
   return name;
 }

@@ -201,14 +201,9 @@ export class CapsyncServer implements SessionHost {
 
   // ---- revocation (server code) ----
 
-  /** Revokes a capability and everything narrowed from it, now, everywhere. Returns its revocation id. */
-  async revoke(capOrSession: Capability | ServerSession, maybeCap?: Capability): Promise<{ revocationId: string }> {
-    const cap = capOrSession instanceof Capability ? capOrSession : maybeCap!;
-    unwrapCapability(cap, cap.scope.map(() => ANY));
-    const revocationId = cap.revocationId!;
-    await this.store.revocations.add([{ id: revocationId, expiresAt: cap.expiresAt }]);
-    this.logger.info({ event: 'revoked', revocationId, by: capOrSession instanceof ServerSession ? capOrSession.user?.id ?? null : 'server' });
-    return { revocationId };
+  /** Revokes a capability and everything narrowed from it, now, everywhere (server code). Returns its revocation id. */
+  async revoke(cap: Capability): Promise<{ revocationId: string }> {
+    return this.#revoke(cap, 'server');
   }
 
   /** Revokes every capability the server ever sent to `userId` (Anvil's `invalidate_client_objects`, per user). */
@@ -224,6 +219,19 @@ export class CapsyncServer implements SessionHost {
   call(session: ServerSession, name: string, args: unknown[]): unknown {
     const ctx: CallContext = { user: session.user, session, server: this };
     return this.#functions.invoke(name, ctx, args);
+  }
+
+  async revokeFor(session: ServerSession, cap: Capability): Promise<unknown> {
+    return this.#revoke(cap, session.user?.id ?? null);
+  }
+
+  async #revoke(cap: Capability, by: string | null): Promise<{ revocationId: string }> {
+    // Only a valid capability can be revoked through: its holder proves it holds it (or could narrow to it).
+    unwrapCapability(cap, cap.scope.map(() => ANY));
+    const revocationId = cap.revocationId!;
+    await this.store.revocations.add([{ id: revocationId, expiresAt: cap.expiresAt }]);
+    this.logger.info({ event: 'revoked', revocationId, by });
+    return { revocationId };
   }
 
   async delegate(session: ServerSession, to: string, cap: Capability, options: { bind?: boolean }): Promise<unknown> {

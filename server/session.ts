@@ -33,7 +33,8 @@ export interface SessionHost {
   /** Runs a server function: its value, or a promise of it. */
   call(session: ServerSession, name: string, args: unknown[]): unknown;
   delegate(session: ServerSession, to: string, cap: Capability, options: { bind?: boolean }): Promise<unknown>;
-  revoke(session: ServerSession, cap: Capability): Promise<unknown>;
+  /** A holder revokes `cap` (and everything narrowed from it). */
+  revokeFor(session: ServerSession, cap: Capability): Promise<unknown>;
   refresh(session: ServerSession, jwt: string): Promise<unknown>;
   presence(session: ServerSession): Promise<unknown>;
   hold(session: ServerSession, scope: readonly JsonValue[]): void;
@@ -119,7 +120,7 @@ export class ServerSession {
         this.#run(frame[1], 'delegate', () => this.#host.delegate(this, frame[2], frame[3], frame[4]));
         return;
       case FrameType.revoke:
-        this.#run(frame[1], 'revoke', () => this.#host.revoke(this, frame[2]));
+        this.#run(frame[1], 'revoke', () => this.#host.revokeFor(this, frame[2]));
         return;
       case FrameType.refresh:
         this.#run(frame[1], 'refresh', () => this.#host.refresh(this, frame[2]));
@@ -210,7 +211,7 @@ export class ServerSession {
     this.#transport.send(bytes);
   }
 
-  /** True if one of this connection's holdings covers nothing but revoked or expired capabilities (used by tests). */
+  /** True if this connection holds `cap` as cover for pushes (for tests and tools). */
   holds(cap: Capability): boolean {
     const key = holdingKey(cap);
     return key !== undefined && this.#holdings.has(key);

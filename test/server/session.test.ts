@@ -26,7 +26,7 @@ async function host(overrides: Partial<SessionHost> = {}): Promise<SessionHost> 
     maxHoldings: 2,
     call: async (_s, name, args) => ({ name, args }),
     delegate: async () => null,
-    revoke: async () => null,
+    revokeFor: async () => null,
     refresh: async () => null,
     presence: async () => [],
     hold: () => {},
