@@ -32,9 +32,14 @@ interface ScanState {
   elements: number;
 }
 
-// Each open container: how many values it still holds, and whether the next one is a map key.
-// Stored flat in arrays, and read through the plain functions below rather than closures over `pos`,
-// to keep the walk allocation-free per value: it runs on every frame, before anything else.
+// Each open container: how many values it still holds, and whether it is a map whose next value is a key.
+// One stack for every scan (scans are synchronous; a portable object's payload is scanned above its
+// parent's frames), read through the plain functions below rather than closures over `pos`, so the walk
+// allocates nothing: it runs on every frame, in both directions.
+const remaining: number[] = [];
+const mapState: number[] = []; // 0: list, 1: map expecting a value, 2: map expecting a key
+let stackTop = 0;
+
 function scanValue(
   b: Uint8Array,
   start: number,
@@ -44,22 +49,39 @@ function scanValue(
   allowExtensions: boolean,
   state: ScanState,
 ): number {
-  const remaining: number[] = [1];
-  const isMap: boolean[] = [false];
-  const keyNext: boolean[] = [false];
+  const base = stackTop;
+  try {
+    return walk(b, start, end, baseDepth, limits, allowExtensions, state, base);
+  } finally {
+    stackTop = base;
+  }
+}
+
+function walk(
+  b: Uint8Array,
+  start: number,
+  end: number,
+  baseDepth: number,
+  limits: Limits,
+  allowExtensions: boolean,
+  state: ScanState,
+  base: number,
+): number {
+  remaining[stackTop] = 1;
+  mapState[stackTop] = 0;
+  stackTop++;
   let pos = start;
 
-  while (remaining.length > 0) {
-    const top = remaining.length - 1;
+  while (stackTop > base) {
+    const top = stackTop - 1;
     if (remaining[top] === 0) {
-      remaining.pop();
-      isMap.pop();
-      keyNext.pop();
+      stackTop--;
       continue;
     }
     remaining[top]!--;
-    const expectingKey = isMap[top]! && keyNext[top]!;
-    if (isMap[top]) keyNext[top] = !keyNext[top];
+    const m = mapState[top]!;
+    const expectingKey = m === 2;
+    if (m !== 0) mapState[top] = 3 - m;
 
     if (++state.elements > limits.maxElements) throw fail('ERR_LIMIT_ELEMENTS');
     need(pos, 1, end);
@@ -94,10 +116,10 @@ function scanValue(
       need(pos, values, end);
       if (state.elements + values > limits.maxElements) throw fail('ERR_LIMIT_ELEMENTS');
       if (values > 0) {
-        if (baseDepth + remaining.length > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
-        remaining.push(values);
-        isMap.push(mapContainer);
-        keyNext.push(true);
+        if (baseDepth + stackTop - base > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
+        remaining[stackTop] = values;
+        mapState[stackTop] = mapContainer ? 2 : 0;
+        stackTop++;
       }
       continue;
     }
@@ -139,8 +161,8 @@ function scanValue(
     } else if (type === ExtensionType.capabilityBind) {
       if (extLen < 5 || extLen - 4 > limits.maxTokenBytes) throw fail('ERR_CAPABILITY_MALFORMED', 'capability binding has a bad length');
     } else {
-      if (baseDepth + remaining.length > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
-      const inner = scanValue(b, pos, pos + extLen, baseDepth + remaining.length, limits, allowExtensions, state);
+      if (baseDepth + stackTop - base > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
+      const inner = scanValue(b, pos, pos + extLen, baseDepth + stackTop - base, limits, allowExtensions, state);
       if (inner !== pos + extLen) throw fail('ERR_FRAME_MALFORMED', 'portable object payload has trailing bytes');
     }
     pos += extLen;
