@@ -1,4 +1,5 @@
-import { z } from 'zod';
+// zod's mini build: the same validators, tree-shakable, so the browser client does not carry all of zod.
+import * as z from 'zod/mini';
 import { Capability } from './capability.js';
 import { fail } from './errors.js';
 
@@ -37,18 +38,18 @@ export const FrameType = {
   presence: 13,
 } as const;
 
-const id = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const id = z.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
 const cap = z.instanceof(Capability);
-const scope = z.array(z.unknown()).min(1);
+const scope = z.array(z.unknown()).check(z.minLength(1));
 
 export const helloSchema = z.object({
   protocol: z.literal(1),
-  user: z.object({ id: z.string(), roles: z.array(z.string()) }).nullable(),
-  maxFrameBytes: z.number().int().positive(),
-  tokenExpiresAt: z.number().nullable(),
+  user: z.nullable(z.object({ id: z.string(), roles: z.array(z.string()) })),
+  maxFrameBytes: z.number().check(z.int(), z.positive()),
+  tokenExpiresAt: z.nullable(z.number()),
 });
 
-export const delegateOptionsSchema = z.object({ bind: z.boolean().optional() }).strict();
+export const delegateOptionsSchema = z.strictObject({ bind: z.optional(z.boolean()) });
 
 export const delegationSchema = z.object({
   from: z.string(),
@@ -58,17 +59,17 @@ export const delegationSchema = z.object({
 
 const schemas = {
   [FrameType.hello]: z.tuple([z.literal(FrameType.hello), helloSchema]),
-  [FrameType.call]: z.tuple([z.literal(FrameType.call), id, z.string().min(1).max(256), z.array(z.unknown())]),
+  [FrameType.call]: z.tuple([z.literal(FrameType.call), id, z.string().check(z.minLength(1), z.maxLength(256)), z.array(z.unknown())]),
   [FrameType.result]: z.tuple([z.literal(FrameType.result), id, z.unknown()]),
-  [FrameType.error]: z.tuple([z.literal(FrameType.error), id.nullable(), z.string(), z.string()]),
-  [FrameType.push]: z.tuple([z.literal(FrameType.push), scope, z.string(), id, z.record(z.string(), z.unknown()).nullable()]),
-  [FrameType.delegate]: z.tuple([z.literal(FrameType.delegate), id, z.string().min(1).max(256), cap, delegateOptionsSchema]),
+  [FrameType.error]: z.tuple([z.literal(FrameType.error), z.nullable(id), z.string(), z.string()]),
+  [FrameType.push]: z.tuple([z.literal(FrameType.push), scope, z.string(), id, z.nullable(z.record(z.string(), z.unknown()))]),
+  [FrameType.delegate]: z.tuple([z.literal(FrameType.delegate), id, z.string().check(z.minLength(1), z.maxLength(256)), cap, delegateOptionsSchema]),
   [FrameType.delegation]: z.tuple([z.literal(FrameType.delegation), delegationSchema]),
   [FrameType.revoke]: z.tuple([z.literal(FrameType.revoke), id, cap]),
   [FrameType.revoked]: z.tuple([z.literal(FrameType.revoked), z.string(), scope, z.enum(['revoked', 'expired'])]),
   [FrameType.ping]: z.tuple([z.literal(FrameType.ping), id]),
   [FrameType.pong]: z.tuple([z.literal(FrameType.pong), id]),
-  [FrameType.refresh]: z.tuple([z.literal(FrameType.refresh), id, z.string().min(1).max(16 * 1024)]),
+  [FrameType.refresh]: z.tuple([z.literal(FrameType.refresh), id, z.string().check(z.minLength(1), z.maxLength(16 * 1024))]),
   [FrameType.tokenExpiring]: z.tuple([z.literal(FrameType.tokenExpiring), z.number()]),
   [FrameType.presence]: z.tuple([z.literal(FrameType.presence), id]),
 } as const;
