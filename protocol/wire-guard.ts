@@ -24,6 +24,7 @@ const PROTO = [0x5f, 0x5f, 0x70, 0x72, 0x6f, 0x74, 0x6f, 0x5f, 0x5f]; // "__prot
 export function scanFrame(bytes: Uint8Array, limits: Limits, allowExtensions = true): void {
   if (bytes.length > limits.maxFrameBytes) throw fail('ERR_FRAME_TOO_LARGE');
   const state = { elements: 0 };
+  stackTop = 0;
   const end = scanValue(bytes, 0, bytes.length, 0, limits, allowExtensions, state);
   if (end !== bytes.length) throw fail('ERR_FRAME_TRAILING_BYTES');
 }
@@ -49,24 +50,9 @@ function scanValue(
   allowExtensions: boolean,
   state: ScanState,
 ): number {
+  // A nested scan (a portable payload) pops back to its own base when it returns; a throw abandons the
+  // whole scan, and scanFrame starts the next one from an empty stack.
   const base = stackTop;
-  try {
-    return walk(b, start, end, baseDepth, limits, allowExtensions, state, base);
-  } finally {
-    stackTop = base;
-  }
-}
-
-function walk(
-  b: Uint8Array,
-  start: number,
-  end: number,
-  baseDepth: number,
-  limits: Limits,
-  allowExtensions: boolean,
-  state: ScanState,
-  base: number,
-): number {
   remaining[stackTop] = 1;
   mapState[stackTop] = 0;
   stackTop++;
