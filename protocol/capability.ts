@@ -44,6 +44,11 @@ export interface VerificationAuthority {
 export const chainOf = Symbol('capsync.chain');
 const statuses = new WeakMap<Capability, Verification | CapsyncError>();
 
+/** @internal A chain tag as a map key (one UTF-16 unit per byte): cheap to build, well spread, never sent. */
+export function tagKey(tag: Uint8Array): string {
+  return String.fromCharCode.apply(null, tag as unknown as number[]);
+}
+
 /** The revocation id of a chain step: the first 16 bytes of SHA-256(tag), base64url. One-way, safe to log and broadcast. */
 export function revocationId(tag: Uint8Array): string {
   return base64url.encode(crypto().sha256(tag).subarray(0, 16));

@@ -8,6 +8,7 @@ import {
   restrictionsOf,
   setStatus,
   statusOf,
+  tagKey,
   type Restrictions,
   type SignedChain,
   type Verification,
@@ -188,5 +189,5 @@ function rejected(scope: JsonValue[], blocks: Block[], chain: SignedChain | unde
 
 // The tag is the token's last 32 bytes: a cheap, well-spread key. The whole token is compared on a hit.
 function cacheKey(token: Uint8Array): string {
-  return String.fromCharCode.apply(null, token.subarray(token.length - TAG_BYTES) as unknown as number[]);
+  return tagKey(token.subarray(token.length - TAG_BYTES));
 }

@@ -1,4 +1,4 @@
-import { Capability, assertStillValid, idsOf, revocationId, statusOf, type Verification } from '../protocol/capability.js';
+import { Capability, assertStillValid, idsOf, revocationId, statusOf, tagKey, type Verification } from '../protocol/capability.js';
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, CloseCode, fail } from '../protocol/errors.js';
@@ -314,6 +314,5 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 function holdingKey(cap: Capability): string | undefined {
   const status = statusOf(cap);
   if (status === undefined || status instanceof CapsyncError) return undefined;
-  const tag = status.tags[status.tags.length - 1]!;
-  return String.fromCharCode.apply(null, tag as unknown as number[]);
+  return tagKey(status.tags[status.tags.length - 1]!);
 }
