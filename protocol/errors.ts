@@ -76,6 +76,12 @@ const definitions = {
   // Delegation
   ERR_RECIPIENT_OFFLINE: ['recipient is not connected'],
   ERR_NOT_ATTACHED: ['object is not attached to a client session'],
+  // Connection ends: each closes the connection with its own close code
+  ERR_SERVER_CLOSING: ['server is going away', CloseCode.goingAway],
+  ERR_HEARTBEAT_TIMEOUT: ['no answer to pings in time', CloseCode.heartbeatTimeout],
+  ERR_SLOW_CONSUMER: ['unsent bytes passed the limit', CloseCode.slowConsumer],
+  ERR_SESSION_EXPIRED: ['session token expired', CloseCode.sessionExpired],
+  ERR_TOO_MANY_BAD_FRAMES: ['too many refused frames', CloseCode.tooManyBadFrames],
 } as const satisfies Record<string, readonly [string] | readonly [string, number]>;
 
 /** Every stable error code; `switch (err.code)` narrows on it. */

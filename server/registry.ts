@@ -1,14 +1,27 @@
 import type { ZodType } from 'zod';
 import { fail } from '../protocol/errors.js';
+import type { Capability, Restrictions } from '../protocol/capability.js';
+import type { JsonValue } from '../protocol/json-value.js';
 import type { User } from './auth.js';
-import type { CapsyncServer } from './server.js';
-import type { ServerSession } from './session.js';
+import type { LiveObjects } from './live.js';
+
+/** What server code may do with the server from inside a function: no plumbing, no sockets. */
+export interface ServerApi {
+  readonly live: LiveObjects;
+  /** A capability minted with the current key, verified for this server. */
+  mint(scope: readonly JsonValue[], restrictions?: Restrictions): Capability;
+  /** Revokes a capability and everything narrowed from it, everywhere. */
+  revoke(cap: Capability): Promise<{ revocationId: string }>;
+  /** Revokes every capability the server ever sent to a user. Returns how many. */
+  revokeUser(userId: string): Promise<number>;
+}
 
 /** What every server function receives first: the caller (Anvil's `get_user()`), its session and the server. */
 export interface CallContext {
   readonly user: User | null;
-  readonly session: ServerSession;
-  readonly server: CapsyncServer;
+  /** The calling connection: its id (as in the logs) and when its session token expires. */
+  readonly session: { readonly id: string; readonly tokenExpiresAt: number | null };
+  readonly server: ServerApi;
 }
 
 /** A server function: the call context, then the arguments from the wire. */

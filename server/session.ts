@@ -1,61 +1,64 @@
 import { Capability, assertStillValid, idsOf, revocationId, statusOf, tagKey, type Verification } from '../protocol/capability.js';
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
-import { CapsyncError, CloseCode, fail } from '../protocol/errors.js';
-import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame } from '../protocol/frames.js';
+import { CapsyncError, fail } from '../protocol/errors.js';
+import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { User } from './auth.js';
+import type { Deadline, Deadlines } from './deadlines.js';
+import type { ConnectionLimits } from './options.js';
 
-/** What a session needs from its socket: send bytes, close, and how many bytes are still unsent. */
-export interface ServerTransport {
+/**
+ * What the core needs from one connection's socket: send bytes, close, and how many bytes are still
+ * unsent. The Node adapter wraps a `ws` socket in it; tests use a scripted one.
+ */
+export interface Transport {
   send(bytes: Uint8Array): void;
   close(code: number, reason: string): void;
   readonly bufferedAmount: number;
+}
+
+/** A frame a session hands to the core: everything but pings, which the session answers itself. */
+export type RequestFrame = FrameOf<typeof FrameType.call | typeof FrameType.delegate | typeof FrameType.revoke | typeof FrameType.refresh | typeof FrameType.presence>;
+
+/** What a session needs from the core that owns it. Internal: not reachable from the package entry points. */
+export interface SessionEnv {
+  readonly codec: Codec;
+  readonly verifier: CapabilityVerifier;
+  readonly connection: ConnectionLimits;
+  readonly deadlines: Deadlines;
+  /** How long before the JWT expires the client is warned. */
+  readonly tokenRefreshWindowMs: number;
+  /** Runs a request frame (call, delegate, revoke, refresh, presence): its answer, or a promise of it. */
+  request(session: ServerSession, frame: RequestFrame): unknown;
+  /** The connection now holds (or no longer holds) a capability of this scope: pushes for it reach it. */
+  hold(session: ServerSession, scope: readonly JsonValue[]): void;
+  release(session: ServerSession, scope: readonly JsonValue[]): void;
+  /** Capabilities sent to the session's user, by revocation id (so `revokeUser` can find them). */
+  issued(session: ServerSession, entries: { id: string; expiresAt: number | null }[]): void;
+  closed(session: ServerSession): void;
+  logFailure(session: ServerSession, event: string, code: string, detail?: unknown): void;
 }
 
 /** A capability this connection holds: it receives pushes for every object the scope covers. */
 interface Holding {
   readonly cap: Capability;
   readonly verification: Verification;
-  timer?: ReturnType<typeof setTimeout>;
+  expiry?: Deadline;
 }
-
-/** What the server gives each session. Keeps the session testable with a scripted transport and no socket. */
-export interface SessionHost {
-  readonly codec: Codec;
-  readonly verifier: CapabilityVerifier;
-  readonly maxBufferedBytes: number;
-  readonly maxBadFrames: number;
-  readonly maxInFlight: number;
-  /** Capabilities one connection holds at most; past it the oldest holding is released (no more pushes through it). */
-  readonly maxHoldings: number;
-  /** Runs a server function: its value, or a promise of it. */
-  call(session: ServerSession, name: string, args: unknown[]): unknown;
-  delegate(session: ServerSession, to: string, cap: Capability, options: { bind?: boolean }): Promise<unknown>;
-  /** A holder revokes `cap` (and everything narrowed from it). */
-  revokeFor(session: ServerSession, cap: Capability): Promise<unknown>;
-  refresh(session: ServerSession, jwt: string): Promise<unknown>;
-  presence(session: ServerSession): Promise<unknown>;
-  hold(session: ServerSession, scope: readonly JsonValue[]): void;
-  release(session: ServerSession, scope: readonly JsonValue[]): void;
-  issued(session: ServerSession, entries: { id: string; expiresAt: number | null }[]): void;
-  closed(session: ServerSession): void;
-  logFailure(session: ServerSession, event: string, code: string, detail?: unknown): void;
-}
-
-let nextSessionId = 1;
 
 /**
- * One client connection, above the transport and below the server: decodes and validates frames,
- * dispatches them, and tracks which capabilities the connection holds (for pushes, revocation, expiry).
+ * One client connection, above the transport and below the core: decodes and validates frames, answers
+ * them, and tracks which capabilities the connection holds (for pushes, revocation and expiry) and when
+ * its session token runs out.
  */
 export class ServerSession {
-  readonly id = nextSessionId++;
+  readonly id: string;
   user: User | null;
-  tokenExpiresAt: number | null;
-  readonly #host: SessionHost;
-  readonly #transport: ServerTransport;
+  #tokenExpiresAt: number | null;
+  readonly #env: SessionEnv;
+  readonly #transport: Transport;
   readonly #holdings = new Map<string, Holding>();
   /**
    * Capability objects known to be held here, so that one sent with every call (the verifier's cache hands
@@ -66,16 +69,18 @@ export class ServerSession {
   readonly #inbound: CodecContext;
   readonly #outbound: CodecContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
+  #tokenDeadlines: Deadline[] = [];
   #badFrames = 0;
   #inFlight = 0;
   #closed = false;
 
-  constructor(host: SessionHost, transport: ServerTransport, user: User | null, tokenExpiresAt: number | null) {
-    this.#host = host;
+  constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null) {
+    this.#env = env;
     this.#transport = transport;
+    this.id = id;
     this.user = user;
-    this.tokenExpiresAt = tokenExpiresAt;
-    const verifier = host.verifier;
+    this.#tokenExpiresAt = tokenExpiresAt;
+    const verifier = env.verifier;
     const userId = user?.id ?? null;
     this.#inbound = { verifier, user: userId, inboundHandles: new InboundHandles(), onCapability: (cap) => this.#hold(cap, false) };
     this.#outbound = { verifier, user: userId, onCapability: (cap) => this.#hold(cap, true) };
@@ -85,72 +90,94 @@ export class ServerSession {
     return this.#closed;
   }
 
+  /** When the session's JWT expires (ms since epoch), or null. */
+  get tokenExpiresAt(): number | null {
+    return this.#tokenExpiresAt;
+  }
+
   /** Number of capabilities held (for tests and metrics). */
   get holdingCount(): number {
     return this.#holdings.size;
   }
 
-  /** Sends the first frame. */
-  hello(maxFrameBytes: number): void {
+  /** Sends the first frame and arms the token's deadlines. */
+  start(): void {
     this.send([FrameType.hello, {
       protocol: 1,
       user: this.user && { id: this.user.id, roles: this.user.roles },
-      maxFrameBytes,
-      tokenExpiresAt: this.tokenExpiresAt,
+      maxFrameBytes: this.#env.codec.limits.maxFrameBytes,
+      tokenExpiresAt: this.#tokenExpiresAt,
     }]);
+    this.#armToken();
   }
 
-  /** Handles one frame from the peer. Never throws: every failure becomes an error frame. */
+  /** A fresh JWT for the same user: new roles, new expiry, deadlines re-armed. */
+  renew(user: User, expiresAt: number | null): void {
+    this.user = user;
+    this.#tokenExpiresAt = expiresAt;
+    this.#armToken();
+  }
+
+  #armToken(): void {
+    for (const d of this.#tokenDeadlines) this.#env.deadlines.cancel(d);
+    this.#tokenDeadlines = [];
+    const expiresAt = this.#tokenExpiresAt;
+    if (expiresAt === null || this.#closed) return;
+    const { deadlines, tokenRefreshWindowMs } = this.#env;
+    this.#tokenDeadlines = [
+      deadlines.schedule(expiresAt - tokenRefreshWindowMs, () => this.send([FrameType.tokenExpiring, expiresAt])),
+      deadlines.schedule(expiresAt, () => this.end(fail('ERR_SESSION_EXPIRED'))),
+    ];
+  }
+
+  /** Handles one binary frame from the peer. Never throws: every failure becomes an error frame. */
   receive(bytes: Uint8Array): void {
     if (this.#closed) return;
     let value: unknown;
     let frame: Frame;
     try {
-      value = this.#host.codec.decode(bytes, this.#inbound);
+      value = this.#env.codec.decode(bytes, this.#inbound);
       frame = validateFrame(value, clientFrameTypes);
     } catch (error) {
       this.#badFrame(frameIdOf(value), error);
       return;
     }
     switch (frame[0]) {
-      case FrameType.call:
-        this.#run(frame[1], 'call', () => this.#host.call(this, frame[2], frame[3]));
-        return;
-      case FrameType.delegate:
-        this.#run(frame[1], 'delegate', () => this.#host.delegate(this, frame[2], frame[3], frame[4]));
-        return;
-      case FrameType.revoke:
-        this.#run(frame[1], 'revoke', () => this.#host.revokeFor(this, frame[2]));
-        return;
-      case FrameType.refresh:
-        this.#run(frame[1], 'refresh', () => this.#host.refresh(this, frame[2]));
-        return;
-      case FrameType.presence:
-        this.#run(frame[1], 'presence', () => this.#host.presence(this));
-        return;
       case FrameType.ping:
         this.send([FrameType.pong, frame[1]]);
         return;
       case FrameType.pong:
         return;
+      case FrameType.call:
+      case FrameType.delegate:
+      case FrameType.revoke:
+      case FrameType.refresh:
+      case FrameType.presence:
+        this.#run(frame[1], frame);
     }
+  }
+
+  /** A text frame: capsync frames are binary, so it counts as a refused frame like any other. */
+  receiveText(): void {
+    if (!this.#closed) this.#badFrame(null, fail('ERR_FRAME_MALFORMED', 'frames must be binary'));
   }
 
   #badFrame(id: number | null, error: unknown): void {
     const err = error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
-    this.#host.logFailure(this, 'bad_frame', err.code);
+    this.#env.logFailure(this, 'bad_frame', err.code);
     this.sendError(id, err);
-    if (++this.#badFrames > this.#host.maxBadFrames) this.close(CloseCode.tooManyBadFrames, 'too many bad frames');
+    if (++this.#badFrames > this.#env.connection.maxBadFrames) this.end(fail('ERR_TOO_MANY_BAD_FRAMES'));
   }
 
-  #run(id: number, event: string, work: () => unknown): void {
-    if (this.#inFlight >= this.#host.maxInFlight) {
+  #run(id: number, frame: RequestFrame): void {
+    const event = eventNames[frame[0]]!;
+    if (this.#inFlight >= this.#env.connection.maxInFlight) {
       this.sendError(id, fail('ERR_RATE_LIMITED'));
       return;
     }
     let result: unknown;
     try {
-      result = work();
+      result = this.#env.request(this, frame);
     } catch (error) {
       this.#failed(id, event, error);
       return;
@@ -177,21 +204,21 @@ export class ServerSession {
     try {
       this.send([FrameType.result, id, value]);
     } catch (error) {
-      this.#host.logFailure(this, event, 'ERR_NOT_ENCODABLE', error);
+      this.#env.logFailure(this, event, 'ERR_NOT_ENCODABLE', error);
       this.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
     }
   }
 
   #failed(id: number, event: string, error: unknown): void {
     const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
-    this.#host.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error);
+    this.#env.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error);
     this.sendError(id, err);
   }
 
   /** Encodes and sends a frame; capabilities in it are signed and become holdings of this connection. */
   send(frame: unknown[]): void {
     if (this.#closed) return;
-    const bytes = this.#host.codec.encode(frame, this.#outbound, { check: true });
+    const bytes = this.#env.codec.encode(frame, this.#outbound, { check: true });
     this.#flushIssued();
     this.sendBytes(bytes);
   }
@@ -204,8 +231,8 @@ export class ServerSession {
   /** Sends pre-encoded bytes (a push encoded once for all its recipients), enforcing the unsent-bytes bound. */
   sendBytes(bytes: Uint8Array): void {
     if (this.#closed) return;
-    if (this.#transport.bufferedAmount + bytes.length > this.#host.maxBufferedBytes) {
-      this.close(CloseCode.slowConsumer, 'slow consumer');
+    if (this.#transport.bufferedAmount + bytes.length > this.#env.connection.maxBufferedBytes) {
+      this.end(fail('ERR_SLOW_CONSUMER'));
       return;
     }
     this.#transport.send(bytes);
@@ -235,38 +262,31 @@ export class ServerSession {
       this.#held.add(cap);
       return;
     }
-    if (this.#holdings.size >= this.#host.maxHoldings) {
-      this.#held = new WeakSet();
+    if (this.#holdings.size >= this.#env.connection.maxHoldings) {
       // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
       const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
-      this.#holdings.delete(oldestKey);
-      clearTimeout(oldest.timer);
-      this.#host.release(this, oldest.cap.scope);
+      this.#release(oldestKey, oldest);
     }
     const holding: Holding = { cap, verification: status };
     this.#holdings.set(key, holding);
     this.#held.add(cap);
-    this.#host.hold(this, cap.scope);
+    this.#env.hold(this, cap.scope);
     if (outgoing && this.user) this.#issuedBatch.push({ id: revocationId(status.tags[status.tags.length - 1]!), expiresAt: status.expiresAt });
-    if (status.expiresAt !== null) this.#armExpiry(key, holding);
+    const expiresAt = status.expiresAt;
+    if (expiresAt !== null) {
+      const authority = status.authority;
+      // Due one millisecond after the last moment the verifier still accepts it.
+      holding.expiry = this.#env.deadlines.schedule(expiresAt + authority.clockToleranceMs + 1, () =>
+        this.#drop(key, holding, 'expired', revocationId(status.tags.at(-1)!)),
+      );
+    }
   }
 
   #flushIssued(): void {
     if (this.#issuedBatch.length === 0) return;
     const batch = this.#issuedBatch;
     this.#issuedBatch = [];
-    this.#host.issued(this, batch);
-  }
-
-  #armExpiry(key: string, holding: Holding): void {
-    const authority = holding.verification.authority;
-    const due = holding.verification.expiresAt! + authority.clockToleranceMs - authority.now();
-    // setTimeout holds at most 2^31-1 ms; longer expiries re-arm when that fires.
-    holding.timer = setTimeout(() => {
-      if (authority.now() > holding.verification.expiresAt! + authority.clockToleranceMs) this.#drop(key, holding, 'expired', revocationId(holding.verification.tags.at(-1)!));
-      else this.#armExpiry(key, holding);
-    }, Math.min(Math.max(due + 1, 0), 2 ** 31 - 1));
-    holding.timer.unref?.();
+    this.#env.issued(this, batch);
   }
 
   /** Drops every holding that a revoked id covers, telling the client which capability ended. */
@@ -277,34 +297,53 @@ export class ServerSession {
     }
   }
 
-  #drop(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string): void {
-    if (!this.#holdings.delete(key)) return;
+  #release(key: string, holding: Holding): boolean {
+    if (!this.#holdings.delete(key)) return false;
     this.#held = new WeakSet();
-    clearTimeout(holding.timer);
-    this.#host.release(this, holding.cap.scope);
-    this.send([FrameType.revoked, id, holding.cap.scope, reason]);
+    this.#env.deadlines.cancel(holding.expiry);
+    this.#env.release(this, holding.cap.scope);
+    return true;
+  }
+
+  #drop(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string): void {
+    if (this.#release(key, holding)) this.send([FrameType.revoked, id, holding.cap.scope, reason]);
+  }
+
+  /** Ends the connection because of `error`, with the error's own close code. */
+  end(error: CapsyncError): void {
+    this.close(error.closeCode ?? 1011, error.message);
   }
 
   /** Closes the connection and releases everything it held. */
-  close(code: number = CloseCode.normal, reason = ''): void {
+  close(code = 1000, reason = ''): void {
     if (this.#closed) return;
     this.#transport.close(code, reason);
     this.dispose();
   }
 
-  /** Releases holdings after the transport closed (from either side). */
+  /** Releases holdings and deadlines after the transport closed (from either side). */
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
+    for (const d of this.#tokenDeadlines) this.#env.deadlines.cancel(d);
+    this.#tokenDeadlines = [];
     for (const holding of this.#holdings.values()) {
-      clearTimeout(holding.timer);
-      this.#host.release(this, holding.cap.scope);
+      this.#env.deadlines.cancel(holding.expiry);
+      this.#env.release(this, holding.cap.scope);
     }
     this.#holdings.clear();
     this.#held = new WeakSet();
-    this.#host.closed(this);
+    this.#env.closed(this);
   }
 }
+
+const eventNames: Record<number, string> = {
+  [FrameType.call]: 'call',
+  [FrameType.delegate]: 'delegate',
+  [FrameType.revoke]: 'revoke',
+  [FrameType.refresh]: 'refresh',
+  [FrameType.presence]: 'presence',
+};
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Codec, CloseCode, FrameType, Keyring, CapabilityVerifier } from '../../server/index.js';
-import { ServerSession, type SessionHost, type ServerTransport } from '../../server/session.js';
+import { Deadlines } from '../../server/deadlines.js';
+import { defaultConnectionLimits, systemClock } from '../../server/options.js';
+import { ServerSession, type SessionEnv, type Transport } from '../../server/session.js';
 
 /** A scripted transport: records what the session sends, reports whatever unsent bytes the test says. */
-class ScriptedTransport implements ServerTransport {
+class ScriptedTransport implements Transport {
   sent: Uint8Array[] = [];
   closedWith: [number, string] | undefined;
   bufferedAmount = 0;
@@ -15,20 +17,15 @@ class ScriptedTransport implements ServerTransport {
   }
 }
 
-async function host(overrides: Partial<SessionHost> = {}): Promise<SessionHost> {
+async function env(overrides: Partial<SessionEnv> = {}): Promise<SessionEnv> {
   const keyring = await Keyring.fromJwks([await Keyring.generateJwk()]);
   return {
     codec: new Codec(),
     verifier: new CapabilityVerifier({ keyring }),
-    maxBufferedBytes: 1024,
-    maxBadFrames: 2,
-    maxInFlight: 1,
-    maxHoldings: 2,
-    call: async (_s, name, args) => ({ name, args }),
-    delegate: async () => null,
-    revokeFor: async () => null,
-    refresh: async () => null,
-    presence: async () => [],
+    connection: { ...defaultConnectionLimits, maxBufferedBytes: 1024, maxBadFrames: 2, maxInFlight: 1, maxHoldings: 2 },
+    deadlines: new Deadlines(systemClock),
+    tokenRefreshWindowMs: 30_000,
+    request: async (_s, frame) => (frame[0] === FrameType.call ? { name: frame[2], args: frame[3] } : null),
     hold: () => {},
     release: () => {},
     issued: () => {},
@@ -40,9 +37,9 @@ async function host(overrides: Partial<SessionHost> = {}): Promise<SessionHost> 
 
 describe('a server session over a scripted transport', () => {
   it('answers a call frame with a result frame carrying the call id', async () => {
-    const h = await host();
+    const h = await env();
     const t = new ScriptedTransport();
-    const session = new ServerSession(h, t, { id: 'u', roles: [] }, null);
+    const session = new ServerSession(h, t, '1', { id: 'u', roles: [] }, null);
     session.receive(h.codec.encode([FrameType.call, 7, 'echo', [1, 'two']]));
     await new Promise<void>((resolve) => queueMicrotask(resolve));
     await Promise.resolve();
@@ -50,9 +47,9 @@ describe('a server session over a scripted transport', () => {
   });
 
   it('closes a slow consumer with 4001 instead of buffering past the bound', async () => {
-    const h = await host();
+    const h = await env();
     const t = new ScriptedTransport();
-    const session = new ServerSession(h, t, null, null);
+    const session = new ServerSession(h, t, '1', null, null);
     t.bufferedAmount = 1000;
     session.sendBytes(new Uint8Array(100));
     expect(t.closedWith?.[0]).toBe(CloseCode.slowConsumer);
@@ -62,9 +59,9 @@ describe('a server session over a scripted transport', () => {
 
   it('refuses calls beyond the in-flight bound with ERR_RATE_LIMITED', async () => {
     let release!: () => void;
-    const h = await host({ call: () => new Promise((resolve) => (release = () => resolve(null))) });
+    const h = await env({ request: () => new Promise((resolve) => (release = () => resolve(null))) });
     const t = new ScriptedTransport();
-    const session = new ServerSession(h, t, null, null);
+    const session = new ServerSession(h, t, '1', null, null);
     session.receive(h.codec.encode([FrameType.call, 1, 'slow', []]));
     session.receive(h.codec.encode([FrameType.call, 2, 'slow', []]));
     expect(h.codec.decode(t.sent[0]!)).toEqual([FrameType.error, 2, 'ERR_RATE_LIMITED', 'too many calls in flight']);
@@ -73,9 +70,9 @@ describe('a server session over a scripted transport', () => {
 
   it('holds at most maxHoldings capabilities, releasing the oldest', async () => {
     const released: unknown[] = [];
-    const h = await host({ release: (_s, scope) => released.push(scope) });
+    const h = await env({ release: (_s, scope) => released.push(scope) });
     const t = new ScriptedTransport();
-    const session = new ServerSession(h, t, { id: 'u', roles: [] }, null);
+    const session = new ServerSession(h, t, '1', { id: 'u', roles: [] }, null);
     const caps = [h.verifier.mint(['a']), h.verifier.mint(['b']), h.verifier.mint(['c'])];
     session.send([FrameType.result, 1, caps]);
     expect(session.holdingCount).toBe(2);
@@ -85,13 +82,34 @@ describe('a server session over a scripted transport', () => {
   });
 
   it('refuses frames only a server may send and closes after too many bad frames', async () => {
-    const h = await host();
+    const h = await env();
     const t = new ScriptedTransport();
-    const session = new ServerSession(h, t, null, null);
+    const session = new ServerSession(h, t, '1', null, null);
     session.receive(h.codec.encode([FrameType.result, 1, 'forged result']));
     session.receive(Uint8Array.of(0xc1));
     session.receive(Uint8Array.of(0xc1));
     expect(t.sent.map((b) => (h.codec.decode(b) as unknown[])[2])).toEqual(['ERR_FRAME_INVALID', 'ERR_FRAME_MALFORMED', 'ERR_FRAME_MALFORMED']);
     expect(t.closedWith?.[0]).toBe(CloseCode.tooManyBadFrames);
+  });
+
+  it('counts text frames as refused frames, so a text flood is closed like any other (4003)', async () => {
+    const h = await env();
+    const t = new ScriptedTransport();
+    const session = new ServerSession(h, t, '1', null, null);
+    for (let i = 0; i < 3; i++) session.receiveText();
+    expect(t.sent.map((b) => (h.codec.decode(b) as unknown[])[2])).toEqual(['ERR_FRAME_MALFORMED', 'ERR_FRAME_MALFORMED', 'ERR_FRAME_MALFORMED']);
+    expect(t.closedWith?.[0]).toBe(CloseCode.tooManyBadFrames);
+    expect(session.closed).toBe(true);
+  });
+
+  it('leaves no deadline behind once closed: token warning, token end and capability expiries are cancelled', async () => {
+    const h = await env();
+    const t = new ScriptedTransport();
+    const session = new ServerSession(h, t, '1', { id: 'u', roles: [] }, Date.now() + 3_600_000);
+    session.start();
+    session.send([FrameType.result, 1, [h.verifier.mint(['a'], { expiresAt: Date.now() + 3_600_000 })]]);
+    expect(h.deadlines.size).toBe(3);
+    session.close(CloseCode.normal, 'bye');
+    expect(h.deadlines.size).toBe(0);
   });
 });

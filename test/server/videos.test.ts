@@ -153,7 +153,7 @@ describe('the Video manager, end to end', () => {
   });
 
   it('keeps serving everyone else through a burst of malformed frames, then closes the offender', async () => {
-    demo = await startDemo({ maxBadFrames: 8 });
+    demo = await startDemo({ connection: { maxBadFrames: 8 } });
     const [attacker, editor] = await Promise.all([demo.connectAs('guest'), demo.connectAs('editor')]);
     const errors = collectUntil(attacker.frames, attacker.closed);
     const garbage = [

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { CapsyncError } from '../protocol/errors.js';
+import type { CapsyncError } from '../../protocol/errors.js';
 
 /** The WebSocket subprotocol capsync speaks. Browsers pass their JWT as a second subprotocol `capsync.bearer.<jwt>`. */
 export const SUBPROTOCOL = 'capsync.v1';

@@ -1,0 +1,150 @@
+import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CapsyncError, fail } from '../../protocol/errors.js';
+import type { Hub } from '../hub.js';
+import { serverDefaults, type ServerOptions } from '../options.js';
+import type { ServerSession, Transport } from '../session.js';
+import { SUBPROTOCOL, bearerToken, originAllowed, refuseUpgrade } from './http.js';
+import { handleRequest } from './routes.js';
+
+/**
+ * The only part of capsync that knows `node:http` and `ws`: HTTP routes, the upgrade (origin, then the
+ * JWT), one {@link Transport} per socket handed to the {@link Hub}, the heartbeat, and a drain on close.
+ */
+export class NodeListener {
+  readonly #hub: Hub;
+  readonly #options: ServerOptions;
+  readonly #http: HttpServer;
+  readonly #wss: WebSocketServer;
+  readonly #sessions = new Map<WebSocket, ServerSession>();
+  readonly #alive = new WeakSet<WebSocket>();
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #prune: ReturnType<typeof setInterval> | undefined;
+
+  constructor(hub: Hub, options: ServerOptions) {
+    this.#hub = hub;
+    this.#options = options;
+    const routes = { auth: hub.auth, devUsers: options.devUsers, http: options.http, sessionCount: () => hub.sessionCount };
+    this.#http = createServer((req, res) => handleRequest(routes, req, res));
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: hub.limits.maxFrameBytes,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
+    this.#http.on('upgrade', (req, socket, head) => void this.#upgrade(req, socket, head));
+  }
+
+  /** Starts listening; resolves with the bound address. */
+  async listen(port: number, host: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.#http.once('error', reject);
+      this.#http.listen(port, host, () => {
+        this.#http.off('error', reject);
+        resolve();
+      });
+    });
+    this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatMs ?? serverDefaults.heartbeatMs);
+    this.#heartbeat.unref();
+    this.#prune = setInterval(() => {
+      this.#hub.pruneRevocations().catch((error: unknown) => this.#hub.logger.error({ event: 'store_error', err: error }));
+    }, serverDefaults.revocationPruneMs);
+    this.#prune.unref();
+    const address = this.address!;
+    this.#hub.logger.info({ event: 'listening', port: address.port, host: address.address });
+    return address;
+  }
+
+  /** The bound address, or undefined before `listen`. */
+  get address(): AddressInfo | undefined {
+    const a = this.#http.address();
+    return a !== null && typeof a === 'object' ? a : undefined;
+  }
+
+  /**
+   * Drains: every connection gets a 1001 close frame, and the listener waits (at most `drainMs`) for the
+   * close handshakes, so clients see "going away" rather than a dropped socket; then terminates the rest.
+   */
+  async close(): Promise<void> {
+    clearInterval(this.#heartbeat);
+    clearInterval(this.#prune);
+    const closing = this.#http.listening ? new Promise<void>((resolve) => this.#http.close(() => resolve())) : Promise.resolve();
+    const pending = [...this.#wss.clients].map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+    for (const session of this.#hub.sessions()) session.end(fail('ERR_SERVER_CLOSING'));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const drained = await Promise.race([
+      Promise.all(pending).then(() => true),
+      new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#options.drainMs ?? serverDefaults.drainMs))),
+    ]);
+    clearTimeout(timer);
+    if (!drained) for (const ws of this.#wss.clients) ws.terminate();
+    this.#http.closeAllConnections();
+    await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
+    await closing;
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => socket.destroy());
+    const logger = this.#hub.logger;
+    if (!originAllowed(req, this.#options.origins)) {
+      logger.warn({ event: 'upgrade_refused', reason: 'origin', origin: req.headers.origin });
+      return refuseUpgrade(socket, 403, fail('ERR_FORBIDDEN', 'origin not allowed'));
+    }
+    let authenticated;
+    try {
+      authenticated = await this.#hub.auth.authenticate(bearerToken(req));
+    } catch (error) {
+      const err = error instanceof CapsyncError ? error : fail('ERR_AUTH_INVALID');
+      logger.warn({ event: 'upgrade_refused', reason: err.code });
+      return refuseUpgrade(socket, 401, err);
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = this.#hub.handleConnection(socketTransport(ws), authenticated);
+      this.#sessions.set(ws, session);
+      this.#alive.add(ws);
+      const user = authenticated.user?.id ?? null;
+      ws.on('pong', () => this.#alive.add(ws));
+      ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? session.receive(data) : session.receiveText()));
+      ws.on('close', (code) => {
+        this.#sessions.delete(ws);
+        session.dispose();
+        logger.info({ event: 'disconnected', session: session.id, user, code });
+      });
+      ws.on('error', () => ws.terminate());
+      logger.info({ event: 'connected', session: session.id, user, remote: req.socket.remoteAddress });
+    });
+  }
+
+  /**
+   * A peer that answered no ping since the last beat is closed with 4000 (a close frame it may still read),
+   * and terminated if its close handshake does not follow within one more interval.
+   */
+  #beat(): void {
+    for (const ws of this.#wss.clients) {
+      if (this.#alive.has(ws)) {
+        this.#alive.delete(ws);
+        ws.ping();
+        continue;
+      }
+      if (ws.readyState === ws.CLOSING) {
+        ws.terminate();
+        continue;
+      }
+      const session = this.#sessions.get(ws);
+      if (session) session.end(fail('ERR_HEARTBEAT_TIMEOUT'));
+      else ws.terminate();
+    }
+  }
+}
+
+function socketTransport(ws: WebSocket): Transport {
+  return {
+    send: (bytes) => ws.send(bytes),
+    close: (code, reason) => ws.close(code, reason),
+    get bufferedAmount() {
+      return ws.bufferedAmount;
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JWK } from 'jose';
+import type { Limits } from '../protocol/limits.js';
+import type { AuthOptions, User } from './auth.js';
+import type { Fanout } from './fanout.js';
+import type { PresencePolicy } from './presence.js';
+import type { ObjectStore } from './store/types.js';
+
+/** The time source of a server: expiries, deadlines and records read it. Tests pass a manual one. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** The wall clock. */
+export const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * What a server logs through: pino's calling convention (an object with an `event` field), so a pino
+ * logger fits as it is. The core never imports a logging library; the default discards everything.
+ */
+export interface Logger {
+  debug(entry: object): void;
+  info(entry: object): void;
+  warn(entry: object): void;
+  error(entry: object): void;
+}
+
+/** A logger that discards everything. */
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Bounds on one connection, beside the frame {@link Limits}. */
+export interface ConnectionLimits {
+  /** Unsent bytes allowed before the connection is closed as a slow consumer (4001). */
+  readonly maxBufferedBytes: number;
+  /** Refused frames tolerated before the connection is closed (4003). */
+  readonly maxBadFrames: number;
+  /** Calls in flight; more are refused with `ERR_RATE_LIMITED`. */
+  readonly maxInFlight: number;
+  /** Capabilities tracked for pushes; past it the oldest is released. */
+  readonly maxHoldings: number;
+}
+
+/** The defaults of {@link ConnectionLimits}. */
+export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
+  maxBufferedBytes: 8 * 1024 * 1024,
+  maxBadFrames: 16,
+  maxInFlight: 64,
+  maxHoldings: 10_000,
+});
+
+/** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
+export interface HubOptions {
+  readonly auth: AuthOptions;
+  /** Default: an in-memory store. */
+  readonly store?: ObjectStore;
+  /** Capability root keys as symmetric JWKs; the first is current. Default: generated once and kept in the store. */
+  readonly capabilityKeys?: readonly JWK[];
+  readonly limits?: Partial<Limits>;
+  readonly connection?: Partial<ConnectionLimits>;
+  readonly fanout?: Fanout;
+  readonly logger?: Logger;
+  readonly presence?: PresencePolicy;
+  /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
+  readonly clockToleranceMs?: number;
+  /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */
+  readonly tokenRefreshWindowMs?: number;
+  /** Default: the wall clock. */
+  readonly clock?: Clock;
+}
+
+/** Options of {@link CapsyncServer.create}: the core's, and the Node listener's. */
+export interface ServerOptions extends HubOptions {
+  /** Browser origins allowed to connect; others get 403 before the upgrade. Default: any. */
+  readonly origins?: readonly string[];
+  /** Ping interval; a peer that misses one ping is dropped. Default 30 s. */
+  readonly heartbeatMs?: number;
+  /** Development login: `GET /dev/login?user=<name>` issues a JWT for one of these users. Off unless given. */
+  readonly devUsers?: Readonly<Record<string, User>>;
+  /** On `close()`, how long to wait for clients to answer the 1001 close frame before terminating them. Default 2 s. */
+  readonly drainMs?: number;
+  /** Extra HTTP routes (the demo page); return true when handled. */
+  readonly http?: (request: IncomingMessage, response: ServerResponse) => boolean;
+}
+
+/** The defaults of the remaining options, in one place. */
+export const serverDefaults = Object.freeze({
+  clockToleranceMs: 0,
+  tokenRefreshWindowMs: 30_000,
+  heartbeatMs: 30_000,
+  drainMs: 2_000,
+  /** Revocation entries are pruned once the capability they revoke has expired anyway. */
+  revocationPruneMs: 3_600_000,
+});

@@ -1,0 +1,58 @@
+import type { Capability } from '../protocol/capability.js';
+import type { RevocationEntry } from '../protocol/revocation.js';
+import { ANY, unwrapCapability } from '../protocol/unwrap.js';
+import type { Clock, Logger } from './options.js';
+import type { ObjectStore } from './store/types.js';
+
+/** What revocation needs of the sessions it reaches. */
+export interface RevocableSession {
+  revoked(ids: ReadonlySet<string>): void;
+}
+
+/**
+ * Revocation on one node: records revoked ids in the store's revocation set and, whenever the set grows
+ * (here or, with a shared store, on another node), drops the covered holdings of every local session.
+ */
+export class Revocations {
+  readonly #store: ObjectStore;
+  readonly #logger: Logger;
+  readonly #clock: Clock;
+  readonly #unsubscribe: () => void;
+
+  constructor(store: ObjectStore, sessions: Iterable<RevocableSession>, logger: Logger, clock: Clock) {
+    this.#store = store;
+    this.#logger = logger;
+    this.#clock = clock;
+    this.#unsubscribe = store.revocations.subscribe((entries: readonly RevocationEntry[]) => {
+      const ids = new Set(entries.map((e) => e.id));
+      for (const session of sessions) session.revoked(ids);
+    });
+  }
+
+  /** Revokes `cap` and everything narrowed from it. `by` names who asked (a user id, or 'server'). */
+  async revoke(cap: Capability, by: string | null): Promise<{ revocationId: string }> {
+    // Only a valid capability can be revoked through: its holder proves it holds it (or could narrow to it).
+    unwrapCapability(cap, cap.scope.map(() => ANY));
+    const revocationId = cap.revocationId!;
+    await this.#store.revocations.add([{ id: revocationId, expiresAt: cap.expiresAt }]);
+    this.#logger.info({ event: 'revoked', revocationId, by });
+    return { revocationId };
+  }
+
+  /** Revokes every capability the server sent to `userId` and that has not expired. */
+  async revokeUser(userId: string): Promise<number> {
+    const issued = await this.#store.issuedTo(userId, this.#clock.now());
+    await this.#store.revocations.add(issued);
+    this.#logger.info({ event: 'revoked_user', user: userId, count: issued.length });
+    return issued.length;
+  }
+
+  /** Drops entries whose capability has expired anyway (it no longer verifies). */
+  async prune(toleranceMs: number): Promise<number> {
+    return this.#store.revocations.prune(this.#clock.now() - toleranceMs);
+  }
+
+  close(): void {
+    this.#unsubscribe();
+  }
+}
