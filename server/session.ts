@@ -1,4 +1,4 @@
-import { Capability, assertStillValid, idsOf, revocationId, statusOf, tagKey, type Verification } from '../protocol/capability.js';
+import type { Capability } from '../protocol/capability.js';
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
@@ -7,6 +7,7 @@ import type { JsonValue } from '../protocol/json-value.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { User } from './auth.js';
 import type { Deadline, Deadlines } from './deadlines.js';
+import { Holdings } from './holdings.js';
 import type { ConnectionLimits } from './options.js';
 
 /**
@@ -41,13 +42,6 @@ export interface SessionEnv {
   logFailure(session: ServerSession, event: string, code: string, detail?: unknown): void;
 }
 
-/** A capability this connection holds: it receives pushes for every object the scope covers. */
-interface Holding {
-  readonly cap: Capability;
-  readonly verification: Verification;
-  expiry?: Deadline;
-}
-
 /**
  * One client connection, above the transport and below the core: decodes and validates frames, answers
  * them, and tracks which capabilities the connection holds (for pushes, revocation and expiry) and when
@@ -59,13 +53,7 @@ export class ServerSession {
   #tokenExpiresAt: number | null;
   readonly #env: SessionEnv;
   readonly #transport: Transport;
-  readonly #holdings = new Map<string, Holding>();
-  /**
-   * Capability objects known to be held here, so that one sent with every call (the verifier's cache hands
-   * back the same object for the same token) skips rebuilding its key. Emptied whenever a holding is
-   * released: membership always means the holding is still there.
-   */
-  #held = new WeakSet<Capability>();
+  readonly #holdings: Holdings;
   readonly #inbound: CodecContext;
   readonly #outbound: CodecContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
@@ -80,6 +68,11 @@ export class ServerSession {
     this.id = id;
     this.user = user;
     this.#tokenExpiresAt = tokenExpiresAt;
+    this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, {
+      held: (scope) => env.hold(this, scope),
+      released: (scope) => env.release(this, scope),
+      ended: (id, scope, reason) => this.send([FrameType.revoked, id, scope, reason]),
+    });
     const verifier = env.verifier;
     const userId = user?.id ?? null;
     this.#inbound = { verifier, user: userId, inboundHandles: new InboundHandles(), onCapability: (cap) => this.#hold(cap, false) };
@@ -240,46 +233,12 @@ export class ServerSession {
 
   /** True if this connection holds `cap` as cover for pushes (for tests and tools). */
   holds(cap: Capability): boolean {
-    const key = holdingKey(cap);
-    return key !== undefined && this.#holdings.has(key);
+    return this.#holdings.has(cap);
   }
 
   #hold(cap: Capability, outgoing: boolean): void {
-    if (this.#held.has(cap)) return;
-    const status = statusOf(cap);
-    if (status === undefined || status instanceof CapsyncError) return;
-    // Only a capability valid now is cover: a revoked or expired one never starts (or restarts) pushes.
-    try {
-      assertStillValid(status);
-    } catch {
-      return;
-    }
-    // A capability bound to someone else is no cover for this connection, even if it passes through it.
-    const userId = this.user?.id;
-    if (status.audiences.some((a) => a !== userId)) return;
-    const key = holdingKey(cap)!;
-    if (this.#holdings.has(key)) {
-      this.#held.add(cap);
-      return;
-    }
-    if (this.#holdings.size >= this.#env.connection.maxHoldings) {
-      // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
-      const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
-      this.#release(oldestKey, oldest);
-    }
-    const holding: Holding = { cap, verification: status };
-    this.#holdings.set(key, holding);
-    this.#held.add(cap);
-    this.#env.hold(this, cap.scope);
-    if (outgoing && this.user) this.#issuedBatch.push({ id: revocationId(status.tags[status.tags.length - 1]!), expiresAt: status.expiresAt });
-    const expiresAt = status.expiresAt;
-    if (expiresAt !== null) {
-      const authority = status.authority;
-      // Due one millisecond after the last moment the verifier still accepts it.
-      holding.expiry = this.#env.deadlines.schedule(expiresAt + authority.clockToleranceMs + 1, () =>
-        this.#drop(key, holding, 'expired', revocationId(status.tags.at(-1)!)),
-      );
-    }
+    const added = this.#holdings.add(cap, this.user?.id);
+    if (added !== undefined && outgoing && this.user) this.#issuedBatch.push(added);
   }
 
   #flushIssued(): void {
@@ -291,22 +250,7 @@ export class ServerSession {
 
   /** Drops every holding that a revoked id covers, telling the client which capability ended. */
   revoked(ids: ReadonlySet<string>): void {
-    for (const [key, holding] of this.#holdings) {
-      const hit = idsOf(holding.verification).find((id) => ids.has(id));
-      if (hit !== undefined) this.#drop(key, holding, 'revoked', hit);
-    }
-  }
-
-  #release(key: string, holding: Holding): boolean {
-    if (!this.#holdings.delete(key)) return false;
-    this.#held = new WeakSet();
-    this.#env.deadlines.cancel(holding.expiry);
-    this.#env.release(this, holding.cap.scope);
-    return true;
-  }
-
-  #drop(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string): void {
-    if (this.#release(key, holding)) this.send([FrameType.revoked, id, holding.cap.scope, reason]);
+    this.#holdings.revoked(ids);
   }
 
   /** Ends the connection because of `error`, with the error's own close code. */
@@ -327,12 +271,7 @@ export class ServerSession {
     this.#closed = true;
     for (const d of this.#tokenDeadlines) this.#env.deadlines.cancel(d);
     this.#tokenDeadlines = [];
-    for (const holding of this.#holdings.values()) {
-      this.#env.deadlines.cancel(holding.expiry);
-      this.#env.release(this, holding.cap.scope);
-    }
     this.#holdings.clear();
-    this.#held = new WeakSet();
     this.#env.closed(this);
   }
 }
@@ -347,11 +286,4 @@ const eventNames: Record<number, string> = {
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
-}
-
-// A capability's identity is its last tag: equal tags mean the same chain (the verifier checked the bytes).
-function holdingKey(cap: Capability): string | undefined {
-  const status = statusOf(cap);
-  if (status === undefined || status instanceof CapsyncError) return undefined;
-  return tagKey(status.tags[status.tags.length - 1]!);
 }

@@ -1,0 +1,130 @@
+import { Capability, assertStillValid, idsOf, revocationId, statusOf, tagKey, type Verification } from '../protocol/capability.js';
+import { CapsyncError } from '../protocol/errors.js';
+import type { JsonValue } from '../protocol/json-value.js';
+import type { Deadline, Deadlines } from './deadlines.js';
+
+/** A capability this connection holds: it receives pushes for every object the scope covers. */
+interface Holding {
+  readonly cap: Capability;
+  readonly verification: Verification;
+  expiry?: Deadline;
+}
+
+/** What the holdings of one connection report to their owner. */
+export interface HoldingEvents {
+  /** A capability of this scope now covers the connection (pushes for it reach it). */
+  held(scope: readonly JsonValue[]): void;
+  /** One fewer capability of this scope covers it. */
+  released(scope: readonly JsonValue[]): void;
+  /** A holding ended by itself: the client is told which capability stopped working. */
+  ended(revocationId: string, scope: readonly JsonValue[], reason: 'revoked' | 'expired'): void;
+}
+
+/**
+ * The capabilities one connection holds, keyed by their last chain tag, bounded (the oldest is released
+ * past `max`), each with its expiry on the server's deadline heap.
+ */
+export class Holdings {
+  readonly #holdings = new Map<string, Holding>();
+  /**
+   * Capability objects known to be held here, so that one sent with every call (the verifier's cache hands
+   * back the same object for the same token) skips rebuilding its key. Emptied whenever a holding is
+   * released: membership always means the holding is still there.
+   */
+  #held = new WeakSet<Capability>();
+  readonly #max: number;
+  readonly #deadlines: Deadlines;
+  readonly #events: HoldingEvents;
+
+  constructor(max: number, deadlines: Deadlines, events: HoldingEvents) {
+    this.#max = max;
+    this.#deadlines = deadlines;
+    this.#events = events;
+  }
+
+  get size(): number {
+    return this.#holdings.size;
+  }
+
+  /** True if `cap` is held. */
+  has(cap: Capability): boolean {
+    const key = holdingKey(cap);
+    return key !== undefined && this.#holdings.has(key);
+  }
+
+  /**
+   * Holds a capability that crossed the connection, if it is cover for `userId`: verified by this server,
+   * valid now, and bound to no one else. Returns the revocation id of a new holding, else undefined.
+   */
+  add(cap: Capability, userId: string | undefined): { id: string; expiresAt: number | null } | undefined {
+    if (this.#held.has(cap)) return undefined;
+    const status = statusOf(cap);
+    if (status === undefined || status instanceof CapsyncError) return undefined;
+    // Only a capability valid now is cover: a revoked or expired one never starts (or restarts) pushes.
+    try {
+      assertStillValid(status);
+    } catch {
+      return undefined;
+    }
+    // A capability bound to someone else is no cover for this connection, even if it passes through it.
+    if (status.audiences.some((a) => a !== userId)) return undefined;
+    const key = tagKey(status.tags[status.tags.length - 1]!);
+    if (this.#holdings.has(key)) {
+      this.#held.add(cap);
+      return undefined;
+    }
+    if (this.#holdings.size >= this.#max) {
+      // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
+      const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
+      this.#release(oldestKey, oldest);
+    }
+    const holding: Holding = { cap, verification: status };
+    this.#holdings.set(key, holding);
+    this.#held.add(cap);
+    this.#events.held(cap.scope);
+    const id = revocationId(status.tags[status.tags.length - 1]!);
+    const expiresAt = status.expiresAt;
+    if (expiresAt !== null) {
+      // Due one millisecond after the last moment the verifier still accepts it.
+      holding.expiry = this.#deadlines.schedule(expiresAt + status.authority.clockToleranceMs + 1, () => this.#end(key, holding, 'expired', id));
+    }
+    return { id, expiresAt };
+  }
+
+  /** Ends every holding that a revoked id covers. */
+  revoked(ids: ReadonlySet<string>): void {
+    for (const [key, holding] of this.#holdings) {
+      const hit = idsOf(holding.verification).find((id) => ids.has(id));
+      if (hit !== undefined) this.#end(key, holding, 'revoked', hit);
+    }
+  }
+
+  /** Releases everything (the connection closed). */
+  clear(): void {
+    for (const holding of this.#holdings.values()) {
+      this.#deadlines.cancel(holding.expiry);
+      this.#events.released(holding.cap.scope);
+    }
+    this.#holdings.clear();
+    this.#held = new WeakSet();
+  }
+
+  #release(key: string, holding: Holding): boolean {
+    if (!this.#holdings.delete(key)) return false;
+    this.#held = new WeakSet();
+    this.#deadlines.cancel(holding.expiry);
+    this.#events.released(holding.cap.scope);
+    return true;
+  }
+
+  #end(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string): void {
+    if (this.#release(key, holding)) this.#events.ended(id, holding.cap.scope, reason);
+  }
+}
+
+// A capability's identity is its last tag: equal tags mean the same chain (the verifier checked the bytes).
+function holdingKey(cap: Capability): string | undefined {
+  const status = statusOf(cap);
+  if (status === undefined || status instanceof CapsyncError) return undefined;
+  return tagKey(status.tags[status.tags.length - 1]!);
+}
