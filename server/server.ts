@@ -9,6 +9,13 @@ import type { Logger, ServerOptions } from './options.js';
 import type { Callable, CallableOptions, ServerApi } from './registry.js';
 import type { ObjectStore } from './store/types.js';
 
+const hubs = new WeakMap<CapsyncServer, Hub>();
+
+/** @internal The core behind a server, for the in-memory transport of `capsync/testing`; not exported by the package. */
+export function hubOf(server: CapsyncServer): Hub {
+  return hubs.get(server)!;
+}
+
 /**
  * The capsync server: the socket-free core ({@link Hub}: server functions, live objects pushed to
  * capability holders, delegation, revocation) behind a Node HTTP + WebSocket listener.
@@ -26,6 +33,7 @@ export class CapsyncServer implements ServerApi {
 
   private constructor(hub: Hub, options: ServerOptions) {
     this.#hub = hub;
+    hubs.set(this, hub);
     this.#listener = new NodeListener(hub, options);
   }
 

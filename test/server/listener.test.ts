@@ -1,0 +1,60 @@
+/** The Node adapter on its own: close frames it sends, and the drain on close, over real sockets. */
+import { connect as netConnect } from 'node:net';
+import WebSocket from 'ws';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CloseCode } from '../../server/index.js';
+import { startDemo, type DemoHarness } from '../helpers.js';
+
+let demo: DemoHarness | undefined;
+afterEach(async () => {
+  await demo?.close();
+  demo = undefined;
+});
+
+/** A raw upgrade that then never answers a ping; resolves with every byte the server sent. */
+function deadPeer(url: string, token: string): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = netConnect(Number(new URL(url).port), '127.0.0.1', () => {
+      socket.write(
+        `GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nAuthorization: Bearer ${token}\r\n` +
+          `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: capsync.v1\r\n\r\n`,
+      );
+    });
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('close', () => resolve(Buffer.concat(chunks)));
+    socket.on('error', () => resolve(Buffer.concat(chunks)));
+  });
+}
+
+describe('the Node listener', () => {
+  it('sends a peer that misses its pings a 4000 close frame before ending the socket', async () => {
+    demo = await startDemo({ heartbeatMs: 40 });
+    const bytes = await deadPeer(demo.url, await demo.token('editor'));
+    // An unmasked server close frame: 0x88, payload length, then the code in network order.
+    const at = bytes.indexOf(Buffer.from([0x88]));
+    expect(at).toBeGreaterThan(0);
+    expect(bytes.readUInt16BE(at + 2)).toBe(CloseCode.heartbeatTimeout);
+  });
+
+  it('drains on close: every client, calls in flight or not, sees 1001, never a dropped socket', async () => {
+    demo = await startDemo();
+    demo.server.callable('slow', () => new Promise(() => {}));
+    const users = await Promise.all(Array.from({ length: 20 }, () => demo!.connectAs('editor')));
+    const inFlight = users.map((c) => c.call('slow').catch((e: { code: string }) => e.code));
+    const closes = users.map((c) => c.closed);
+    await demo.server.close();
+    expect((await Promise.all(closes)).map((c) => c.code)).toEqual(users.map(() => CloseCode.goingAway));
+    expect(await Promise.all(inFlight)).toEqual(users.map(() => 'ERR_CONNECTION_CLOSED'));
+    demo = undefined;
+  });
+
+  it('counts text frames as refused frames and closes a text flood with 4003', async () => {
+    demo = await startDemo({ connection: { maxBadFrames: 3 } });
+    const ws = new WebSocket(demo.url, ['capsync.v1'], { headers: { authorization: `Bearer ${await demo.token('editor')}` } });
+    await new Promise((resolve) => ws.once('open', resolve));
+    const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+    for (let i = 0; i < 10; i++) ws.send('not a capsync frame');
+    expect(await closed).toBe(CloseCode.tooManyBadFrames);
+  });
+});
