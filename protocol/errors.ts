@@ -76,6 +76,8 @@ const definitions = {
   // Delegation
   ERR_RECIPIENT_OFFLINE: ['recipient is not connected'],
   ERR_NOT_ATTACHED: ['object is not attached to a client session'],
+  // Server setup
+  ERR_STORE_UNAVAILABLE: ['store is unavailable: its optional dependency is not installed'],
 } as const satisfies Record<string, readonly [string] | readonly [string, number]>;
 
 /** Every stable error code; `switch (err.code)` narrows on it. */
