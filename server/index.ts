@@ -9,7 +9,8 @@ export { Authenticator, type AuthOptions, type User, type Authenticated } from '
 export { LiveObjects } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore } from './store/sqlite.js';
-export type { ObjectStore, StoredObject, DelegationRecord } from './store/types.js';
+export { MemoryStore } from './store/memory.js';
+export type { ObjectStore, StoredObject, DelegationRecord, IssuedRecord } from './store/types.js';
 export type { CallContext, Callable, CallableOptions } from './registry.js';
 export { ServerSession, type ServerTransport, type SessionHost } from './session.js';
 export { HolderIndex } from './holders.js';
