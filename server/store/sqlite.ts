@@ -32,9 +32,9 @@ CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)
  * that keeps its objects in memory must start without it, so nothing imports it at module load. `require`
  * is a parameter so a test can play a missing module.
  */
-export function loadBetterSqlite3(require: (id: string) => unknown = createRequire(import.meta.url)): typeof BetterSqlite3 {
+export function loadBetterSqlite3(require: (id: string) => unknown = createRequire(import.meta.url)): unknown {
   try {
-    return require('better-sqlite3') as typeof BetterSqlite3;
+    return require('better-sqlite3');
   } catch (cause) {
     // Not installed, or installed without its native binding (a failed build): either way there is no SQLite.
     const error = fail('ERR_STORE_UNAVAILABLE', 'SqliteStore needs the optional dependency better-sqlite3 (npm install better-sqlite3)');
@@ -88,7 +88,8 @@ export class SqliteStore implements ObjectStore {
   readonly #put: BetterSqlite3.Statement;
 
   constructor(filename = ':memory:') {
-    const Sqlite = loadBetterSqlite3();
+    // Typed here, not in the loader's signature: better-sqlite3's types stay out of the published declarations.
+    const Sqlite = loadBetterSqlite3() as typeof BetterSqlite3;
     this.#db = new Sqlite(filename);
     this.#db.pragma('journal_mode = WAL');
     this.#db.pragma('synchronous = NORMAL');
