@@ -82,6 +82,8 @@ const definitions = {
   ERR_SLOW_CONSUMER: ['unsent bytes passed the limit', CloseCode.slowConsumer],
   ERR_SESSION_EXPIRED: ['session token expired', CloseCode.sessionExpired],
   ERR_TOO_MANY_BAD_FRAMES: ['too many refused frames', CloseCode.tooManyBadFrames],
+  // Server setup
+  ERR_STORE_UNAVAILABLE: ['store is unavailable: its optional dependency is not installed'],
 } as const satisfies Record<string, readonly [string] | readonly [string, number]>;
 
 /** Every stable error code; `switch (err.code)` narrows on it. */

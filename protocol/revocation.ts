@@ -15,9 +15,12 @@ export interface RevocationSet {
   /** Number of entries in the local mirror (0 lets verification skip computing ids). */
   readonly size: number;
   add(entries: readonly RevocationEntry[]): Promise<void>;
-  /** Called with every batch of newly revoked ids, local or remote. Returns an unsubscribe function. */
+  /**
+   * Called with every batch of newly revoked ids, local or remote; ids already in the set are left out, and
+   * a batch with none is not announced. Returns an unsubscribe function.
+   */
   subscribe(listener: (entries: readonly RevocationEntry[]) => void): () => void;
-  /** Drops entries whose capability has expired; returns how many were dropped. */
+  /** Drops entries whose capability has expired (`expiresAt < now`); returns how many were dropped. */
   prune(now: number): Promise<number>;
 }
 
@@ -40,8 +43,13 @@ export class MemoryRevocationSet implements RevocationSet {
 
   /** Adds entries to the mirror and tells subscribers about the new ones. */
   protected apply(entries: readonly RevocationEntry[]): void {
-    const fresh = entries.filter((e) => !this.entries.has(e.id));
-    for (const e of fresh) this.entries.set(e.id, e.expiresAt);
+    // Checked one by one, so an id repeated within a batch is fresh only once.
+    const fresh: RevocationEntry[] = [];
+    for (const e of entries) {
+      if (this.entries.has(e.id)) continue;
+      this.entries.set(e.id, e.expiresAt);
+      fresh.push(e);
+    }
     if (fresh.length > 0) for (const listener of this.listeners) listener(fresh);
   }
 

@@ -24,6 +24,11 @@ export class HolderIndex<H> {
     for (let i = 0; i < keys.length - 1; i++) bump(this.#extending, keys[i]!, holder, -1);
   }
 
+  /** @internal How many scope keys the index holds: removing every holding must leave none behind. */
+  get keyCount(): number {
+    return this.#exact.size + this.#extending.size;
+  }
+
   /** Every holder with a capability covering `address`. */
   lookup(address: readonly JsonValue[]): Set<H> {
     const found = new Set<H>();

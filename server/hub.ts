@@ -19,7 +19,7 @@ import { Presence } from './presence.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
 import { Revocations } from './revocation.js';
 import { ServerSession, type RequestFrame, type SessionEnv, type Transport } from './session.js';
-import { SqliteStore } from './store/sqlite.js';
+import { MemoryStore } from './store/memory.js';
 import type { ObjectStore } from './store/types.js';
 
 /**
@@ -101,7 +101,7 @@ export class Hub implements ServerApi {
 
   /** Creates a core; loads (or generates and stores) the capability keys. */
   static async create(options: HubOptions): Promise<Hub> {
-    const store = options.store ?? new SqliteStore(':memory:');
+    const store = options.store ?? new MemoryStore();
     return new Hub(options, await loadKeyring(store, options.capabilityKeys), store);
   }
 

@@ -11,6 +11,7 @@ export { Authenticator, type AuthOptions, type User, type Authenticated } from '
 export type { LiveObjects } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore } from './store/sqlite.js';
-export type { ObjectStore, StoredObject, DelegationRecord } from './store/types.js';
+export { MemoryStore } from './store/memory.js';
+export type { ObjectStore, StoredObject, DelegationRecord, IssuedRecord } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export * from '../protocol/index.js';

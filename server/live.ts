@@ -30,9 +30,10 @@ export class LiveObjects {
   async put(object: object): Promise<number> {
     const { address, type } = describe(object);
     const state = stateOf(object);
-    // Refuse a state no peer could decode before storing it, so the store never holds what cannot be pushed.
-    this.#codec.encode(state, noCapabilities, { check: true });
-    const version = await this.#store.put(address, type, state);
+    // Encoded once, by the codec that will push it: nested portable objects are written the capsync way,
+    // and the check refuses a state no peer could decode before the store holds it.
+    const bytes = this.#codec.encode(state, noCapabilities, { check: true });
+    const version = await this.#store.put(address, type, bytes);
     (object as { version?: number }).version = version;
     await this.#fanout.publish({ address, type, version, state: { ...state, version } });
     return version;
@@ -49,12 +50,12 @@ export class LiveObjects {
   /** The object at `address` rebuilt as an instance of `cls` (without capabilities), or undefined. */
   async get<T extends object>(cls: PortableClass<T>, address: readonly JsonValue[]): Promise<T | undefined> {
     const stored = await this.#store.get(address);
-    return stored && stored.type === nameOf(cls) ? (instantiate(stored) as T) : undefined;
+    return stored && stored.type === nameOf(cls) ? (this.#instantiate(stored) as T) : undefined;
   }
 
   /** Every stored object of class `cls`, as instances (without capabilities). */
   async list<T extends object>(cls: PortableClass<T>): Promise<T[]> {
-    return (await this.#store.list(nameOf(cls))).map((s) => instantiate(s) as T);
+    return (await this.#store.list(nameOf(cls))).map((s) => this.#instantiate(s) as T);
   }
 
   /**
@@ -64,9 +65,21 @@ export class LiveObjects {
   async grantedBy(cap: Capability): Promise<object | undefined> {
     for (let n = cap.scope.length; n > 0; n--) {
       const stored = await this.#store.get(cap.scope.slice(0, n));
-      if (stored && portableByName(stored.type)) return Object.assign(instantiate(stored), { cap });
+      if (stored && portableByName(stored.type)) return Object.assign(this.#instantiate(stored), { cap });
     }
     return undefined;
+  }
+
+  /**
+   * Rebuilds a stored object. Its state is decoded by the same codec and limits as a peer's frame, refusing
+   * capabilities as encoding did, so a store holding foreign or damaged bytes yields a typed error.
+   */
+  #instantiate(stored: StoredObject): object {
+    const state = this.#codec.decode(stored.state, noCapabilities);
+    if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Uint8Array || portableOf(state) !== undefined) {
+      throw fail('ERR_PORTABLE_INVALID', `stored state of ${stored.type} is not a map`);
+    }
+    return revive(stored.type, { ...state, version: stored.version });
   }
 
   /** Encodes the push frame for an update, once for all its recipients. */
@@ -75,7 +88,8 @@ export class LiveObjects {
   }
 }
 
-// A push is encoded once for every recipient, so it may carry no one's capability.
+// A push is encoded once for every recipient, so it may carry no one's capability; a stored state is what
+// pushes are made of, so it may carry none either, in either direction.
 const noCapabilities = {
   onCapability(): never {
     throw fail('ERR_NOT_ENCODABLE', 'live object state must not contain capabilities');
@@ -105,8 +119,4 @@ function stateOf(object: object): Record<string, unknown> {
     if (key !== 'version' && value !== undefined && !(value instanceof Capability)) state[key] = value;
   }
   return state;
-}
-
-function instantiate(stored: StoredObject): object {
-  return revive(stored.type, { ...stored.state, version: stored.version });
 }

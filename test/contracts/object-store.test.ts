@@ -1,0 +1,20 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { MemoryStore } from '../../server/store/memory.js';
+import { SqliteStore } from '../../server/store/sqlite.js';
+import { objectStoreContract } from './object-store.contract.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+objectStoreContract('MemoryStore', () => new MemoryStore());
+objectStoreContract('SqliteStore in memory', () => new SqliteStore(':memory:'));
+objectStoreContract('SqliteStore in a file', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'capsync-store-'));
+  dirs.push(dir);
+  return new SqliteStore(join(dir, 'capsync.sqlite'));
+});
