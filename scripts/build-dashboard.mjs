@@ -1,8 +1,9 @@
-// Bundles the demo dashboard for browsers (esbuild): dist/dashboard/{index.html,dashboard.js}.
+// Bundles the demo dashboard for browsers (esbuild): dist/examples/video/public/{index.html,dashboard.js},
+// where examples/video/dashboard-files.ts serves them from.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
 
-mkdirSync('dist/dashboard', { recursive: true });
+mkdirSync('dist/examples/video/public', { recursive: true });
 await build({
   entryPoints: ['examples/video/dashboard/app.ts'],
   bundle: true,
@@ -11,7 +12,7 @@ await build({
   target: 'es2022',
   minify: true,
   sourcemap: true,
-  outfile: 'dist/dashboard/dashboard.js',
+  outfile: 'dist/examples/video/public/dashboard.js',
   logLevel: 'warning',
 });
-copyFileSync('examples/video/dashboard/index.html', 'dist/dashboard/index.html');
+copyFileSync('examples/video/dashboard/index.html', 'dist/examples/video/public/index.html');

@@ -3,9 +3,9 @@ import { chromiumAvailable, launchChromium } from './chromium.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.js';
 import type { Video } from '../../examples/video/video.js';
-import { parseServeArgs } from '../../server/config.js';
+import { parseServeArgs } from '../../examples/video/config.js';
 import type { CapsyncServer } from '../../server/index.js';
-import { startDemo } from '../../server/serve.js';
+import { startDemo } from '../../examples/video/serve.js';
 
 describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', () => {
   let server: CapsyncServer;

@@ -13,6 +13,9 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const entry = join(root, 'dist', 'cli', 'main.js');
 const sources = ['protocol', 'server', 'client', 'examples', 'bench', 'cli'];
+/** The TypeScript projects `npm run build` compiles, in order (one per platform). */
+const projects = ['tsconfig.browser.json', 'tsconfig.node.json'];
+const configs = ['package.json', 'tsconfig.json', 'tsconfig.base.json', ...projects];
 
 function newest(path: string): number {
   let stat;
@@ -34,20 +37,24 @@ export default function setup(): void {
   } catch {
     built = 0;
   }
-  const changed = Math.max(newest(join(root, 'tsconfig.json')), newest(join(root, 'package.json')), ...sources.map((s) => newest(join(root, s))));
+  const changed = Math.max(...[...configs, ...sources].map((s) => newest(join(root, s))));
   if (built > changed) return;
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-  try {
-    execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
-  } catch (error) {
-    const out = (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
-    let emitted = false;
+  let out = '';
+  for (const project of projects) {
     try {
-      emitted = statSync(entry).mtimeMs > built;
-    } catch {
-      emitted = false;
+      execFileSync(process.execPath, [tsc, '-p', join(root, project)], { cwd: root, stdio: 'pipe' });
+    } catch (error) {
+      out += (error as { stdout?: Buffer }).stdout?.toString() ?? String(error);
     }
-    if (!emitted) throw new Error(`the CLI tests need a build, and tsc failed:\n${out}`);
-    process.stderr.write(`warning: tsc reported errors while building dist/ for the CLI tests:\n${out}\n`);
   }
+  if (out === '') return;
+  let emitted = false;
+  try {
+    emitted = statSync(entry).mtimeMs > built;
+  } catch {
+    emitted = false;
+  }
+  if (!emitted) throw new Error(`the CLI tests need a build, and tsc failed:\n${out}`);
+  process.stderr.write(`warning: tsc reported errors while building dist/ for the CLI tests:\n${out}\n`);
 }

@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseServeArgs } from '../../server/config.js';
+import { parseServeArgs } from '../../examples/video/config.js';
 import type { CapsyncServer } from '../../server/index.js';
-import { startDemo } from '../../server/serve.js';
+import { startDemo } from '../../examples/video/serve.js';
 
 /** The repository root: the CLI runs from here, as a user's `npx capsync` would. */
 export const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -10,9 +10,12 @@ const FILES: Record<string, string> = {
 };
 const TYPES: Record<string, string> = { html: 'text/html; charset=utf-8', js: 'text/javascript', map: 'application/json' };
 
-/** Where `npm run build` puts the dashboard bundle, seen from the compiled server or from its source. */
+/**
+ * Where `npm run build` puts the dashboard bundle (scripts/build-dashboard.mjs): `public/` next to the compiled
+ * module in dist/examples/video/, or the same folder under dist/ when this runs from its source (tests).
+ */
 function dashboardDir(): string | undefined {
-  for (const candidate of ['../dashboard/', '../dist/dashboard/']) {
+  for (const candidate of ['./public/', '../../dist/examples/video/public/']) {
     const dir = fileURLToPath(new URL(candidate, import.meta.url));
     if (existsSync(`${dir}index.html`)) return dir;
   }

@@ -1,10 +1,8 @@
 import pino from 'pino';
-import { installVideoApp, demoUsers, seedIfEmpty } from '../examples/video/app.js';
-import { CapsyncError } from '../protocol/errors.js';
-import { dashboardHandler } from './dashboard.js';
+import { CapsyncError, CapsyncServer, SqliteStore } from '../../server/index.js';
+import { installVideoApp, demoUsers, seedIfEmpty } from './app.js';
 import { jwtSecretFor, parseServeArgs, serveHelp, storeFilename, type ServeConfig } from './config.js';
-import { CapsyncServer } from './index.js';
-import { SqliteStore } from './store/sqlite.js';
+import { dashboardHandler } from './dashboard-files.js';
 
 /** Starts the demo server from parsed settings. Resolves once it listens. */
 export async function startDemo(config: ServeConfig): Promise<CapsyncServer> {

@@ -3,8 +3,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
-import { fail } from '../protocol/errors.js';
-import type { ObjectStore } from './store/types.js';
+import { CapsyncError, type ObjectStore } from '../../server/index.js';
 
 /** The flags of `capsync serve` (and `npm start`), each with an environment variable fallback. */
 export const serveFlags = {
@@ -57,7 +56,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   try {
     ({ values } = parseArgs({ args, options: options as never, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw fail('ERR_BAD_ARGUMENTS', (error as Error).message);
+    throw new CapsyncError('ERR_BAD_ARGUMENTS', (error as Error).message);
   }
   const pick = (name: keyof typeof serveFlags): string | boolean | string[] | undefined => {
     const flag = serveFlags[name];
@@ -70,7 +69,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     return 'default' in flag ? flag.default : undefined;
   };
   const port = Number(pick('port'));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw fail('ERR_BAD_ARGUMENTS', `--port must be an integer 0-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CapsyncError('ERR_BAD_ARGUMENTS', `--port must be an integer 0-65535`);
   const keysFile = pick('capability-keys') as string | undefined;
   let capabilityKeys: JWK[] | undefined;
   if (keysFile !== undefined) {
@@ -78,7 +77,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
       const parsed = JSON.parse(readFileSync(keysFile, 'utf8')) as { keys?: JWK[] } | JWK[];
       capabilityKeys = Array.isArray(parsed) ? parsed : parsed.keys;
     } catch {
-      throw fail('ERR_BAD_ARGUMENTS', `--capability-keys: cannot read a JWK set from ${keysFile}`);
+      throw new CapsyncError('ERR_BAD_ARGUMENTS', `--capability-keys: cannot read a JWK set from ${keysFile}`);
     }
   }
   const devLogin = values['no-dev-login'] ? false : ((pick('dev-login') as boolean | undefined) ?? devLoginDefault);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseServeArgs, serveHelp } from '../../server/config.js';
+import { parseServeArgs, serveHelp } from '../../examples/video/config.js';
 
 describe('server configuration', () => {
   it('takes flags first, then environment variables, then defaults', () => {
