@@ -26,7 +26,7 @@ const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
 const npmEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_')));
 
 /** What the package ships: the library's three entry points, and the command line with the demo it serves. */
-const SHIPPED = ['dist/protocol/', 'dist/server/', 'dist/client/', 'dist/cli/', 'dist/examples/video/', 'protocol/SPEC.md', 'README.md', 'package.json'];
+const SHIPPED = ['dist/protocol/', 'dist/server/', 'dist/client/', 'dist/testing/', 'dist/cli/', 'dist/examples/video/', 'protocol/SPEC.md', 'README.md', 'package.json'];
 
 const PROGRAM = `import { ANY, Capability, CapsyncError, unwrapCapability } from 'capsync';
 import { connect, type CapsyncClient } from 'capsync/client';
@@ -94,7 +94,7 @@ describe('the packed package, installed in a fresh project', () => {
   it('ships the library and the command line, not benchmarks, README examples or the dashboard sources', () => {
     expect(packed.filter((path) => !SHIPPED.some((prefix) => path.startsWith(prefix)))).toEqual([]);
     expect(packed.filter((path) => path.startsWith('dist/examples/video/dashboard/'))).toEqual([]);
-    for (const entry of ['dist/protocol/index.js', 'dist/server/index.js', 'dist/client/index.js', 'dist/client/browser.js', 'dist/cli/main.js', 'dist/examples/video/serve.js']) {
+    for (const entry of ['dist/protocol/index.js', 'dist/server/index.js', 'dist/client/index.js', 'dist/client/browser.js', 'dist/testing/index.js', 'dist/cli/main.js', 'dist/examples/video/serve.js']) {
       expect(packed).toContain(entry);
     }
   });
