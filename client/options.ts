@@ -8,6 +8,7 @@ export interface ConnectOptions {
   readonly callTimeoutMs?: number;
   /** How long to wait for the connection and the server's hello. Default 10 s. */
   readonly connectTimeoutMs?: number;
+  /** Bounds on the frames this client decodes (and on capabilities it narrows); unset fields keep `defaultLimits`. */
   readonly limits?: Partial<Limits>;
 }
 
