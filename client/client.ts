@@ -1,154 +1,86 @@
-import { Observable, Subject, filter, share } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import { attach } from '../protocol/attach.js';
 import type { Capability } from '../protocol/capability.js';
 import { Codec } from '../protocol/codec.js';
-import { OutboundHandles } from '../protocol/handles.js';
 import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.js';
-import { FrameType, peekAnswerId, serverFrameTypes, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
-import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
-import type { Limits } from '../protocol/limits.js';
-import { addressOf } from '../protocol/portable.js';
+import { FrameType, type Frame } from '../protocol/frames.js';
+import type { JsonValue } from '../protocol/json-value.js';
+import { Connection, type CloseInfo, type Hello, type SocketFactory } from './connection.js';
+import { LiveRegistry } from './live-registry.js';
+import { clientDefaults, type ConnectOptions } from './options.js';
+import { RequestManager } from './requests.js';
+import { SessionStreams, type Change, type Delegation, type Revocation } from './streams.js';
 
-/** The minimal WebSocket surface the client uses: the browser's WebSocket and `ws` both provide it. */
-export interface SocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-}
-
-/** Opens a socket to `url` presenting `token`; `failure` reports a typed refusal of the upgrade when the platform can see it. */
-export type SocketFactory = (url: string, token: string | undefined) => { socket: SocketLike; failure?: () => CapsyncError | undefined };
-
-/** Options of {@link CapsyncClient.connect}. */
-export interface ConnectOptions {
-  /** A JWT for the server's authentication. Omit for anonymous connections (if the server allows them). */
-  readonly token?: string;
-  /** How long a call may take before it fails with `ERR_CALL_TIMEOUT`. Default 30 s. */
-  readonly callTimeoutMs?: number;
-  /** How long to wait for the connection and the server's hello. Default 10 s. */
-  readonly connectTimeoutMs?: number;
-  readonly limits?: Partial<Limits>;
-}
-
-/** A live object's change as the client sees it. `object` is the local instance updated in place, if there is one. */
-export interface Change {
-  readonly address: JsonValue[];
-  readonly type: string;
-  readonly version: number;
-  readonly deleted: boolean;
-  readonly state: Record<string, unknown> | null;
-}
-
-/** A capability another user delegated to this one. */
-export interface Delegation<T = unknown> {
-  readonly from: string;
-  readonly cap: Capability;
-  /** The live object the capability grants (e.g. a `Video`), or null. */
-  readonly object: T | null;
-}
-
-/** A capability this connection held that stopped working. */
-export interface Revocation {
-  readonly revocationId: string;
-  readonly scope: JsonValue[];
-  readonly reason: 'revoked' | 'expired';
-}
-
-interface Pending {
-  resolve(value: unknown): void;
-  reject(error: CapsyncError): void;
-  /** When the call times out (ms since epoch). */
-  deadline: number;
-}
-
-interface LiveEntry {
-  version: number;
-  readonly instances: Set<object>;
-  readonly updates: Subject<object>;
-}
+export type { CloseInfo, SocketFactory, SocketLike } from './connection.js';
+export type { ConnectOptions } from './options.js';
+export type { Change, Delegation, Revocation } from './streams.js';
 
 /**
  * A capsync client for Node and browsers: calls server functions, receives live objects and their pushes
  * as rxjs Observables, delegates and revokes capabilities.
+ *
+ * A thin facade over four parts, kept apart so a reconnecting client can replace the first and keep the
+ * rest: the {@link Connection} (one socket), the {@link RequestManager} (ids, pending calls, timeouts), the
+ * {@link LiveRegistry} (instances by address) and the {@link SessionStreams} (long-lived observables).
  */
 export class CapsyncClient {
   /** The authenticated user, as the server sees it. */
   user: { id: string; roles: string[] } | null = null;
-  readonly #socket: SocketLike;
-  readonly #codec: Codec;
-  readonly #pending = new Map<number, Pending>();
-  readonly #live = new Map<string, LiveEntry>();
-  readonly #frames = new Subject<Frame>();
-  readonly #changes = new Subject<Change>();
-  readonly #callTimeoutMs: number;
-  readonly #inbound = { onPortable: (object: object) => this.#adopt(object) };
-  /** Capabilities this connection sent are bound to 4-byte handles: each token crosses the wire once. */
-  readonly #outbound = { outboundHandles: new OutboundHandles() };
-  #nextId = 1;
-  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
-  #closed: { code: number; reason: string } | undefined;
-  readonly #closedWaiters: ((c: { code: number; reason: string }) => void)[] = [];
-
   /** Every change pushed to this connection. */
-  readonly changes: Observable<Change> = this.#changes.asObservable();
-  /** Capabilities delegated to this user. */
+  readonly changes: Observable<Change>;
+  /**
+   * Capabilities delegated to this user. Delegations that arrive while nobody subscribes (say, right after
+   * the hello) are kept for the next subscriber, up to a bound.
+   */
   readonly delegations: Observable<Delegation>;
-  /** Capabilities this connection held that were revoked or expired. */
+  /** Capabilities this connection held that were revoked or expired; kept while nobody subscribes, like delegations. */
   readonly revocations: Observable<Revocation>;
-  /** The server's notice that the session JWT expires soon (ms since epoch): call {@link refresh}. */
+  /**
+   * The server's notice that the session JWT expires soon (ms since epoch): call {@link refresh}. A
+   * subscriber that comes after the notice still gets it, until a refresh moves the expiry past it.
+   */
   readonly tokenExpiring: Observable<number>;
+  readonly #connection: Connection;
+  readonly #requests: RequestManager;
+  readonly #live = new LiveRegistry();
+  readonly #streams = new SessionStreams(clientDefaults.heldEvents);
+  readonly #frames = new Subject<Frame>();
 
-  private constructor(socket: SocketLike, options: ConnectOptions) {
-    this.#socket = socket;
-    this.#codec = new Codec(options.limits);
-    this.#callTimeoutMs = options.callTimeoutMs ?? 30_000;
-    const frames = this.#frames.pipe(share());
-    this.delegations = new Observable<Delegation>((subscriber) =>
-      frames.pipe(filter((f): f is FrameOf<6> => f[0] === FrameType.delegation)).subscribe((f) =>
-        subscriber.next({ from: f[1].from, cap: f[1].cap, object: f[1].object ?? null }),
-      ),
-    );
-    this.revocations = new Observable<Revocation>((subscriber) =>
-      frames.pipe(filter((f): f is FrameOf<8> => f[0] === FrameType.revoked)).subscribe((f) =>
-        subscriber.next({ revocationId: f[1], scope: f[2] as JsonValue[], reason: f[3] }),
-      ),
-    );
-    this.tokenExpiring = new Observable<number>((subscriber) =>
-      frames.pipe(filter((f): f is FrameOf<12> => f[0] === FrameType.tokenExpiring)).subscribe((f) => subscriber.next(f[1])),
-    );
+  private constructor(opened: ReturnType<SocketFactory>, options: ConnectOptions) {
+    this.#requests = new RequestManager(options.callTimeoutMs ?? clientDefaults.callTimeoutMs);
+    this.changes = this.#streams.changes;
+    this.delegations = this.#streams.delegations;
+    this.revocations = this.#streams.revocations;
+    this.tokenExpiring = this.#streams.tokenExpiring;
+    this.#connection = new Connection(opened.socket, {
+      codec: new Codec(options.limits),
+      inbound: { onPortable: (object) => this.#adopt(object) },
+      connectTimeoutMs: options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs,
+      ...(opened.failure ? { failure: opened.failure } : {}),
+      events: {
+        hello: (hello) => this.#opened(hello),
+        frame: (frame) => this.#dispatch(frame),
+        unreadable: (id, reason) => {
+          if (id !== null) this.#requests.reject(id, reason);
+        },
+        closed: () => this.#teardown(),
+      },
+    });
   }
 
   /** Connects and waits for the server's hello. Rejects with a typed error (`ERR_AUTH_INVALID`, ...) if refused. */
-  static connect(url: string, options: ConnectOptions, open: SocketFactory): Promise<CapsyncClient> {
-    const { socket, failure } = open(url, options.token);
-    const client = new CapsyncClient(socket, options);
-    return new Promise<CapsyncClient>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(fail('ERR_NOT_CONNECTED', 'connection timed out'));
-        socket.close();
-      }, options.connectTimeoutMs ?? 10_000);
-      let helloSeen = false;
-      socket.onmessage = (event) => {
-        const frame = client.#receive(event.data);
-        if (!helloSeen && frame?.[0] === FrameType.hello) {
-          helloSeen = true;
-          clearTimeout(timer);
-          client.user = frame[1].user && { id: frame[1].user.id, roles: frame[1].user.roles };
-          resolve(client);
-        }
-      };
-      socket.onerror = () => {};
-      socket.onclose = (event) => {
-        clearTimeout(timer);
-        client.#onClose(event.code, event.reason);
-        if (!helloSeen) reject(failure?.() ?? fail('ERR_NOT_CONNECTED', `connection closed (${event.code})`));
-      };
-    });
+  static async connect(url: string, options: ConnectOptions, open: SocketFactory): Promise<CapsyncClient> {
+    const client = new CapsyncClient(open(url, options.token), options);
+    await client.#connection.ready;
+    return client;
+  }
+
+  /**
+   * When the session's JWT expires (ms since epoch), or null if it never does: from the hello, then from
+   * every `tokenExpiring` notice and successful {@link refresh}. Readable at any time, so no notice can be missed.
+   */
+  get tokenExpiresAt(): number | null {
+    return this.#streams.tokenExpiresAt;
   }
 
   /** Calls a server function. Rejects with the server's typed error, or `ERR_CALL_TIMEOUT`. */
@@ -174,9 +106,12 @@ export class CapsyncClient {
     return this.#request((id) => [FrameType.presence, id]) as Promise<string[]>;
   }
 
-  /** Replaces the session's JWT (same user) before it expires. */
-  refresh(token: string): Promise<{ expiresAt: number | null }> {
-    return this.#request((id) => [FrameType.refresh, id, token]) as Promise<{ expiresAt: number | null }>;
+  /** Replaces the session's JWT (same user) before it expires; {@link tokenExpiresAt} follows. */
+  async refresh(token: string): Promise<{ expiresAt: number | null }> {
+    const result = (await this.#request((id) => [FrameType.refresh, id, token])) as { expiresAt: number | null };
+    const expiresAt = (result as { expiresAt?: unknown } | null)?.expiresAt;
+    if (typeof expiresAt === 'number' || expiresAt === null) this.#streams.refreshed(expiresAt);
+    return result;
   }
 
   /**
@@ -184,33 +119,23 @@ export class CapsyncClient {
    * updated in place), completes when the object is deleted.
    */
   live<T extends object>(object: T): Observable<T> {
-    return new Observable<T>((subscriber) => {
-      const address = addressOf(object);
-      if (address === undefined) {
-        subscriber.error(fail('ERR_PORTABLE_INVALID', 'object has no live address'));
-        return;
-      }
-      const entry = this.#entry(canonicalKey(address), object);
-      subscriber.next(object);
-      return entry.updates.subscribe({ next: () => subscriber.next(object), complete: () => subscriber.complete() });
-    });
+    return this.#live.observe(object);
   }
 
   /** Closes the connection; pending calls fail with `ERR_CONNECTION_CLOSED`. */
-  close(code: number = CloseCode.normal, reason = ''): Promise<{ code: number; reason: string }> {
-    if (this.#closed === undefined && this.#socket.readyState <= 1) this.#socket.close(code, reason);
+  close(code: number = CloseCode.normal, reason = ''): Promise<CloseInfo> {
+    this.#connection.close(code, reason);
     return this.closed;
   }
 
   /** Resolves when the connection has closed, with the close code and reason. */
-  get closed(): Promise<{ code: number; reason: string }> {
-    if (this.#closed) return Promise.resolve(this.#closed);
-    return new Promise((resolve) => this.#closedWaiters.push(resolve));
+  get closed(): Promise<CloseInfo> {
+    return this.#connection.closed;
   }
 
   /** Sends raw bytes (scripted protocol tests). */
   sendRaw(bytes: Uint8Array): void {
-    this.#socket.send(bytes);
+    this.#connection.sendRaw(bytes);
   }
 
   /** Every decoded frame (scripted protocol tests). */
@@ -219,125 +144,54 @@ export class CapsyncClient {
   }
 
   #request(build: (id: number) => unknown[]): Promise<unknown> {
-    if (this.#closed) return Promise.reject(fail('ERR_CONNECTION_CLOSED'));
-    const id = this.#nextId++;
-    let bytes: Uint8Array;
-    try {
-      bytes = this.#codec.encode(build(id), this.#outbound);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject, deadline: Date.now() + this.#callTimeoutMs });
-      this.#armTimeouts();
-      this.#socket.send(bytes);
-    });
-  }
-
-  /**
-   * One timer for every pending call instead of one each: every call gets the same timeout, so deadlines
-   * follow the pending map's insertion order and the timer only ever waits for the oldest call.
-   */
-  #armTimeouts(): void {
-    if (this.#timeoutTimer !== undefined) return;
-    const oldest = this.#pending.values().next().value as Pending | undefined;
-    if (oldest === undefined) return;
-    this.#timeoutTimer = setTimeout(() => {
-      this.#timeoutTimer = undefined;
-      const now = Date.now();
-      for (const [id, pending] of this.#pending) {
-        if (pending.deadline > now) break;
-        this.#pending.delete(id);
-        pending.reject(fail('ERR_CALL_TIMEOUT'));
-      }
-      this.#armTimeouts();
-    }, Math.max(oldest.deadline - Date.now(), 0) + 1);
-  }
-
-  #receive(data: unknown): Frame | undefined {
-    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
-    if (bytes === undefined) return undefined;
-    let frame: Frame;
-    try {
-      frame = validateFrame(this.#codec.decode(bytes, this.#inbound), serverFrameTypes);
-    } catch (error) {
-      // Nothing from an unreadable frame is used; if it answers a call, that call fails now with the reason.
-      const id = peekAnswerId(bytes);
-      const reason = error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
-      if (id !== null) this.#settle(id, (p) => p.reject(reason));
-      return undefined;
-    }
-    switch (frame[0]) {
-      case FrameType.result:
-        this.#settle(frame[1], (p) => p.resolve(frame[2]));
-        break;
-      case FrameType.error: {
-        const error = new CapsyncError(isErrorCode(frame[2]) ? frame[2] : 'ERR_FUNCTION_FAILED', frame[3]);
-        if (frame[1] !== null) this.#settle(frame[1], (p) => p.reject(error));
-        break;
-      }
-      case FrameType.push:
-        this.#applyPush(frame);
-        break;
-      case FrameType.ping:
-        this.#socket.send(this.#codec.encode([FrameType.pong, frame[1]]));
-        break;
-    }
-    this.#frames.next(frame);
-    return frame;
-  }
-
-  #settle(id: number, action: (p: Pending) => void): void {
-    const pending = this.#pending.get(id);
-    if (pending === undefined) return;
-    this.#pending.delete(id);
-    action(pending);
+    if (this.#connection.isClosed) return Promise.reject(fail('ERR_CONNECTION_CLOSED'));
+    return this.#requests.start(build, (frame) => this.#connection.send(frame));
   }
 
   #adopt(object: object): void {
+    // Methods of a decoded object call the server through the session it arrived on.
     attach(object, this);
-    const address = addressOf(object);
-    if (address !== undefined) this.#entry(canonicalKey(address), object);
+    this.#live.adopt(object);
   }
 
-  #entry(key: string, object: object): LiveEntry {
-    let entry = this.#live.get(key);
-    if (entry === undefined) this.#live.set(key, (entry = { version: 0, instances: new Set(), updates: new Subject() }));
-    entry.instances.add(object);
-    const version = (object as { version?: unknown }).version;
-    if (typeof version === 'number' && version > entry.version) entry.version = version;
-    return entry;
+  #opened(hello: Hello): void {
+    this.user = hello.user && { id: hello.user.id, roles: hello.user.roles };
+    this.#streams.opened(hello.tokenExpiresAt);
   }
 
-  #applyPush(frame: FrameOf<4>): void {
-    const [, address, type, version, state] = frame;
-    const key = canonicalKey(address as JsonValue[]);
-    const entry = this.#live.get(key);
-    if (entry !== undefined) {
-      if (version <= entry.version) return; // stale: a newer state already arrived
-      entry.version = version;
-      if (state !== null) {
-        for (const instance of entry.instances) Object.assign(instance, state);
-        entry.updates.next(entry);
-      } else {
-        entry.updates.complete();
-        this.#live.delete(key);
+  #dispatch(frame: Frame): void {
+    switch (frame[0]) {
+      case FrameType.result:
+        this.#requests.resolve(frame[1], frame[2]);
+        break;
+      case FrameType.error:
+        if (frame[1] !== null) this.#requests.reject(frame[1], new CapsyncError(isErrorCode(frame[2]) ? frame[2] : 'ERR_FUNCTION_FAILED', frame[3]));
+        break;
+      case FrameType.push: {
+        const [, address, type, version, state] = frame;
+        const push = { address: address as JsonValue[], type, version, state };
+        // A stale or refused push is dropped whole: it neither touches an instance nor reaches `changes`.
+        const outcome = this.#live.apply(push);
+        if (outcome === 'applied' || outcome === 'untracked') this.#streams.change({ ...push, deleted: state === null });
+        break;
       }
+      case FrameType.delegation:
+        this.#streams.delegation({ from: frame[1].from, cap: frame[1].cap, object: frame[1].object ?? null });
+        break;
+      case FrameType.revoked:
+        this.#streams.revoked({ revocationId: frame[1], scope: frame[2] as JsonValue[], reason: frame[3] });
+        break;
+      case FrameType.tokenExpiring:
+        this.#streams.tokenExpiringAt(frame[1]);
+        break;
     }
-    this.#changes.next({ address: address as JsonValue[], type, version, deleted: state === null, state });
+    this.#frames.next(frame);
   }
 
-  #onClose(code: number, reason: string): void {
-    if (this.#closed) return;
-    this.#closed = { code, reason };
-    clearTimeout(this.#timeoutTimer);
-    for (const [id, pending] of this.#pending) {
-      pending.reject(fail('ERR_CONNECTION_CLOSED'));
-      this.#pending.delete(id);
-    }
-    for (const entry of this.#live.values()) entry.updates.complete();
+  #teardown(): void {
+    this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
+    this.#live.close();
     this.#frames.complete();
-    this.#changes.complete();
-    for (const w of this.#closedWaiters.splice(0)) w(this.#closed);
+    this.#streams.close();
   }
 }

@@ -232,11 +232,16 @@ describe('session tokens that expire', () => {
     demo = await startDemo({ tokenRefreshWindowMs: 1900 });
     const short = await demo.server.auth.issue({ id: 'editor', roles: ['editor'] }, 2);
     const client = await connect(demo.url, { token: short });
-    const warning = await next(client.tokenExpiring);
-    expect(warning).toBeGreaterThan(Date.now());
+    // The hello says when the token expires. The notice can arrive in the same read as the hello, before
+    // anyone could subscribe: tokenExpiring replays it, so this cannot miss it.
+    const expiresAt = client.tokenExpiresAt;
+    expect(expiresAt).toBeGreaterThan(Date.now());
+    expect(await next(client.tokenExpiring)).toBe(expiresAt);
     await expect(client.refresh(await demo.server.auth.issue({ id: 'guest', roles: [] }))).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID' });
+    expect(client.tokenExpiresAt).toBe(expiresAt);
     const refreshed = await client.refresh(await demo.server.auth.issue({ id: 'editor', roles: ['editor'] }, 3600));
     expect(refreshed.expiresAt).toBeGreaterThan(Date.now() + 3_000_000);
+    expect(client.tokenExpiresAt).toBe(refreshed.expiresAt);
     await client.close();
 
     const lapsing = await connect(demo.url, { token: await demo.server.auth.issue({ id: 'editor', roles: ['editor'] }, 1) });

@@ -1,0 +1,154 @@
+import type { Codec, CodecContext } from '../protocol/codec.js';
+import { CapsyncError, fail } from '../protocol/errors.js';
+import { FrameType, peekAnswerId, serverFrameTypes, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
+import { OutboundHandles } from '../protocol/handles.js';
+
+/** The minimal WebSocket surface the client uses: the browser's WebSocket and `ws` both provide it. */
+export interface SocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+
+/** Opens a socket to `url` presenting `token`; `failure` reports a typed refusal of the upgrade when the platform can see it. */
+export type SocketFactory = (url: string, token: string | undefined) => { socket: SocketLike; failure?: () => CapsyncError | undefined };
+
+/** How a connection ended: the WebSocket close code and reason. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** The server's hello: who this connection is, and when its session token expires. */
+export type Hello = FrameOf<0>[1];
+
+/** What a {@link Connection} reports to the session above it. Called synchronously, in arrival order. */
+export interface ConnectionEvents {
+  /** The server's first hello, before {@link ConnectionEvents.frame} hears it. */
+  hello(hello: Hello): void;
+  /** Every frame that decoded and validated, hello included (a ping has already been answered). */
+  frame(frame: Frame): void;
+  /** A frame that could not be decoded; `answerId` is the call it answered when its first bytes say so. */
+  unreadable(answerId: number | null, reason: CapsyncError): void;
+  /** The socket closed. Called once, before {@link Connection.closed} resolves. */
+  closed(info: CloseInfo): void;
+}
+
+/** What a {@link Connection} needs besides its socket. */
+export interface ConnectionOptions {
+  readonly codec: Codec;
+  /** The decoding context: the client hears every portable object through it. */
+  readonly inbound: CodecContext;
+  readonly events: ConnectionEvents;
+  /** How long to wait for the hello before giving up with `ERR_NOT_CONNECTED`. */
+  readonly connectTimeoutMs: number;
+  /** The platform's typed refusal of the upgrade, if it can see one (see {@link SocketFactory}). */
+  readonly failure?: () => CapsyncError | undefined;
+}
+
+/**
+ * One socket's lifecycle: waiting for the hello, decoding and validating frames, answering pings, encoding
+ * what the session sends, and closing. It knows nothing of calls or live objects; a reconnecting client makes
+ * a new Connection per socket and keeps its requests and live objects.
+ */
+export class Connection {
+  /** Resolves with the hello; rejects with a typed error if the socket closes or times out before it. */
+  readonly ready: Promise<Hello>;
+  /** Resolves once the socket has closed, after {@link ConnectionEvents.closed}. */
+  readonly closed: Promise<CloseInfo>;
+  readonly #socket: SocketLike;
+  readonly #codec: Codec;
+  readonly #inbound: CodecContext;
+  readonly #events: ConnectionEvents;
+  /**
+   * Capability handles are numbered per socket (protocol/SPEC.md 3.7): the server's table dies with the
+   * socket, so a new connection must start binding from 0 again. That is why the handles live here.
+   */
+  readonly #outbound = { outboundHandles: new OutboundHandles() };
+  #helloSeen = false;
+  #opened: (hello: Hello) => void = () => {};
+  #closeInfo: CloseInfo | undefined;
+
+  constructor(socket: SocketLike, options: ConnectionOptions) {
+    this.#socket = socket;
+    this.#codec = options.codec;
+    this.#inbound = options.inbound;
+    this.#events = options.events;
+    let settleClosed!: (info: CloseInfo) => void;
+    this.closed = new Promise((resolve) => (settleClosed = resolve));
+    this.ready = new Promise<Hello>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(fail('ERR_NOT_CONNECTED', 'connection timed out'));
+        socket.close();
+      }, options.connectTimeoutMs);
+      this.#opened = (hello) => {
+        clearTimeout(timer);
+        resolve(hello);
+      };
+      socket.onmessage = (event) => this.#receive(event.data);
+      // Errors are always followed by close, which carries the code: nothing to do here.
+      socket.onerror = () => {};
+      socket.onclose = (event) => {
+        clearTimeout(timer);
+        if (this.#closeInfo !== undefined) return;
+        this.#closeInfo = { code: event.code, reason: event.reason };
+        this.#events.closed(this.#closeInfo);
+        settleClosed(this.#closeInfo);
+        if (!this.#helloSeen) reject(options.failure?.() ?? fail('ERR_NOT_CONNECTED', `connection closed (${event.code})`));
+      };
+    });
+  }
+
+  /** True once the socket has closed; nothing sent after that arrives. */
+  get isClosed(): boolean {
+    return this.#closeInfo !== undefined;
+  }
+
+  /**
+   * Encodes `frame` with this socket's capability handles and sends it. Throws the codec's typed error
+   * (`ERR_NOT_ENCODABLE`, ...) before anything is sent.
+   */
+  send(frame: unknown[]): void {
+    this.#socket.send(this.#codec.encode(frame, this.#outbound));
+  }
+
+  /** Sends bytes as they are (scripted protocol tests). */
+  sendRaw(bytes: Uint8Array): void {
+    this.#socket.send(bytes);
+  }
+
+  /** Starts the closing handshake, unless the socket is already closing or closed. */
+  close(code: number, reason: string): void {
+    // readyState 0 = CONNECTING, 1 = OPEN (the same numbers in browsers and ws).
+    if (this.#closeInfo === undefined && this.#socket.readyState <= 1) this.#socket.close(code, reason);
+  }
+
+  #receive(data: unknown): void {
+    // Text messages and anything else a platform might hand over are not capsync frames.
+    const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data instanceof Uint8Array ? data : undefined;
+    if (bytes === undefined) return;
+    let frame: Frame;
+    try {
+      frame = validateFrame(this.#codec.decode(bytes, this.#inbound), serverFrameTypes);
+    } catch (error) {
+      // Nothing from an unreadable frame is used; if it answers a call, that call fails now with the reason
+      // rather than at its timeout.
+      this.#events.unreadable(peekAnswerId(bytes), error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED'));
+      return;
+    }
+    if (frame[0] === FrameType.ping) this.#socket.send(this.#codec.encode([FrameType.pong, frame[1]]));
+    // Only the first hello opens the session; a second one is a peer's mistake, seen only as a frame.
+    const hello = frame[0] === FrameType.hello && !this.#helloSeen ? frame[1] : undefined;
+    if (hello !== undefined) {
+      this.#helloSeen = true;
+      this.#events.hello(hello);
+    }
+    this.#events.frame(frame);
+    if (hello !== undefined) this.#opened(hello);
+  }
+}
