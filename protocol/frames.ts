@@ -10,13 +10,13 @@ import { fail } from './errors.js';
 export const FrameType = {
   /** s→c `[0, hello]` first frame of a session. */
   hello: 0,
-  /** c→s `[1, id, name, args]` calls a server function. */
+  /** c→s `[1, id, name, args]` or `[1, id, name, args, key]` calls a server function; a keyed call runs at most once. */
   call: 1,
   /** s→c `[2, id, value]` a call's result. */
   result: 2,
   /** s→c `[3, id | null, code, message]` a call's error, or a session error (id null). */
   error: 3,
-  /** s→c `[4, address, type, version, state | null]` new state of a live object; null state = deleted. */
+  /** s→c `[4, address, type, version, state | null, seq?]` new state of a live object; null state = deleted. */
   push: 4,
   /** c→s `[5, id, to, cap, options]` delegates a capability to a connected user. */
   delegate: 5,
@@ -36,7 +36,14 @@ export const FrameType = {
   tokenExpiring: 12,
   /** c→s `[13, id]` asks which users are online (as the server's presence policy allows). */
   presence: 13,
+  /** c→s `[14, id, {caps, seen, epoch, seq}]` resumes a session on a new connection: rights and what was seen. */
+  resume: 14,
+  /** c→s `[15, id]` lists the still-valid capabilities delegated to this user. */
+  grants: 15,
 } as const;
+
+/** Longest call key, in characters: a client-made id (a UUID is 36). */
+export const MAX_CALL_KEY_LENGTH = 128;
 
 const id = z.number().check(z.int(), z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
 const cap = z.instanceof(Capability);
@@ -47,6 +54,24 @@ export const helloSchema = z.object({
   user: z.nullable(z.object({ id: z.string(), roles: z.array(z.string()) })),
   maxFrameBytes: z.number().check(z.int(), z.positive()),
   tokenExpiresAt: z.nullable(z.number()),
+  /** How often the server pings; a client that hears nothing for about two intervals treats the connection as dead. */
+  pingIntervalMs: z.optional(z.number().check(z.int(), z.positive())),
+  /** The store's identity and its latest change sequence number when the session started. */
+  epoch: z.optional(z.string()),
+  seq: z.optional(id),
+});
+
+const callKey = z.string().check(z.minLength(1), z.maxLength(MAX_CALL_KEY_LENGTH));
+
+export const resumeSchema = z.strictObject({
+  /** Every capability the client still holds (whole tokens: handles belong to the old connection). */
+  caps: z.array(cap),
+  /** `[address, version]` of every live object the client has. */
+  seen: z.array(z.tuple([scope, id])),
+  /** The store identity the versions and `seq` belong to, or nil on a first connection. */
+  epoch: z.nullable(z.string()),
+  /** The highest change sequence number the client has seen (hello's, or a push's). */
+  seq: id,
 });
 
 export const delegateOptionsSchema = z.strictObject({ bind: z.optional(z.boolean()) });
@@ -59,10 +84,11 @@ export const delegationSchema = z.object({
 
 const schemas = {
   [FrameType.hello]: z.tuple([z.literal(FrameType.hello), helloSchema]),
-  [FrameType.call]: z.tuple([z.literal(FrameType.call), id, z.string().check(z.minLength(1), z.maxLength(256)), z.array(z.unknown())]),
+  // A rest element stands for the optional trailing key (and a push's seq); the hand check below allows at most one.
+  [FrameType.call]: z.tuple([z.literal(FrameType.call), id, z.string().check(z.minLength(1), z.maxLength(256)), z.array(z.unknown())], callKey),
   [FrameType.result]: z.tuple([z.literal(FrameType.result), id, z.unknown()]),
   [FrameType.error]: z.tuple([z.literal(FrameType.error), z.nullable(id), z.string(), z.string()]),
-  [FrameType.push]: z.tuple([z.literal(FrameType.push), scope, z.string(), id, z.nullable(z.record(z.string(), z.unknown()))]),
+  [FrameType.push]: z.tuple([z.literal(FrameType.push), scope, z.string(), id, z.nullable(z.record(z.string(), z.unknown()))], id),
   [FrameType.delegate]: z.tuple([z.literal(FrameType.delegate), id, z.string().check(z.minLength(1), z.maxLength(256)), cap, delegateOptionsSchema]),
   [FrameType.delegation]: z.tuple([z.literal(FrameType.delegation), delegationSchema]),
   [FrameType.revoke]: z.tuple([z.literal(FrameType.revoke), id, cap]),
@@ -72,6 +98,8 @@ const schemas = {
   [FrameType.refresh]: z.tuple([z.literal(FrameType.refresh), id, z.string().check(z.minLength(1), z.maxLength(16 * 1024))]),
   [FrameType.tokenExpiring]: z.tuple([z.literal(FrameType.tokenExpiring), z.number()]),
   [FrameType.presence]: z.tuple([z.literal(FrameType.presence), id]),
+  [FrameType.resume]: z.tuple([z.literal(FrameType.resume), id, resumeSchema]),
+  [FrameType.grants]: z.tuple([z.literal(FrameType.grants), id]),
 } as const;
 
 type Schemas = typeof schemas;
@@ -83,6 +111,7 @@ export type Frame = { [T in keyof Schemas]: FrameOf<T> }[keyof Schemas];
 /** Frames a client may send; the server refuses the rest with `ERR_FRAME_INVALID`. */
 export const clientFrameTypes: ReadonlySet<number> = new Set([
   FrameType.call, FrameType.delegate, FrameType.revoke, FrameType.ping, FrameType.pong, FrameType.refresh, FrameType.presence,
+  FrameType.resume, FrameType.grants,
 ]);
 
 /** Frames a server may send. */
@@ -102,11 +131,14 @@ const isPlainMap = (v: unknown): boolean => typeof v === 'object' && v !== null 
 function checkHotFrame(v: unknown[]): boolean | undefined {
   switch (v[0]) {
     case FrameType.call:
-      return v.length === 4 && isId(v[1]) && typeof v[2] === 'string' && v[2].length >= 1 && v[2].length <= 256 && Array.isArray(v[3]);
+      return (
+        (v.length === 4 || (v.length === 5 && typeof v[4] === 'string' && v[4].length >= 1 && v[4].length <= MAX_CALL_KEY_LENGTH)) &&
+        isId(v[1]) && typeof v[2] === 'string' && v[2].length >= 1 && v[2].length <= 256 && Array.isArray(v[3])
+      );
     case FrameType.result:
       return v.length === 3 && isId(v[1]);
     case FrameType.push:
-      return v.length === 5 && Array.isArray(v[1]) && v[1].length >= 1 && typeof v[2] === 'string' && isId(v[3]) && (v[4] === null || isPlainMap(v[4]));
+      return (v.length === 5 || (v.length === 6 && isId(v[5]))) && Array.isArray(v[1]) && v[1].length >= 1 && typeof v[2] === 'string' && isId(v[3]) && (v[4] === null || isPlainMap(v[4]));
     default:
       return undefined;
   }
@@ -135,7 +167,10 @@ export function validateFrame(value: unknown, allowed: ReadonlySet<number>): Fra
 export function frameIdOf(value: unknown): number | null {
   if (Array.isArray(value) && typeof value[1] === 'number' && Number.isSafeInteger(value[1]) && value[1] >= 0) {
     const type = value[0];
-    if (type === FrameType.call || type === FrameType.delegate || type === FrameType.revoke || type === FrameType.refresh || type === FrameType.presence) {
+    if (
+      type === FrameType.call || type === FrameType.delegate || type === FrameType.revoke || type === FrameType.refresh ||
+      type === FrameType.presence || type === FrameType.resume || type === FrameType.grants
+    ) {
       return value[1];
     }
   }
