@@ -59,6 +59,8 @@ export const helloSchema = z.object({
   /** The store's identity and its latest change sequence number when the session started. */
   epoch: z.optional(z.string()),
   seq: z.optional(id),
+  /** How long the server keeps a keyed call's outcome: a call first sent longer ago than this is not re-sent. */
+  callKeyWindowMs: z.optional(z.number().check(z.int(), z.positive())),
 });
 
 const callKey = z.string().check(z.minLength(1), z.maxLength(MAX_CALL_KEY_LENGTH));
