@@ -1,4 +1,5 @@
-import { Capability, assertStillValid, statusOf } from './capability.js';
+import { Capability } from './capability/capability.js';
+import { assertStillValid, statusOf } from './capability/status.js';
 import { CapsyncError, fail } from './errors.js';
 import { jsonEqual, type JsonValue } from './json-value.js';
 

@@ -1,9 +1,3 @@
-import { setCryptoProvider } from '../protocol/crypto.js';
-import { nodeCrypto } from './node-crypto.js';
-
-// The server checks a capability on every call: OpenSSL's HMAC is about twice as fast as the portable one.
-setCryptoProvider(nodeCrypto);
-
 export { CapsyncServer, type ServerOptions, type PresencePolicy } from './server.js';
 export { Authenticator, type AuthOptions, type User, type Authenticated } from './auth.js';
 export { LiveObjects } from './live.js';

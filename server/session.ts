@@ -1,4 +1,6 @@
-import { Capability, assertStillValid, idsOf, revocationId, statusOf, tagKey, type Verification } from '../protocol/capability.js';
+import { Capability } from '../protocol/capability/capability.js';
+import { tagKey } from '../protocol/capability/chain.js';
+import { assertStillValid, idsOf, revocationId, statusOf, type Verification } from '../protocol/capability/status.js';
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, CloseCode, fail } from '../protocol/errors.js';
@@ -247,7 +249,7 @@ export class ServerSession {
     this.#holdings.set(key, holding);
     this.#held.add(cap);
     this.#host.hold(this, cap.scope);
-    if (outgoing && this.user) this.#issuedBatch.push({ id: revocationId(status.tags[status.tags.length - 1]!), expiresAt: status.expiresAt });
+    if (outgoing && this.user) this.#issuedBatch.push({ id: revocationId(status.tags[status.tags.length - 1]!, status.authority.crypto), expiresAt: status.expiresAt });
     if (status.expiresAt !== null) this.#armExpiry(key, holding);
   }
 
@@ -263,7 +265,7 @@ export class ServerSession {
     const due = holding.verification.expiresAt! + authority.clockToleranceMs - authority.now();
     // setTimeout holds at most 2^31-1 ms; longer expiries re-arm when that fires.
     holding.timer = setTimeout(() => {
-      if (authority.now() > holding.verification.expiresAt! + authority.clockToleranceMs) this.#drop(key, holding, 'expired', revocationId(holding.verification.tags.at(-1)!));
+      if (authority.now() > holding.verification.expiresAt! + authority.clockToleranceMs) this.#drop(key, holding, 'expired', revocationId(holding.verification.tags.at(-1)!, authority.crypto));
       else this.#armExpiry(key, holding);
     }, Math.min(Math.max(due + 1, 0), 2 ** 31 - 1));
     holding.timer.unref?.();
