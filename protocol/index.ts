@@ -1,7 +1,16 @@
 export { Capability, capabilityFromToken, type Restrictions } from './capability/capability.js';
 export { revocationId } from './capability/status.js';
 export { ANY, unwrapCapability, matchScope, scopesOverlap, type PatternElement, type Unwrapped } from './unwrap.js';
-export { CapsyncError, CloseCode, errorCodes, isErrorCode, type CapsyncErrorCode } from './errors.js';
+export {
+  CapsyncError,
+  CloseCode,
+  closeCodeClass,
+  closeCodeClasses,
+  errorCodes,
+  isErrorCode,
+  type CapsyncErrorCode,
+  type CloseCodeClass,
+} from './errors.js';
 export { Codec, type CodecContext, type CodecOptions } from './codec.js';
 export { defaultLimits, resolveLimits, type Limits } from './limits.js';
 export { Keyring, type RootKey } from './keyring.js';
