@@ -27,7 +27,21 @@ export interface Restrictions {
  * const update = cap.narrow(['update'], { expiresAt: Date.now() + 60_000 });
  * ```
  */
+// Set by the static block below: the only way to read the class-private brand from outside the class body.
+let builtByConstructor: (value: object) => boolean;
+
 export class Capability {
+  /**
+   * The local-origin brand. Only the constructor gives an object this field (a class-private name nothing
+   * outside this class body can read or write), and every capability built from wire data is made with
+   * `Object.create` (see {@link capabilityFromParts}), so a value a peer sent can never carry it.
+   */
+  readonly #local = true;
+
+  static {
+    builtByConstructor = (value) => #local in value;
+  }
+
   /** The full scope, narrowing included. */
   readonly scope: readonly JsonValue[];
   /** The pending (unsigned) blocks or the decoded blocks of the chain. */
@@ -89,8 +103,15 @@ export class Capability {
     const status = statusOf(this);
     if (status instanceof CapsyncError) setStatus(child, status); // narrowing never cures a rejected capability
     if (chain === undefined) {
-      child[chainOf] = undefined; // made by local code and not yet sent: the server signs every block at once
-      return child;
+      // Not yet sent: the server signs every block at once. A local capability's child is local too (built by
+      // the constructor, so it has the brand); a chainless one that is not local (a tool's) stays neither.
+      if (!builtByConstructor(this)) {
+        child[chainOf] = undefined;
+        return child;
+      }
+      const local = new Capability(scope);
+      (local as { blocks: readonly Block[] }).blocks = child.blocks;
+      return local;
     }
     const next = extendChain(chain, block);
     child[chainOf] = next;
@@ -119,6 +140,14 @@ export class Capability {
   toJSON(): { scope: readonly JsonValue[] } {
     return { scope: this.scope };
   }
+}
+
+/**
+ * @internal True for a capability made by `new Capability(...)` (or narrowed from one) in this process:
+ * never for one decoded from token bytes, revived from a portable object, or bound to a handle.
+ */
+export function isLocalCapability(cap: Capability): boolean {
+  return builtByConstructor(cap);
 }
 
 /** Freezes a scope and everything in it: verified capabilities are shared (by the verifier's cache), so no holder may edit one. */
