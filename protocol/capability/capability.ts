@@ -28,18 +28,21 @@ export interface Restrictions {
  * ```
  */
 // Set by the static block below: the only way to read the class-private brand from outside the class body.
-let builtByConstructor: (value: object) => boolean;
+let builtLocally: (value: object) => boolean;
 
 export class Capability {
   /**
-   * The local-origin brand. Only the constructor gives an object this field (a class-private name nothing
-   * outside this class body can read or write), and every capability built from wire data is made with
+   * The local-origin brand. Only the constructor gives an object this class-private field, which no code
+   * outside this class body can read or write; every capability built from wire data is made with
    * `Object.create` (see {@link capabilityFromParts}), so a value a peer sent can never carry it.
    */
   readonly #local = true;
 
+  /** Parts of the child that {@link narrow} has checked, for the constructor to take as they are (synchronous: one slot). */
+  static #derived: { scope: readonly JsonValue[]; blocks: readonly Block[] } | undefined;
+
   static {
-    builtByConstructor = (value) => #local in value;
+    builtLocally = (value) => #local in value;
   }
 
   /** The full scope, narrowing included. */
@@ -54,6 +57,15 @@ export class Capability {
    * @param restrictions an optional expiry and audience.
    */
   constructor(scope: readonly JsonValue[], restrictions: Restrictions = {}) {
+    const derived = Capability.#derived;
+    if (derived !== undefined) {
+      // narrow() of a local capability: a local child, whose parts narrow() has already checked.
+      Capability.#derived = undefined;
+      this.scope = derived.scope;
+      this.blocks = derived.blocks;
+      this[chainOf] = undefined;
+      return;
+    }
     assertScope(scope, true, defaultLimits);
     this.blocks = Object.freeze([makeBlock(scope, restrictions)]);
     this.scope = deepFreeze(structuredCopy(scope));
@@ -103,15 +115,15 @@ export class Capability {
     const status = statusOf(this);
     if (status instanceof CapsyncError) setStatus(child, status); // narrowing never cures a rejected capability
     if (chain === undefined) {
-      // Not yet sent: the server signs every block at once. A local capability's child is local too (built by
-      // the constructor, so it has the brand); a chainless one that is not local (a tool's) stays neither.
-      if (!builtByConstructor(this)) {
+      // Made by local code and not yet sent: the server signs every block at once. A local capability's
+      // children are local too (built by the constructor); a chainless one that is not (a tool's) has
+      // children that are not.
+      if (!builtLocally(this)) {
         child[chainOf] = undefined;
         return child;
       }
-      const local = new Capability(scope);
-      (local as { blocks: readonly Block[] }).blocks = child.blocks;
-      return local;
+      Capability.#derived = { scope: child.scope, blocks: child.blocks };
+      return new Capability(child.scope);
     }
     const next = extendChain(chain, block);
     child[chainOf] = next;
@@ -147,7 +159,7 @@ export class Capability {
  * never for one decoded from token bytes, revived from a portable object, or bound to a handle.
  */
 export function isLocalCapability(cap: Capability): boolean {
-  return builtByConstructor(cap);
+  return builtLocally(cap);
 }
 
 /** Freezes a scope and everything in it: verified capabilities are shared (by the verifier's cache), so no holder may edit one. */

@@ -49,6 +49,13 @@ describe('a capability server code has just constructed', () => {
     expect(codeOf(() => unwrapCapability(new Capability(['doc']).narrow([], { expiresAt: 0 }), ['doc']))).toBe('ERR_CAPABILITY_EXPIRED');
   });
 
+  it('narrowing one leaves the constructor checking the next scope it is given', () => {
+    const child = new Capability(['doc']).narrow(['x'], { expiresAt: 5 });
+    expect([child.scope, child.blocks.length, child.expiresAt]).toEqual([['doc', 'x'], 2, 5]);
+    expect(codeOf(() => new Capability([]))).toBe('ERR_INVALID_SCOPE');
+    expect(new Capability(['other']).scope).toEqual(['other']);
+  });
+
   it('once sent, is the signed capability the verifier knows, revocable like any other', async () => {
     const { verifier } = await makeVerifier();
     const cap = new Capability(['doc']);
