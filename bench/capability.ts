@@ -10,15 +10,8 @@
  */
 import { createHash, createHmac, timingSafeEqual, webcrypto } from 'node:crypto';
 import { CompactSign, base64url, compactVerify } from 'jose';
-import {
-  CapabilityVerifier,
-  Keyring,
-  setCryptoProvider,
-  nobleCrypto,
-  type Capability,
-  type CryptoProvider,
-} from '../protocol/index.js';
-import { statusOf } from '../protocol/capability.js';
+import { CapabilityVerifier, Keyring, nobleCrypto, type Capability, type CryptoProvider } from '../protocol/index.js';
+import { statusOf } from '../protocol/capability/status.js';
 
 /** The chain primitives from OpenSSL, as the server installs them (kept here so the bench needs no server code). */
 const nodeCrypto: CryptoProvider = {
@@ -92,11 +85,11 @@ function assertVerified(cap: Capability): Capability {
 }
 
 async function main(): Promise<void> {
-  setCryptoProvider(nodeCrypto);
   const secret = new Uint8Array(32).map((_, i) => i * 7 + 1);
   const keyring = await Keyring.fromJwks([{ kty: 'oct', k: base64url.encode(secret), kid: 'bench-2025' }]);
-  const cold = new CapabilityVerifier({ keyring, cacheSize: 0 });
-  const cached = new CapabilityVerifier({ keyring });
+  const cold = new CapabilityVerifier({ keyring, cacheSize: 0, crypto: nodeCrypto });
+  const cached = new CapabilityVerifier({ keyring, crypto: nodeCrypto });
+  const nobleColdVerifier = new CapabilityVerifier({ keyring, cacheSize: 0, crypto: nobleCrypto });
 
   // A 3-step capability: minted, then narrowed three times (scope, scope + expiry, audience).
   const expiresAt = Date.now() + 3_600_000;
@@ -125,14 +118,7 @@ async function main(): Promise<void> {
   const coldVerify = op('decode+verify 3-step, cold (cacheSize 0)', () => cold.decode(token, USER));
   const cachedVerify = op('decode+verify 3-step, cached', () => cached.decode(token, USER));
   const jwsVerify = op('jose HS256 compactVerify + claims, same scope', verifyJws, true);
-  const nobleCold = op('decode+verify 3-step, cold, @noble/hashes', () => {
-    setCryptoProvider(nobleCrypto);
-    try {
-      return cold.decode(token, USER);
-    } finally {
-      setCryptoProvider(nodeCrypto);
-    }
-  });
+  const nobleCold = op('decode+verify 3-step, cold, @noble/hashes', () => nobleColdVerifier.decode(token, USER));
   const ops = [mint, narrow, coldVerify, cachedVerify, jwsVerify, nobleCold];
   const started = performance.now();
   await measure(ops);

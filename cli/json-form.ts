@@ -1,5 +1,4 @@
-import { Capability } from '../protocol/capability.js';
-import { capabilityFromToken } from '../protocol/capability-token.js';
+import { Capability, capabilityFromToken } from '../protocol/capability/capability.js';
 import { CapsyncError } from '../protocol/errors.js';
 import { fieldsOf, portableByName, portableOf, revive } from '../protocol/portable.js';
 

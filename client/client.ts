@@ -1,6 +1,6 @@
 import { Observable, Subject } from 'rxjs';
 import { attach } from '../protocol/attach.js';
-import type { Capability } from '../protocol/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
 import { Codec } from '../protocol/codec.js';
 import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.js';
 import { FrameType, type Frame } from '../protocol/frames.js';

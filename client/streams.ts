@@ -1,5 +1,5 @@
 import { BehaviorSubject, Observable, Subject, filter } from 'rxjs';
-import type { Capability } from '../protocol/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
 import type { JsonValue } from '../protocol/json-value.js';
 
 /** A live object's change as the client sees it. */

@@ -1,10 +1,12 @@
-import { Packr, Unpackr, addExtension } from 'msgpackr';
-import { Capability } from './capability.js';
-import { capabilityFromToken } from './capability-token.js';
+import { Packr, Unpackr } from 'msgpackr';
+import { Capability, decodeCapability } from './capability/capability.js';
+import { defaultSuite, type ChainSuite } from './capability/chain.js';
+import { nobleCrypto } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
 import { resolveLimits, type Limits } from './limits.js';
-import type { InboundHandles, OutboundHandles } from './handles.js';
-import { fieldsOf, onPortableRegistered, portableOf, revive } from './portable.js';
+import { readHandle, type Allocate, writeBinding, writeHandle, type InboundHandles, type OutboundHandles } from './handles.js';
+import { withRun, type ExtensionRun } from './extensions.js';
+import { defaultPortables, fieldsOf, type PortableRegistry } from './portable.js';
 import type { CapabilityVerifier } from './verifier.js';
 import { ExtensionType, scanFrame } from './wire-guard.js';
 
@@ -27,31 +29,62 @@ export interface CodecContext {
   onPortable?(object: object): void;
 }
 
-/** One encode or decode in progress. */
-interface Run {
-  readonly codec: Codec;
-  readonly context: CodecContext;
-  /** Extensions met by the decoder, resolved once msgpackr has returned. */
-  pending: number;
-  readonly capabilities: Capability[];
-  readonly portables: object[];
-  /** Capabilities bound to new handles by this encode (undone if the encode fails). */
-  readonly bound: Capability[];
+/** Options of a {@link Codec} beside its limits. */
+export interface CodecOptions {
+  /** The portable classes this codec encodes and revives. Default {@link defaultPortables} (what `registerPortable` fills). */
+  readonly portables?: PortableRegistry;
 }
 
-// msgpackr's extension registry is global to the process. The two handlers below are registered once
-// and act for whichever codec call is running; encode and decode are synchronous, so one slot suffices.
-let active: Run | null = null;
+/**
+ * One encode or decode of one codec: what msgpackr's global dispatchers (protocol/extensions.ts) forward to
+ * while it runs, and what it met on the way.
+ */
+class Run implements ExtensionRun {
+  /** Extensions met by the decoder, resolved once msgpackr has returned. */
+  pending = 0;
+  readonly capabilities: Capability[] = [];
+  readonly portables: object[] = [];
+  /** Capabilities bound to new handles by this encode (undone if the encode fails). */
+  readonly bound: Capability[] = [];
+  readonly packr: Packr;
 
-function current(): Run {
-  if (active === null) throw fail('ERR_NOT_ENCODABLE', 'capsync extensions are only handled by a capsync codec');
-  return active;
+  constructor(
+    readonly codec: Codec,
+    readonly context: CodecContext,
+    readonly decoding: boolean,
+  ) {
+    this.packr = codec.packr;
+  }
+
+  /** A capability: signed (server side), as a handle (client side), or whole. */
+  packCapability(cap: Capability, allocate: Allocate): Uint8Array | undefined {
+    const verifier = this.context.verifier;
+    this.capabilities.push(cap);
+    const handle = verifier ? undefined : this.context.outboundHandles?.handleFor(cap);
+    if (handle === undefined) return verifier ? verifier.sign(cap) : cap.toToken();
+    // A handle changes the extension type, so the whole extension is written here rather than by msgpackr.
+    if (!handle.bind) return writeHandle(allocate, handle.handle);
+    this.bound.push(cap);
+    return writeBinding(allocate, handle.handle, cap.toToken());
+  }
+
+  /** The payload of a portable object, if this codec's registry holds its class. */
+  packPortable(object: object): Uint8Array {
+    const type = this.codec.portables.of(object);
+    if (type === undefined) throw fail('ERR_NOT_ENCODABLE', 'this codec has no portable class for the object');
+    return this.packr.pack([type.name, fieldsOf(object)]);
+  }
+
+  noteExtension(type: number, payload: Uint8Array): Pending {
+    this.pending++;
+    return new Pending(type, payload);
+  }
 }
 
 /**
  * What the decoder leaves where an extension was. msgpackr decodes a nested `unpack()` by copying the whole
  * outer frame first, so a frame packed with small extensions would cost time quadratic in its size. The
- * extension handlers therefore only note the bytes; {@link Codec.decode} builds capabilities and portable
+ * extension dispatchers therefore only note the bytes; {@link Codec.decode} builds capabilities and portable
  * objects after msgpackr returns, each payload decoded on its own.
  */
 class Pending {
@@ -60,74 +93,6 @@ class Pending {
     readonly bytes: Uint8Array,
   ) {}
 }
-
-function pending(type: number, bytes: Uint8Array): Pending {
-  current().pending++;
-  return new Pending(type, bytes);
-}
-
-// msgpackr passes pack() an allocator as its second argument (its typings omit it): with it, pack writes the
-// whole extension itself and returns nothing, which lets one class use several extension types.
-addExtension({
-  Class: Capability,
-  type: ExtensionType.capability,
-  pack(cap: Capability, allocate: (size: number) => { target: Uint8Array; position: number }): Uint8Array | undefined {
-    const run = current();
-    const verifier = run.context.verifier;
-    run.capabilities.push(cap);
-    const handle = verifier ? undefined : run.context.outboundHandles?.handleFor(cap);
-    if (handle === undefined) return verifier ? verifier.sign(cap) : cap.toToken();
-    // A handle changes the extension type, so the whole extension is written here rather than by msgpackr.
-    if (!handle.bind) {
-      const { target, position } = allocate(6);
-      target[position] = 0xd6; // fixext 4
-      target[position + 1] = ExtensionType.capabilityHandle;
-      writeU32(target, position + 2, handle.handle);
-      return undefined;
-    }
-    run.bound.push(cap);
-    const token = cap.toToken();
-    const length = 4 + token.length;
-    const header = length < 0x100 ? 3 : length < 0x10000 ? 4 : 6;
-    const { target, position } = allocate(header + length);
-    let at = position;
-    if (header === 3) (target[at++] = 0xc7), (target[at++] = length);
-    else if (header === 4) (target[at++] = 0xc8), (target[at++] = length >> 8), (target[at++] = length & 0xff);
-    else (target[at++] = 0xc9), writeU32(target, at, length), (at += 4);
-    target[at++] = ExtensionType.capabilityBind;
-    writeU32(target, at, handle.handle);
-    target.set(token, at + 4);
-    return undefined;
-  },
-  unpack: (token: Uint8Array): Pending => pending(ExtensionType.capability, token),
-} as unknown as Parameters<typeof addExtension>[0]);
-
-for (const type of [ExtensionType.capabilityHandle, ExtensionType.capabilityBind]) {
-  addExtension({ type, unpack: (payload: Uint8Array): Pending => pending(type, payload) });
-}
-
-function writeU32(target: Uint8Array, at: number, value: number): void {
-  target[at] = value >>> 24;
-  target[at + 1] = (value >>> 16) & 0xff;
-  target[at + 2] = (value >>> 8) & 0xff;
-  target[at + 3] = value & 0xff;
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
-
-onPortableRegistered((type) => {
-  addExtension({
-    Class: type.cls as new () => object,
-    type: ExtensionType.portable,
-    pack(object: object): Uint8Array {
-      const { codec } = current();
-      return codec.packr.pack([portableOf(object)!.name, fieldsOf(object)]);
-    },
-    unpack: (payload: Uint8Array): Pending => pending(ExtensionType.portable, payload),
-  });
-});
 
 /**
  * Replaces every {@link Pending} in a freshly decoded value, in document order. Only lists and plain maps
@@ -166,7 +131,7 @@ function resolve(value: unknown, run: Run): unknown {
 
 function resolveCapability(token: Uint8Array, run: Run): Capability {
   const { verifier, user } = run.context;
-  const cap = verifier ? verifier.decode(token, user ?? null) : capabilityFromToken(token, run.codec.limits);
+  const cap = verifier ? verifier.decode(token, user ?? null) : decodeCapability(token, run.codec.suite);
   run.capabilities.push(cap);
   return cap;
 }
@@ -175,7 +140,7 @@ function resolveCapability(token: Uint8Array, run: Run): Capability {
 function resolveHandle(type: number, payload: Uint8Array, run: Run): Capability {
   const handles = run.context.inboundHandles;
   if (handles === undefined) throw fail('ERR_EXTENSION_UNKNOWN', 'capability handles are not accepted here');
-  const handle = readU32(payload, 0);
+  const handle = readHandle(payload);
   if (type === ExtensionType.capabilityHandle) {
     const { verifier, user } = run.context;
     const bound = handles.lookup(handle);
@@ -195,7 +160,7 @@ function resolvePortable(payload: Uint8Array, run: Run): object {
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields) || fields instanceof Pending || fields instanceof Uint8Array) {
     throw fail('ERR_PORTABLE_INVALID');
   }
-  const object = revive(name, resolve(fields, run));
+  const object = run.codec.portables.revive(name, resolve(fields, run));
   run.portables.push(object);
   return object;
 }
@@ -204,31 +169,36 @@ function resolvePortable(payload: Uint8Array, run: Run): object {
  * The one msgpack codec of capsync. Values are JSON-like data plus two extension types: capabilities
  * (type 1, the token bytes) and portable objects (type 2, `[className, fields]`). Every frame is scanned
  * against the {@link Limits} before msgpackr reads it; nothing else can be built from wire data.
+ *
+ * A codec owns its extension behaviour: which portable classes it knows (its {@link PortableRegistry}) and,
+ * client side, the limits and crypto provider the capabilities it decodes narrow with.
  */
 export class Codec {
   readonly limits: Limits;
+  /** The portable classes this codec encodes and revives. */
+  readonly portables: PortableRegistry;
+  /** @internal What capabilities decoded without a verifier (client side) narrow with. */
+  readonly suite: ChainSuite;
   /** @internal */
   readonly packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, moreTypes: false, structuredClone: false });
   /** @internal */
   readonly unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', structuredClone: false });
 
-  constructor(limits?: Partial<Limits>) {
+  constructor(limits?: Partial<Limits>, options: CodecOptions = {}) {
     this.limits = resolveLimits(limits);
+    this.suite = limits === undefined ? defaultSuite : Object.freeze({ crypto: nobleCrypto, limits: this.limits });
+    this.portables = options.portables ?? defaultPortables;
   }
 
   /** Encodes a value. Unsigned capabilities are signed when the context has a verifier (server side). */
   encode(value: unknown, context: CodecContext = {}, options: { check?: boolean } = {}): Uint8Array {
-    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [], bound: [] };
-    const previous = active;
-    active = run;
+    const run = new Run(this, context, false);
     let bytes: Uint8Array;
     try {
-      bytes = this.packr.pack(value);
+      bytes = withRun(run, () => this.packr.pack(value));
     } catch (error) {
       context.outboundHandles?.rollback(run.bound);
       throw error instanceof CapsyncError ? error : fail('ERR_NOT_ENCODABLE');
-    } finally {
-      active = previous;
     }
     if (options.check) {
       // msgpackr can write what a capsync peer refuses (a Date, a Map with number keys, a frame past the
@@ -247,17 +217,15 @@ export class Codec {
   /** Decodes bytes from a peer: scans limits first, then builds the value. Throws a {@link CapsyncError}. */
   decode(bytes: Uint8Array, context: CodecContext = {}): unknown {
     scanFrame(bytes, this.limits);
-    const run: Run = { codec: this, context, pending: 0, capabilities: [], portables: [], bound: [] };
-    const previous = active;
-    active = run;
+    const run = new Run(this, context, true);
     let value: unknown;
     try {
-      value = this.unpackr.unpack(bytes);
-      if (run.pending > 0) value = resolve(value, run);
+      value = withRun(run, () => {
+        const decoded: unknown = this.unpackr.unpack(bytes);
+        return run.pending > 0 ? resolve(decoded, run) : decoded;
+      });
     } catch (error) {
       throw error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
-    } finally {
-      active = previous;
     }
     if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
     if (context.onPortable) for (const object of run.portables) context.onPortable(object);

@@ -3,8 +3,9 @@ import { sha256 } from '@noble/hashes/sha2.js';
 
 /**
  * The two primitives the capability chain needs, synchronous so `narrow()` never waits.
- * The default is `@noble/hashes` (audited, runs in browsers); the server swaps in `node:crypto`,
- * which is about twice as fast, through {@link setCryptoProvider}.
+ * The default is `@noble/hashes` (audited, runs in browsers). There is no process-wide choice: a
+ * `CapabilityVerifier` is given its provider (the Node server passes `node:crypto`, about twice as fast),
+ * and the capabilities it mints or verifies keep it for narrowing.
  */
 export interface CryptoProvider {
   hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array;
@@ -26,15 +27,3 @@ export const nobleCrypto: CryptoProvider = {
   sha256: (message) => sha256(message),
   timingSafeEqual: constantTimeEqual,
 };
-
-let provider: CryptoProvider = nobleCrypto;
-
-/** Replaces the crypto provider for this process (the server does this once, at import). */
-export function setCryptoProvider(next: CryptoProvider): void {
-  provider = next;
-}
-
-/** The provider in use. */
-export function crypto(): CryptoProvider {
-  return provider;
-}

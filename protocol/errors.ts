@@ -9,6 +9,8 @@ export const CloseCode = {
   normal: 1000,
   goingAway: 1001,
   protocolError: 1002,
+  /** Never sent: what a peer observes when the connection dropped without a close frame. */
+  abnormal: 1006,
   badData: 1007,
   policy: 1008,
   tooBig: 1009,
@@ -22,6 +24,44 @@ export const CloseCode = {
   /** Too many malformed frames from this connection. */
   tooManyBadFrames: 4003,
 } as const;
+
+/**
+ * What a client does after a close, by close code (centrifuge-js groups its codes the same way):
+ * - `retryable`: reconnect, with backoff (the server went away, the network dropped, the client fell behind);
+ * - `new-token`: reconnect only with a fresh session token (the JWT expired and no refresh came in time);
+ * - `terminal`: stop; reconnecting would fail the same way (a protocol or policy fault, or a close the app asked for).
+ */
+export type CloseCodeClass = 'retryable' | 'new-token' | 'terminal';
+
+/** The class of every close code capsync uses. protocol/SPEC.md section 6 shows this table; a test compares them. */
+export const closeCodeClasses: Readonly<Record<(typeof CloseCode)[keyof typeof CloseCode], CloseCodeClass>> = Object.freeze({
+  [CloseCode.normal]: 'terminal', // the app closed the connection on purpose
+  [CloseCode.goingAway]: 'retryable',
+  [CloseCode.protocolError]: 'terminal',
+  [CloseCode.abnormal]: 'retryable',
+  [CloseCode.badData]: 'terminal',
+  [CloseCode.policy]: 'terminal',
+  [CloseCode.tooBig]: 'terminal',
+  [CloseCode.internal]: 'terminal',
+  [CloseCode.heartbeatTimeout]: 'retryable',
+  [CloseCode.slowConsumer]: 'retryable',
+  [CloseCode.sessionExpired]: 'new-token',
+  [CloseCode.tooManyBadFrames]: 'terminal',
+});
+
+/**
+ * What a client should do after the connection closed with `code`. A code capsync does not use (a proxy's
+ * 1012 "service restart", 1005 "no status") is `retryable`: a reconnecting client backs off anyway, and only
+ * the codes capsync sends to stop a client are terminal.
+ *
+ * @example
+ * ```ts
+ * socket.onclose = (event) => { if (closeCodeClass(event.code) === 'retryable') scheduleReconnect(); };
+ * ```
+ */
+export function closeCodeClass(code: number): CloseCodeClass {
+  return (closeCodeClasses as Record<number, CloseCodeClass | undefined>)[code] ?? 'retryable';
+}
 
 /** The definition of every error code: its default message and, when it ends a connection, its close code. */
 const definitions = {

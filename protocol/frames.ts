@@ -1,6 +1,6 @@
 // zod's mini build: the same validators, tree-shakable, so the browser client does not carry all of zod.
 import * as z from 'zod/mini';
-import { Capability } from './capability.js';
+import { Capability } from './capability/capability.js';
 import { fail } from './errors.js';
 
 /**

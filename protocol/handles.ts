@@ -1,4 +1,6 @@
-import { chainOf, type Capability } from './capability.js';
+import type { Capability } from './capability/capability.js';
+import { chainOf } from './capability/chain.js';
+import { ExtensionType } from './wire-guard.js';
 import { fail } from './errors.js';
 
 /** How many capabilities one connection may bind to handles. Past it, capabilities travel whole. */
@@ -51,4 +53,46 @@ export class InboundHandles {
     if (cap === undefined) throw fail('ERR_CAPABILITY_MALFORMED', 'unknown capability handle');
     return cap;
   }
+}
+
+/**
+ * msgpackr's allocator, passed to an extension's pack() as its second argument (its typings omit it): with
+ * it, pack writes the whole extension itself and returns nothing, which lets one class use several types.
+ */
+export type Allocate = (size: number) => { target: Uint8Array; position: number };
+
+/** @internal Writes a handle extension (type 5): `d6 05` and the 4-byte handle. Returns nothing: msgpackr writes no more. */
+export function writeHandle(allocate: Allocate, handle: number): undefined {
+  const { target, position } = allocate(6);
+  target[position] = 0xd6; // fixext 4
+  target[position + 1] = ExtensionType.capabilityHandle;
+  writeU32(target, position + 2, handle);
+  return undefined;
+}
+
+/** @internal Writes a binding extension (type 6): the 4-byte handle, then the token, in the smallest ext header. */
+export function writeBinding(allocate: Allocate, handle: number, token: Uint8Array): undefined {
+  const length = 4 + token.length;
+  const header = length < 0x100 ? 3 : length < 0x10000 ? 4 : 6;
+  const { target, position } = allocate(header + length);
+  let at = position;
+  if (header === 3) (target[at++] = 0xc7), (target[at++] = length);
+  else if (header === 4) (target[at++] = 0xc8), (target[at++] = length >> 8), (target[at++] = length & 0xff);
+  else (target[at++] = 0xc9), writeU32(target, at, length), (at += 4);
+  target[at++] = ExtensionType.capabilityBind;
+  writeU32(target, at, handle);
+  target.set(token, at + 4);
+  return undefined;
+}
+
+/** @internal The handle at the start of a type 5 or 6 payload (the scan checked its length). */
+export function readHandle(payload: Uint8Array): number {
+  return ((payload[0]! << 24) | (payload[1]! << 16) | (payload[2]! << 8) | payload[3]!) >>> 0;
+}
+
+function writeU32(target: Uint8Array, at: number, value: number): void {
+  target[at] = value >>> 24;
+  target[at + 1] = (value >>> 16) & 0xff;
+  target[at + 2] = (value >>> 8) & 0xff;
+  target[at + 3] = value & 0xff;
 }

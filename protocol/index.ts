@@ -1,15 +1,31 @@
-export { Capability, type Restrictions } from './capability.js';
-export { capabilityFromToken } from './capability-token.js';
+export { Capability, capabilityFromToken, type Restrictions } from './capability/capability.js';
+export { revocationId } from './capability/status.js';
 export { ANY, unwrapCapability, matchScope, scopesOverlap, type PatternElement, type Unwrapped } from './unwrap.js';
-export { CapsyncError, CloseCode, errorCodes, isErrorCode, type CapsyncErrorCode } from './errors.js';
-export { Codec, type CodecContext } from './codec.js';
+export {
+  CapsyncError,
+  CloseCode,
+  closeCodeClass,
+  closeCodeClasses,
+  errorCodes,
+  isErrorCode,
+  type CapsyncErrorCode,
+  type CloseCodeClass,
+} from './errors.js';
+export { Codec, type CodecContext, type CodecOptions } from './codec.js';
 export { defaultLimits, resolveLimits, type Limits } from './limits.js';
 export { Keyring, type RootKey } from './keyring.js';
 export { CapabilityVerifier, type VerifierOptions } from './verifier.js';
 export { MemoryRevocationSet, type RevocationEntry, type RevocationSet } from './revocation.js';
-export { registerPortable, addressOf, portableByName, type PortableOptions, type PortableClass } from './portable.js';
+export {
+  PortableRegistry,
+  defaultPortables,
+  registerPortable,
+  addressOf,
+  portableByName,
+  type PortableOptions,
+  type PortableClass,
+} from './portable.js';
 export { FrameType, validateFrame, clientFrameTypes, serverFrameTypes, type Frame, type FrameOf } from './frames.js';
 export { canonicalKey, jsonEqual, type JsonValue } from './json-value.js';
-export { setCryptoProvider, nobleCrypto, type CryptoProvider } from './crypto.js';
-export { revocationId } from './capability.js';
+export { nobleCrypto, type CryptoProvider } from './crypto.js';
 export { callServer, type ServerCaller } from './attach.js';

@@ -1,4 +1,6 @@
+import { Capability } from './capability/capability.js';
 import { fail } from './errors.js';
+import { dispatchPortableClass } from './extensions.js';
 import type { JsonValue } from './json-value.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -20,14 +22,86 @@ export interface PortableType<T extends object = object> extends PortableOptions
   readonly cls: PortableClass<T>;
 }
 
-const byName = new Map<string, PortableType>();
-const byClass = new Map<PortableClass, PortableType>();
-const listeners = new Set<(type: PortableType) => void>();
+/**
+ * The portable classes one {@link Codec} knows: what it may encode as extension type 2 and what names it
+ * revives. A codec with its own registry neither sends nor builds the classes of another registry, so two
+ * apps (or two tests) in one process cannot see each other's classes. Codecs given none use
+ * {@link defaultPortables}, which {@link registerPortable} fills.
+ *
+ * @example
+ * ```ts
+ * const portables = new PortableRegistry();
+ * portables.register(Video, { name: 'Video', address: (v) => ['youtube_videos', v.id] });
+ * const codec = new Codec(undefined, { portables });
+ * ```
+ */
+export class PortableRegistry {
+  readonly #byName = new Map<string, PortableType>();
+  readonly #byClass = new Map<PortableClass, PortableType>();
+
+  /**
+   * Registers a class under a name. Registering the same class under the same name again is a no-op;
+   * another class under a taken name is `ERR_PORTABLE_INVALID`. `Capability` (or a subclass) can never be
+   * portable: an instance revived from wire fields would be a capability nobody signed or checked.
+   */
+  register<T extends object>(cls: PortableClass<T>, options: PortableOptions<T>): void {
+    if (typeof options.name !== 'string' || options.name.length === 0) throw fail('ERR_PORTABLE_INVALID', 'portable name must be a non-empty string');
+    if (typeof cls !== 'function' || cls === (Capability as PortableClass) || cls.prototype instanceof Capability) {
+      throw fail('ERR_PORTABLE_INVALID', 'a capability class cannot be portable');
+    }
+    const existing = this.#byName.get(options.name);
+    if (existing !== undefined) {
+      if (existing.cls === cls) return;
+      throw fail('ERR_PORTABLE_INVALID', `portable name ${options.name} is already registered`);
+    }
+    const type = { ...options, cls } as PortableType;
+    this.#byName.set(options.name, type);
+    this.#byClass.set(cls, type);
+    dispatchPortableClass(cls);
+  }
+
+  /** The registration of a class name, or undefined. */
+  byName(name: string): PortableType | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** The registration of a class, or undefined. */
+  ofClass(cls: PortableClass): PortableType | undefined {
+    return this.#byClass.get(cls);
+  }
+
+  /** The registration of an instance's own class (not a subclass's), or undefined. */
+  of(object: object): PortableType | undefined {
+    return this.#byClass.get(object.constructor as PortableClass);
+  }
+
+  /**
+   * @internal Rebuilds an instance from wire fields without running its constructor (which may mint
+   * capabilities and so only runs in server code). A field may not shadow anything on the class's prototype
+   * chain: wire data never replaces a method or `constructor`.
+   */
+  revive(name: unknown, fields: unknown): object {
+    if (typeof name !== 'string') throw fail('ERR_PORTABLE_INVALID');
+    const type = this.#byName.get(name);
+    if (type === undefined) throw fail('ERR_PORTABLE_UNKNOWN', `portable class ${JSON.stringify(name).slice(0, 64)} is not registered`);
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw fail('ERR_PORTABLE_INVALID');
+    const proto = type.cls.prototype as object;
+    const object = Object.create(proto) as Record<string, unknown>;
+    for (const key of Object.keys(fields)) {
+      if (key in proto) throw fail('ERR_PORTABLE_INVALID', `field ${JSON.stringify(key).slice(0, 64)} shadows the class`);
+      Object.defineProperty(object, key, { value: (fields as Record<string, unknown>)[key], writable: true, enumerable: true, configurable: true });
+    }
+    return object;
+  }
+}
+
+/** The registry {@link registerPortable} fills and codecs use when given none. */
+export const defaultPortables = new PortableRegistry();
 
 /**
- * Registers a class as portable: its instances cross the wire with their own fields (capabilities
- * included) and arrive as instances of the same class on the other side, whose methods then work there.
- * Both sides must register the class under the same name, usually by importing one shared module.
+ * Registers a class as portable in {@link defaultPortables}: its instances cross the wire with their own
+ * fields (capabilities included) and arrive as instances of the same class on the other side, whose methods
+ * then work there. Both sides must register the class under the same name, usually by importing one shared module.
  *
  * @example
  * ```ts
@@ -35,42 +109,27 @@ const listeners = new Set<(type: PortableType) => void>();
  * ```
  */
 export function registerPortable<T extends object>(cls: PortableClass<T>, options: PortableOptions<T>): void {
-  if (typeof options.name !== 'string' || options.name.length === 0) throw fail('ERR_PORTABLE_INVALID', 'portable name must be a non-empty string');
-  const existing = byName.get(options.name);
-  if (existing !== undefined) {
-    if (existing.cls === cls) return;
-    throw fail('ERR_PORTABLE_INVALID', `portable name ${options.name} is already registered`);
-  }
-  const type = { ...options, cls } as PortableType;
-  byName.set(options.name, type);
-  byClass.set(cls, type);
-  for (const listener of listeners) listener(type);
+  defaultPortables.register(cls, options);
 }
 
-/** The registration of a class name, or undefined. */
-export function portableByName(name: string): PortableType | undefined {
-  return byName.get(name);
+/** The registration of a class name in `registry` (default {@link defaultPortables}), or undefined. */
+export function portableByName(name: string, registry: PortableRegistry = defaultPortables): PortableType | undefined {
+  return registry.byName(name);
 }
 
-/** The registration of a class, or undefined. */
-export function portableOfClass(cls: PortableClass): PortableType | undefined {
-  return byClass.get(cls);
+/** The registration of a class in `registry`, or undefined. */
+export function portableOfClass(cls: PortableClass, registry: PortableRegistry = defaultPortables): PortableType | undefined {
+  return registry.ofClass(cls);
 }
 
-/** The registration of an instance's class, or undefined. */
-export function portableOf(object: object): PortableType | undefined {
-  return byClass.get(object.constructor as PortableClass);
+/** The registration of an instance's class in `registry`, or undefined. */
+export function portableOf(object: object, registry: PortableRegistry = defaultPortables): PortableType | undefined {
+  return registry.of(object);
 }
 
-/** @internal The codec hears of every class, registered before or after it loaded. */
-export function onPortableRegistered(listener: (type: PortableType) => void): void {
-  for (const type of byName.values()) listener(type);
-  listeners.add(listener);
-}
-
-/** The live address of a portable instance, or undefined if its class declares none. */
-export function addressOf(object: object): JsonValue[] | undefined {
-  const type = portableOf(object);
+/** The live address of a portable instance, or undefined if its class declares none (or is not in `registry`). */
+export function addressOf(object: object, registry: PortableRegistry = defaultPortables): JsonValue[] | undefined {
+  const type = registry.of(object);
   return type?.address?.(object);
 }
 
@@ -79,21 +138,7 @@ export function fieldsOf(object: object): Record<string, unknown> {
   return { ...object };
 }
 
-/**
- * @internal Rebuilds an instance from wire fields without running its constructor (which may mint
- * capabilities and so only runs in server code). A field may not shadow anything on the class's prototype
- * chain: wire data never replaces a method or `constructor`.
- */
-export function revive(name: unknown, fields: unknown): object {
-  if (typeof name !== 'string') throw fail('ERR_PORTABLE_INVALID');
-  const type = byName.get(name);
-  if (type === undefined) throw fail('ERR_PORTABLE_UNKNOWN', `portable class ${JSON.stringify(name).slice(0, 64)} is not registered`);
-  if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw fail('ERR_PORTABLE_INVALID');
-  const proto = type.cls.prototype as object;
-  const object = Object.create(proto) as Record<string, unknown>;
-  for (const key of Object.keys(fields)) {
-    if (key in proto) throw fail('ERR_PORTABLE_INVALID', `field ${JSON.stringify(key).slice(0, 64)} shadows the class`);
-    Object.defineProperty(object, key, { value: (fields as Record<string, unknown>)[key], writable: true, enumerable: true, configurable: true });
-  }
-  return object;
+/** @internal Rebuilds an instance of the class `name` names in `registry` (see {@link PortableRegistry.revive}). */
+export function revive(name: unknown, fields: unknown, registry: PortableRegistry = defaultPortables): object {
+  return registry.revive(name, fields);
 }

@@ -1,4 +1,5 @@
-import { Capability, assertStillValid, statusOf } from './capability.js';
+import { Capability, isLocalCapability } from './capability/capability.js';
+import { assertStillValid, statusOf } from './capability/status.js';
 import { CapsyncError, fail } from './errors.js';
 import { jsonEqual, type JsonValue } from './json-value.js';
 
@@ -12,8 +13,10 @@ export type PatternElement = JsonValue | typeof ANY;
 export type Unwrapped<P extends readonly PatternElement[]> = { [K in keyof P]: JsonValue };
 
 /**
- * Checks that `cap` is a capability verified by this server, still valid (not revoked, not expired), and
- * that its scope matches `pattern`; returns the scope padded with `null` to the pattern's length.
+ * Checks that `cap` is a capability verified by this server (or made by `new Capability(...)` in this
+ * process and never sent), still valid (not revoked, not expired), and that its scope matches `pattern`;
+ * returns the scope padded with `null` to the pattern's length. Anything that came from a peer and was not
+ * signed by this server's key fails: `ERR_CAPABILITY_FORGED` for a client's unsigned token.
  *
  * Semantics are Anvil's `unwrap_capability`: a scope longer than the pattern is too narrow
  * (`ERR_CAPABILITY_TOO_NARROW`); each scope element must equal the pattern element (deep JSON equality,
@@ -29,9 +32,18 @@ export function unwrapCapability<const P extends readonly PatternElement[]>(cap:
   if (!Array.isArray(pattern) || pattern.length === 0) throw fail('ERR_INVALID_PATTERN');
   if (!(cap instanceof Capability)) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
   const status = statusOf(cap);
-  if (status === undefined) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
-  if (status instanceof CapsyncError) throw fail(status.code);
-  assertStillValid(status);
+  if (status === undefined) {
+    // Made by `new Capability(...)` in this process and never sent: only code running here can hold it, so
+    // it is trusted as Anvil trusts server code's own capabilities. Its expiry still applies (on this
+    // process's clock); there is no caller to check an audience against.
+    if (!isLocalCapability(cap)) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
+    const expiresAt = cap.expiresAt;
+    if (expiresAt !== null && Date.now() > expiresAt) throw fail('ERR_CAPABILITY_EXPIRED');
+  } else if (status instanceof CapsyncError) {
+    throw fail(status.code);
+  } else {
+    assertStillValid(status);
+  }
   return matchScope(cap.scope, pattern) as Unwrapped<P>;
 }
 

@@ -1,26 +1,14 @@
 import { LRUCache } from 'lru-cache';
-import {
-  Capability,
-  assertStillValid,
-  capabilityFromParts,
-  chainOf,
-  randomNonce,
-  restrictionsOf,
-  setStatus,
-  statusOf,
-  tagKey,
-  type Restrictions,
-  type SignedChain,
-  type Verification,
-  type VerificationAuthority,
-} from './capability.js';
-import { crypto } from './crypto.js';
+import { Capability, capabilityFromParts, pendingCapability, type Restrictions } from './capability/capability.js';
+import { chainOf, randomNonce, restrictionsOf, signChain, tagKey, verifyChain, type ChainSuite, type SignedChain } from './capability/chain.js';
+import { assertStillValid, setStatus, statusOf, type Verification, type VerificationAuthority } from './capability/status.js';
+import { TAG_BYTES, parseToken, type Block } from './capability/token.js';
+import { nobleCrypto, type CryptoProvider } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
-import { assertJsonValue, type JsonValue } from './json-value.js';
+import type { JsonValue } from './json-value.js';
 import type { Keyring } from './keyring.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { MemoryRevocationSet, type RevocationSet } from './revocation.js';
-import { NONCE_BYTES, TAG_BYTES, decodeBlock, decodeToken, encodeBlock, type Block } from './token.js';
 
 /** Options of a {@link CapabilityVerifier}. */
 export interface VerifierOptions {
@@ -35,6 +23,12 @@ export interface VerifierOptions {
   readonly now?: () => number;
   /** Random bytes for the nonce of minted capabilities, for test vectors. Default `crypto.getRandomValues`. */
   readonly random?: (length: number) => Uint8Array;
+  /**
+   * The HMAC and SHA-256 implementation. Default `nobleCrypto` (`@noble/hashes`, runs anywhere); the Node
+   * server passes `nodeCrypto` (OpenSSL, about twice as fast). Capabilities this verifier mints or verifies
+   * keep it: narrowing them on the server uses the same provider.
+   */
+  readonly crypto?: CryptoProvider;
 }
 
 interface CacheEntry {
@@ -56,6 +50,9 @@ export class CapabilityVerifier implements VerificationAuthority {
   readonly limits: Limits;
   readonly clockToleranceMs: number;
   readonly now: () => number;
+  readonly crypto: CryptoProvider;
+  /** The provider and limits every capability this verifier mints or verifies narrows with. */
+  readonly #suite: ChainSuite;
   readonly #random: (length: number) => Uint8Array;
   readonly #cache: LRUCache<string, CacheEntry> | undefined;
 
@@ -65,6 +62,8 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.limits = resolveLimits(options.limits);
     this.clockToleranceMs = options.clockToleranceMs ?? 0;
     this.now = options.now ?? Date.now;
+    this.crypto = options.crypto ?? nobleCrypto;
+    this.#suite = Object.freeze({ crypto: this.crypto, limits: this.limits });
     this.#random = options.random ?? randomNonce;
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new LRUCache({ max: size }) : undefined;
@@ -80,7 +79,7 @@ export class CapabilityVerifier implements VerificationAuthority {
 
   /** A new capability signed with the current key and already verified for this server. */
   mint(scope: readonly JsonValue[], restrictions?: Restrictions): Capability {
-    const cap = new Capability(scope, restrictions);
+    const cap = pendingCapability(scope, restrictions ?? {}, this.limits);
     this.sign(cap);
     return cap;
   }
@@ -92,11 +91,8 @@ export class CapabilityVerifier implements VerificationAuthority {
   sign(cap: Capability): Uint8Array {
     if (cap[chainOf] === undefined) {
       const key = this.keyring.current;
-      const blockBytes = cap.blocks.map((block) => encodeBlock(block, this.#random(NONCE_BYTES)));
-      const tags: Uint8Array[] = [];
-      let tag = key.secret;
-      for (const bytes of blockBytes) tags.push((tag = crypto().hmacSha256(tag, bytes)));
-      cap[chainOf] = { kid: key.kid, blockBytes, tag };
+      const { chain, tags } = signChain(cap.blocks, key.kid, key.secret, this.#suite, this.#random);
+      cap[chainOf] = chain;
       setStatus(cap, { tags, ...restrictionsOf(cap.blocks), authority: this });
     }
     return cap.toToken();
@@ -141,37 +137,18 @@ export class CapabilityVerifier implements VerificationAuthority {
   #lookup(token: Uint8Array): CacheEntry | undefined {
     if (this.#cache === undefined || token.length < TAG_BYTES) return undefined;
     const entry = this.#cache.get(cacheKey(token));
-    return entry !== undefined && crypto().timingSafeEqual(entry.token, token) ? entry : undefined;
+    return entry !== undefined && this.crypto.timingSafeEqual(entry.token, token) ? entry : undefined;
   }
 
   #verify(bytes: Uint8Array): CacheEntry | Capability {
-    // Copied: the capability and the cache outlive the caller's buffer (a frame the transport may reuse).
-    const token = new Uint8Array(bytes);
-    const parts = decodeToken(token, this.limits);
-    const blocks = parts.blocks.map((b) => decodeBlock(b, this.limits));
-    const scope: JsonValue[] = [];
-    for (const block of blocks) {
-      for (const element of block.segment) {
-        try {
-          assertJsonValue(element, this.limits.maxDepth);
-        } catch {
-          throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope holds a value that is not JSON-compatible');
-        }
-        scope.push(element);
-      }
-    }
-    if (scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
-    if (scope.length > this.limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
-    const chain: SignedChain = { kid: parts.kid, blockBytes: parts.blocks, tag: parts.tag, token };
-    if (parts.kid === '' || parts.tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
-    const key = this.keyring.get(parts.kid);
+    const parsed = parseToken(bytes, this.limits);
+    const { scope, decoded: blocks, token } = parsed;
+    const chain: SignedChain = { kid: parsed.kid, blockBytes: parsed.blocks, tag: parsed.tag, token, suite: this.#suite };
+    if (chain.kid === '' || chain.tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
+    const key = this.keyring.get(chain.kid);
     if (key === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_UNKNOWN_KEY'));
-    const tags: Uint8Array[] = [];
-    let tag = key.secret;
-    for (const bytes of parts.blocks) tags.push((tag = crypto().hmacSha256(tag, bytes)));
-    if (parts.tag.length !== TAG_BYTES || !crypto().timingSafeEqual(tag, parts.tag)) {
-      return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-    }
+    const tags = verifyChain(chain, key.secret, this.crypto);
+    if (tags === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
     const cap = capabilityFromParts(scope, blocks, chain);
     const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this };
     setStatus(cap, verification);

@@ -1,4 +1,4 @@
-import type { Capability } from '../protocol/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
 import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import { ANY, unwrapCapability } from '../protocol/unwrap.js';

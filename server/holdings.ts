@@ -1,4 +1,6 @@
-import { Capability, assertStillValid, idsOf, revocationId, statusOf, tagKey, type Verification } from '../protocol/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
+import { tagKey } from '../protocol/capability/chain.js';
+import { assertStillValid, idsOf, revocationId, statusOf, type Verification } from '../protocol/capability/status.js';
 import { CapsyncError } from '../protocol/errors.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Deadline, Deadlines } from './deadlines.js';
@@ -82,7 +84,7 @@ export class Holdings {
     this.#holdings.set(key, holding);
     this.#held.add(cap);
     this.#events.held(cap.scope);
-    const id = revocationId(status.tags[status.tags.length - 1]!);
+    const id = revocationId(status.tags[status.tags.length - 1]!, status.authority.crypto);
     const expiresAt = status.expiresAt;
     if (expiresAt !== null) {
       // Due one millisecond after the last moment the verifier still accepts it.

@@ -1,9 +1,3 @@
-import { setCryptoProvider } from '../protocol/crypto.js';
-import { nodeCrypto } from './node-crypto.js';
-
-// The server checks a capability on every call: OpenSSL's HMAC is about twice as fast as the portable one.
-setCryptoProvider(nodeCrypto);
-
 export { CapsyncServer } from './server.js';
 export type { ServerOptions, HubOptions, ConnectionLimits, Clock, Logger } from './options.js';
 export type { PresencePolicy } from './presence.js';

@@ -1,4 +1,4 @@
-import { Capability } from '../protocol/capability.js';
+import { Capability } from '../protocol/capability/capability.js';
 import type { Codec } from '../protocol/codec.js';
 import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';

@@ -1,6 +1,6 @@
 import type { ZodType } from 'zod';
 import { fail } from '../protocol/errors.js';
-import type { Capability, Restrictions } from '../protocol/capability.js';
+import type { Capability, Restrictions } from '../protocol/capability/capability.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { User } from './auth.js';
 import type { LiveObjects } from './live.js';

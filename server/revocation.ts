@@ -1,4 +1,4 @@
-import type { Capability } from '../protocol/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
 import type { RevocationEntry } from '../protocol/revocation.js';
 import { ANY, unwrapCapability } from '../protocol/unwrap.js';
 import type { Clock, Logger } from './options.js';

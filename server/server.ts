@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import type { Capability, Restrictions } from '../protocol/capability.js';
+import type { Capability, Restrictions } from '../protocol/capability/capability.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Authenticator } from './auth.js';
 import { Hub } from './hub.js';

@@ -1,4 +1,4 @@
-import type { Capability } from '../protocol/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';

@@ -1,4 +1,4 @@
-import { Capability } from '../../protocol/capability.js';
+import { Capability } from '../../protocol/capability/capability.js';
 import { fieldsOf, portableOf } from '../../protocol/portable.js';
 import { ExtensionType } from '../../protocol/wire-guard.js';
 import { JsonFormError, parseHex } from '../json-form.js';

@@ -1,9 +1,9 @@
-import { Capability, capabilityFromParts } from '../../protocol/capability.js';
+import { Capability, capabilityFromParts } from '../../protocol/capability/capability.js';
 import { CapsyncError } from '../../protocol/errors.js';
 import { frameIdOf } from '../../protocol/frames.js';
 import type { JsonValue } from '../../protocol/json-value.js';
 import { defaultLimits } from '../../protocol/limits.js';
-import { decodeToken, encodeBlock, type Block } from '../../protocol/token.js';
+import { decodeToken, encodeBlock, type Block } from '../../protocol/capability/token.js';
 import { devLogin, socketUrl } from '../dev-login.js';
 import { JsonFormError, fromJsonForm, parseHex, toJsonForm } from '../json-form.js';
 import { UsageError } from '../usage.js';

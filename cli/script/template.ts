@@ -1,4 +1,4 @@
-import { Capability } from '../../protocol/capability.js';
+import { Capability } from '../../protocol/capability/capability.js';
 import { toJsonForm } from '../json-form.js';
 
 /**

@@ -1,6 +1,6 @@
 import { CapsyncClient, type ConnectOptions, type SocketLike } from '../../client/client.js';
 import { callServer } from '../../protocol/attach.js';
-import type { Capability } from '../../protocol/capability.js';
+import type { Capability } from '../../protocol/capability/capability.js';
 import { Codec } from '../../protocol/codec.js';
 import { clientFrameTypes, FrameType, validateFrame, type Frame } from '../../protocol/frames.js';
 import { InboundHandles } from '../../protocol/handles.js';

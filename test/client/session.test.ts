@@ -1,6 +1,6 @@
 import { firstValueFrom, toArray } from 'rxjs';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Capability } from '../../protocol/capability.js';
+import { Capability } from '../../protocol/capability/capability.js';
 import { FrameType } from '../../protocol/frames.js';
 import { ext } from '../protocol/helpers.js';
 import { FakeServer, Note } from './fake-server.js';

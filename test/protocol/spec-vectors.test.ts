@@ -16,6 +16,8 @@ import {
   CapsyncError,
   CloseCode,
   Codec,
+  closeCodeClass,
+  closeCodeClasses,
   FrameType,
   Keyring,
   clientFrameTypes,
@@ -226,6 +228,16 @@ describe('SPEC.md tables', () => {
   it('lists every close code', () => {
     const table = rows(section(6)).filter((r) => /^`[a-z]\w*`$/.test(r[0]!) && /^\d{4}$/.test(r[1]!));
     expect(table.map((r) => [unquote(r[0]!), Number(r[1])])).toEqual(Object.entries(CloseCode));
+  });
+
+  it('gives every close code the class closeCodeClass returns, and nothing else', () => {
+    const table = rows(section(6)).filter((r) => /^`[a-z]\w*`$/.test(r[0]!) && /^\d{4}$/.test(r[1]!));
+    expect(Object.fromEntries(table.map((r) => [Number(r[1]), r[2]]))).toEqual(
+      Object.fromEntries(Object.values(CloseCode).map((code) => [code, closeCodeClass(code)])),
+    );
+    expect(Object.keys(closeCodeClasses).map(Number).sort()).toEqual(Object.values(CloseCode).sort());
+    expect(section(6)).toMatch(/not in this table[^.]*is\s+`retryable`/);
+    expect([1005, 1012, 1013, 4999].map(closeCodeClass)).toEqual(['retryable', 'retryable', 'retryable', 'retryable']);
   });
 
   it('keeps a section for session frames', () => {

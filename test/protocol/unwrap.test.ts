@@ -96,7 +96,7 @@ describe('unwrapCapability: what is not a verified capability', () => {
     ['a string', 'youtube_videos'],
     ['a plain map shaped like a capability', { scope: ['youtube_videos'], blocks: [{ segment: ['youtube_videos'], expiresAt: null, audience: null }] }],
     ['an object with the Capability prototype', Object.create(Capability.prototype)],
-    ['a capability made in local code', new Capability(['youtube_videos'])],
+    ['a copy of a capability made in local code', { ...new Capability(['youtube_videos']) }],
   ])('refuses %s with ERR_CAPABILITY_NOT_VERIFIED', (_, value) => {
     expect(codeOf(() => unwrapCapability(value, ['youtube_videos']))).toBe('ERR_CAPABILITY_NOT_VERIFIED');
   });

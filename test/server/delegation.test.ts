@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, FrameType, type CapsyncClient, type Delegation } from '../../client/index.js';
-import { chainOf } from '../../protocol/capability.js';
+import { chainOf } from '../../protocol/capability/chain.js';
 import { Video } from '../../examples/video/video.js';
 import { collectUntil, next, roundTrip, startDemo, tempDir, type DemoHarness } from '../helpers.js';
 

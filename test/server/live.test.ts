@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Capability } from '../../protocol/capability.js';
+import { Capability } from '../../protocol/capability/capability.js';
 import { Codec } from '../../protocol/codec.js';
 import type { CapsyncError } from '../../protocol/errors.js';
 import { FrameType } from '../../protocol/frames.js';

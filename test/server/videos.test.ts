@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Video } from '../../examples/video/video.js';
 import { Capability, FrameType, type CapsyncClient } from '../../client/index.js';
-import { chainOf } from '../../protocol/capability.js';
+import { chainOf } from '../../protocol/capability/chain.js';
 import { collectUntil, next, roundTrip, startDemo, tempDir, type DemoHarness } from '../helpers.js';
 
 let demo: DemoHarness | undefined;

@@ -1,20 +1,26 @@
 import { Packr, Unpackr } from 'msgpackr';
-import { CapsyncError, fail } from './errors.js';
-import type { JsonValue } from './json-value.js';
-import type { Limits } from './limits.js';
-import { scanFrame } from './wire-guard.js';
+import { CapsyncError, fail } from '../errors.js';
+import { assertJsonValue, type JsonValue } from '../json-value.js';
+import type { Limits } from '../limits.js';
+import { scanFrame } from '../wire-guard.js';
 
 /**
- * The capability token: the bytes inside msgpack extension type 1 (see protocol/SPEC.md).
+ * The capability token: the bytes inside msgpack extension type 1 (see protocol/SPEC.md, section 3.1).
  *
  *   token = msgpack [version = 1, kid: str, blocks: [bin, ...], tag: bin(32)]
  *   block = msgpack [segment: [JsonValue, ...], expiresAt: uint | nil, audience: str | nil, nonce: bin(16)]
  *
  * Block 0 is minted by the server; every later block is one narrowing step. The HMAC chain runs over
  * the block bytes exactly as they travel, so no canonical re-encoding is ever needed.
+ *
+ * This file is the only decoder of token bytes: the server's verifier and the client's codec both go
+ * through {@link parseToken}, so both sides refuse exactly the same tokens.
  */
 export const TOKEN_VERSION = 1;
+/** Bytes of an HMAC-SHA-256 tag. */
 export const TAG_BYTES = 32;
+/** Size of the random nonce in every block of a signed token. */
+export const NONCE_BYTES = 16;
 
 /** One step of the chain, decoded. */
 export interface Block {
@@ -30,12 +36,19 @@ export interface TokenParts {
   readonly tag: Uint8Array;
 }
 
+/** A token fully decoded and checked for shape: what {@link parseToken} returns. Nothing here is verified. */
+export interface ParsedToken extends TokenParts {
+  /** A private copy of the token bytes: the caller's buffer (a frame the transport may reuse) is never kept. */
+  readonly token: Uint8Array;
+  /** Every block, decoded, in chain order. */
+  readonly decoded: Block[];
+  /** The concatenation of every block's segment: non-empty, at most `maxScopeLength`, JSON-compatible. */
+  readonly scope: JsonValue[];
+}
+
 // Token internals never hold extensions, so a private plain codec keeps them apart from the frame codec.
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, moreTypes: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
-
-/** Size of the random nonce the server puts in every minted block 0. */
-export const NONCE_BYTES = 16;
 
 /**
  * Encodes one block. Minted and narrowed blocks carry a random `nonce` as a fourth element, so two
@@ -80,7 +93,10 @@ export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
   return { kid, blocks, tag };
 }
 
-/** Decodes one block, checking its layout. */
+/**
+ * Decodes one block, checking its layout and every scope element: JSON-compatible only (no binary, no
+ * non-finite number, no extension), as SPEC section 3.1 requires. The scan already bounded the depth.
+ */
 export function decodeBlock(bytes: Uint8Array, limits: Limits): Block {
   const value = unpackInner(bytes, limits);
   if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4)) throw fail('ERR_CAPABILITY_MALFORMED');
@@ -91,5 +107,31 @@ export function decodeBlock(bytes: Uint8Array, limits: Limits): Block {
     throw fail('ERR_CAPABILITY_MALFORMED');
   }
   if (audience !== null && typeof audience !== 'string') throw fail('ERR_CAPABILITY_MALFORMED');
+  for (const element of segment) {
+    try {
+      assertJsonValue(element, limits.maxDepth);
+    } catch {
+      throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope holds a value that is not JSON-compatible');
+    }
+  }
   return { segment: segment as JsonValue[], expiresAt, audience };
+}
+
+/**
+ * The one decoder from token bytes to scope, blocks and chain parts, used by the server's verifier and by
+ * every client-side decode. Throws `ERR_CAPABILITY_MALFORMED` or a limit code; verifies nothing.
+ */
+export function parseToken(bytes: Uint8Array, limits: Limits): ParsedToken {
+  const token = new Uint8Array(bytes);
+  const parts = decodeToken(token, limits);
+  const decoded: Block[] = [];
+  const scope: JsonValue[] = [];
+  for (const blockBytes of parts.blocks) {
+    const block = decodeBlock(blockBytes, limits);
+    decoded.push(block);
+    for (const element of block.segment) scope.push(element);
+  }
+  if (scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
+  if (scope.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
+  return { kid: parts.kid, blocks: parts.blocks, tag: parts.tag, token, decoded, scope };
 }

@@ -1,0 +1,236 @@
+import { CapsyncError, fail } from '../errors.js';
+import { assertJsonValue, type JsonValue } from '../json-value.js';
+import { defaultLimits, resolveLimits, type Limits } from '../limits.js';
+import { chainOf, chainToken, defaultSuite, extendChain, minExpiry, restrictionsOf, unsignedToken, type ChainSuite, type SignedChain } from './chain.js';
+import { revocationId, setStatus, statusOf } from './status.js';
+import { parseToken, type Block } from './token.js';
+
+/** Restrictions a capability (or a narrowing step) may add. They only ever tighten. */
+export interface Restrictions {
+  /** Milliseconds since the epoch after which the capability no longer verifies. The earliest expiry in a chain wins. */
+  readonly expiresAt?: number;
+  /** The user id allowed to use the capability. Every audience in a chain must match the caller. */
+  readonly audience?: string;
+}
+
+/**
+ * A capability: a hierarchical scope (`["youtube_videos", id, "update"]`) that grants whoever holds it
+ * the right to act on what the scope names. The longer the scope, the narrower the capability.
+ *
+ * Any code may construct one, but only capabilities minted with the server's key verify: a capability
+ * made by a client is refused by the server with `ERR_CAPABILITY_FORGED`. Narrowing appends to the
+ * scope and extends the HMAC chain, so the holder of a narrowed capability can never recover the broader one.
+ *
+ * @example
+ * ```ts
+ * const cap = new Capability(['youtube_videos', 'dQw4w9WgXcQ']);       // server code
+ * const update = cap.narrow(['update'], { expiresAt: Date.now() + 60_000 });
+ * ```
+ */
+// Set by the static block below: the only way to read the class-private brand from outside the class body.
+let builtLocally: (value: object) => boolean;
+
+export class Capability {
+  /**
+   * The local-origin brand. Only the constructor gives an object this class-private field, which no code
+   * outside this class body can read or write; every capability built from wire data is made with
+   * `Object.create` (see {@link capabilityFromParts}), so a value a peer sent can never carry it.
+   */
+  readonly #local = true;
+
+  /** Parts of the child that {@link narrow} has checked, for the constructor to take as they are (synchronous: one slot). */
+  static #derived: { scope: readonly JsonValue[]; blocks: readonly Block[] } | undefined;
+
+  static {
+    builtLocally = (value) => #local in value;
+  }
+
+  /** The full scope, narrowing included. */
+  readonly scope: readonly JsonValue[];
+  /** The pending (unsigned) blocks or the decoded blocks of the chain. */
+  readonly blocks: readonly Block[];
+  /** @internal */
+  [chainOf]: SignedChain | undefined;
+
+  /**
+   * @param scope a non-empty list of JSON-compatible values.
+   * @param restrictions an optional expiry and audience.
+   */
+  constructor(scope: readonly JsonValue[], restrictions: Restrictions = {}) {
+    const derived = Capability.#derived;
+    if (derived !== undefined) {
+      // narrow() of a local capability: a local child, whose parts narrow() has already checked.
+      Capability.#derived = undefined;
+      this.scope = derived.scope;
+      this.blocks = derived.blocks;
+      this[chainOf] = undefined;
+      return;
+    }
+    assertScope(scope, true, defaultLimits);
+    this.blocks = Object.freeze([makeBlock(scope, restrictions)]);
+    this.scope = deepFreeze(structuredCopy(scope));
+    this[chainOf] = undefined;
+  }
+
+  /** The earliest expiry in the chain (ms since epoch), or null. */
+  get expiresAt(): number | null {
+    return restrictionsOf(this.blocks).expiresAt;
+  }
+
+  /** Every audience in the chain; the caller must match all of them. */
+  get audiences(): readonly string[] {
+    return restrictionsOf(this.blocks).audiences;
+  }
+
+  /** True once the capability carries a server signature (it may still fail verification). */
+  get signed(): boolean {
+    const chain = this[chainOf];
+    return chain !== undefined && chain.tag.length > 0;
+  }
+
+  /**
+   * The revocation id of this exact capability (its last chain step), or undefined if it is unsigned.
+   * Revoking it revokes this capability and everything narrowed from it, never the broader one it came from.
+   */
+  get revocationId(): string | undefined {
+    const chain = this[chainOf];
+    return chain && chain.tag.length > 0 ? revocationId(chain.tag, (chain.suite ?? defaultSuite).crypto) : undefined;
+  }
+
+  /**
+   * A new capability with `suffix` appended to the scope and `restrictions` added. Synchronous, offline,
+   * on client or server: the chain's next tag is HMAC(previous tag, new block). The limits are those of
+   * the verifier or codec this capability came from (the defaults for one made by local code).
+   */
+  narrow(suffix: readonly JsonValue[] = [], restrictions: Restrictions = {}): Capability {
+    const chain = this[chainOf];
+    const limits = (chain?.suite ?? defaultSuite).limits;
+    assertScope(suffix, false, limits);
+    if (this.scope.length + suffix.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
+    if (this.blocks.length > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
+    const block = makeBlock(suffix, restrictions);
+    const child: Capability = Object.create(Capability.prototype);
+    const scope = deepFreeze([...this.scope, ...structuredCopy(suffix)]);
+    Object.assign(child, { scope, blocks: Object.freeze([...this.blocks, block]) });
+    const status = statusOf(this);
+    if (status instanceof CapsyncError) setStatus(child, status); // narrowing never cures a rejected capability
+    if (chain === undefined) {
+      // Made by local code and not yet sent: the server signs every block at once. A local capability's
+      // children are local too (built by the constructor); a chainless one that is not (a tool's) has
+      // children that are not.
+      if (!builtLocally(this)) {
+        child[chainOf] = undefined;
+        return child;
+      }
+      Capability.#derived = { scope: child.scope, blocks: child.blocks };
+      return new Capability(child.scope);
+    }
+    const next = extendChain(chain, block);
+    child[chainOf] = next;
+    if (status !== undefined && !(status instanceof CapsyncError) && next.tag.length > 0) {
+      setStatus(child, {
+        tags: [...status.tags, next.tag],
+        expiresAt: minExpiry(status.expiresAt, block.expiresAt),
+        audiences: block.audience === null ? status.audiences : [...status.audiences, block.audience],
+        authority: status.authority,
+      });
+    }
+    return child;
+  }
+
+  /** The token bytes carried in msgpack extension type 1. Unsigned capabilities travel with an empty tag. */
+  toToken(): Uint8Array {
+    const chain = this[chainOf];
+    return chain === undefined ? unsignedToken(this.blocks) : chainToken(chain);
+  }
+
+  /** A readable form for logs and debugging; never includes the tag. */
+  toString(): string {
+    return `Capability(${JSON.stringify(this.scope)})`;
+  }
+
+  toJSON(): { scope: readonly JsonValue[] } {
+    return { scope: this.scope };
+  }
+}
+
+/**
+ * @internal True for a capability made by `new Capability(...)` (or narrowed from one) in this process:
+ * never for one decoded from token bytes, revived from a portable object, or bound to a handle.
+ */
+export function isLocalCapability(cap: Capability): boolean {
+  return builtLocally(cap);
+}
+
+/** Freezes a scope and everything in it: verified capabilities are shared (by the verifier's cache), so no holder may edit one. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  if (Array.isArray(value)) for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
+  else for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
+  return value;
+}
+
+function structuredCopy(values: readonly JsonValue[]): JsonValue[] {
+  return values.map((v) => (v !== null && typeof v === 'object' ? (JSON.parse(JSON.stringify(v)) as JsonValue) : v));
+}
+
+function assertScope(scope: unknown, nonEmpty: boolean, limits: Limits): asserts scope is JsonValue[] {
+  if (!Array.isArray(scope) || (nonEmpty && scope.length === 0)) throw fail('ERR_INVALID_SCOPE');
+  if (scope.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
+  try {
+    // An element travels at depth 3 of its block (block list, segment list, element), and blocks obey the depth limit.
+    for (const element of scope) assertJsonValue(element, limits.maxDepth - 2);
+  } catch {
+    throw fail('ERR_INVALID_SCOPE');
+  }
+}
+
+function makeBlock(segment: readonly JsonValue[], r: Restrictions): Block {
+  if (r.expiresAt !== undefined && !(Number.isSafeInteger(r.expiresAt) && r.expiresAt >= 0)) {
+    throw fail('ERR_INVALID_VALUE', 'expiresAt must be a non-negative integer (ms since epoch)');
+  }
+  if (r.audience !== undefined && typeof r.audience !== 'string') throw fail('ERR_INVALID_VALUE', 'audience must be a string');
+  return Object.freeze({ segment: deepFreeze(structuredCopy(segment)), expiresAt: r.expiresAt ?? null, audience: r.audience ?? null });
+}
+
+/**
+ * @internal An unsigned capability checked against `limits` rather than the defaults: what a verifier
+ * mints before it signs it. Built without the constructor, like every capability not made by local code.
+ */
+export function pendingCapability(scope: readonly JsonValue[], restrictions: Restrictions, limits: Limits): Capability {
+  assertScope(scope, true, limits);
+  return capabilityFromParts(structuredCopy(scope), [makeBlock(scope, restrictions)], undefined);
+}
+
+/** @internal Builds a capability from verified or decoded parts (used by the verifier and the client codec). */
+export function capabilityFromParts(scope: JsonValue[], blocks: Block[], chain: SignedChain | undefined): Capability {
+  const cap: Capability = Object.create(Capability.prototype);
+  Object.assign(cap, { scope: deepFreeze(scope), blocks: deepFreeze(blocks) });
+  cap[chainOf] = chain;
+  return cap;
+}
+
+/** @internal Decodes token bytes into an unverified capability that narrows with `suite` (the client codec's). */
+export function decodeCapability(bytes: Uint8Array, suite: ChainSuite): Capability {
+  const parsed = parseToken(bytes, suite.limits);
+  return capabilityFromParts(parsed.scope, parsed.decoded, { kid: parsed.kid, blockBytes: parsed.blocks, tag: parsed.tag, token: parsed.token, suite });
+}
+
+/**
+ * Rebuilds a {@link Capability} from its token bytes (what {@link Capability.toToken} returns and what travels
+ * in msgpack extension type 1), without verifying it: only the server that minted it holds the key.
+ *
+ * The result is what a client holds after receiving the capability: it can be narrowed offline (with
+ * `@noble/hashes` and `limits`) and sent back, and the server verifies it then. Tools use this to keep
+ * capabilities as text (base64url) between runs. Throws `ERR_CAPABILITY_MALFORMED` (or a limit code) when
+ * the bytes are not a token.
+ *
+ * @example
+ * ```ts
+ * const copy = capabilityFromToken(cap.toToken()); // same scope and chain, narrowable, not verified
+ * ```
+ */
+export function capabilityFromToken(bytes: Uint8Array, limits?: Partial<Limits>): Capability {
+  return decodeCapability(bytes, limits === undefined ? defaultSuite : { crypto: defaultSuite.crypto, limits: resolveLimits(limits) });
+}

@@ -1,0 +1,68 @@
+import { base64url } from 'jose';
+import { nobleCrypto, type CryptoProvider } from '../crypto.js';
+import { fail, type CapsyncError } from '../errors.js';
+import type { Capability } from './capability.js';
+
+/**
+ * How a server checked a capability it holds, and the checks that run again at every use. A capability
+ * that was decoded and verified carries a {@link Verification}; one that failed carries the
+ * {@link CapsyncError} it fails with, raised when server code uses it (`unwrapCapability`).
+ */
+
+/** How a capability was checked by the server that holds it. Internal to capsync. */
+export interface Verification {
+  /** Every chain tag, first (minted) to last; revocation ids derive from them. */
+  readonly tags: readonly Uint8Array[];
+  readonly expiresAt: number | null;
+  readonly audiences: readonly string[];
+  readonly authority: VerificationAuthority;
+  ids?: readonly string[];
+}
+
+/** What re-checks a verified capability at the moment of use (the verifier). Internal to capsync. */
+export interface VerificationAuthority {
+  isRevoked(ids: readonly string[]): boolean;
+  hasRevocations(): boolean;
+  now(): number;
+  readonly clockToleranceMs: number;
+  /** The provider the chain was checked with; revocation ids are computed with it too. */
+  readonly crypto: CryptoProvider;
+}
+
+// Keyed by the capability object: a status belongs to the one object the verifier built or signed, so
+// nothing a peer sends can carry one, and a copy of the object (a plain map, a structured clone) has none.
+const statuses = new WeakMap<Capability, Verification | CapsyncError>();
+
+/** @internal Records how the server checked `cap`. */
+export function setStatus(cap: Capability, status: Verification | CapsyncError): void {
+  statuses.set(cap, status);
+}
+
+/** @internal How the server checked `cap`, if it did. */
+export function statusOf(cap: Capability): Verification | CapsyncError | undefined {
+  return statuses.get(cap);
+}
+
+/**
+ * The revocation id of a chain step: the first 16 bytes of SHA-256(tag), base64url (SPEC section 3.5).
+ * One-way, safe to log and broadcast. Every provider computes the same id; `crypto` only picks the code.
+ */
+export function revocationId(tag: Uint8Array, crypto: CryptoProvider = nobleCrypto): string {
+  return base64url.encode(crypto.sha256(tag).subarray(0, 16));
+}
+
+/** @internal The revocation ids of every chain step, computed once. */
+export function idsOf(v: Verification): readonly string[] {
+  const crypto = v.authority.crypto;
+  return (v.ids ??= v.tags.map((tag) => revocationId(tag, crypto)));
+}
+
+/**
+ * Re-checks a verified capability at the moment of use: revocation and expiry apply at once, even when
+ * the verification itself came from a cache. Throws the matching error.
+ */
+export function assertStillValid(v: Verification): void {
+  const a = v.authority;
+  if (v.expiresAt !== null && a.now() > v.expiresAt + a.clockToleranceMs) throw fail('ERR_CAPABILITY_EXPIRED');
+  if (a.hasRevocations() && a.isRevoked(idsOf(v))) throw fail('ERR_CAPABILITY_REVOKED');
+}
