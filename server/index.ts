@@ -12,6 +12,8 @@ export type { LiveObjects } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
-export type { ObjectStore, StoredObject, DelegationRecord, IssuedRecord } from './store/types.js';
+export type {
+  ObjectStore, StoredObject, StoredChange, WriteResult, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
+} from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export * from '../protocol/index.js';

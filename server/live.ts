@@ -5,7 +5,7 @@ import { FrameType } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import { portableByName, portableOf, portableOfClass, revive, type PortableClass } from '../protocol/portable.js';
 import type { Fanout, ObjectUpdate } from './fanout.js';
-import type { ObjectStore, StoredObject } from './store/types.js';
+import type { ObjectStore, StoredChange } from './store/types.js';
 
 /**
  * Live objects: portable instances with an address, stored in the {@link ObjectStore} and pushed to every
@@ -33,18 +33,18 @@ export class LiveObjects {
     // Encoded once, by the codec that will push it: nested portable objects are written the capsync way,
     // and the check refuses a state no peer could decode before the store holds it.
     const bytes = this.#codec.encode(state, noCapabilities, { check: true });
-    const version = await this.#store.put(address, type, bytes);
+    const { version, seq } = await this.#store.put(address, type, bytes);
     (object as { version?: number }).version = version;
-    await this.#fanout.publish({ address, type, version, state: { ...state, version } });
+    await this.#fanout.publish({ address, type, version, seq, state: { ...state, version } });
     return version;
   }
 
   /** Deletes the object at `object`'s address and pushes the deletion. Returns the deletion's version, or undefined. */
   async delete(object: object): Promise<number | undefined> {
     const { address, type } = describe(object);
-    const version = await this.#store.delete(address);
-    if (version !== undefined) await this.#fanout.publish({ address, type, version, state: null });
-    return version;
+    const written = await this.#store.delete(address);
+    if (written !== undefined) await this.#fanout.publish({ address, type, version: written.version, seq: written.seq, state: null });
+    return written?.version;
   }
 
   /** The object at `address` rebuilt as an instance of `cls` (without capabilities), or undefined. */
@@ -74,12 +74,16 @@ export class LiveObjects {
    * Rebuilds a stored object. Its state is decoded by the same codec and limits as a peer's frame, refusing
    * capabilities as encoding did, so a store holding foreign or damaged bytes yields a typed error.
    */
-  #instantiate(stored: StoredObject): object {
+  #instantiate(stored: Stored): object {
+    return revive(stored.type, { ...this.#decode(stored), version: stored.version });
+  }
+
+  #decode(stored: Stored): Record<string, unknown> {
     const state = this.#codec.decode(stored.state, noCapabilities);
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Uint8Array || portableOf(state) !== undefined) {
       throw fail('ERR_PORTABLE_INVALID', `stored state of ${stored.type} is not a map`);
     }
-    return revive(stored.type, { ...state, version: stored.version });
+    return state as Record<string, unknown>;
   }
 
   /** Encodes the push frame for an update, once for all its recipients. */
@@ -87,6 +91,9 @@ export class LiveObjects {
     return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state], noCapabilities, { check: true });
   }
 }
+
+/** A stored object or a change that is not a deletion. */
+type Stored = StoredChange & { readonly state: Uint8Array };
 
 // A push is encoded once for every recipient, so it may carry no one's capability; a stored state is what
 // pushes are made of, so it may carry none either, in either direction.
