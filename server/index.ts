@@ -8,7 +8,7 @@ export { CapsyncServer } from './server.js';
 export type { ServerOptions, HubOptions, ConnectionLimits, Clock, Logger } from './options.js';
 export type { PresencePolicy } from './presence.js';
 export { Authenticator, type AuthOptions, type User, type Authenticated } from './auth.js';
-export type { LiveObjects } from './live.js';
+export type { LiveObjects, CurrentObject } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';

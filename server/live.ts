@@ -8,6 +8,14 @@ import type { Fanout, ObjectUpdate } from './fanout.js';
 import type { ObjectStore, StoredChange } from './store/types.js';
 
 /**
+ * A live object as a resume sends it: the push it would have had, state decoded (with `version` in it, as
+ * pushes carry it), so {@link LiveObjects.encodePush} encodes it unchanged.
+ */
+export interface CurrentObject extends ObjectUpdate {
+  readonly state: Record<string, unknown>;
+}
+
+/**
  * Live objects: portable instances with an address, stored in the {@link ObjectStore} and pushed to every
  * connection holding a covering capability when they change.
  *
@@ -59,6 +67,34 @@ export class LiveObjects {
   }
 
   /**
+   * What changed after seq `since`, oldest first, at most `limit`: each object once, with its latest state,
+   * a deleted one with state null. Deletions at or below {@link LiveObjects.horizon} may be missing.
+   */
+  async changesSince(since: number, limit: number): Promise<ObjectUpdate[]> {
+    return (await this.#store.changes(since, limit)).map((c) => (isLive(c) ? this.#current(c) : { ...c, state: null }));
+  }
+
+  /** Every live object whose address starts with `prefix`, in the order they were first put, at most `limit`. */
+  async under(prefix: readonly JsonValue[], limit: number): Promise<CurrentObject[]> {
+    return (await this.#store.listUnder(prefix, limit)).map((o) => this.#current(o));
+  }
+
+  /** The store's identity: seqs from a store with another epoch mean nothing here. */
+  epoch(): Promise<string> {
+    return this.#store.epoch();
+  }
+
+  /** The latest change's seq (0 if none): what a client that is sent everything has seen. */
+  seq(): Promise<number> {
+    return this.#store.seq();
+  }
+
+  /** The highest seq of a forgotten deletion: a client that saw less needs a full snapshot. */
+  horizon(): Promise<number> {
+    return this.#store.horizon();
+  }
+
+  /**
    * The live object a capability grants: the object at the longest prefix of its scope, with `cap` set to
    * that capability. Undefined when no object lives there.
    */
@@ -78,6 +114,11 @@ export class LiveObjects {
     return revive(stored.type, { ...this.#decode(stored), version: stored.version });
   }
 
+  #current(stored: Stored): CurrentObject {
+    const { address, type, version, seq } = stored;
+    return { address, type, version, seq, state: { ...this.#decode(stored), version } };
+  }
+
   #decode(stored: Stored): Record<string, unknown> {
     const state = this.#codec.decode(stored.state, noCapabilities);
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Uint8Array || portableOf(state) !== undefined) {
@@ -94,6 +135,10 @@ export class LiveObjects {
 
 /** A stored object or a change that is not a deletion. */
 type Stored = StoredChange & { readonly state: Uint8Array };
+
+function isLive(change: StoredChange): change is Stored {
+  return change.state !== null;
+}
 
 // A push is encoded once for every recipient, so it may carry no one's capability; a stored state is what
 // pushes are made of, so it may carry none either, in either direction.
