@@ -42,7 +42,9 @@ export async function delegate(
   const revocationId = granted.revocationId!;
   const object = await deps.live.grantedBy(granted);
   const bound = options.bind === true;
-  await deps.store.recordDelegation({ from: from.id, to, scope: [...granted.scope], revocationId, bound, at: deps.clock.now() });
+  await deps.store.recordDelegation({
+    from: from.id, to, scope: [...granted.scope], revocationId, bound, at: deps.clock.now(), token: granted.toToken(), expiresAt: granted.expiresAt,
+  });
   for (const recipient of recipients) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
   deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound });
   return { revocationId, delivered: recipients.size };

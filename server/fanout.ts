@@ -5,6 +5,8 @@ export interface ObjectUpdate {
   readonly address: JsonValue[];
   readonly type: string;
   readonly version: number;
+  /** The change's number in the store's change sequence: what a resuming client says it has seen. */
+  readonly seq: number;
   readonly state: Record<string, unknown> | null;
 }
 

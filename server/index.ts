@@ -2,10 +2,12 @@ export { CapsyncServer } from './server.js';
 export type { ServerOptions, HubOptions, ConnectionLimits, Clock, Logger } from './options.js';
 export type { PresencePolicy } from './presence.js';
 export { Authenticator, type AuthOptions, type User, type Authenticated } from './auth.js';
-export type { LiveObjects } from './live.js';
+export type { LiveObjects, CurrentObject } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
-export type { ObjectStore, StoredObject, DelegationRecord, IssuedRecord } from './store/types.js';
+export type {
+  ObjectStore, StoredObject, StoredChange, WriteResult, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
+} from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export * from '../protocol/index.js';

@@ -5,7 +5,15 @@ import { FrameType } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import { portableByName, portableOf, portableOfClass, revive, type PortableClass } from '../protocol/portable.js';
 import type { Fanout, ObjectUpdate } from './fanout.js';
-import type { ObjectStore, StoredObject } from './store/types.js';
+import type { ObjectStore, StoredChange } from './store/types.js';
+
+/**
+ * A live object as a resume sends it: the push it would have had, state decoded (with `version` in it, as
+ * pushes carry it), so {@link LiveObjects.encodePush} encodes it unchanged.
+ */
+export interface CurrentObject extends ObjectUpdate {
+  readonly state: Record<string, unknown>;
+}
 
 /**
  * Live objects: portable instances with an address, stored in the {@link ObjectStore} and pushed to every
@@ -33,18 +41,18 @@ export class LiveObjects {
     // Encoded once, by the codec that will push it: nested portable objects are written the capsync way,
     // and the check refuses a state no peer could decode before the store holds it.
     const bytes = this.#codec.encode(state, noCapabilities, { check: true });
-    const version = await this.#store.put(address, type, bytes);
+    const { version, seq } = await this.#store.put(address, type, bytes);
     (object as { version?: number }).version = version;
-    await this.#fanout.publish({ address, type, version, state: { ...state, version } });
+    await this.#fanout.publish({ address, type, version, seq, state: { ...state, version } });
     return version;
   }
 
   /** Deletes the object at `object`'s address and pushes the deletion. Returns the deletion's version, or undefined. */
   async delete(object: object): Promise<number | undefined> {
     const { address, type } = describe(object);
-    const version = await this.#store.delete(address);
-    if (version !== undefined) await this.#fanout.publish({ address, type, version, state: null });
-    return version;
+    const written = await this.#store.delete(address);
+    if (written !== undefined) await this.#fanout.publish({ address, type, version: written.version, seq: written.seq, state: null });
+    return written?.version;
   }
 
   /** The object at `address` rebuilt as an instance of `cls` (without capabilities), or undefined. */
@@ -56,6 +64,34 @@ export class LiveObjects {
   /** Every stored object of class `cls`, as instances (without capabilities). */
   async list<T extends object>(cls: PortableClass<T>): Promise<T[]> {
     return (await this.#store.list(nameOf(cls))).map((s) => this.#instantiate(s) as T);
+  }
+
+  /**
+   * What changed after seq `since`, oldest first, at most `limit`: each object once, with its latest state,
+   * a deleted one with state null. Deletions at or below {@link LiveObjects.horizon} may be missing.
+   */
+  async changesSince(since: number, limit: number): Promise<ObjectUpdate[]> {
+    return (await this.#store.changes(since, limit)).map((c) => (isLive(c) ? this.#current(c) : { ...c, state: null }));
+  }
+
+  /** Every live object whose address starts with `prefix`, in the order they were first put, at most `limit`. */
+  async under(prefix: readonly JsonValue[], limit: number): Promise<CurrentObject[]> {
+    return (await this.#store.listUnder(prefix, limit)).map((o) => this.#current(o));
+  }
+
+  /** The store's identity: seqs from a store with another epoch mean nothing here. */
+  epoch(): Promise<string> {
+    return this.#store.epoch();
+  }
+
+  /** The latest change's seq (0 if none): what a client that is sent everything has seen. */
+  seq(): Promise<number> {
+    return this.#store.seq();
+  }
+
+  /** The highest seq of a forgotten deletion: a client that saw less needs a full snapshot. */
+  horizon(): Promise<number> {
+    return this.#store.horizon();
   }
 
   /**
@@ -74,18 +110,34 @@ export class LiveObjects {
    * Rebuilds a stored object. Its state is decoded by the same codec and limits as a peer's frame, refusing
    * capabilities as encoding did, so a store holding foreign or damaged bytes yields a typed error.
    */
-  #instantiate(stored: StoredObject): object {
+  #instantiate(stored: Stored): object {
+    return revive(stored.type, { ...this.#decode(stored), version: stored.version });
+  }
+
+  #current(stored: Stored): CurrentObject {
+    const { address, type, version, seq } = stored;
+    return { address, type, version, seq, state: { ...this.#decode(stored), version } };
+  }
+
+  #decode(stored: Stored): Record<string, unknown> {
     const state = this.#codec.decode(stored.state, noCapabilities);
     if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Uint8Array || portableOf(state) !== undefined) {
       throw fail('ERR_PORTABLE_INVALID', `stored state of ${stored.type} is not a map`);
     }
-    return revive(stored.type, { ...state, version: stored.version });
+    return state as Record<string, unknown>;
   }
 
   /** Encodes the push frame for an update, once for all its recipients. */
   encodePush(update: ObjectUpdate): Uint8Array {
     return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state], noCapabilities, { check: true });
   }
+}
+
+/** A stored object or a change that is not a deletion. */
+type Stored = StoredChange & { readonly state: Uint8Array };
+
+function isLive(change: StoredChange): change is Stored {
+  return change.state !== null;
 }
 
 // A push is encoded once for every recipient, so it may carry no one's capability; a stored state is what

@@ -1,6 +1,10 @@
+import { randomUUID } from 'node:crypto';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import { MemoryRevocationSet } from '../../protocol/revocation.js';
-import type { DelegationRecord, IssuedRecord, ObjectStore, StoredObject } from './types.js';
+import { isUnder, prefixKeys } from './prefix.js';
+import type {
+  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteResult,
+} from './types.js';
 
 /** One address's row: `state` null is a tombstone, kept so a re-created object continues its versions. */
 interface Entry {
@@ -8,12 +12,16 @@ interface Entry {
   type: string;
   state: Uint8Array | null;
   version: number;
+  seq: number;
+  /** When it last changed (ms since epoch): what `pruneTombstones` compares. */
+  changedAt: number;
 }
 
 /**
  * A store that keeps everything in the process and nothing across restarts: the server's store when
  * persistence is not wanted, with no native dependency. Same semantics as `SqliteStore` (both run
- * `test/contracts/object-store.contract.ts`).
+ * `test/contracts/object-store.contract.ts`); its epoch is new with every instance, so a client that
+ * resumes against a restarted server knows its seqs mean nothing here.
  *
  * @example
  * ```ts
@@ -25,9 +33,20 @@ export class MemoryStore implements ObjectStore {
   // A Map iterates in first-insertion order, and tombstones keep their place: `list` orders as SQLite's
   // `created` column does, which a re-creation does not move either.
   readonly #objects = new Map<string, Entry>();
+  // The same entries, re-inserted on every change, so this one iterates in seq order: `changes` needs no sort.
+  readonly #bySeq = new Map<string, Entry>();
   readonly #issued = new Map<string, Map<string, IssuedRecord>>();
   readonly #delegations: DelegationRecord[] = [];
+  readonly #calls = new Map<string, CallRecord>();
   readonly #settings = new Map<string, string>();
+  readonly #epoch = randomUUID();
+  readonly #clock: { now(): number };
+  #seq = 0;
+  #horizon = 0;
+
+  constructor(options: StoreOptions = {}) {
+    this.#clock = options.clock ?? Date;
+  }
 
   async get(address: readonly JsonValue[]): Promise<StoredObject | undefined> {
     const entry = this.#objects.get(canonicalKey(address as JsonValue[]));
@@ -40,27 +59,103 @@ export class MemoryStore implements ObjectStore {
     return found;
   }
 
-  async put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<number> {
+  async put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<WriteResult> {
     const key = canonicalKey(address as JsonValue[]);
     // A copy: the caller may reuse its bytes, and a codec's output is often a view of a much larger
-    // buffer that keeping the view would keep alive.
-    const bytes = state.slice();
-    const entry = this.#objects.get(key);
+    // buffer that keeping the view would keep alive. Not `state.slice()`: on a Buffer (what msgpackr
+    // returns) that is a view too.
+    const bytes = new Uint8Array(state);
+    let entry = this.#objects.get(key);
     if (entry === undefined) {
-      this.#objects.set(key, { address: structuredClone(address as JsonValue[]), type, state: bytes, version: 1 });
-      return 1;
+      entry = { address: structuredClone(address as JsonValue[]), type, state: bytes, version: 0, seq: 0, changedAt: 0 };
+      this.#objects.set(key, entry);
     }
     // As in SQLite, the address keeps the spelling of its first put (map key order may differ).
     entry.type = type;
     entry.state = bytes;
-    return ++entry.version;
+    return this.#changed(key, entry);
   }
 
-  async delete(address: readonly JsonValue[]): Promise<number | undefined> {
-    const entry = this.#objects.get(canonicalKey(address as JsonValue[]));
+  async delete(address: readonly JsonValue[]): Promise<WriteResult | undefined> {
+    const key = canonicalKey(address as JsonValue[]);
+    const entry = this.#objects.get(key);
     if (entry === undefined || entry.state === null) return undefined;
     entry.state = null;
-    return ++entry.version;
+    return this.#changed(key, entry);
+  }
+
+  #changed(key: string, entry: Entry): WriteResult {
+    entry.version++;
+    entry.seq = ++this.#seq;
+    entry.changedAt = this.#clock.now();
+    this.#bySeq.delete(key);
+    this.#bySeq.set(key, entry);
+    return { version: entry.version, seq: entry.seq };
+  }
+
+  async epoch(): Promise<string> {
+    return this.#epoch;
+  }
+
+  async seq(): Promise<number> {
+    return this.#seq;
+  }
+
+  async changes(since: number, limit: number): Promise<StoredChange[]> {
+    const found: StoredChange[] = [];
+    for (const entry of this.#bySeq.values()) {
+      if (found.length >= limit) break;
+      if (entry.seq > since) {
+        found.push({ address: structuredClone(entry.address), type: entry.type, version: entry.version, seq: entry.seq, state: entry.state && entry.state.slice() });
+      }
+    }
+    return found;
+  }
+
+  async listUnder(prefix: readonly JsonValue[], limit: number): Promise<StoredObject[]> {
+    const keys = prefixKeys(prefix);
+    const found: StoredObject[] = [];
+    for (const [key, entry] of this.#objects) {
+      if (found.length >= limit) break;
+      if (entry.state !== null && isUnder(key, keys)) found.push(toObject(entry));
+    }
+    return found;
+  }
+
+  async pruneTombstones(before: number): Promise<number> {
+    let dropped = 0;
+    for (const [key, entry] of this.#objects) {
+      if (entry.state !== null || entry.changedAt >= before) continue;
+      this.#objects.delete(key);
+      this.#bySeq.delete(key);
+      this.#horizon = Math.max(this.#horizon, entry.seq);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  async horizon(): Promise<number> {
+    return this.#horizon;
+  }
+
+  async claimCall(principal: string, key: string, owner: string, expiresAt: number): Promise<CallRecord | undefined> {
+    const id = callId(principal, key);
+    const found = this.#calls.get(id);
+    if (found !== undefined) return { ...found, outcome: found.outcome && found.outcome.slice() };
+    this.#calls.set(id, { owner, outcome: null, expiresAt });
+    return undefined;
+  }
+
+  async finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void> {
+    const id = callId(principal, key);
+    const found = this.#calls.get(id);
+    if (found !== undefined) this.#calls.set(id, { ...found, outcome: new Uint8Array(outcome) });
+  }
+
+  async pruneCalls(now: number): Promise<number> {
+    let dropped = 0;
+    for (const [id, record] of this.#calls) if (record.expiresAt < now && this.#calls.delete(id)) dropped++;
+    return dropped;
   }
 
   async recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void> {
@@ -76,13 +171,21 @@ export class MemoryStore implements ObjectStore {
   }
 
   async recordDelegation(record: DelegationRecord): Promise<void> {
-    this.#delegations.push(structuredClone(record));
+    this.#delegations.push(copyDelegation(record));
   }
 
-  async delegations(filter: { from?: string; to?: string }): Promise<DelegationRecord[]> {
+  async delegations(filter: DelegationFilter): Promise<DelegationRecord[]> {
     return this.#delegations
       .filter((r) => (filter.from === undefined || r.from === filter.from) && (filter.to === undefined || r.to === filter.to))
-      .map((r) => structuredClone(r));
+      .filter((r) => filter.now === undefined || r.expiresAt === null || r.expiresAt >= filter.now)
+      .map(copyDelegation);
+  }
+
+  async pruneDelegations(now: number): Promise<number> {
+    const before = this.#delegations.length;
+    const kept = this.#delegations.filter((r) => r.expiresAt === null || r.expiresAt >= now);
+    this.#delegations.splice(0, before, ...kept);
+    return before - kept.length;
   }
 
   async getSetting(name: string): Promise<string | undefined> {
@@ -98,5 +201,15 @@ export class MemoryStore implements ObjectStore {
 
 /** A snapshot: what the caller gets never aliases what the store keeps. */
 function toObject(entry: Entry): StoredObject {
-  return { address: structuredClone(entry.address), type: entry.type, state: entry.state!.slice(), version: entry.version };
+  return { address: structuredClone(entry.address), type: entry.type, state: entry.state!.slice(), version: entry.version, seq: entry.seq };
+}
+
+function copyDelegation(r: DelegationRecord): DelegationRecord {
+  // Field by field: the caller's record may carry a Buffer or extra fields, which a store does not keep.
+  return { from: r.from, to: r.to, scope: structuredClone(r.scope), revocationId: r.revocationId, bound: r.bound, at: r.at, token: new Uint8Array(r.token), expiresAt: r.expiresAt };
+}
+
+/** One map key per (principal, key): JSON keeps a principal containing any separator apart from the next. */
+function callId(principal: string, key: string): string {
+  return JSON.stringify([principal, key]);
 }

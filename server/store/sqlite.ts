@@ -2,30 +2,15 @@ import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { fail } from '../../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
-import { MemoryRevocationSet, type RevocationEntry, type RevocationSet } from '../../protocol/revocation.js';
-import type { DelegationRecord, IssuedRecord, ObjectStore, StoredObject } from './types.js';
+import type { RevocationSet } from '../../protocol/revocation.js';
+import { prefixKeys } from './prefix.js';
+import { SqliteRevocationSet } from './sqlite-revocations.js';
+import { EPOCH_SETTING, migrate } from './sqlite-schema.js';
+import type {
+  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteResult,
+} from './types.js';
 
 type Database = BetterSqlite3.Database;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS objects (
-  key TEXT PRIMARY KEY,
-  address TEXT NOT NULL,
-  type TEXT NOT NULL,
-  state BLOB,
-  version INTEGER NOT NULL,
-  created INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS objects_type ON objects (type, created);
-CREATE TABLE IF NOT EXISTS revocations (id TEXT PRIMARY KEY, expires_at INTEGER);
-CREATE TABLE IF NOT EXISTS issued (user TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER, PRIMARY KEY (user, id));
-CREATE TABLE IF NOT EXISTS delegations (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  from_user TEXT NOT NULL, to_user TEXT NOT NULL, scope TEXT NOT NULL,
-  revocation_id TEXT NOT NULL, bound INTEGER NOT NULL, at INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-`;
 
 /**
  * @internal Loads better-sqlite3 on first use. It is a native module and an optional dependency: a server
@@ -43,37 +28,13 @@ export function loadBetterSqlite3(require: (id: string) => unknown = createRequi
   }
 }
 
-/** The revocation set persisted in the store's `revocations` table, with an in-memory mirror for synchronous checks. */
-class SqliteRevocationSet extends MemoryRevocationSet {
-  readonly #db: Database;
-
-  constructor(db: Database) {
-    super();
-    this.#db = db;
-    for (const row of db.prepare('SELECT id, expires_at FROM revocations').all() as { id: string; expires_at: number | null }[]) {
-      this.entries.set(row.id, row.expires_at);
-    }
-  }
-
-  override async add(entries: readonly RevocationEntry[]): Promise<void> {
-    const insert = this.#db.prepare('INSERT OR IGNORE INTO revocations (id, expires_at) VALUES (?, ?)');
-    this.#db.transaction(() => {
-      for (const e of entries) insert.run(e.id, e.expiresAt);
-    })();
-    this.apply(entries);
-  }
-
-  override async prune(now: number): Promise<number> {
-    // The table first: if it fails, the mirror still holds every entry the file does.
-    this.#db.prepare('DELETE FROM revocations WHERE expires_at IS NOT NULL AND expires_at < ?').run(now);
-    return super.prune(now);
-  }
-}
+const COLUMNS = 'address, type, state, version, seq';
 
 /**
  * The embedded store: one SQLite file (or `:memory:`) through better-sqlite3, loaded when the first store is
  * constructed (throws `ERR_STORE_UNAVAILABLE` if it is not installed). Writes are synchronous and durable
- * before the promise resolves (WAL mode), so a push never announces a version the store lost.
+ * before the promise resolves (WAL mode), so a push never announces a version the store lost. A file made
+ * by an earlier capsync is migrated in place when opened (see `sqlite-schema.ts`).
  *
  * @example
  * ```ts
@@ -83,24 +44,48 @@ class SqliteRevocationSet extends MemoryRevocationSet {
 export class SqliteStore implements ObjectStore {
   readonly revocations: RevocationSet;
   readonly #db: Database;
-  #clock = 0;
+  readonly #clock: { now(): number };
+  readonly #epoch: string;
+  #created = 0;
   readonly #get: BetterSqlite3.Statement;
-  readonly #put: BetterSqlite3.Statement;
+  readonly #put: (row: Record<string, unknown>) => WriteResult;
+  readonly #delete: (key: string) => WriteResult | undefined;
 
-  constructor(filename = ':memory:') {
+  constructor(filename = ':memory:', options: StoreOptions = {}) {
     // Typed here, not in the loader's signature: better-sqlite3's types stay out of the published declarations.
     const Sqlite = loadBetterSqlite3() as typeof BetterSqlite3;
-    this.#db = new Sqlite(filename);
-    this.#db.pragma('journal_mode = WAL');
-    this.#db.pragma('synchronous = NORMAL');
-    this.#db.exec(SCHEMA);
-    this.revocations = new SqliteRevocationSet(this.#db);
-    this.#get = this.#db.prepare('SELECT address, type, state, version FROM objects WHERE key = ?');
-    this.#put = this.#db.prepare(
-      `INSERT INTO objects (key, address, type, state, version, created) VALUES (@key, @address, @type, @state, 1, @created)
-       ON CONFLICT (key) DO UPDATE SET type = excluded.type, state = excluded.state, version = objects.version + 1
-       RETURNING version`,
+    this.#clock = options.clock ?? Date;
+    const db = (this.#db = new Sqlite(filename));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    migrate(db, this.#clock.now());
+    this.revocations = new SqliteRevocationSet(db);
+    // Read once: nothing but a replaced file changes it, and a replaced file is a new store.
+    this.#epoch = (db.prepare('SELECT value FROM settings WHERE name = ?').get(EPOCH_SETTING) as { value: string }).value;
+    this.#get = db.prepare(`SELECT ${COLUMNS} FROM objects WHERE key = ?`);
+
+    // The counter and the row change in one transaction: a crash keeps both or neither, so a seq is never
+    // handed out twice and never names a change the file lost.
+    const next = db.prepare('UPDATE sequence SET seq = seq + 1 WHERE id = 1 RETURNING seq');
+    const upsert = db.prepare(
+      `INSERT INTO objects (key, address, type, state, version, created, seq, changed_at)
+       VALUES (@key, @address, @type, @state, 1, @created, @seq, @now)
+       ON CONFLICT (key) DO UPDATE SET type = excluded.type, state = excluded.state, version = objects.version + 1,
+         seq = excluded.seq, changed_at = excluded.changed_at
+       RETURNING version, seq`,
     );
+    this.#put = db.transaction((row) => upsert.get({ ...row, seq: (next.get() as { seq: number }).seq }) as WriteResult);
+    // The row stays as a tombstone so a re-created object continues the version sequence, and `changes` reports it.
+    const tombstone = db.prepare(
+      `UPDATE objects SET state = NULL, version = version + 1, seq = (SELECT seq + 1 FROM sequence WHERE id = 1), changed_at = @now
+       WHERE key = @key AND state IS NOT NULL RETURNING version, seq`,
+    );
+    const advance = db.prepare('UPDATE sequence SET seq = ? WHERE id = 1');
+    this.#delete = db.transaction((key: string) => {
+      const written = tombstone.get({ key, now: this.#clock.now() }) as WriteResult | undefined;
+      if (written !== undefined) advance.run(written.seq);
+      return written;
+    });
   }
 
   async get(address: readonly JsonValue[]): Promise<StoredObject | undefined> {
@@ -109,28 +94,86 @@ export class SqliteStore implements ObjectStore {
   }
 
   async list(type: string): Promise<StoredObject[]> {
-    const rows = this.#db.prepare('SELECT address, type, state, version FROM objects WHERE type = ? AND state IS NOT NULL ORDER BY created, key').all(type) as Row[];
+    const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM objects WHERE type = ? AND state IS NOT NULL ORDER BY created, key`).all(type) as Row[];
     return rows.map(toObject);
   }
 
-  async put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<number> {
-    const row = this.#put.get({
+  async put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<WriteResult> {
+    return this.#put({
       key: canonicalKey(address as JsonValue[]),
       address: JSON.stringify(address),
       type,
-      // better-sqlite3 binds only Buffers as BLOBs; this view shares the caller's bytes, which SQLite copies.
-      state: Buffer.from(state.buffer, state.byteOffset, state.byteLength),
-      created: Date.now() * 1000 + (this.#clock++ % 1000),
-    }) as { version: number };
-    return row.version;
+      state: asBuffer(state),
+      // Microseconds and a counter: puts within one millisecond still list in the order they came.
+      created: Date.now() * 1000 + (this.#created++ % 1000),
+      now: this.#clock.now(),
+    });
   }
 
-  async delete(address: readonly JsonValue[]): Promise<number | undefined> {
-    // The row stays as a tombstone so a re-created object continues the version sequence.
-    const row = this.#db
-      .prepare('UPDATE objects SET state = NULL, version = version + 1 WHERE key = ? AND state IS NOT NULL RETURNING version')
-      .get(canonicalKey(address as JsonValue[])) as { version: number } | undefined;
-    return row?.version;
+  async delete(address: readonly JsonValue[]): Promise<WriteResult | undefined> {
+    return this.#delete(canonicalKey(address as JsonValue[]));
+  }
+
+  async epoch(): Promise<string> {
+    return this.#epoch;
+  }
+
+  async seq(): Promise<number> {
+    return this.#sequence().seq;
+  }
+
+  async horizon(): Promise<number> {
+    return this.#sequence().horizon;
+  }
+
+  #sequence(): { seq: number; horizon: number } {
+    return this.#db.prepare('SELECT seq, horizon FROM sequence WHERE id = 1').get() as { seq: number; horizon: number };
+  }
+
+  async changes(since: number, limit: number): Promise<StoredChange[]> {
+    // One row per address, holding its latest change: "each object at most once" is the table's shape.
+    const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM objects WHERE seq > ? ORDER BY seq LIMIT ?`).all(since, limit) as Row[];
+    return rows.map((r) => ({ address: JSON.parse(r.address) as JsonValue[], type: r.type, version: r.version, seq: r.seq, state: r.state }));
+  }
+
+  async listUnder(prefix: readonly JsonValue[], limit: number): Promise<StoredObject[]> {
+    const keys = prefixKeys(prefix);
+    const rows = this.#db
+      .prepare(
+        `SELECT ${COLUMNS} FROM objects WHERE state IS NOT NULL
+         AND (@all OR key = @whole OR (key >= @open AND key < @openEnd)) ORDER BY created, key LIMIT @limit`,
+      )
+      .all({ all: keys === null ? 1 : 0, whole: keys?.whole ?? '', open: keys?.open ?? '', openEnd: keys?.openEnd ?? '', limit }) as Row[];
+    return rows.map(toObject);
+  }
+
+  async pruneTombstones(before: number): Promise<number> {
+    return this.#db.transaction(() => {
+      const { highest } = this.#db.prepare('SELECT MAX(seq) AS highest FROM objects WHERE state IS NULL AND changed_at < ?').get(before) as { highest: number | null };
+      if (highest === null) return 0;
+      this.#db.prepare('UPDATE sequence SET horizon = MAX(horizon, ?) WHERE id = 1').run(highest);
+      return this.#db.prepare('DELETE FROM objects WHERE state IS NULL AND changed_at < ?').run(before).changes;
+    })();
+  }
+
+  async claimCall(principal: string, key: string, owner: string, expiresAt: number): Promise<CallRecord | undefined> {
+    // Insert-or-nothing then read, in one transaction: two servers on one file cannot both win.
+    return this.#db.transaction(() => {
+      const inserted = this.#db
+        .prepare('INSERT INTO calls (principal, key, owner, outcome, expires_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING')
+        .run(principal, key, owner, expiresAt);
+      if (inserted.changes === 1) return undefined;
+      const row = this.#db.prepare('SELECT owner, outcome, expires_at FROM calls WHERE principal = ? AND key = ?').get(principal, key) as CallRow;
+      return { owner: row.owner, outcome: row.outcome, expiresAt: row.expires_at };
+    })();
+  }
+
+  async finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void> {
+    this.#db.prepare('UPDATE calls SET outcome = ? WHERE principal = ? AND key = ?').run(asBuffer(outcome), principal, key);
+  }
+
+  async pruneCalls(now: number): Promise<number> {
+    return this.#db.prepare('DELETE FROM calls WHERE expires_at < ?').run(now).changes;
   }
 
   async recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void> {
@@ -149,17 +192,25 @@ export class SqliteStore implements ObjectStore {
 
   async recordDelegation(r: DelegationRecord): Promise<void> {
     this.#db
-      .prepare('INSERT INTO delegations (from_user, to_user, scope, revocation_id, bound, at) VALUES (?, ?, ?, ?, ?, ?)')
-      .run(r.from, r.to, JSON.stringify(r.scope), r.revocationId, r.bound ? 1 : 0, r.at);
+      .prepare('INSERT INTO delegations (from_user, to_user, scope, revocation_id, bound, at, token, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(r.from, r.to, JSON.stringify(r.scope), r.revocationId, r.bound ? 1 : 0, r.at, asBuffer(r.token), r.expiresAt);
   }
 
-  async delegations(filter: { from?: string; to?: string }): Promise<DelegationRecord[]> {
+  async delegations(filter: DelegationFilter): Promise<DelegationRecord[]> {
     const rows = this.#db
-      .prepare('SELECT * FROM delegations WHERE (@from IS NULL OR from_user = @from) AND (@to IS NULL OR to_user = @to) ORDER BY seq')
-      .all({ from: filter.from ?? null, to: filter.to ?? null }) as DelegationRow[];
+      .prepare(
+        `SELECT * FROM delegations WHERE (@from IS NULL OR from_user = @from) AND (@to IS NULL OR to_user = @to)
+         AND (@now IS NULL OR expires_at IS NULL OR expires_at >= @now) ORDER BY seq`,
+      )
+      .all({ from: filter.from ?? null, to: filter.to ?? null, now: filter.now ?? null }) as DelegationRow[];
     return rows.map((r) => ({
       from: r.from_user, to: r.to_user, scope: JSON.parse(r.scope) as JsonValue[], revocationId: r.revocation_id, bound: r.bound === 1, at: r.at,
+      token: r.token, expiresAt: r.expires_at,
     }));
+  }
+
+  async pruneDelegations(now: number): Promise<number> {
+    return this.#db.prepare('DELETE FROM delegations WHERE expires_at IS NOT NULL AND expires_at < ?').run(now).changes;
   }
 
   async getSetting(name: string): Promise<string | undefined> {
@@ -180,6 +231,7 @@ interface Row {
   type: string;
   state: Buffer | null;
   version: number;
+  seq: number;
 }
 
 interface DelegationRow {
@@ -189,9 +241,22 @@ interface DelegationRow {
   revocation_id: string;
   bound: number;
   at: number;
+  token: Buffer;
+  expires_at: number | null;
+}
+
+interface CallRow {
+  owner: string;
+  outcome: Buffer | null;
+  expires_at: number;
+}
+
+/** better-sqlite3 binds only Buffers as BLOBs; a view of the same bytes, which SQLite copies. */
+function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
 function toObject(row: Row): StoredObject {
   // Rows written before the store held codec bytes hold plain msgpack, which the codec reads as well.
-  return { address: JSON.parse(row.address) as JsonValue[], type: row.type, state: row.state!, version: row.version };
+  return { address: JSON.parse(row.address) as JsonValue[], type: row.type, state: row.state!, version: row.version, seq: row.seq };
 }

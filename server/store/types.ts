@@ -2,7 +2,7 @@ import type { JsonValue } from '../../protocol/json-value.js';
 import type { RevocationSet } from '../../protocol/revocation.js';
 
 /**
- * A live object as stored: its address, portable type name, state and version.
+ * A live object as stored: its address, portable type name, state, version and change sequence number.
  *
  * `state` is opaque to the store: the bytes `LiveObjects` encoded with the server's capsync codec
  * (a map of the object's fields, no capabilities). The store never encodes or decodes it, so nested
@@ -15,9 +15,26 @@ export interface StoredObject {
   readonly state: Uint8Array;
   /** Increases with every change, deletion included. */
   readonly version: number;
+  /** The change sequence number of its last change (see {@link ObjectStore.seq}). */
+  readonly seq: number;
 }
 
-/** A delegation the server recorded: who gave which capability to whom. */
+/** One change in the store's change sequence; `state` null means deleted (a tombstone). */
+export interface StoredChange {
+  readonly address: JsonValue[];
+  readonly type: string;
+  readonly version: number;
+  readonly seq: number;
+  readonly state: Uint8Array | null;
+}
+
+/** What {@link ObjectStore.put} and {@link ObjectStore.delete} report: the object's new version and the change's sequence number. */
+export interface WriteResult {
+  readonly version: number;
+  readonly seq: number;
+}
+
+/** A delegation the server recorded: who gave which capability to whom, and the token delivered. */
 export interface DelegationRecord {
   readonly from: string;
   readonly to: string;
@@ -25,12 +42,37 @@ export interface DelegationRecord {
   readonly revocationId: string;
   readonly bound: boolean;
   readonly at: number;
+  /**
+   * The capability token delivered, so the server can list "capabilities delegated to you" after a reload.
+   * Empty for a record written before tokens were kept (a store migrated from an older schema).
+   */
+  readonly token: Uint8Array;
+  /** When the delegated capability expires (ms since epoch), null if never. */
+  readonly expiresAt: number | null;
+}
+
+/** Which delegations {@link ObjectStore.delegations} returns: those matching every given field. */
+export interface DelegationFilter {
+  readonly from?: string;
+  readonly to?: string;
+  /** Leaves out delegations expired at `now` (one expiring exactly at `now` is kept), as `issuedTo` does. */
+  readonly now?: number;
 }
 
 /** A capability issued to a user, by revocation id, with its expiry (ms since epoch) if it has one. */
 export interface IssuedRecord {
   readonly id: string;
   readonly expiresAt: number | null;
+}
+
+/** The record of a call made with a client-generated key, so a call re-sent after a reconnect runs once. */
+export interface CallRecord {
+  /** Which server run claimed it: a run that finds another's unfinished claim knows that run may have died. */
+  readonly owner: string;
+  /** The encoded outcome, null while the call runs. */
+  readonly outcome: Uint8Array | null;
+  /** When the record may be dropped (ms since epoch). */
+  readonly expiresAt: number;
 }
 
 /**
@@ -40,17 +82,62 @@ export interface IssuedRecord {
  *
  * Addresses are compared as JSON values with map key order ignored. An object's version starts at 1 and
  * increases by one with every put and every deletion; a deleted object leaves a tombstone, so one
- * re-created at the same address continues the sequence (a client never sees a version go backwards).
+ * re-created at the same address continues the sequence (a client never sees a version go backwards)
+ * until {@link ObjectStore.pruneTombstones} drops the tombstone: a later re-creation starts again at 1,
+ * which a client that saw the deletion (its seq is at or above the horizon) takes for a new object.
+ *
+ * Every put and delete also takes the next number of one store-wide change sequence, so a client that
+ * remembers the last seq it saw can ask for exactly what changed since (see {@link ObjectStore.changes}).
  */
 export interface ObjectStore {
   /** The object at `address`, or undefined if there is none (never put, or deleted). */
   get(address: readonly JsonValue[]): Promise<StoredObject | undefined>;
   /** Every object of a portable type, in the order their addresses were first put. */
   list(type: string): Promise<StoredObject[]>;
-  /** Creates or replaces the object at `address` with encoded `state`; returns the new version. */
-  put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<number>;
-  /** Deletes; returns the deletion's version, or undefined if there was nothing to delete. */
-  delete(address: readonly JsonValue[]): Promise<number | undefined>;
+  /** Creates or replaces the object at `address` with encoded `state`; returns its new version and the change's seq. */
+  put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<WriteResult>;
+  /** Deletes; returns the deletion's version and seq, or undefined (taking no seq) if there was nothing to delete. */
+  delete(address: readonly JsonValue[]): Promise<WriteResult | undefined>;
+  /**
+   * The store's identity, random, made once when the store is first created and kept with its data: a store
+   * that was replaced (a `:memory:` store after a restart, a restore from backup, a new file) has another,
+   * so versions and seqs from one are never compared with another's.
+   */
+  epoch(): Promise<string>;
+  /**
+   * The latest change sequence number, 0 for an empty store. Every put and delete takes the next one
+   * (store-wide, strictly increasing, never reused, even after pruning).
+   */
+  seq(): Promise<number>;
+  /**
+   * Changes with seq greater than `since`, in seq order, at most `limit`; each object appears at most once
+   * (its latest change), a deleted one as a tombstone. Deletions older than {@link ObjectStore.horizon} may
+   * be missing.
+   */
+  changes(since: number, limit: number): Promise<StoredChange[]>;
+  /**
+   * Every live object whose address starts with `prefix` (element by element, elements compared as JSON
+   * values with map key order ignored; the whole address counts as a prefix of itself), in the order their
+   * addresses were first put, at most `limit`.
+   */
+  listUnder(prefix: readonly JsonValue[], limit: number): Promise<StoredObject[]>;
+  /** Drops tombstones whose deletion is older than `before` (ms since epoch); returns how many. Raises the horizon to the highest seq dropped. */
+  pruneTombstones(before: number): Promise<number>;
+  /**
+   * The highest seq of a dropped tombstone (0 if none): a client that saw only the changes up to a seq below
+   * it may have missed a deletion, and needs a full snapshot.
+   */
+  horizon(): Promise<number>;
+  /**
+   * Claims a call key for `principal` (a user id or an anonymous client id): if a record exists, returns it
+   * untouched; else records `{ owner, outcome: null, expiresAt }` and returns undefined. Atomic: of two
+   * claims of the same key, exactly one gets undefined.
+   */
+  claimCall(principal: string, key: string, owner: string, expiresAt: number): Promise<CallRecord | undefined>;
+  /** Stores the outcome of a claimed call (replacing any); does nothing if there is no record (it was pruned). */
+  finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void>;
+  /** Drops call records that expired before `now`; returns how many. */
+  pruneCalls(now: number): Promise<number>;
   /**
    * Remembers that capabilities (by revocation id) were issued to a user, so they can be revoked per user.
    * Recording an id the user already has keeps the first record.
@@ -60,12 +147,20 @@ export interface ObjectStore {
   issuedTo(user: string, now: number): Promise<IssuedRecord[]>;
   recordDelegation(record: DelegationRecord): Promise<void>;
   /** Recorded delegations matching every given field of `filter`, oldest first. */
-  delegations(filter: { from?: string; to?: string }): Promise<DelegationRecord[]>;
-  /** A small named value (the server's root key, settings). */
+  delegations(filter: DelegationFilter): Promise<DelegationRecord[]>;
+  /** Drops delegations whose capability expired before `now`; returns how many. */
+  pruneDelegations(now: number): Promise<number>;
+  /** A small named value (the server's root key, settings). Names starting with `store.` are the store's own. */
   getSetting(name: string): Promise<string | undefined>;
   setSetting(name: string, value: string): Promise<void>;
   /** The revocation set kept in this store. */
   readonly revocations: RevocationSet;
   /** Releases the store; closing twice is harmless. */
   close(): Promise<void>;
+}
+
+/** What a store may be given: the clock that stamps deletions (for {@link ObjectStore.pruneTombstones}). */
+export interface StoreOptions {
+  /** Milliseconds since the epoch (a server's `Clock` fits); default the wall clock. */
+  readonly clock?: { now(): number };
 }

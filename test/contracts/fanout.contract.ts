@@ -21,6 +21,7 @@ export function fanoutContract(name: string, factory: () => Fanout | Promise<Fan
       address: ['youtube_videos', `v${n}`, { k: n }],
       type: 'Video',
       version: n,
+      seq: 100 + n,
       state,
     });
 

@@ -1,20 +1,26 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DelegationRecord, ObjectStore } from '../../server/store/types.js';
+import { callsContract } from './object-store-calls.contract.js';
+import { changesContract } from './object-store-changes.contract.js';
+import { ManualClock, type StoreFactory } from './object-store-context.js';
 
 /**
  * The `ObjectStore` contract, written against the interface only. Every implementation runs it:
- * `objectStoreContract('MemoryStore', () => new MemoryStore())`. `factory` gives a fresh, empty store per
- * test; the suite closes it afterwards.
+ * `objectStoreContract('MemoryStore', (clock) => new MemoryStore({ clock }))`. `factory` gives a fresh, empty
+ * store per test, stamping deletions with the clock it is given; the suite closes it afterwards.
  */
-export function objectStoreContract(name: string, factory: () => ObjectStore | Promise<ObjectStore>): void {
+export function objectStoreContract(name: string, factory: StoreFactory): void {
   describe(`${name} (ObjectStore contract)`, () => {
     let store: ObjectStore;
+    let clock: ManualClock;
     beforeEach(async () => {
-      store = await factory();
+      clock = new ManualClock();
+      store = await factory(clock);
     });
     afterEach(async () => {
       await store.close();
     });
+    const context = { store: () => store, clock: () => clock, factory };
 
     const video = ['youtube_videos', 'x'];
     const bytes = (...values: number[]): Uint8Array => Uint8Array.from(values);
@@ -26,7 +32,7 @@ export function objectStoreContract(name: string, factory: () => ObjectStore | P
 
     describe('objects', () => {
       it('returns what was put, with version 1', async () => {
-        expect(await store.put(video, 'Video', bytes(0x81, 0xa1, 0x61, 0x01))).toBe(1);
+        expect(await store.put(video, 'Video', bytes(0x81, 0xa1, 0x61, 0x01))).toEqual({ version: 1, seq: 1 });
         const found = await store.get(video);
         expect(found).toMatchObject({ address: video, type: 'Video', version: 1 });
         expect(found!.state).toBeInstanceOf(Uint8Array);
@@ -57,12 +63,19 @@ export function objectStoreContract(name: string, factory: () => ObjectStore | P
         expect(await stateOf(video)).toEqual([1, 2, 3]);
       });
 
+      it('keeps its own copy of a Buffer view too (what msgpackr returns), whose slice() is no copy', async () => {
+        const whole = Buffer.from([9, 1, 2, 3, 9]);
+        await store.put(video, 'Video', whole.subarray(1, 4));
+        whole.fill(0xff);
+        expect(await stateOf(video)).toEqual([1, 2, 3]);
+      });
+
       it('increases the version through updates, deletion and re-creation', async () => {
-        expect(await store.put(video, 'Video', bytes(1))).toBe(1);
-        expect(await store.put(video, 'Video', bytes(2))).toBe(2);
+        expect((await store.put(video, 'Video', bytes(1))).version).toBe(1);
+        expect((await store.put(video, 'Video', bytes(2))).version).toBe(2);
         expect((await store.get(video))?.version).toBe(2);
-        expect(await store.delete(video)).toBe(3);
-        expect(await store.put(video, 'Video', bytes(3))).toBe(4);
+        expect((await store.delete(video))?.version).toBe(3);
+        expect((await store.put(video, 'Video', bytes(3))).version).toBe(4);
         expect(await store.get(video)).toMatchObject({ version: 4 });
         expect(await stateOf(video)).toEqual([3]);
       });
@@ -77,21 +90,21 @@ export function objectStoreContract(name: string, factory: () => ObjectStore | P
       it('deletes nothing (undefined) when there is no object, and a deletion does not repeat', async () => {
         expect(await store.delete(['nothing', 'here'])).toBeUndefined();
         await store.put(video, 'Video', bytes(1));
-        expect(await store.delete(video)).toBe(2);
+        expect((await store.delete(video))?.version).toBe(2);
         expect(await store.delete(video)).toBeUndefined();
-        expect(await store.put(video, 'Video', bytes(1))).toBe(3);
+        expect((await store.put(video, 'Video', bytes(1))).version).toBe(3);
       });
 
       it('versions each address on its own', async () => {
         await store.put(['v', 1], 'Video', bytes(1));
         await store.put(['v', 1], 'Video', bytes(1));
-        expect(await store.put(['v', 2], 'Video', bytes(1))).toBe(1);
-        expect(await store.put(['v', '1'], 'Video', bytes(1))).toBe(1); // 1 and "1" are different elements
+        expect((await store.put(['v', 2], 'Video', bytes(1))).version).toBe(1);
+        expect((await store.put(['v', '1'], 'Video', bytes(1))).version).toBe(1); // 1 and "1" are different elements
       });
 
       it('finds an address whatever the key order of a map inside it', async () => {
         await store.put(['docs', { a: 1, b: [2, { c: 3, d: 4 }] }], 'Doc', bytes(1));
-        expect(await store.put(['docs', { b: [2, { d: 4, c: 3 }], a: 1 }], 'Doc', bytes(2))).toBe(2);
+        expect((await store.put(['docs', { b: [2, { d: 4, c: 3 }], a: 1 }], 'Doc', bytes(2))).version).toBe(2);
         expect(await stateOf(['docs', { b: [2, { d: 4, c: 3 }], a: 1 }])).toEqual([2]);
         expect(await store.get(['docs', { a: 1, b: [2, { c: 3 }] }])).toBeUndefined();
       });
@@ -118,7 +131,7 @@ export function objectStoreContract(name: string, factory: () => ObjectStore | P
 
       it('lists an object of a new type under that type only', async () => {
         await store.put(['x'], 'Old', bytes(1));
-        expect(await store.put(['x'], 'New', bytes(2))).toBe(2);
+        expect((await store.put(['x'], 'New', bytes(2))).version).toBe(2);
         expect(await store.list('Old')).toEqual([]);
         expect((await store.list('New')).map((o) => o.version)).toEqual([2]);
         expect((await store.get(['x']))?.type).toBe('New');
@@ -153,24 +166,58 @@ export function objectStoreContract(name: string, factory: () => ObjectStore | P
     });
 
     describe('delegations', () => {
-      const record = (from: string, to: string, n: number): DelegationRecord => ({
+      const record = (from: string, to: string, n: number, expiresAt: number | null = null): DelegationRecord => ({
         from, to, scope: ['youtube_videos', `v${n}`, { mode: 'update' }], revocationId: `r${n}`, bound: n % 2 === 0, at: 1000 + n,
+        token: bytes(0xc7, n, 1, 2, 3), expiresAt,
       });
+      /** Tokens compared as plain arrays: an implementation may hand back a Buffer. */
+      const plain = (records: DelegationRecord[]) => records.map((r) => ({ ...r, token: Array.from(r.token) }));
 
-      it('returns delegations filtered by from and to, oldest first', async () => {
-        const all = [record('editor', 'guest', 1), record('admin', 'guest', 2), record('editor', 'editor2', 3), record('editor', 'guest', 4)];
+      it('returns delegations filtered by from and to, oldest first, with the token delivered and its expiry', async () => {
+        const all = [record('editor', 'guest', 1), record('admin', 'guest', 2, 5000), record('editor', 'editor2', 3), record('editor', 'guest', 4)];
         for (const r of all) await store.recordDelegation(r);
-        expect(await store.delegations({})).toEqual(all);
-        expect(await store.delegations({ from: 'editor' })).toEqual([all[0], all[2], all[3]]);
-        expect(await store.delegations({ to: 'guest' })).toEqual([all[0], all[1], all[3]]);
-        expect(await store.delegations({ from: 'editor', to: 'guest' })).toEqual([all[0], all[3]]);
+        expect(plain(await store.delegations({}))).toEqual(plain(all));
+        expect(plain(await store.delegations({ from: 'editor' }))).toEqual(plain([all[0]!, all[2]!, all[3]!]));
+        expect(plain(await store.delegations({ to: 'guest' }))).toEqual(plain([all[0]!, all[1]!, all[3]!]));
+        expect(plain(await store.delegations({ from: 'editor', to: 'guest' }))).toEqual(plain([all[0]!, all[3]!]));
         expect(await store.delegations({ from: 'guest' })).toEqual([]);
+        expect((await store.delegations({ to: 'guest' }))[0]!.token).toBeInstanceOf(Uint8Array);
       });
 
       it('keeps every delegation, the same one twice included', async () => {
         await store.recordDelegation(record('a', 'b', 1));
         await store.recordDelegation(record('a', 'b', 1));
         expect(await store.delegations({ from: 'a' })).toHaveLength(2);
+      });
+
+      it('keeps its own copy of the token', async () => {
+        const given = record('a', 'b', 1);
+        await store.recordDelegation(given);
+        given.token.fill(0);
+        (await store.delegations({ to: 'b' }))[0]!.token.fill(0xff);
+        expect(Array.from((await store.delegations({ to: 'b' }))[0]!.token)).toEqual([0xc7, 1, 1, 2, 3]);
+      });
+
+      it('leaves out, when asked with now, delegations expired at now (one expiring exactly now is kept)', async () => {
+        await store.recordDelegation(record('a', 'guest', 1, 100));
+        await store.recordDelegation(record('a', 'guest', 2, null));
+        await store.recordDelegation(record('a', 'guest', 3, 200));
+        expect((await store.delegations({ to: 'guest', now: 100 })).map((r) => r.revocationId)).toEqual(['r1', 'r2', 'r3']);
+        expect((await store.delegations({ to: 'guest', now: 101 })).map((r) => r.revocationId)).toEqual(['r2', 'r3']);
+        expect((await store.delegations({ now: 201 })).map((r) => r.revocationId)).toEqual(['r2']);
+        expect(await store.delegations({ to: 'guest' })).toHaveLength(3);
+      });
+
+      it('prunes the delegations expired before now, and only those', async () => {
+        await store.recordDelegation(record('a', 'guest', 1, 100));
+        await store.recordDelegation(record('a', 'guest', 2, null));
+        await store.recordDelegation(record('a', 'guest', 3, 200));
+        expect(await store.pruneDelegations(100)).toBe(0);
+        expect(await store.pruneDelegations(150)).toBe(1);
+        expect((await store.delegations({})).map((r) => r.revocationId)).toEqual(['r2', 'r3']);
+        expect(await store.pruneDelegations(150)).toBe(0);
+        expect(await store.pruneDelegations(Number.MAX_SAFE_INTEGER)).toBe(1);
+        expect((await store.delegations({})).map((r) => r.revocationId)).toEqual(['r2']);
       });
     });
 
@@ -195,5 +242,8 @@ export function objectStoreContract(name: string, factory: () => ObjectStore | P
       await store.close();
       await store.close();
     });
+
+    changesContract(context);
+    callsContract(context);
   });
 }

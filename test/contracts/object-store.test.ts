@@ -11,10 +11,10 @@ afterEach(() => {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
-objectStoreContract('MemoryStore', () => new MemoryStore());
-objectStoreContract('SqliteStore in memory', () => new SqliteStore(':memory:'));
-objectStoreContract('SqliteStore in a file', () => {
+objectStoreContract('MemoryStore', (clock) => new MemoryStore({ clock }));
+objectStoreContract('SqliteStore in memory', (clock) => new SqliteStore(':memory:', { clock }));
+objectStoreContract('SqliteStore in a file', (clock) => {
   const dir = mkdtempSync(join(tmpdir(), 'capsync-store-'));
   dirs.push(dir);
-  return new SqliteStore(join(dir, 'capsync.sqlite'));
+  return new SqliteStore(join(dir, 'capsync.sqlite'), { clock });
 });

@@ -121,4 +121,73 @@ describe.each([
     expect(await codeOf(live.get(Clip, ['clips', 'obj']))).toBe('ERR_PORTABLE_INVALID');
     expect(await codeOf(live.get(Clip, ['clips', 'junk']))).toBe('ERR_FRAME_MALFORMED');
   });
+
+  it('carries the store seq in every update it pushes, deletions included, and returns versions as before', async () => {
+    const { live, pushed } = setup();
+    const c = clip();
+    expect(await live.put(c)).toBe(1);
+    expect(await live.put(new Clip('c2', 'Other', [], new Thumbnail('o.png', { w: 1, h: 1 })))).toBe(1);
+    expect(await live.put(c)).toBe(2);
+    expect(await live.delete(c)).toBe(3);
+    expect(await live.delete(c)).toBeUndefined();
+    expect(pushed.map((u) => [u.address, u.version, u.seq, u.state === null])).toEqual([
+      [['clips', 'c1'], 1, 1, false],
+      [['clips', 'c2'], 1, 2, false],
+      [['clips', 'c1'], 2, 3, false],
+      [['clips', 'c1'], 3, 4, true],
+    ]);
+    expect(await live.seq()).toBe(4);
+  });
+
+  it('answers changesSince with the pushes a client missed, decoded, each object once with its latest state', async () => {
+    const { live, pushed, codec } = setup();
+    const c = clip();
+    await live.put(c);
+    const other = new Clip('c2', 'Other', [], new Thumbnail('o.png', { w: 1, h: 1 }));
+    await live.put(other);
+    c.title = 'Renamed';
+    await live.put(c);
+    await live.delete(other);
+    const changes = await live.changesSince(1, 100);
+    expect(changes.map((u) => [u.address, u.type, u.version, u.seq])).toEqual([
+      [['clips', 'c1'], 'LiveTest.Clip', 2, 3],
+      [['clips', 'c2'], 'LiveTest.Clip', 2, 4],
+    ]);
+    expect(changes[0]!.state!['cover']).toBeInstanceOf(Thumbnail);
+    expect(changes[1]!.state).toBeNull();
+    // Encoded, a change is byte for byte the push the client would have had live.
+    const decode = (update: ObjectUpdate) => shape(codec.decode(live.encodePush(update)));
+    expect(changes.map(decode)).toEqual([decode(pushed[2]!), decode(pushed[3]!)]);
+    expect((await live.changesSince(0, 1)).map((u) => u.seq)).toEqual([3]);
+    expect(await live.changesSince(4, 100)).toEqual([]);
+  });
+
+  it('lists the objects under a prefix decoded, with type, version and seq', async () => {
+    const { live, store, codec } = setup();
+    await live.put(clip());
+    await store.put(['elsewhere'], 'LiveTest.Clip', codec.encode({ id: 'x' }));
+    const [found, ...rest] = await live.under(['clips'], 10);
+    expect(rest).toEqual([]);
+    expect(found).toMatchObject({ address: ['clips', 'c1'], type: 'LiveTest.Clip', version: 1, seq: 1 });
+    expect(found!.state['version']).toBe(1);
+    expect((found!.state['thumbnails'] as Thumbnail[])[1]!.area()).toBe(1920 * 1080);
+    expect(await live.under(['clips', 'c1', 'update'], 10)).toEqual([]);
+  });
+
+  it('decodes changes as get does: damaged stored bytes give a typed error', async () => {
+    const { live, store, codec } = setup();
+    await store.put(['clips', 'list'], 'LiveTest.Clip', codec.encode(['not', 'a', 'map']));
+    expect(await codeOf(live.changesSince(0, 10))).toBe('ERR_PORTABLE_INVALID');
+    expect(await codeOf(live.under(['clips'], 10))).toBe('ERR_PORTABLE_INVALID');
+  });
+
+  it('passes the epoch, seq and horizon of its store on', async () => {
+    const { live, store } = setup();
+    await store.put(['clips', 'gone'], 'LiveTest.Clip', Uint8Array.of(0x80));
+    await store.delete(['clips', 'gone']);
+    await store.pruneTombstones(Number.MAX_SAFE_INTEGER);
+    expect(await live.epoch()).toBe(await store.epoch());
+    expect(await live.seq()).toBe(2);
+    expect(await live.horizon()).toBe(2);
+  });
 });
