@@ -108,6 +108,7 @@ const definitions = {
   ERR_NOT_CONNECTED: ['not connected'],
   ERR_CONNECTION_CLOSED: ['connection closed'],
   ERR_RATE_LIMITED: ['too many calls in flight'],
+  ERR_CALL_OUTCOME_UNKNOWN: ['the call may or may not have run: its outcome is unknown'],
   ERR_AUTH_REQUIRED: ['authentication required'],
   ERR_AUTH_INVALID: ['authentication token is invalid'],
   ERR_AUTH_EXPIRED: ['authentication token has expired'],

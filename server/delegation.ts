@@ -2,10 +2,12 @@ import type { Capability } from '../protocol/capability/capability.js';
 import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import { ANY, unwrapCapability } from '../protocol/unwrap.js';
+import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { SessionDirectory } from './directory.js';
 import type { LiveObjects } from './live.js';
 import type { Clock, Logger } from './options.js';
 import type { Presence } from './presence.js';
+import { capabilityError } from './resume.js';
 import type { ServerSession } from './session.js';
 import type { ObjectStore } from './store/types.js';
 
@@ -17,6 +19,35 @@ export interface DelegationDeps {
   readonly store: ObjectStore;
   readonly logger: Logger;
   readonly clock: Clock;
+  readonly verifier: CapabilityVerifier;
+}
+
+/** A capability delegated to the caller that still works, as `grants` lists it. */
+export interface Grant {
+  readonly from: string;
+  readonly cap: Capability;
+  /** The live object it grants, or null. */
+  readonly object: unknown;
+  readonly at: number;
+}
+
+/**
+ * Every still-working capability delegated to this session's user (newest last), re-verified from the
+ * recorded token: a revoked or expired one is left out. A reload or a second device gets its grants back.
+ */
+export async function grantsFor(deps: DelegationDeps, session: ServerSession, except: ReadonlySet<string> = new Set()): Promise<Grant[]> {
+  const user = session.user;
+  if (user === null) throw fail('ERR_AUTH_REQUIRED');
+  const now = deps.clock.now();
+  const grants: Grant[] = [];
+  for (const record of await deps.store.delegations({ to: user.id, now })) {
+    // Records from before tokens were kept have none: nothing to hand back.
+    if (except.has(record.revocationId) || record.token.length === 0) continue;
+    const cap = deps.verifier.decode(record.token, user.id);
+    if (capabilityError(cap) !== undefined) continue;
+    grants.push({ from: record.from, cap, object: (await deps.live.grantedBy(cap)) ?? null, at: record.at });
+  }
+  return grants;
 }
 
 /**

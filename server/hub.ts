@@ -8,7 +8,8 @@ import { resolveLimits, type Limits } from '../protocol/limits.js';
 import { CapabilityVerifier } from '../protocol/verifier.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
-import { delegate, type DelegationDeps } from './delegation.js';
+import { CallKeys } from './calls.js';
+import { delegate, grantsFor, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
@@ -17,11 +18,20 @@ import { LiveObjects } from './live.js';
 import { defaultConnectionLimits, serverDefaults, silentLogger, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
+import { resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
 import { ServerSession, type RequestFrame, type SessionEnv, type Transport } from './session.js';
 import { nodeCrypto } from './node-crypto.js';
 import { MemoryStore } from './store/memory.js';
 import type { ObjectStore } from './store/types.js';
+
+/**
+ * Whose call keys a session's keys are: a user's span all of that user's connections (a call re-sent on a
+ * new connection finds its outcome); an anonymous session's are its own.
+ */
+function principalOf(session: ServerSession): string {
+  return session.user !== null ? `user:${session.user.id}` : `session:${session.id}`;
+}
 
 /**
  * The socket-free core of a capsync server: server functions, sessions, holders, push routing, delegation,
@@ -50,9 +60,17 @@ export class Hub implements ServerApi {
   /** What server functions get as `ctx.server`: the public operations only. */
   readonly #api: ServerApi;
   readonly #delegationDeps: DelegationDeps;
+  readonly #calls: CallKeys;
+  readonly #epoch: string;
+  /** The highest change sequence number this node has seen (announced in hello; a lower bound is safe). */
+  #seq: number;
+  readonly #hello: { pingIntervalMs: number; callKeyWindowMs: number };
+  readonly #tombstoneHorizonMs: number;
   #nextSessionId = 1;
 
-  private constructor(options: HubOptions, keyring: Keyring, store: ObjectStore) {
+  private constructor(options: HubOptions, keyring: Keyring, store: ObjectStore, epoch: string, seq: number) {
+    this.#epoch = epoch;
+    this.#seq = seq;
     this.limits = resolveLimits(options.limits);
     this.clock = options.clock ?? systemClock;
     this.connection = Object.freeze({ ...defaultConnectionLimits, ...options.connection });
@@ -76,7 +94,11 @@ export class Hub implements ServerApi {
     this.#presence = new Presence(options.presence);
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
-    this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock };
+    this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier };
+    const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
+    this.#calls = new CallKeys({ store, codec: this.codec, verifier: this.verifier, clock, logger: this.logger, windowMs: callKeyWindowMs });
+    this.#tombstoneHorizonMs = options.tombstoneHorizonMs ?? serverDefaults.tombstoneHorizonMs;
+    this.#hello = { pingIntervalMs: options.heartbeatMs ?? serverDefaults.heartbeatMs, callKeyWindowMs };
     this.#api = Object.freeze({
       live: this.live,
       mint: (scope: readonly JsonValue[], restrictions?: Restrictions) => this.mint(scope, restrictions),
@@ -105,7 +127,8 @@ export class Hub implements ServerApi {
   /** Creates a core; loads (or generates and stores) the capability keys. */
   static async create(options: HubOptions): Promise<Hub> {
     const store = options.store ?? new MemoryStore();
-    return new Hub(options, await loadKeyring(store, options.capabilityKeys), store);
+    const [keyring, epoch, seq] = await Promise.all([loadKeyring(store, options.capabilityKeys), store.epoch(), store.seq()]);
+    return new Hub(options, keyring, store, epoch, seq);
   }
 
   /** Registers a server function callable by name. Names are looked up in a null-prototype map. */
@@ -128,9 +151,16 @@ export class Hub implements ServerApi {
     return this.#revocations.revokeUser(userId);
   }
 
-  /** Drops revocation entries whose capability has expired anyway. */
-  pruneRevocations(): Promise<number> {
-    return this.#revocations.prune(this.verifier.clockToleranceMs);
+  /**
+   * Periodic upkeep: drops revocation entries and delegation records whose capability has expired anyway,
+   * call outcomes past their window, and tombstones past the horizon.
+   */
+  async prune(): Promise<void> {
+    const now = this.clock.now();
+    await this.#revocations.prune(this.verifier.clockToleranceMs);
+    await this.#calls.prune();
+    await this.store.pruneDelegations(now - this.verifier.clockToleranceMs);
+    await this.store.pruneTombstones(now - this.#tombstoneHorizonMs);
   }
 
   /**
@@ -141,7 +171,7 @@ export class Hub implements ServerApi {
   handleConnection(transport: Transport, authenticated: Authenticated): ServerSession {
     const session = new ServerSession(this.#env, transport, String(this.#nextSessionId++), authenticated.user, authenticated.expiresAt);
     this.#directory.add(session);
-    session.start();
+    session.start({ ...this.#hello, epoch: this.#epoch, seq: this.#seq });
     return session;
   }
 
@@ -174,8 +204,14 @@ export class Hub implements ServerApi {
     switch (frame[0]) {
       case FrameType.call: {
         const ctx: CallContext = { user: session.user, session, server: this.#api };
-        return this.#functions.invoke(frame[2], ctx, frame[3]);
+        const key = frame[4];
+        if (key === undefined) return this.#functions.invoke(frame[2], ctx, frame[3]);
+        return this.#calls.run(principalOf(session), session.user?.id ?? null, key, () => this.#functions.invoke(frame[2], ctx, frame[3]));
       }
+      case FrameType.resume:
+        return this.#resume(session, frame[2]);
+      case FrameType.grants:
+        return grantsFor(this.#delegationDeps, session);
       case FrameType.delegate:
         return delegate(this.#delegationDeps, session, frame[2], frame[3], frame[4]);
       case FrameType.revoke:
@@ -196,7 +232,20 @@ export class Hub implements ServerApi {
     return { expiresAt };
   }
 
+  async #resume(session: ServerSession, request: ResumeRequest): Promise<unknown> {
+    const answer = await resumeSession(this.live, request, (update) => session.sendBytes(this.live.encodePush(update)));
+    if (session.user !== null) {
+      // Delegations made to this user while it was away (or that it no longer has): delivered again.
+      const held = new Set(request.caps.map((cap) => cap.revocationId).filter((id): id is string => id !== undefined));
+      for (const grant of await grantsFor(this.#delegationDeps, session, held)) {
+        session.send([FrameType.delegation, { from: grant.from, cap: grant.cap, object: grant.object }]);
+      }
+    }
+    return answer;
+  }
+
   #push(update: ObjectUpdate): void {
+    if (update.seq > this.#seq) this.#seq = update.seq;
     const holders = this.#holders.lookup(update.address);
     if (holders.size === 0) return;
     const bytes = this.live.encodePush(update);

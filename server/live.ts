@@ -74,6 +74,12 @@ export class LiveObjects {
     return (await this.#store.changes(since, limit)).map((c) => (isLive(c) ? this.#current(c) : { ...c, state: null }));
   }
 
+  /** The object at `address` as a push would carry it, whatever its class, or undefined. */
+  async at(address: readonly JsonValue[]): Promise<CurrentObject | undefined> {
+    const stored = await this.#store.get(address);
+    return stored && this.#current(stored);
+  }
+
   /** Every live object whose address starts with `prefix`, in the order they were first put, at most `limit`. */
   async under(prefix: readonly JsonValue[], limit: number): Promise<CurrentObject[]> {
     return (await this.#store.listUnder(prefix, limit)).map((o) => this.#current(o));

@@ -67,14 +67,21 @@ export interface HubOptions {
   readonly tokenRefreshWindowMs?: number;
   /** Default: the wall clock. */
   readonly clock?: Clock;
+  /** Ping interval, announced to clients in hello; a peer that misses one ping is dropped. Default 30 s. */
+  readonly heartbeatMs?: number;
+  /** How long the outcome of a keyed call is kept, so a call re-sent after a reconnect runs once. Default 10 min. */
+  readonly callKeyWindowMs?: number;
+  /**
+   * How long a deletion is remembered for resuming clients. Default 7 days. A client away longer gets a full
+   * snapshot of what its capabilities cover instead of the changes (still no missed update).
+   */
+  readonly tombstoneHorizonMs?: number;
 }
 
 /** Options of {@link CapsyncServer.create}: the core's, and the Node listener's. */
 export interface ServerOptions extends HubOptions {
   /** Browser origins allowed to connect; others get 403 before the upgrade. Default: any. */
   readonly origins?: readonly string[];
-  /** Ping interval; a peer that misses one ping is dropped. Default 30 s. */
-  readonly heartbeatMs?: number;
   /** Development login: `GET /dev/login?user=<name>` issues a JWT for one of these users. Off unless given. */
   readonly devUsers?: Readonly<Record<string, User>>;
   /** On `close()`, how long to wait for clients to answer the 1001 close frame before terminating them. Default 2 s. */
@@ -89,6 +96,8 @@ export const serverDefaults = Object.freeze({
   tokenRefreshWindowMs: 30_000,
   heartbeatMs: 30_000,
   drainMs: 2_000,
+  callKeyWindowMs: 600_000,
+  tombstoneHorizonMs: 7 * 24 * 3_600_000,
   /** Revocation entries are pruned once the capability they revoke has expired anyway. */
   revocationPruneMs: 3_600_000,
 });

@@ -21,7 +21,10 @@ export interface Transport {
 }
 
 /** A frame a session hands to the core: everything but pings, which the session answers itself. */
-export type RequestFrame = FrameOf<typeof FrameType.call | typeof FrameType.delegate | typeof FrameType.revoke | typeof FrameType.refresh | typeof FrameType.presence>;
+export type RequestFrame = FrameOf<
+  typeof FrameType.call | typeof FrameType.delegate | typeof FrameType.revoke | typeof FrameType.refresh | typeof FrameType.presence |
+  typeof FrameType.resume | typeof FrameType.grants
+>;
 
 /** What a session needs from the core that owns it. Internal: not reachable from the package entry points. */
 export interface SessionEnv {
@@ -93,13 +96,14 @@ export class ServerSession {
     return this.#holdings.size;
   }
 
-  /** Sends the first frame and arms the token's deadlines. */
-  start(): void {
+  /** Sends the first frame (with the core's `extra` hello fields) and arms the token's deadlines. */
+  start(extra: Record<string, unknown> = {}): void {
     this.send([FrameType.hello, {
       protocol: 1,
       user: this.user && { id: this.user.id, roles: this.user.roles },
       maxFrameBytes: this.#env.codec.limits.maxFrameBytes,
       tokenExpiresAt: this.#tokenExpiresAt,
+      ...extra,
     }]);
     this.#armToken();
   }
@@ -146,6 +150,8 @@ export class ServerSession {
       case FrameType.revoke:
       case FrameType.refresh:
       case FrameType.presence:
+      case FrameType.resume:
+      case FrameType.grants:
         this.#run(frame[1], frame);
     }
   }
@@ -282,6 +288,8 @@ const eventNames: Record<number, string> = {
   [FrameType.revoke]: 'revoke',
   [FrameType.refresh]: 'refresh',
   [FrameType.presence]: 'presence',
+  [FrameType.resume]: 'resume',
+  [FrameType.grants]: 'grants',
 };
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

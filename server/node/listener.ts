@@ -49,7 +49,7 @@ export class NodeListener {
     this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatMs ?? serverDefaults.heartbeatMs);
     this.#heartbeat.unref();
     this.#prune = setInterval(() => {
-      this.#hub.pruneRevocations().catch((error: unknown) => this.#hub.logger.error({ event: 'store_error', err: error }));
+      this.#hub.prune().catch((error: unknown) => this.#hub.logger.error({ event: 'store_error', err: error }));
     }, serverDefaults.revocationPruneMs);
     this.#prune.unref();
     const address = this.address!;
