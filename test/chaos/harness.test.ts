@@ -2,19 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect, createServer, type AddressInfo, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type CapsyncClient, type ConnectOptions } from '../../client/index.js';
-import { Video } from '../../examples/video/video.js';
+// For its side effect too: registering the portable Video class, so calls' results decode as Videos.
+import '../../examples/video/video.js';
+import type { Video } from '../../examples/video/video.js';
 import { startDemo, type DemoHarness } from '../helpers.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { ServerStartError, useServerProcesses } from './server-process.js';
 
 const processes = useServerProcesses();
-/** Torn down after each test, proxies first: a cut socket closes at once, a stalled one would wait. */
+/**
+ * Torn down after each test, proxies and server processes first: a client whose socket was cut or whose
+ * server died closes at once, one facing a stalled proxy or a stopped server would wait for its close handshake.
+ */
 const proxies: TcpProxy[] = [];
 const clients: CapsyncClient[] = [];
 const demos: DemoHarness[] = [];
 const servers: Server[] = [];
 afterEach(async () => {
   await Promise.all(proxies.splice(0).map((p) => p.close()));
+  await processes.disposeAll();
   await Promise.all(clients.splice(0).map((c) => c.close()));
   await Promise.all(demos.splice(0).map((d) => d.close()));
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
