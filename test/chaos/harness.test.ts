@@ -217,6 +217,15 @@ describe('ServerProcess', () => {
     expect(await hasty.call<Video[]>('get_my_videos')).toHaveLength(3);
   });
 
+  it('exits by itself once the test process is gone (its IPC channel closed), leaving no orphan', async () => {
+    await processes.start();
+    const [child] = processes.children;
+    const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
+    child!.disconnect();
+    expect(await exited).toBe(70);
+    expect(processes.running).toBe(0);
+  });
+
   it('exits with 0 on SIGTERM after closing connections with 1001', async () => {
     const server = await processes.start();
     const editor = await client(server.url, await server.token('editor'));

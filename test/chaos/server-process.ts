@@ -11,6 +11,11 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 /** The built demo server (test/cli/global-setup.ts builds dist/ before any test file runs). */
 const entry = join(root, 'dist', 'examples', 'video', 'main.js');
 const READY = /capsync demo listening on (ws:\/\/\S+)/;
+/**
+ * Loaded into every child: it exits when its IPC channel to this test process closes, so a child cannot
+ * outlive a test process that was killed (SIGKILL, a Ctrl-C'd run) before any cleanup hook could run.
+ */
+const ORPHAN_GUARD = "data:text/javascript,process.once('disconnect',()=>process.exit(70))";
 /** Diagnostics keep the tail of a child's output, not all of it. */
 const LOG_TAIL_CHARS = 16_384;
 
@@ -146,8 +151,8 @@ export class ServerProcess {
   spawn(): Promise<void> {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     for (const key of Object.keys(env)) if (key.startsWith('CAPSYNC_')) delete env[key];
-    const args = [entry, '--port', String(this.#port), '--host', '127.0.0.1', '--data', this.data, '--log-level', this.#options.logLevel ?? 'warn'];
-    const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = ['--import', ORPHAN_GUARD, entry, '--port', String(this.#port), '--host', '127.0.0.1', '--data', this.data, '--log-level', this.#options.logLevel ?? 'warn'];
+    const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.#child = child;
     this.#log = '';
     this.#track(child);
