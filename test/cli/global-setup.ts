@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
  */
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const entry = join(root, 'dist', 'cli', 'main.js');
-const sources = ['protocol', 'server', 'client', 'examples', 'bench', 'cli'];
+const sources = ['protocol', 'server', 'client', 'testing', 'examples', 'bench', 'cli'];
 /** The TypeScript projects `npm run build` compiles, in order (one per platform). */
 const projects = ['tsconfig.browser.json', 'tsconfig.node.json'];
 const configs = ['package.json', 'tsconfig.json', 'tsconfig.base.json', ...projects];
@@ -30,7 +30,26 @@ function newest(path: string): number {
   return latest;
 }
 
+/** The dashboard bundle (esbuild, not tsc): the browser tests load it from here. */
+const dashboard = join(root, 'dist', 'examples', 'video', 'public', 'dashboard.js');
+
+function buildDashboard(): void {
+  let built = 0;
+  try {
+    built = statSync(dashboard).mtimeMs;
+  } catch {
+    built = 0;
+  }
+  if (built > Math.max(...['examples/video', 'client', 'protocol'].map((s) => newest(join(root, s))))) return;
+  execFileSync(process.execPath, [join(root, 'scripts', 'build-dashboard.mjs')], { cwd: root, stdio: 'pipe' });
+}
+
 export default function setup(): void {
+  buildTypeScript();
+  buildDashboard();
+}
+
+function buildTypeScript(): void {
   let built = 0;
   try {
     built = statSync(entry).mtimeMs;
