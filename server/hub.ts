@@ -55,7 +55,7 @@ export class Hub implements ServerApi {
     this.limits = resolveLimits(options.limits);
     this.clock = options.clock ?? systemClock;
     this.connection = Object.freeze({ ...defaultConnectionLimits, ...options.connection });
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger ?? serverDefaults.logger;
     this.codec = new Codec(this.limits);
     this.store = store;
     const clock = this.clock;

@@ -6,6 +6,8 @@ setCryptoProvider(nodeCrypto);
 
 export { CapsyncServer } from './server.js';
 export type { ServerOptions, HubOptions, ConnectionLimits, Clock, Logger } from './options.js';
+export { silentLogger } from './options.js';
+export { consoleLogger, warningLogger, type LogLevel, type LogSink } from './logger.js';
 export type { PresencePolicy } from './presence.js';
 export { Authenticator, type AuthOptions, type User, type Authenticated } from './auth.js';
 export type { LiveObjects } from './live.js';
@@ -14,4 +16,5 @@ export { SqliteStore } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
 export type { ObjectStore, StoredObject, DelegationRecord, IssuedRecord } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
+export { ServerFunctionError } from './registry.js';
 export * from '../protocol/index.js';
