@@ -39,12 +39,13 @@ export interface DevLogin {
 
 /**
  * Gets a development JWT from a server's `GET /dev/login?user=<name>` (the demo serves it unless started with
- * `--no-dev-login`). Rejects with a {@link CapsyncError}: `ERR_NOT_FOUND` for an unknown user or a server
+ * `--no-dev-login`); with `as`, for a user id of the caller's own that has `user`'s roles. Rejects with a {@link CapsyncError}: `ERR_NOT_FOUND` for an unknown user or a server
  * without a development login, `ERR_NOT_CONNECTED` when the server cannot be reached.
  */
-export function devLogin(url: string, user: string, timeoutMs = 10_000): Promise<DevLogin> {
+export function devLogin(url: string, user: string, timeoutMs = 10_000, as?: string): Promise<DevLogin> {
   const target = new URL(`${httpOrigin(url)}/dev/login`);
   target.searchParams.set('user', user);
+  if (as !== undefined) target.searchParams.set('as', as);
   const request = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<DevLogin>((resolve, reject) => {
     // A plain request with no keep-alive agent: a command must not stay alive for an idle pooled socket.

@@ -21,16 +21,26 @@ export interface AuthOptions {
   readonly allowAnonymous?: boolean;
   /** Seconds of clock tolerance for `exp`/`nbf`. Default 5. */
   readonly clockToleranceSeconds?: number;
+  /**
+   * Accept JWTs without an `exp` claim; their sessions never expire. Default false: such a token is refused
+   * with `ERR_AUTH_INVALID`, since a leaked one would work forever.
+   */
+  readonly allowTokensWithoutExpiry?: boolean;
 }
 
 /** The outcome of authenticating a token. */
 export interface Authenticated {
   readonly user: User | null;
-  /** When the JWT expires (ms since epoch), or null for anonymous sessions and tokens without `exp`. */
+  /** When the JWT expires (ms since epoch), or null for anonymous sessions (and tokens without `exp`, where allowed). */
   readonly expiresAt: number | null;
 }
 
-/** Verifies JWTs with jose; the `sub` claim is the user id, the `roles` claim (string list) the roles. */
+/**
+ * Verifies JWTs with jose: HS256 with a shared secret, or the algorithms of a JWKS's keys. The `sub` claim
+ * (1-256 characters) is the user id, the `roles` claim (a list; non-strings ignored) the roles, and `exp` is
+ * required unless `allowTokensWithoutExpiry`. Configuration mistakes (a short secret, a JWKS URL that is
+ * not http(s)) throw `ERR_KEY_INVALID` at construction, with a message that says what to fix.
+ */
 export class Authenticator {
   readonly allowAnonymous: boolean;
   readonly #options: AuthOptions;
@@ -42,10 +52,10 @@ export class Authenticator {
     this.allowAnonymous = options.allowAnonymous ?? false;
     if (options.secret !== undefined) {
       this.#secret = new TextEncoder().encode(options.secret);
-      if (this.#secret.length < 32) throw fail('ERR_KEY_INVALID', 'the JWT secret needs at least 32 bytes');
+      if (this.#secret.length < 32) throw fail('ERR_KEY_INVALID', `the JWT secret needs at least 32 bytes (it has ${this.#secret.length})`);
     }
     if (options.jwks) this.#keys = createLocalJWKSet(options.jwks);
-    else if (options.jwksUrl) this.#keys = createRemoteJWKSet(new URL(options.jwksUrl));
+    else if (options.jwksUrl !== undefined) this.#keys = createRemoteJWKSet(jwksLocation(options.jwksUrl));
   }
 
   /** Authenticates a bearer token (or its absence). Throws `ERR_AUTH_REQUIRED`, `ERR_AUTH_INVALID` or `ERR_AUTH_EXPIRED`. */
@@ -69,6 +79,7 @@ export class Authenticator {
       throw fail('ERR_AUTH_INVALID');
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) throw fail('ERR_AUTH_INVALID', 'token has no subject');
+    if (typeof payload.exp !== 'number' && !this.#options.allowTokensWithoutExpiry) throw fail('ERR_AUTH_INVALID', 'token has no expiry (exp)');
     const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
     return { user: { id: payload.sub, roles }, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
   }
@@ -85,4 +96,17 @@ export class Authenticator {
     if (this.#options.audience) jwt = jwt.setAudience(this.#options.audience);
     return jwt.sign(this.#secret);
   }
+}
+
+function jwksLocation(text: string): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(text);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw fail('ERR_KEY_INVALID', `the JWKS URL ${JSON.stringify(text)} is not an http(s) URL`);
+  }
+  return url;
 }

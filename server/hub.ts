@@ -15,7 +15,7 @@ import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
 import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
-import { defaultConnectionLimits, serverDefaults, silentLogger, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
+import { defaultConnectionLimits, serverDefaults, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
 import { resumeSession, type ResumeRequest } from './resume.js';
@@ -74,7 +74,7 @@ export class Hub implements ServerApi {
     this.limits = resolveLimits(options.limits);
     this.clock = options.clock ?? systemClock;
     this.connection = Object.freeze({ ...defaultConnectionLimits, ...options.connection });
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger ?? serverDefaults.logger;
     this.codec = new Codec(this.limits);
     this.store = store;
     const clock = this.clock;
@@ -119,8 +119,12 @@ export class Hub implements ServerApi {
         store.recordIssued(session.user.id, entries).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
       },
       closed: (session) => this.#directory.remove(session),
-      logFailure: (session, event, code, detail) =>
-        this.logger.warn({ event, code, session: session.id, user: session.user?.id ?? null, ...(detail instanceof Error ? { err: detail } : {}) }),
+      logFailure: (session, event, code, detail, fn) => {
+        const entry = { event, code, session: session.id, user: session.user?.id ?? null, ...(fn !== undefined ? { fn } : {}) };
+        // A refusal with its code is the protocol working (info); anything else is a bug in server code (warn).
+        if (detail === undefined) this.logger.info(entry);
+        else this.logger.warn({ ...entry, err: detail });
+      },
     };
   }
 

@@ -1,5 +1,7 @@
 export { CapsyncServer } from './server.js';
 export type { ServerOptions, HubOptions, ConnectionLimits, Clock, Logger } from './options.js';
+export { silentLogger } from './options.js';
+export { consoleLogger, warningLogger, type LogLevel, type LogSink } from './logger.js';
 export type { PresencePolicy } from './presence.js';
 export { Authenticator, type AuthOptions, type User, type Authenticated } from './auth.js';
 export type { LiveObjects, CurrentObject } from './live.js';
@@ -10,4 +12,5 @@ export type {
   ObjectStore, StoredObject, StoredChange, WriteResult, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
 } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
+export { ServerFunctionError } from './registry.js';
 export * from '../protocol/index.js';

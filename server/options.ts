@@ -3,6 +3,7 @@ import type { JWK } from 'jose';
 import type { Limits } from '../protocol/limits.js';
 import type { AuthOptions, User } from './auth.js';
 import type { Fanout } from './fanout.js';
+import { warningLogger } from './logger.js';
 import type { PresencePolicy } from './presence.js';
 import type { ObjectStore } from './store/types.js';
 
@@ -17,7 +18,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /**
  * What a server logs through: pino's calling convention (an object with an `event` field), so a pino
- * logger fits as it is. The core never imports a logging library; the default discards everything.
+ * logger fits as it is. The core never imports a logging library; the default (`warningLogger`) writes
+ * warnings and errors to stderr, `silentLogger` discards everything.
  */
 export interface Logger {
   debug(entry: object): void;
@@ -59,6 +61,7 @@ export interface HubOptions {
   readonly limits?: Partial<Limits>;
   readonly connection?: Partial<ConnectionLimits>;
   readonly fanout?: Fanout;
+  /** Default: warnings and errors as JSON lines on stderr (`warningLogger`); `silentLogger` or a pino logger to change it. */
   readonly logger?: Logger;
   readonly presence?: PresencePolicy;
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
@@ -80,10 +83,20 @@ export interface HubOptions {
 
 /** Options of {@link CapsyncServer.create}: the core's, and the Node listener's. */
 export interface ServerOptions extends HubOptions {
-  /** Browser origins allowed to connect; others get 403 before the upgrade. Default: any. */
-  readonly origins?: readonly string[];
-  /** Development login: `GET /dev/login?user=<name>` issues a JWT for one of these users. Off unless given. */
+  /**
+   * Browser origins allowed to connect (exact, e.g. `https://app.example`); others get 403 before the upgrade.
+   * `'*'` (or `['*']`) allows any. Default: the server's own origin only (the Origin's host must equal the
+   * Host header). Requests without an Origin header (non-browser clients) are always allowed.
+   */
+  readonly origins?: readonly string[] | '*';
+  /**
+   * Development login: `GET /dev/login?user=<name>` issues a JWT for one of these users. Off unless given.
+   * It answers only requests whose Host is `localhost`, `127.0.0.1` or `[::1]` with the server's port, and
+   * only while the server listens on loopback.
+   */
   readonly devUsers?: Readonly<Record<string, User>>;
+  /** Serve the development login although the server listens beyond loopback (logs a loud warning). Default false. */
+  readonly devLoginBeyondLoopback?: boolean;
   /** On `close()`, how long to wait for clients to answer the 1001 close frame before terminating them. Default 2 s. */
   readonly drainMs?: number;
   /** Extra HTTP routes (the demo page); return true when handled. */
@@ -98,6 +111,8 @@ export const serverDefaults = Object.freeze({
   drainMs: 2_000,
   callKeyWindowMs: 600_000,
   tombstoneHorizonMs: 7 * 24 * 3_600_000,
+  /** Warnings and errors to stderr: a failing server function must show up somewhere. */
+  logger: warningLogger,
   /** Revocation entries are pruned once the capability they revoke has expired anyway. */
   revocationPruneMs: 3_600_000,
 });

@@ -1,5 +1,5 @@
-import type { ZodType } from 'zod';
-import { fail } from '../protocol/errors.js';
+import type { ZodType, core } from 'zod';
+import { CapsyncError, fail } from '../protocol/errors.js';
 import type { Capability, Restrictions } from '../protocol/capability/capability.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { User } from './auth.js';
@@ -29,7 +29,11 @@ export type Callable<A extends unknown[] = unknown[]> = (ctx: CallContext, ...ar
 
 /** Registration options. */
 export interface CallableOptions {
-  /** A zod schema for the argument list (e.g. `z.tuple([z.instanceof(Capability), z.string().max(5000)])`); a mismatch is `ERR_BAD_ARGUMENTS`. */
+  /**
+   * A zod schema for the argument list (e.g. `z.tuple([z.instanceof(Capability), z.string().max(5000)])`).
+   * A mismatch is `ERR_BAD_ARGUMENTS`, whose message names the argument (0-based, as in the zod issue path)
+   * and what was expected, e.g. "argument 1: expected string, received number"; never the value.
+   */
   readonly args?: ZodType<unknown[]>;
 }
 
@@ -54,16 +58,72 @@ export class FunctionRegistry {
     return this.#functions.has(name);
   }
 
-  /** Runs a function: returns its value or its promise; throws (synchronously) for unknown names and bad arguments. */
+  /**
+   * Runs a function: returns its value or its promise; throws (synchronously) for unknown names and bad
+   * arguments. A failure that is not a {@link CapsyncError} (a bug) comes out as a
+   * {@link ServerFunctionError} naming the function, so the failed-call log line says which one it was.
+   */
   invoke(name: string, ctx: CallContext, args: unknown[]): unknown {
     const entry = this.#functions.get(name);
     if (entry === undefined) throw fail('ERR_FUNCTION_UNKNOWN');
     let checked = args;
     if (entry.args) {
       const parsed = entry.args.safeParse(args);
-      if (!parsed.success) throw fail('ERR_BAD_ARGUMENTS');
+      if (!parsed.success) throw fail('ERR_BAD_ARGUMENTS', describeArgumentIssues(parsed.error.issues, args.length));
       checked = parsed.data;
     }
-    return entry.fn(ctx, ...checked);
+    let result: unknown;
+    try {
+      result = entry.fn(ctx, ...checked);
+    } catch (error) {
+      throw named(name, error);
+    }
+    if (result instanceof Promise) return result.catch((error: unknown) => Promise.reject(named(name, error)));
+    return result;
   }
+}
+
+/**
+ * A server function failed with something other than a {@link CapsyncError}: a bug. The caller sees only
+ * `ERR_FUNCTION_FAILED`; the log gets this, with the function's name in `fn` and the original in `cause`.
+ */
+export class ServerFunctionError extends Error {
+  override name = 'ServerFunctionError';
+  /** The server function that failed. */
+  readonly fn: string;
+
+  constructor(fn: string, cause: unknown) {
+    super(`server function ${JSON.stringify(fn)} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.fn = fn;
+  }
+}
+
+function named(fn: string, error: unknown): unknown {
+  return error instanceof CapsyncError ? error : new ServerFunctionError(fn, error);
+}
+
+/**
+ * The message of `ERR_BAD_ARGUMENTS`: where (argument index, then field path) and what was expected, from
+ * the first zod issue. zod's messages name types and the schema's bounds, never the received value.
+ */
+export function describeArgumentIssues(issues: readonly core.$ZodIssue[], received: number): string {
+  const issue = issues[0];
+  if (issue === undefined) return 'arguments do not have the expected shape';
+  const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
+  const [index, ...rest] = issue.path;
+  if (index === undefined) {
+    // The list itself: zod words a tuple's length bound as an array's ("expected array to have <2 items").
+    if (issue.code === 'too_big') return `expected at most ${String(issue.maximum)} arguments, received ${received}${more}`;
+    if (issue.code === 'too_small') return `expected at least ${String(issue.minimum)} arguments, received ${received}${more}`;
+    return `arguments: ${expectation(issue.message)}${more}`;
+  }
+  const field = rest.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('');
+  const where = typeof index === 'number' ? `argument ${index}${field}` : `arguments.${String(index)}${field}`;
+  // A record's keys come from the caller: bound what is echoed back.
+  return `${where.length > 100 ? `${where.slice(0, 100)}...` : where}: ${expectation(issue.message)}${more}`;
+}
+
+function expectation(message: string): string {
+  const text = message.replace(/^Invalid input: /, '');
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

@@ -42,7 +42,11 @@ export interface SessionEnv {
   /** Capabilities sent to the session's user, by revocation id (so `revokeUser` can find them). */
   issued(session: ServerSession, entries: { id: string; expiresAt: number | null }[]): void;
   closed(session: ServerSession): void;
-  logFailure(session: ServerSession, event: string, code: string, detail?: unknown): void;
+  /**
+   * A request or frame was refused (`detail` undefined: an expected refusal, with its code) or failed on a
+   * bug (`detail` the error). `fn` names the server function of a failed call.
+   */
+  logFailure(session: ServerSession, event: string, code: string, detail?: unknown, fn?: string): void;
 }
 
 /**
@@ -170,6 +174,7 @@ export class ServerSession {
 
   #run(id: number, frame: RequestFrame): void {
     const event = eventNames[frame[0]]!;
+    const fn = frame[0] === FrameType.call ? frame[2] : undefined;
     if (this.#inFlight >= this.#env.connection.maxInFlight) {
       this.sendError(id, fail('ERR_RATE_LIMITED'));
       return;
@@ -178,39 +183,39 @@ export class ServerSession {
     try {
       result = this.#env.request(this, frame);
     } catch (error) {
-      this.#failed(id, event, error);
+      this.#failed(id, event, error, fn);
       return;
     }
     // A function that answers synchronously is answered in the same turn: no promise, no microtask.
     if (!isThenable(result)) {
-      this.#answer(id, event, result);
+      this.#answer(id, event, result, fn);
       return;
     }
     this.#inFlight++;
     result.then(
       (value) => {
         this.#inFlight--;
-        this.#answer(id, event, value);
+        this.#answer(id, event, value, fn);
       },
       (error: unknown) => {
         this.#inFlight--;
-        this.#failed(id, event, error);
+        this.#failed(id, event, error, fn);
       },
     );
   }
 
-  #answer(id: number, event: string, value: unknown): void {
+  #answer(id: number, event: string, value: unknown, fn: string | undefined): void {
     try {
       this.send([FrameType.result, id, value]);
     } catch (error) {
-      this.#env.logFailure(this, event, 'ERR_NOT_ENCODABLE', error);
+      this.#env.logFailure(this, event, 'ERR_NOT_ENCODABLE', error, fn);
       this.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
     }
   }
 
-  #failed(id: number, event: string, error: unknown): void {
+  #failed(id: number, event: string, error: unknown, fn: string | undefined): void {
     const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
-    this.#env.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error);
+    this.#env.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error, fn);
     this.sendError(id, err);
   }
 

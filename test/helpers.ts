@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { firstValueFrom, filter, take, timeout, toArray, type Observable } from 'rxjs';
 import { connect, type CapsyncClient, type ConnectOptions } from '../client/index.js';
 import { demoUsers, installVideoApp, seedIfEmpty } from '../examples/video/app.js';
-import { CapsyncServer, SqliteStore, type ServerOptions } from '../server/index.js';
+import { CapsyncServer, SqliteStore, silentLogger, type ServerOptions } from '../server/index.js';
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
@@ -19,7 +19,8 @@ export interface DemoHarness {
 
 export async function startDemo(options: Partial<ServerOptions> & { data?: string } = {}): Promise<DemoHarness> {
   const store = new SqliteStore(options.data ? join(options.data, 'capsync.sqlite') : ':memory:');
-  const server = await CapsyncServer.create({ auth: { secret: SECRET }, devUsers: demoUsers, store, ...options });
+  // Quiet by default: tests that check what is logged pass their own logger.
+  const server = await CapsyncServer.create({ auth: { secret: SECRET }, devUsers: demoUsers, store, logger: silentLogger, ...options });
   installVideoApp(server);
   await seedIfEmpty(server);
   await server.listen(0, '127.0.0.1');

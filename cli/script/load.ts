@@ -6,7 +6,7 @@ import { parseHex } from '../json-form.js';
 import { ScriptError, explainIssues, isRecord, suggest, valueAt, type Path, type Problem } from './problems.js';
 import { actionNames, actions, connectLong, eventKinds, expectStepForms, expectationSchemas, scriptHeader, type ActionName, type EventKind } from './schema.js';
 import type { ClientSpec, Expectation, Script, Step } from './steps.js';
-import { TemplateError, referencesIn } from './template.js';
+import { TemplateError, builtinRoots, referencesIn } from './template.js';
 
 export { ScriptError, type Problem } from './problems.js';
 
@@ -56,7 +56,8 @@ class Validator {
       for (const [name, spec] of Object.entries(header.clients)) {
         if (spec.login !== undefined && spec.token !== undefined) this.report(['clients', name, 'token'], 'give a client either `login` or `token`, not both');
         this.references(['clients', name], spec, new Set());
-        clients[name] = { login: spec.login, token: spec.token, url: spec.url };
+        if (spec.as !== undefined && spec.login === undefined) this.report(['clients', name, 'as'], '`as` goes with `login`: it names the id to log in under');
+        clients[name] = { login: spec.login, as: spec.as, token: spec.token, url: spec.url };
       }
     }
     const steps: Step[] = [];
@@ -298,7 +299,7 @@ class Validator {
         return;
       }
       for (const ref of refs) {
-        if (ref.root !== 'env' && !saved.has(ref.root)) {
+        if (!builtinRoots.has(ref.root) && !saved.has(ref.root)) {
           const known = saved.size ? ` (saved so far: ${[...saved].join(', ')})` : ' (no step before saves anything)';
           this.report(path, `${ref.source} refers to "${ref.root}", which no earlier step saves${suggest(ref.root, [...saved])}${known}`);
         }

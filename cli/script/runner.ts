@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { Capability, capabilityFromParts } from '../../protocol/capability/capability.js';
 import { CapsyncError } from '../../protocol/errors.js';
 import { frameIdOf } from '../../protocol/frames.js';
@@ -65,7 +66,8 @@ class Run {
   ) {
     this.url = serverUrlOf(script, options);
     this.timeout = options.timeout ?? script.timeout;
-    this.scope = { saved: this.saved, env: options.env };
+    // Per run, so a script's made-up users never collide with real ones or with another run's.
+    this.scope = { saved: this.saved, env: options.env, runId: `run-${randomBytes(6).toString('hex')}` };
   }
 
   async run(): Promise<ScriptResult> {
@@ -182,7 +184,7 @@ class Run {
     const url = spec.url === undefined ? this.url : socketUrl(String(this.resolve(spec.url)));
     return attempt(async () => {
       let token = spec.token === undefined ? undefined : String(this.resolve(spec.token));
-      if (spec.login !== undefined) token = (await devLogin(url, spec.login, timeout)).token;
+      if (spec.login !== undefined) token = (await devLogin(url, spec.login, timeout, spec.as === undefined ? undefined : String(this.resolve(spec.as)))).token;
       try {
         const client = await ScriptClient.connect(url, token, timeout);
         this.clients.set(name, client);

@@ -24,6 +24,7 @@ export const variableName = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'a saved name is letters, digits and "_", starting with a letter or "_"' })
   .refine((n) => n !== 'env', { error: '"env" is reserved: ${env.NAME} reads environment variables' })
+  .refine((n) => n !== 'run', { error: '"run" is reserved: ${run.id} is the id of this run' })
   .meta({ id: 'savedName', description: 'A name for a saved value; later steps use it as "${name}".' });
 
 export const errorCode = z
@@ -129,6 +130,11 @@ export const actionNames = Object.keys(actions) as ActionName[];
 export const clientSchema = z
   .strictObject({
     login: z.string().min(1).optional().meta({ description: 'Get a token from the server\'s development login for this user.' }),
+    as: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: 'With `login`: log in under this user id of the script\'s own, with the `login` user\'s roles ("guest-${run.id}"), so real users\' sessions are never touched.' }),
     token: z.string().min(1).optional().meta({ description: 'A session JWT ("${env.NAME}" reads one from the environment).' }),
     url: z.string().optional().meta({ description: 'This client\'s server, when it is not the script\'s.' }),
   })

@@ -64,6 +64,8 @@ export interface Script {
 /** How a client authenticates: a token, a development login, or neither (anonymous). */
 export interface ClientSpec {
   readonly login: string | undefined;
+  /** With `login`: the user id to log in as, with the `login` user's roles (e.g. `"guest-${run.id}"`). */
+  readonly as: string | undefined;
   readonly token: string | undefined;
   readonly url: string | undefined;
 }

@@ -4,8 +4,12 @@ import { toJsonForm } from '../json-form.js';
 /**
  * Templates: a string value `"${videos[0].cap}"` stands for a saved value. A string that is one reference keeps
  * the value's type (a capability stays a capability); a reference inside longer text is written into it
- * (strings as they are, other values as JSON). `$${` writes a literal `${`. `${env.NAME}` reads the environment.
+ * (strings as they are, other values as JSON). `$${` writes a literal `${`. `${env.NAME}` reads the environment;
+ * `${run.id}` is an id drawn at random for each run of a script (a user name no real user has).
  */
+
+/** The names a script cannot save under: `env` and `run` are built in. */
+export const builtinRoots: ReadonlySet<string> = new Set(['env', 'run']);
 
 /** One step of a reference's path: `.name` or `[index]` / `["key"]`. */
 export type Segment = { readonly key: string } | { readonly index: number };
@@ -79,6 +83,7 @@ function parseReference(body: string, source: string): Reference {
     }
   }
   if (root === 'env' && (path.length !== 1 || !('key' in path[0]!))) throw bad('write ${env.NAME} to read an environment variable');
+  if (root === 'run' && (path.length !== 1 || !('key' in path[0]!) || path[0].key !== 'id')) throw bad('write ${run.id} for the id of this run');
   return { root, path, source };
 }
 
@@ -90,10 +95,11 @@ export function referencesIn(value: unknown): Reference[] {
   return [];
 }
 
-/** Saved values by name, and the environment. */
+/** Saved values by name, the environment, and this run's random id. */
 export interface Scope {
   readonly saved: ReadonlyMap<string, unknown>;
   readonly env: NodeJS.ProcessEnv;
+  readonly runId: string;
 }
 
 /** Replaces every template in `value` by what it refers to. Throws {@link TemplateError}. */
@@ -125,6 +131,7 @@ function interpolate(value: unknown): string {
 const CAPABILITY_FIELDS = new Set(['scope', 'expiresAt', 'audiences', 'revocationId']);
 
 function lookup(ref: Reference, scope: Scope): unknown {
+  if (ref.root === 'run') return scope.runId;
   if (ref.root === 'env') {
     const name = (ref.path[0] as { key: string }).key;
     const value = scope.env[name];

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
@@ -13,13 +13,22 @@ export const serveFlags = {
   'jwt-secret': { type: 'string', env: 'CAPSYNC_JWT_SECRET', help: 'HS256 secret for session JWTs (default: generated once, kept in the store)' },
   'jwks-url': { type: 'string', env: 'CAPSYNC_JWKS_URL', help: 'verify session JWTs with this JWKS instead of a secret' },
   'capability-keys': { type: 'string', env: 'CAPSYNC_CAPABILITY_KEYS', help: 'JSON file with capability root keys (JWK set); default: generated once, kept in the store' },
-  origin: { type: 'string', multiple: true, env: 'CAPSYNC_ORIGINS', help: 'allowed browser origin (repeatable; env: comma-separated); default: any' },
+  origin: { type: 'string', multiple: true, env: 'CAPSYNC_ORIGINS', help: "allowed browser origin (repeatable; env: comma-separated; '*' allows any); default: the server's own" },
   anonymous: { type: 'boolean', env: 'CAPSYNC_ANONYMOUS', help: 'accept connections without a token' },
   'dev-login': { type: 'boolean', env: 'CAPSYNC_DEV_LOGIN', help: 'serve GET /dev/login?user=admin|editor|editor2|guest (on by default in the demo)' },
   'no-dev-login': { type: 'boolean', help: 'turn the development login off' },
+  'dev-login-beyond-loopback': {
+    type: 'boolean',
+    env: 'CAPSYNC_DEV_LOGIN_BEYOND_LOOPBACK',
+    help: 'serve the development login although --host is not a loopback address (it still answers only Host: localhost/127.0.0.1/[::1])',
+  },
   'log-level': { type: 'string', env: 'CAPSYNC_LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, silent' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
+
+/** pino's level names, as `--log-level` accepts them. */
+export const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevelName = (typeof logLevels)[number];
 
 /** Parsed settings of a server process. */
 export interface ServeConfig {
@@ -32,7 +41,8 @@ export interface ServeConfig {
   readonly origins?: string[];
   readonly anonymous: boolean;
   readonly devLogin: boolean;
-  readonly logLevel: string;
+  readonly devLoginBeyondLoopback: boolean;
+  readonly logLevel: LogLevelName;
   readonly help: boolean;
 }
 
@@ -56,7 +66,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   try {
     ({ values } = parseArgs({ args, options: options as never, strict: true, allowPositionals: false }));
   } catch (error) {
-    throw new CapsyncError('ERR_BAD_ARGUMENTS', (error as Error).message);
+    throw bad((error as Error).message);
   }
   const pick = (name: keyof typeof serveFlags): string | boolean | string[] | undefined => {
     const flag = serveFlags[name];
@@ -69,7 +79,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     return 'default' in flag ? flag.default : undefined;
   };
   const port = Number(pick('port'));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CapsyncError('ERR_BAD_ARGUMENTS', `--port must be an integer 0-65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`--port must be an integer 0-65535`);
   const keysFile = pick('capability-keys') as string | undefined;
   let capabilityKeys: JWK[] | undefined;
   if (keysFile !== undefined) {
@@ -77,29 +87,61 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
       const parsed = JSON.parse(readFileSync(keysFile, 'utf8')) as { keys?: JWK[] } | JWK[];
       capabilityKeys = Array.isArray(parsed) ? parsed : parsed.keys;
     } catch {
-      throw new CapsyncError('ERR_BAD_ARGUMENTS', `--capability-keys: cannot read a JWK set from ${keysFile}`);
+      throw bad(`--capability-keys: cannot read a JWK set from ${keysFile}`);
     }
   }
   const devLogin = values['no-dev-login'] ? false : ((pick('dev-login') as boolean | undefined) ?? devLoginDefault);
+  const logLevel = pick('log-level') as string;
+  if (!(logLevels as readonly string[]).includes(logLevel)) throw bad(`--log-level must be one of ${logLevels.join(', ')} (got ${JSON.stringify(logLevel)})`);
+  const jwtSecret = pick('jwt-secret') as string | undefined;
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    throw bad(`--jwt-secret must be at least 32 bytes (it has ${Buffer.byteLength(jwtSecret)}); e.g. openssl rand -base64 32`);
+  }
+  const jwksUrl = pick('jwks-url') as string | undefined;
+  if (jwksUrl !== undefined && !isHttpUrl(jwksUrl)) throw bad(`--jwks-url must be an http(s) URL (got ${JSON.stringify(jwksUrl)})`);
+  const host = pick('host') as string;
+  if (host.trim() === '' || /[\s/]/.test(host)) throw bad(`--host must be a host name or an IP address (got ${JSON.stringify(host)})`);
   return {
     port,
-    host: pick('host') as string,
+    host,
     data: pick('data') as string,
-    jwtSecret: pick('jwt-secret') as string | undefined,
-    jwksUrl: pick('jwks-url') as string | undefined,
+    jwtSecret,
+    jwksUrl,
     capabilityKeys,
     origins: pick('origin') as string[] | undefined,
     anonymous: (pick('anonymous') as boolean | undefined) ?? false,
     devLogin,
-    logLevel: pick('log-level') as string,
+    devLoginBeyondLoopback: (pick('dev-login-beyond-loopback') as boolean | undefined) ?? false,
+    logLevel: logLevel as LogLevelName,
     help: (values['help'] as boolean | undefined) ?? false,
   };
 }
 
-/** The SQLite file for a data folder (created if missing), or `:memory:`. */
+function isHttpUrl(text: string): boolean {
+  try {
+    return /^https?:$/.test(new URL(text).protocol);
+  } catch {
+    return false;
+  }
+}
+
+function bad(message: string): CapsyncError {
+  return new CapsyncError('ERR_BAD_ARGUMENTS', message);
+}
+
+/** The SQLite file for a data folder (created if missing), or `:memory:`. Throws `ERR_BAD_ARGUMENTS` when `data` cannot be a folder. */
 export function storeFilename(data: string): string {
   if (data === ':memory:') return data;
-  mkdirSync(data, { recursive: true });
+  try {
+    mkdirSync(data, { recursive: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const exists = statSync(data, { throwIfNoEntry: false });
+    if (exists !== undefined && !exists.isDirectory()) throw bad(`--data ${data} is a file, not a folder`);
+    if (code === 'ENOTDIR' || code === 'EEXIST') throw bad(`--data ${data}: a part of that path is a file, not a folder`);
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw bad(`--data ${data}: no permission to create that folder`);
+    throw error;
+  }
   return join(data, 'capsync.sqlite');
 }
 

@@ -6,7 +6,7 @@ import { CapsyncError, fail } from '../../protocol/errors.js';
 import type { Hub } from '../hub.js';
 import { serverDefaults, type ServerOptions } from '../options.js';
 import type { ServerSession, Transport } from '../session.js';
-import { SUBPROTOCOL, bearerToken, originAllowed, refuseUpgrade } from './http.js';
+import { SUBPROTOCOL, bearerToken, isLoopbackAddress, originAllowed, refuseUpgrade } from './http.js';
 import { handleRequest } from './routes.js';
 
 /**
@@ -26,7 +26,14 @@ export class NodeListener {
   constructor(hub: Hub, options: ServerOptions) {
     this.#hub = hub;
     this.#options = options;
-    const routes = { auth: hub.auth, devUsers: options.devUsers, http: options.http, sessionCount: () => hub.sessionCount };
+    const routes = {
+      auth: hub.auth,
+      devUsers: options.devUsers,
+      devLoginBeyondLoopback: options.devLoginBeyondLoopback,
+      http: options.http,
+      sessionCount: () => hub.sessionCount,
+      address: () => this.address,
+    };
     this.#http = createServer((req, res) => handleRequest(routes, req, res));
     this.#wss = new WebSocketServer({
       noServer: true,
@@ -54,7 +61,20 @@ export class NodeListener {
     this.#prune.unref();
     const address = this.address!;
     this.#hub.logger.info({ event: 'listening', port: address.port, host: address.address });
+    if (this.#options.devUsers && !isLoopbackAddress(address.address)) this.#warnDevLogin(address);
     return address;
+  }
+
+  #warnDevLogin(address: AddressInfo): void {
+    if (this.#options.devLoginBeyondLoopback) {
+      this.#hub.logger.warn({
+        event: 'dev_login_exposed',
+        host: address.address,
+        warning: 'DEVELOPMENT LOGIN IS ON BEYOND LOOPBACK: it hands out tokens for every development user, admin included, without a password. Never run this in production.',
+      });
+    } else {
+      this.#hub.logger.warn({ event: 'dev_login_refused', host: address.address, warning: 'development login is off: the server listens beyond loopback (force it with devLoginBeyondLoopback)' });
+    }
   }
 
   /** The bound address, or undefined before `listen`. */

@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { connect } from '../../client/index.js';
 import type { CapsyncServer } from '../../server/index.js';
 import { root, runCli, startServer } from './helpers.js';
 
@@ -26,6 +27,27 @@ describe('examples/scripts', () => {
     expect(r.stdout).not.toContain('✗');
     expect(r.stdout).toMatch(/^\d+ passed, 0 failed in /m);
     expect(r.code).toBe(0);
+  });
+
+  it.each(examples)('%s leaves the sessions of people logged in as the demo users alone', async (name) => {
+    const people = await Promise.all(['admin', 'editor', 'editor2', 'guest'].map(async (id) => connect(server.url, { token: await server.auth.issue({ id, roles: id === 'guest' ? [] : [id.replace(/2$/, '')] }) })));
+    const delegations: unknown[] = [];
+    const subscriptions = people.map((p) => p.delegations.subscribe((d) => delegations.push(d)));
+    try {
+      const r = await runCli(['test', `examples/scripts/${name}`, '--url', server.url]);
+      expect(r.code, r.stdout).toBe(0);
+      // A round trip on each connection after the run: anything sent to them has arrived by now.
+      await Promise.all(people.map((p) => p.presence()));
+      expect(delegations).toEqual([]);
+    } finally {
+      subscriptions.forEach((s) => s.unsubscribe());
+      await Promise.all(people.map((p) => p.close()));
+    }
+  });
+
+  it('takes the server from CAPSYNC_URL as well as --url', async () => {
+    const r = await runCli(['test', 'examples/scripts/hostile.yaml'], { env: { CAPSYNC_URL: server.url } });
+    expect(r.code, r.stdout).toBe(0);
   });
 
   it('videos.yaml can run again on the same server: it leaves the seed videos in place', async () => {

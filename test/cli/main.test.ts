@@ -45,11 +45,11 @@ describe('capsync', () => {
     expect(hasStackTrace(r.stderr)).toBe(false);
   });
 
-  it('serve refuses a bad port with exit 2 and its help', async () => {
+  it('serve refuses a bad port with exit 2 and names its help', async () => {
     const r = await runCli(['serve', '--port', 'eighty']);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('--port must be an integer');
-    expect(r.stderr).toContain('Usage: capsync serve');
+    expect(r.stderr).toContain('capsync serve --help');
   });
 
   it('serve runs the demo server: it listens, issues dev tokens, answers calls, and stops on SIGTERM', async () => {

@@ -93,12 +93,13 @@ describe('raw frames', () => {
 });
 
 describe('templates', () => {
-  const scope = { saved: new Map<string, unknown>([['videos', [{ id: 'abc', tags: ['a'] }]]]), env: { HOME_TEAM: 'x' } };
+  const scope = { saved: new Map<string, unknown>([['videos', [{ id: 'abc', tags: ['a'] }]]]), env: { HOME_TEAM: 'x' }, runId: 'run-0123' };
 
   it('keeps the type of a whole-string reference and writes others into the text', () => {
     expect(resolveTemplates('${videos[0]}', scope)).toEqual({ id: 'abc', tags: ['a'] });
     expect(resolveTemplates('id=${videos[0].id}, n=${videos.length}, tags=${videos[0].tags}', scope)).toBe('id=abc, n=1, tags=["a"]');
     expect(resolveTemplates(['${env.HOME_TEAM}', { k: '$${literal}' }], scope)).toEqual(['x', { k: '${literal}' }]);
+    expect(resolveTemplates('user-${run.id}', scope)).toBe('user-run-0123');
   });
 
   it('says what is missing instead of giving undefined', () => {

@@ -2,7 +2,9 @@ import { request } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { connect } from '../../client/index.js';
-import { startDemo, type DemoHarness } from '../helpers.js';
+import { SignJWT } from 'jose';
+import { SECRET, startDemo, type DemoHarness } from '../helpers.js';
+import { rawRequest, upgradeHead } from './raw-http.js';
 
 let demo: DemoHarness | undefined;
 afterEach(async () => {
@@ -65,6 +67,55 @@ describe('authentication and origins at the upgrade', () => {
       });
     expect(await raw('https://evil.example')).toBe('HTTP/1.1 403 Forbidden');
     expect(await raw('https://dashboard.example')).toBe('HTTP/1.1 101 Switching Protocols');
+  });
+
+  it("accepts by default only the server's own origin from browsers, and clients that send none", async () => {
+    demo = await startDemo();
+    const port = Number(new URL(demo.url).port);
+    const token = await demo.token('editor');
+    const upgrade = (host: string, origin?: string) =>
+      rawRequest(port, upgradeHead(host, [...(origin ? [`Origin: ${origin}`] : []), `Sec-WebSocket-Protocol: capsync.v1, capsync.bearer.${token}`]));
+    const foreign = await upgrade(`127.0.0.1:${port}`, 'https://evil.example');
+    expect(foreign.status).toBe(403);
+    expect(foreign.body.code).toBe('ERR_FORBIDDEN');
+    expect(foreign.headers['x-capsync-error']).toBe('ERR_FORBIDDEN');
+    // Same host, another port: another origin.
+    expect((await upgrade(`127.0.0.1:${port}`, `http://127.0.0.1:${port + 1}`)).status).toBe(403);
+    expect((await upgrade(`127.0.0.1:${port}`, 'null')).status).toBe(403);
+    expect((await upgrade(`127.0.0.1:${port}`, `http://127.0.0.1:${port}`)).status).toBe(101);
+    expect((await upgrade(`localhost:${port}`, `http://LOCALHOST:${port}`)).status).toBe(101);
+    expect((await upgrade(`127.0.0.1:${port}`)).status).toBe(101);
+  });
+
+  it("allows any origin with origins: '*' or ['*']", async () => {
+    for (const origins of ['*', ['*']] as const) {
+      demo = await startDemo({ origins });
+      const port = Number(new URL(demo.url).port);
+      const token = await demo.token('editor');
+      const answer = await rawRequest(port, upgradeHead(`127.0.0.1:${port}`, ['Origin: https://elsewhere.example', `Sec-WebSocket-Protocol: capsync.v1, capsync.bearer.${token}`]));
+      expect(answer.status).toBe(101);
+      await demo.close();
+      demo = undefined;
+    }
+  });
+
+  it('refuses an Authorization header that is not Bearer with 401 ERR_AUTH_INVALID, even where anonymous is allowed', async () => {
+    demo = await startDemo({ auth: { secret: SECRET, allowAnonymous: true } });
+    const port = Number(new URL(demo.url).port);
+    const answer = await rawRequest(port, upgradeHead(`127.0.0.1:${port}`, ['Authorization: Basic ZWRpdG9yOnB3', 'Sec-WebSocket-Protocol: capsync.v1']));
+    expect(answer.status).toBe(401);
+    expect(answer.body.code).toBe('ERR_AUTH_INVALID');
+  });
+
+  it('refuses a JWT without exp unless allowTokensWithoutExpiry', async () => {
+    const forever = await new SignJWT({ roles: ['editor'] }).setProtectedHeader({ alg: 'HS256' }).setSubject('editor').sign(new TextEncoder().encode(SECRET));
+    demo = await startDemo();
+    await expect(connect(demo.url, { token: forever })).rejects.toMatchObject({ code: 'ERR_AUTH_INVALID' });
+    await demo.close();
+    demo = await startDemo({ auth: { secret: SECRET, allowTokensWithoutExpiry: true } });
+    const client = await connect(demo.url, { token: forever });
+    expect(client.user?.id).toBe('editor');
+    await client.close();
   });
 
   it('serves development logins for the demo users only', async () => {
