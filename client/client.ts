@@ -1,18 +1,17 @@
-import { BehaviorSubject, Observable, Subject } from 'rxjs';
+import { Observable, Subject } from 'rxjs';
 import { attach } from '../protocol/attach.js';
 import type { Capability } from '../protocol/capability.js';
-import { Codec } from '../protocol/codec.js';
 import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.js';
 import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
-import { closeClassOf, OUTCOME_UNKNOWN, outcomeUnknown, refusalClassOf } from './close-codes.js';
-import { Connection, type CloseInfo, type Hello, type SocketFactory } from './connection.js';
-import { Heartbeat } from './heartbeat.js';
+import { OUTCOME_UNKNOWN, outcomeUnknown } from './close-codes.js';
+import type { CloseInfo, Hello, SocketFactory } from './connection.js';
 import { LiveRegistry } from './live-registry.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
-import { Reconnector, StateObservable, type ConnectionState } from './reconnect.js';
+import type { ConnectionState, StateObservable } from './reconnect.js';
 import { RequestManager, type RequestKind } from './requests.js';
 import { ResumeState } from './resume.js';
+import { SessionLink } from './session-link.js';
 import { SessionStreams, type Change, type Delegation, type Revocation } from './streams.js';
 
 export type { CloseInfo, SocketFactory, SocketLike } from './connection.js';
@@ -57,48 +56,39 @@ export class CapsyncClient {
   readonly connectionState: StateObservable<ConnectionState>;
   /** Resolves when the client has closed for good, with the last connection's close code and reason. */
   readonly closed: Promise<CloseInfo>;
-  readonly #url: string;
   readonly #options: ConnectOptions;
-  readonly #open: SocketFactory;
-  readonly #codec: Codec;
   readonly #requests: RequestManager;
   readonly #live = new LiveRegistry();
   readonly #resume = new ResumeState(this.#live);
   readonly #streams = new SessionStreams(clientDefaults.heldEvents);
   readonly #frames = new Subject<Frame>();
-  readonly #state = new BehaviorSubject<ConnectionState>('connecting');
-  readonly #reconnector: Reconnector | undefined;
-  #settleClosed!: (info: CloseInfo) => void;
-  #connection: Connection | undefined;
-  /** True once the current connection may take requests: after the hello first, after the resume frame later. */
-  #sendable = false;
-  #resumeId: number | undefined;
-  #resumeTimer: ReturnType<typeof setTimeout> | undefined;
-  #heartbeat: Heartbeat | undefined;
-  #nonce = 0;
-  #keyWindowMs: number = clientDefaults.callKeyWindowMs;
-  #connectedOnce = false;
-  #lastClose: CloseInfo | null = null;
-  /** Set by {@link close}: the close the app asked for. */
-  #closing: CloseInfo | undefined;
+  readonly #link: SessionLink;
 
   private constructor(url: string, options: ConnectOptions, open: SocketFactory) {
-    this.#url = url;
     this.#options = options;
-    this.#open = open;
-    this.#codec = new Codec(options.limits);
     this.#requests = new RequestManager(options.callTimeoutMs ?? clientDefaults.callTimeoutMs);
     this.changes = this.#streams.changes;
     this.delegations = this.#streams.delegations;
     this.revocations = this.#streams.revocations;
     this.tokenExpiring = this.#streams.tokenExpiring;
-    this.connectionState = new StateObservable(this.#state);
-    this.closed = new Promise((resolve) => (this.#settleClosed = resolve));
-    const reconnect = options.reconnect;
-    if (reconnect !== false) {
-      const backoff = { baseDelayMs: reconnect?.baseDelayMs ?? clientDefaults.reconnectBaseDelayMs, maxDelayMs: reconnect?.maxDelayMs ?? clientDefaults.reconnectMaxDelayMs };
-      this.#reconnector = new Reconnector(backoff, reconnect?.random ?? Math.random, () => this.#reconnect());
-    }
+    this.#link = new SessionLink(url, options, open, {
+      inbound: { onPortable: (object) => this.#adopt(object), onCapability: (cap) => this.#resume.held.add(cap) },
+      hello: (hello) => this.#hello(hello),
+      frame: (frame) => this.#dispatch(frame),
+      unreadable: (id, reason) => {
+        if (id !== null) this.#requests.reject(id, reason);
+      },
+      resumeFrame: (id) => this.#resume.frame(id),
+      resumed: (answer) => this.#resume.answered(answer),
+      resend: (transmit, keyWindowMs) => this.#requests.resend(transmit, keyWindowMs),
+      disconnected: () => {
+        this.#resume.abandoned();
+        this.#requests.disconnected();
+      },
+      finished: (error) => this.#teardown(error),
+    }, () => this.#requests.reserveId());
+    this.connectionState = this.#link.state;
+    this.closed = this.#link.closed;
   }
 
   /**
@@ -107,12 +97,7 @@ export class CapsyncClient {
    */
   static async connect(url: string, options: ConnectOptions, open: SocketFactory): Promise<CapsyncClient> {
     const client = new CapsyncClient(url, options, open);
-    try {
-      await (await client.#attempt()).ready;
-    } catch (error) {
-      client.#finish({ code: CloseCode.normal, reason: 'connect failed' }, error instanceof CapsyncError ? error : undefined);
-      throw error;
-    }
+    await client.#link.first();
     return client;
   }
 
@@ -123,7 +108,7 @@ export class CapsyncClient {
 
   /** The close code and reason of the last connection that ended, or null while none has. */
   get lastClose(): CloseInfo | null {
-    return this.#lastClose;
+    return this.#link.lastClose;
   }
 
   /**
@@ -180,20 +165,16 @@ export class CapsyncClient {
 
   /** Closes the client for good; everything pending fails with `ERR_CONNECTION_CLOSED` at once. */
   close(code: number = CloseCode.normal, reason = ''): Promise<CloseInfo> {
-    if (this.#closing !== undefined || this.#state.value === 'closed') return this.closed;
-    this.#closing = { code, reason };
-    this.#reconnector?.stop();
-    this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
-    const connection = this.#connection;
-    if (connection !== undefined && !connection.isClosed) connection.close(code, reason);
-    else this.#finish(this.#closing);
+    if (!this.#link.ended) {
+      this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
+      this.#link.close(code, reason);
+    }
     return this.closed;
   }
 
   /** Sends raw bytes on the current connection (scripted protocol tests). */
   sendRaw(bytes: Uint8Array): void {
-    if (this.#connection === undefined) throw fail('ERR_NOT_CONNECTED');
-    this.#connection.sendRaw(bytes);
+    this.#link.sendRaw(bytes);
   }
 
   /** Every decoded frame, across connections (scripted protocol tests). */
@@ -202,127 +183,22 @@ export class CapsyncClient {
   }
 
   #request(build: (id: number) => unknown[], kind: RequestKind = 'repeat'): Promise<unknown> {
-    if (this.#closing !== undefined || this.#state.value === 'closed') return Promise.reject(fail('ERR_CONNECTION_CLOSED'));
-    const connection = this.#connection;
-    const transmit = this.#sendable && connection !== undefined ? (frame: unknown[]) => connection.send(frame) : null;
-    return this.#requests.start(build, transmit, kind);
+    if (this.#link.ended) return Promise.reject(fail('ERR_CONNECTION_CLOSED'));
+    return this.#requests.start(build, this.#link.transmit(), kind);
   }
 
-  /** Opens one connection: asks for the token (a string token or a sync function opens it in this turn). */
-  async #attempt(): Promise<Connection> {
-    const source = this.#options.token;
-    const pending = typeof source === 'function' ? source() : source;
-    const token = typeof pending === 'object' ? await pending : pending;
-    if (this.#closing !== undefined) throw fail('ERR_CONNECTION_CLOSED');
-    const opened = this.#open(this.#url, token);
-    const connection: Connection = new Connection(opened.socket, {
-      codec: this.#codec,
-      inbound: { onPortable: (object) => this.#adopt(object), onCapability: (cap) => this.#resume.held.add(cap) },
-      connectTimeoutMs: this.#options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs,
-      ...(opened.failure ? { failure: opened.failure } : {}),
-      events: {
-        open: () => this.#opened(connection),
-        hello: (hello) => this.#hello(connection, hello),
-        frame: (frame) => {
-          this.#heartbeat?.heard();
-          this.#dispatch(frame);
-        },
-        unreadable: (id, reason) => {
-          this.#heartbeat?.heard();
-          if (id !== null) this.#requests.reject(id, reason);
-        },
-        closed: (info, refusal) => this.#dropped(connection, info, refusal),
-      },
-    });
-    this.#connection = connection;
-    connection.start();
-    return connection;
-  }
-
-  #reconnect(): void {
-    this.#attempt().catch((error: unknown) => {
-      // No socket was made (the token function or the socket factory threw): this attempt failed as a whole.
-      if (this.#closing !== undefined || this.#state.value === 'closed') return;
-      if (error instanceof CapsyncError && refusalClassOf(error) === 'terminal') this.#finish(this.#lastClose ?? { code: CloseCode.normal, reason: '' }, error);
-      else this.#reconnector?.schedule();
-    });
-  }
-
-  /** The socket opened: a reconnect pipelines the resume, then every request the new socket lacks. */
-  #opened(connection: Connection): void {
-    if (connection !== this.#connection || !this.#connectedOnce) return;
-    this.#resumeId = this.#requests.reserveId();
-    try {
-      connection.send(this.#resume.frame(this.#resumeId));
-    } catch {
-      connection.abandon(CloseCode.internal, 'resume could not be encoded');
-      return;
-    }
-    this.#resumeTimer = setTimeout(() => connection.abandon(CloseCode.heartbeatTimeout, 'no resume answer in time'), this.#options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs);
-    this.#sendable = true;
-    this.#requests.resend((frame) => connection.send(frame), this.#keyWindowMs);
-  }
-
-  #hello(connection: Connection, hello: Hello): void {
+  #hello(hello: Hello): void {
     this.user = hello.user && { id: hello.user.id, roles: hello.user.roles };
     this.#streams.opened(hello.tokenExpiresAt);
     this.#resume.hello(hello);
-    if (hello.callKeyWindowMs !== undefined) this.#keyWindowMs = hello.callKeyWindowMs;
-    if (hello.pingIntervalMs !== undefined) {
-      this.#heartbeat = new Heartbeat(hello.pingIntervalMs, {
-        ping: () => connection.send([FrameType.ping, this.#nonce++ % Number.MAX_SAFE_INTEGER]),
-        dead: () => connection.abandon(CloseCode.heartbeatTimeout, 'server silent for two ping intervals'),
-      });
-    }
-    if (this.#connectedOnce) return;
-    this.#connectedOnce = true;
-    this.#sendable = true;
-    this.#state.next('connected');
-  }
-
-  #resumed(answer: unknown): void {
-    clearTimeout(this.#resumeTimer);
-    this.#resumeId = undefined;
-    this.#resume.answered(answer);
-    this.#reconnector?.succeeded();
-    this.#state.next('connected');
-  }
-
-  #dropped(connection: Connection, info: CloseInfo, refusal: CapsyncError | undefined): void {
-    if (connection !== this.#connection) return;
-    this.#connection = undefined;
-    this.#sendable = false;
-    this.#heartbeat?.stop();
-    this.#heartbeat = undefined;
-    clearTimeout(this.#resumeTimer);
-    this.#resumeId = undefined;
-    this.#resume.abandoned();
-    this.#lastClose = info;
-    // The first connect() rejects on its own (through `ready`) and finishes the client.
-    if (this.#closing !== undefined) return this.#finish(info);
-    if (!this.#connectedOnce) return;
-    const kind = refusal !== undefined ? refusalClassOf(refusal) : closeClassOf(info.code);
-    // With a fixed token, a needs-a-new-token close would only be refused again.
-    const renewable = kind === 'newToken' && typeof this.#options.token === 'function';
-    if (this.#reconnector === undefined || kind === 'terminal' || (kind === 'newToken' && !renewable)) {
-      return this.#finish(info, refusal ?? fail('ERR_CONNECTION_CLOSED', `connection closed (${info.code})`));
-    }
-    this.#requests.disconnected();
-    if (this.#state.value !== 'reconnecting') this.#state.next('reconnecting');
-    this.#reconnector.schedule();
   }
 
   /** The client is done: the app closed it (live streams complete) or it ended otherwise (they error with `error`). */
-  #finish(info: CloseInfo, error?: CapsyncError): void {
-    if (this.#state.value === 'closed') return;
-    this.#reconnector?.stop();
+  #teardown(error: CapsyncError | undefined): void {
     this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
-    this.#live.close(this.#closing !== undefined ? undefined : error);
+    this.#live.close(error);
     this.#frames.complete();
     this.#streams.close();
-    this.#state.next('closed');
-    this.#state.complete();
-    this.#settleClosed(info);
   }
 
   #adopt(object: object): void {
@@ -334,15 +210,11 @@ export class CapsyncClient {
   #dispatch(frame: Frame): void {
     switch (frame[0]) {
       case FrameType.result:
-        if (frame[1] === this.#resumeId) this.#resumed(frame[2]);
-        else this.#requests.resolve(frame[1], frame[2]);
+        this.#requests.resolve(frame[1], frame[2]);
         break;
-      case FrameType.error: {
-        // An older server that cannot resume still serves: the client goes on without the catch-up.
-        if (frame[1] !== null && frame[1] === this.#resumeId) this.#resumed(undefined);
-        else if (frame[1] !== null) this.#requests.reject(frame[1], errorOf(frame[2], frame[3]));
+      case FrameType.error:
+        if (frame[1] !== null) this.#requests.reject(frame[1], errorOf(frame[2], frame[3]));
         break;
-      }
       case FrameType.push: {
         const [, address, type, version, state, seq] = frame as [number, JsonValue[], string, number, Record<string, unknown> | null, number?];
         const push = { address, type, version, state };
