@@ -1,99 +1,133 @@
 import { Observable, Subject } from 'rxjs';
 import { attach } from '../protocol/attach.js';
 import type { Capability } from '../protocol/capability/capability.js';
-import { Codec } from '../protocol/codec.js';
 import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.js';
 import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
-import { Connection, type CloseInfo, type Hello, type SocketFactory } from './connection.js';
+import { OUTCOME_UNKNOWN, outcomeUnknown } from './close-codes.js';
+import type { CloseInfo, Hello, SocketFactory } from './connection.js';
 import { LiveRegistry } from './live-registry.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
-import { RequestManager } from './requests.js';
+import type { ConnectionState, StateObservable } from './reconnect.js';
+import { RequestManager, type RequestKind } from './requests.js';
+import { ResumeState } from './resume.js';
+import { SessionLink } from './session-link.js';
 import { SessionStreams, type Change, type Delegation, type Revocation } from './streams.js';
 
 export type { CloseInfo, SocketFactory, SocketLike } from './connection.js';
-export type { ConnectOptions } from './options.js';
+export type { ConnectOptions, ReconnectOptions, TokenProvider } from './options.js';
+export type { ConnectionState, StateObservable } from './reconnect.js';
 export type { Change, Delegation, Revocation } from './streams.js';
+
+/** A capability delegated to this user that still works, as {@link CapsyncClient.grants} lists it. */
+export interface Grant {
+  readonly from: string;
+  readonly cap: Capability;
+  /** The live object the capability grants, or null. */
+  readonly object: unknown;
+  /** When it was delegated (ms since epoch). */
+  readonly at: number;
+}
 
 /**
  * A capsync client for Node and browsers: calls server functions, receives live objects and their pushes
- * as rxjs Observables, delegates and revokes capabilities.
+ * as rxjs Observables, delegates and revokes capabilities, and keeps its session across dropped connections.
  *
- * A thin facade over four parts, kept apart so a reconnecting client can replace the first and keep the
- * rest: the {@link Connection} (one socket), the {@link RequestManager} (ids, pending calls, timeouts), the
- * {@link LiveRegistry} (instances by address) and the {@link SessionStreams} (long-lived observables).
+ * A facade over parts kept apart so a reconnect replaces only the first: the {@link Connection} (one
+ * socket, a new one per attempt), the {@link RequestManager} (ids, pending calls, keys, timeouts), the
+ * {@link LiveRegistry} (instances by address), the {@link ResumeState} (rights and versions to bring back)
+ * and the {@link SessionStreams} (long-lived observables).
  */
 export class CapsyncClient {
-  /** The authenticated user, as the server sees it. */
+  /** The authenticated user, as the server sees it (from the latest hello). */
   user: { id: string; roles: string[] } | null = null;
-  /** Every change pushed to this connection. */
+  /** Every change pushed to this client and accepted, across reconnects. */
   readonly changes: Observable<Change>;
-  /**
-   * Capabilities delegated to this user. Delegations that arrive while nobody subscribes (say, right after
-   * the hello) are kept for the next subscriber, up to a bound.
-   */
+  /** Capabilities delegated to this user; kept while nobody subscribes, up to a bound. */
   readonly delegations: Observable<Delegation>;
-  /** Capabilities this connection held that were revoked or expired; kept while nobody subscribes, like delegations. */
+  /** Capabilities this client held that were revoked or expired; kept while nobody subscribes, like delegations. */
   readonly revocations: Observable<Revocation>;
   /**
-   * The server's notice that the session JWT expires soon (ms since epoch): call {@link refresh}. A
-   * subscriber that comes after the notice still gets it, until a refresh moves the expiry past it.
+   * The server's notice that the session JWT expires soon (ms since epoch). With a token function the
+   * client refreshes by itself; with a string token, call {@link refresh}. A late subscriber still gets it.
    */
   readonly tokenExpiring: Observable<number>;
-  readonly #connection: Connection;
+  /** `connecting`, `connected`, `reconnecting`, `closed`; the current one is `connectionState.value`. */
+  readonly connectionState: StateObservable<ConnectionState>;
+  /** Resolves when the client has closed for good, with the last connection's close code and reason. */
+  readonly closed: Promise<CloseInfo>;
+  readonly #options: ConnectOptions;
   readonly #requests: RequestManager;
   readonly #live = new LiveRegistry();
+  readonly #resume = new ResumeState(this.#live);
   readonly #streams = new SessionStreams(clientDefaults.heldEvents);
   readonly #frames = new Subject<Frame>();
+  readonly #link: SessionLink;
 
-  private constructor(opened: ReturnType<SocketFactory>, options: ConnectOptions) {
+  private constructor(url: string, options: ConnectOptions, open: SocketFactory) {
+    this.#options = options;
     this.#requests = new RequestManager(options.callTimeoutMs ?? clientDefaults.callTimeoutMs);
     this.changes = this.#streams.changes;
     this.delegations = this.#streams.delegations;
     this.revocations = this.#streams.revocations;
     this.tokenExpiring = this.#streams.tokenExpiring;
-    this.#connection = new Connection(opened.socket, {
-      codec: new Codec(options.limits),
-      inbound: { onPortable: (object) => this.#adopt(object) },
-      connectTimeoutMs: options.connectTimeoutMs ?? clientDefaults.connectTimeoutMs,
-      ...(opened.failure ? { failure: opened.failure } : {}),
-      events: {
-        hello: (hello) => this.#opened(hello),
-        frame: (frame) => this.#dispatch(frame),
-        unreadable: (id, reason) => {
-          if (id !== null) this.#requests.reject(id, reason);
-        },
-        closed: () => this.#teardown(),
+    this.#link = new SessionLink(url, options, open, {
+      inbound: { onPortable: (object) => this.#adopt(object), onCapability: (cap) => this.#resume.held.add(cap) },
+      hello: (hello) => this.#hello(hello),
+      frame: (frame) => this.#dispatch(frame),
+      unreadable: (id, reason) => {
+        if (id !== null) this.#requests.reject(id, reason);
       },
-    });
-  }
-
-  /** Connects and waits for the server's hello. Rejects with a typed error (`ERR_AUTH_INVALID`, ...) if refused. */
-  static async connect(url: string, options: ConnectOptions, open: SocketFactory): Promise<CapsyncClient> {
-    const client = new CapsyncClient(open(url, options.token), options);
-    await client.#connection.ready;
-    return client;
+      resumeFrame: (id) => this.#resume.frame(id),
+      resumed: (answer) => this.#resume.answered(answer),
+      resend: (transmit, keyWindowMs) => this.#requests.resend(transmit, keyWindowMs),
+      disconnected: () => {
+        this.#resume.abandoned();
+        this.#requests.disconnected();
+      },
+      finished: (error) => this.#teardown(error),
+    }, () => this.#requests.reserveId());
+    this.connectionState = this.#link.state;
+    this.closed = this.#link.closed;
   }
 
   /**
-   * When the session's JWT expires (ms since epoch), or null if it never does: from the hello, then from
-   * every `tokenExpiring` notice and successful {@link refresh}. Readable at any time, so no notice can be missed.
+   * Connects and waits for the server's hello. Rejects with a typed error (`ERR_AUTH_INVALID`, ...) if the
+   * first attempt is refused or fails; once connected, the client reconnects by itself.
    */
+  static async connect(url: string, options: ConnectOptions, open: SocketFactory): Promise<CapsyncClient> {
+    const client = new CapsyncClient(url, options, open);
+    await client.#link.first();
+    return client;
+  }
+
+  /** When the session's JWT expires (ms since epoch), or null if it never does. Readable at any time. */
   get tokenExpiresAt(): number | null {
     return this.#streams.tokenExpiresAt;
   }
 
-  /** Calls a server function. Rejects with the server's typed error, or `ERR_CALL_TIMEOUT`. */
+  /** The close code and reason of the last connection that ended, or null while none has. */
+  get lastClose(): CloseInfo | null {
+    return this.#link.lastClose;
+  }
+
+  /**
+   * Calls a server function. The call carries a fresh key, so if the connection drops before its answer it
+   * is sent again after the reconnect and still runs once. Rejects with the server's typed error,
+   * `ERR_CALL_TIMEOUT`, or `ERR_CALL_OUTCOME_UNKNOWN` when its outcome can no longer be learnt.
+   */
   call<T = unknown>(name: string, ...args: unknown[]): Promise<T> {
-    return this.#request((id) => [FrameType.call, id, name, args]) as Promise<T>;
+    const key = callKey();
+    return this.#request((id) => [FrameType.call, id, name, args, key], 'call') as Promise<T>;
   }
 
   /**
    * Delegates `cap` (usually narrowed first) to a connected user. With `bind`, the server narrows it to that
-   * user's audience so it works on no one else's connection; without, it is a bearer token.
+   * user's audience so it works on no one else's connection; without, it is a bearer token. A delegation
+   * in flight when the connection drops fails with `ERR_CALL_OUTCOME_UNKNOWN`: it may have happened.
    */
   delegate(cap: Capability, options: { to: string; bind?: boolean }): Promise<{ revocationId: string; delivered: number }> {
-    return this.#request((id) => [FrameType.delegate, id, options.to, cap, options.bind ? { bind: true } : {}]) as Promise<{ revocationId: string; delivered: number }>;
+    return this.#request((id) => [FrameType.delegate, id, options.to, cap, options.bind ? { bind: true } : {}], 'once') as Promise<{ revocationId: string; delivered: number }>;
   }
 
   /** Revokes `cap` and everything narrowed from it, everywhere. The capability it was narrowed from keeps working. */
@@ -106,6 +140,11 @@ export class CapsyncClient {
     return this.#request((id) => [FrameType.presence, id]) as Promise<string[]>;
   }
 
+  /** Every still-valid capability delegated to this user: what a reload or a second device gets back. */
+  grants(): Promise<Grant[]> {
+    return this.#request((id) => [FrameType.grants, id]) as Promise<Grant[]>;
+  }
+
   /** Replaces the session's JWT (same user) before it expires; {@link tokenExpiresAt} follows. */
   async refresh(token: string): Promise<{ expiresAt: number | null }> {
     const result = (await this.#request((id) => [FrameType.refresh, id, token])) as { expiresAt: number | null };
@@ -116,47 +155,56 @@ export class CapsyncClient {
 
   /**
    * The states of one live object over time: emits the instance now and after every change (the instance is
-   * updated in place), completes when the object is deleted.
+   * updated in place, across reconnects), completes when the object is deleted, errors with
+   * `ERR_CAPABILITY_REVOKED` or `ERR_CAPABILITY_EXPIRED` (or the code the server refused it with on a
+   * resume) when this client's last capability covering it stops working.
    */
   live<T extends object>(object: T): Observable<T> {
     return this.#live.observe(object);
   }
 
-  /** Closes the connection; pending calls fail with `ERR_CONNECTION_CLOSED`. */
+  /** Closes the client for good; everything pending fails with `ERR_CONNECTION_CLOSED` at once. */
   close(code: number = CloseCode.normal, reason = ''): Promise<CloseInfo> {
-    this.#connection.close(code, reason);
+    if (!this.#link.ended) {
+      this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
+      this.#link.close(code, reason);
+    }
     return this.closed;
   }
 
-  /** Resolves when the connection has closed, with the close code and reason. */
-  get closed(): Promise<CloseInfo> {
-    return this.#connection.closed;
-  }
-
-  /** Sends raw bytes (scripted protocol tests). */
+  /** Sends raw bytes on the current connection (scripted protocol tests). */
   sendRaw(bytes: Uint8Array): void {
-    this.#connection.sendRaw(bytes);
+    this.#link.sendRaw(bytes);
   }
 
-  /** Every decoded frame (scripted protocol tests). */
+  /** Every decoded frame, across connections (scripted protocol tests). */
   get frames(): Observable<Frame> {
     return this.#frames.asObservable();
   }
 
-  #request(build: (id: number) => unknown[]): Promise<unknown> {
-    if (this.#connection.isClosed) return Promise.reject(fail('ERR_CONNECTION_CLOSED'));
-    return this.#requests.start(build, (frame) => this.#connection.send(frame));
+  #request(build: (id: number) => unknown[], kind: RequestKind = 'repeat'): Promise<unknown> {
+    if (this.#link.ended) return Promise.reject(fail('ERR_CONNECTION_CLOSED'));
+    return this.#requests.start(build, this.#link.transmit(), kind);
+  }
+
+  #hello(hello: Hello): void {
+    this.user = hello.user && { id: hello.user.id, roles: hello.user.roles };
+    this.#streams.opened(hello.tokenExpiresAt);
+    this.#resume.hello(hello);
+  }
+
+  /** The client is done: the app closed it (live streams complete) or it ended otherwise (they error with `error`). */
+  #teardown(error: CapsyncError | undefined): void {
+    this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
+    this.#live.close(error);
+    this.#frames.complete();
+    this.#streams.close();
   }
 
   #adopt(object: object): void {
-    // Methods of a decoded object call the server through the session it arrived on.
+    // Methods of a decoded object call the server through this client, whichever connection it arrived on.
     attach(object, this);
     this.#live.adopt(object);
-  }
-
-  #opened(hello: Hello): void {
-    this.user = hello.user && { id: hello.user.id, roles: hello.user.roles };
-    this.#streams.opened(hello.tokenExpiresAt);
   }
 
   #dispatch(frame: Frame): void {
@@ -165,11 +213,12 @@ export class CapsyncClient {
         this.#requests.resolve(frame[1], frame[2]);
         break;
       case FrameType.error:
-        if (frame[1] !== null) this.#requests.reject(frame[1], new CapsyncError(isErrorCode(frame[2]) ? frame[2] : 'ERR_FUNCTION_FAILED', frame[3]));
+        if (frame[1] !== null) this.#requests.reject(frame[1], errorOf(frame[2], frame[3]));
         break;
       case FrameType.push: {
-        const [, address, type, version, state] = frame;
-        const push = { address: address as JsonValue[], type, version, state };
+        const [, address, type, version, state, seq] = frame as [number, JsonValue[], string, number, Record<string, unknown> | null, number?];
+        const push = { address, type, version, state };
+        this.#resume.pushed(seq);
         // A stale or refused push is dropped whole: it neither touches an instance nor reaches `changes`.
         const outcome = this.#live.apply(push);
         if (outcome === 'applied' || outcome === 'untracked') this.#streams.change({ ...push, deleted: state === null });
@@ -179,19 +228,39 @@ export class CapsyncClient {
         this.#streams.delegation({ from: frame[1].from, cap: frame[1].cap, object: frame[1].object ?? null });
         break;
       case FrameType.revoked:
+        this.#resume.revoked(frame[1], frame[2] as JsonValue[], frame[3]);
         this.#streams.revoked({ revocationId: frame[1], scope: frame[2] as JsonValue[], reason: frame[3] });
         break;
       case FrameType.tokenExpiring:
         this.#streams.tokenExpiringAt(frame[1]);
+        void this.#renew();
         break;
     }
     this.#frames.next(frame);
   }
 
-  #teardown(): void {
-    this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
-    this.#live.close();
-    this.#frames.complete();
-    this.#streams.close();
+  /** With a token function, answers `tokenExpiring` by itself; a failure leaves the notice for the app (or the 4002 reconnect). */
+  async #renew(): Promise<void> {
+    const source = this.#options.token;
+    if (typeof source !== 'function') return;
+    try {
+      await this.refresh(await source());
+    } catch {
+      // The server closes with 4002 at expiry; the reconnect asks the token function again.
+    }
   }
+}
+
+/** A typed error from an error frame's code; an unknown code becomes `ERR_FUNCTION_FAILED`. */
+function errorOf(code: string, message: string): CapsyncError {
+  if (code === OUTCOME_UNKNOWN) return outcomeUnknown(message);
+  return new CapsyncError(isErrorCode(code) ? code : 'ERR_FUNCTION_FAILED', message);
+}
+
+/** A fresh call key: 128 random bits in hex. `crypto.randomUUID` is missing on plain-http pages; this is not. */
+function callKey(): string {
+  const bytes = (globalThis as unknown as { crypto: { getRandomValues(a: Uint8Array): Uint8Array } }).crypto.getRandomValues(new Uint8Array(16));
+  let key = '';
+  for (const byte of bytes) key += byte.toString(16).padStart(2, '0');
+  return key;
 }

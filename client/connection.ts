@@ -1,5 +1,5 @@
 import type { Codec, CodecContext } from '../protocol/codec.js';
-import { CapsyncError, fail } from '../protocol/errors.js';
+import { CapsyncError, CloseCode, fail } from '../protocol/errors.js';
 import { FrameType, peekAnswerId, serverFrameTypes, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
 import { OutboundHandles } from '../protocol/handles.js';
 
@@ -29,14 +29,22 @@ export type Hello = FrameOf<0>[1];
 
 /** What a {@link Connection} reports to the session above it. Called synchronously, in arrival order. */
 export interface ConnectionEvents {
+  /**
+   * The socket is open and can take frames (before the hello: a resume is pipelined right after it). Called
+   * from the socket's `open` event, or at once by {@link Connection.start} when the socket was open already.
+   */
+  open(): void;
   /** The server's first hello, before {@link ConnectionEvents.frame} hears it. */
   hello(hello: Hello): void;
   /** Every frame that decoded and validated, hello included (a ping has already been answered). */
   frame(frame: Frame): void;
   /** A frame that could not be decoded; `answerId` is the call it answered when its first bytes say so. */
   unreadable(answerId: number | null, reason: CapsyncError): void;
-  /** The socket closed. Called once, before {@link Connection.closed} resolves. */
-  closed(info: CloseInfo): void;
+  /**
+   * The socket closed, or was given up by {@link Connection.abandon}. Called once, before
+   * {@link Connection.closed} resolves; `refusal` is the typed reason the upgrade was refused, if it was.
+   */
+  closed(info: CloseInfo, refusal: CapsyncError | undefined): void;
 }
 
 /** What a {@link Connection} needs besides its socket. */
@@ -71,7 +79,9 @@ export class Connection {
    */
   readonly #outbound = { outboundHandles: new OutboundHandles() };
   #helloSeen = false;
+  #openSeen = false;
   #opened: (hello: Hello) => void = () => {};
+  #ended: (info: CloseInfo) => void = () => {};
   #closeInfo: CloseInfo | undefined;
 
   constructor(socket: SocketLike, options: ConnectionOptions) {
@@ -84,24 +94,35 @@ export class Connection {
     this.ready = new Promise<Hello>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(fail('ERR_NOT_CONNECTED', 'connection timed out'));
-        socket.close();
+        this.abandon(CloseCode.heartbeatTimeout, 'no hello in time');
       }, options.connectTimeoutMs);
       this.#opened = (hello) => {
         clearTimeout(timer);
         resolve(hello);
       };
       socket.onmessage = (event) => this.#receive(event.data);
+      socket.onopen = () => this.#open();
       // Errors are always followed by close, which carries the code: nothing to do here.
       socket.onerror = () => {};
-      socket.onclose = (event) => {
+      this.#ended = (info) => {
         clearTimeout(timer);
         if (this.#closeInfo !== undefined) return;
-        this.#closeInfo = { code: event.code, reason: event.reason };
-        this.#events.closed(this.#closeInfo);
-        settleClosed(this.#closeInfo);
-        if (!this.#helloSeen) reject(options.failure?.() ?? fail('ERR_NOT_CONNECTED', `connection closed (${event.code})`));
+        this.#closeInfo = info;
+        const refusal = this.#helloSeen ? undefined : options.failure?.();
+        this.#events.closed(info, refusal);
+        settleClosed(info);
+        if (!this.#helloSeen) reject(refusal ?? fail('ERR_NOT_CONNECTED', `connection closed (${info.code})`));
       };
+      socket.onclose = (event) => this.#ended({ code: event.code, reason: event.reason });
     });
+    // Whoever awaits `ready` sees the rejection; a reconnect attempt that nobody awaits must not leak it.
+    this.ready.catch(() => {});
+  }
+
+  /** Reports the `open` event now if the socket is open already (an in-memory socket is open from the start). */
+  start(): void {
+    // readyState 1 = OPEN (the same number in browsers and ws).
+    if (this.#socket.readyState === 1) this.#open();
   }
 
   /** True once the socket has closed; nothing sent after that arrives. */
@@ -126,6 +147,28 @@ export class Connection {
   close(code: number, reason: string): void {
     // readyState 0 = CONNECTING, 1 = OPEN (the same numbers in browsers and ws).
     if (this.#closeInfo === undefined && this.#socket.readyState <= 1) this.#socket.close(code, reason);
+  }
+
+  /**
+   * Gives the socket up without waiting for its closing handshake, and reports it closed with `code` now. For
+   * a connection presumed dead (no hello, a silent heartbeat): its close frame may never be answered, and
+   * `ws` would wait 30 s for it before ending the socket.
+   */
+  abandon(code: number, reason: string): void {
+    if (this.#closeInfo !== undefined) return;
+    this.#ended({ code, reason });
+    // Browsers accept only 1000 and 3000-4999 from an application; a close that throws changes nothing here.
+    try {
+      if (this.#socket.readyState <= 1) this.#socket.close(code, reason);
+    } catch {
+      this.#socket.close();
+    }
+  }
+
+  #open(): void {
+    if (this.#openSeen || this.#closeInfo !== undefined) return;
+    this.#openSeen = true;
+    this.#events.open();
   }
 
   #receive(data: unknown): void {

@@ -32,5 +32,8 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Caps
   });
 }
 
-export { CapsyncClient, type ConnectOptions, type Change, type Delegation, type Revocation, type SocketFactory, type SocketLike } from './client.js';
+export {
+  CapsyncClient, type ConnectOptions, type ConnectionState, type Change, type CloseInfo, type Delegation, type Grant, type ReconnectOptions,
+  type Revocation, type SocketFactory, type SocketLike, type StateObservable, type TokenProvider,
+} from './client.js';
 export * from '../protocol/index.js';

@@ -1,5 +1,5 @@
 import { Observable, Subject } from 'rxjs';
-import { fail } from '../protocol/errors.js';
+import { CapsyncError, fail } from '../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
 import { addressOf, portableByName, portableOf } from '../protocol/portable.js';
 
@@ -19,6 +19,7 @@ export interface Push {
 export type PushOutcome = 'applied' | 'untracked' | 'stale' | 'invalid';
 
 interface Entry {
+  readonly address: JsonValue[];
   /** The newest version seen for the address. */
   version: number;
   /**
@@ -28,7 +29,7 @@ interface Entry {
    */
   readonly refs: Set<WeakRef<object>>;
   readonly members: WeakSet<object>;
-  /** Emits after every applied change; completes on deletion or close. */
+  /** Emits after every applied change; completes on deletion or close, errors when the rights to it end. */
   readonly updates: Subject<void>;
 }
 
@@ -41,7 +42,7 @@ export class LiveRegistry {
   readonly #entries = new Map<string, Entry>();
   // Drops an address's entry once its last instance is collected, unless someone still observes it.
   readonly #finalizer = new FinalizationRegistry<string>((key) => this.#prune(key));
-  #closed = false;
+  #closed: CapsyncError | true | undefined;
 
   /** Addresses currently tracked (for tests and metrics). */
   get size(): number {
@@ -51,12 +52,13 @@ export class LiveRegistry {
   /** Tracks `object` if its class declares a live address; a decoded portable object comes through here. */
   adopt(object: object): void {
     const address = addressOf(object);
-    if (address !== undefined) this.#track(canonicalKey(address), object);
+    if (address !== undefined) this.#track(address, object);
   }
 
   /**
    * The states of one live object over time: emits `object` itself now and after every change (it is
-   * updated in place), completes when the object is deleted or the session closes. Errors with
+   * updated in place), completes when the object is deleted or the app closes the session, errors when
+   * {@link fail} says the rights to it ended or the session ended otherwise. Errors with
    * `ERR_PORTABLE_INVALID` if the object has no live address.
    */
   observe<T extends object>(object: T): Observable<T> {
@@ -66,14 +68,15 @@ export class LiveRegistry {
         subscriber.error(fail('ERR_PORTABLE_INVALID', 'object has no live address'));
         return;
       }
-      const entry = this.#track(canonicalKey(address), object);
+      const entry = this.#track(address, object);
       subscriber.next(object);
-      if (this.#closed) {
+      if (this.#closed !== undefined) {
         // Nothing can change it any more: say so rather than leave the stream open forever.
-        subscriber.complete();
+        if (this.#closed === true) subscriber.complete();
+        else subscriber.error(this.#closed);
         return;
       }
-      return entry.updates.subscribe({ next: () => subscriber.next(object), complete: () => subscriber.complete() });
+      return entry.updates.subscribe({ next: () => subscriber.next(object), complete: () => subscriber.complete(), error: (e: unknown) => subscriber.error(e) });
     });
   }
 
@@ -100,16 +103,51 @@ export class LiveRegistry {
     return 'applied';
   }
 
-  /** The session closed: completes every live stream; later `observe()` streams complete at once. */
-  close(): void {
-    this.#closed = true;
-    for (const entry of this.#entries.values()) entry.updates.complete();
+  /**
+   * The session ended for good: completes every live stream (the app closed it) or errors it with `error`
+   * (it ended otherwise, so the app can tell a lost session from a deletion); later `observe()` streams do
+   * the same at once.
+   */
+  close(error?: CapsyncError): void {
+    this.#closed = error ?? true;
+    for (const entry of this.#entries.values()) {
+      if (error === undefined) entry.updates.complete();
+      else entry.updates.error(error);
+    }
   }
 
-  #track(key: string, object: object): Entry {
+  /** `[address, version]` of every tracked object: what a resume tells the server this client has seen. */
+  seen(): [JsonValue[], number][] {
+    return [...this.#entries.values()].map((entry) => [entry.address, entry.version]);
+  }
+
+  /**
+   * Forgets every version: the store was replaced (its epoch changed), so versions from before are not
+   * comparable with the new ones, and a stale check against them would drop fresh state.
+   */
+  resetVersions(): void {
+    for (const entry of this.#entries.values()) entry.version = 0;
+  }
+
+  /** The tracked addresses a capability with this scope gives pushes for (a prefix of it, or extending it). */
+  addresses(related: (address: JsonValue[]) => boolean): JsonValue[][] {
+    return [...this.#entries.values()].filter((entry) => related(entry.address)).map((entry) => entry.address);
+  }
+
+  /** The rights to the object at `address` ended: its live streams error with `error`, and it is forgotten. */
+  fail(address: JsonValue[], error: CapsyncError): void {
+    const key = canonicalKey(address);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return;
+    this.#entries.delete(key);
+    entry.updates.error(error);
+  }
+
+  #track(address: JsonValue[], object: object): Entry {
+    const key = canonicalKey(address);
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { version: 0, refs: new Set(), members: new WeakSet(), updates: new Subject() };
+      entry = { address, version: 0, refs: new Set(), members: new WeakSet(), updates: new Subject() };
       this.#entries.set(key, entry);
     }
     if (!entry.members.has(object)) {

@@ -1,15 +1,30 @@
 import { CapsyncError, fail } from '../protocol/errors.js';
+import { outcomeUnknown } from './close-codes.js';
 
 /** Sends one request frame; throws (a typed encode error) if it cannot be sent. */
 export type Transmit = (frame: unknown[]) => void;
+
+/**
+ * What a request does when its connection drops before the answer:
+ * - `call`: keyed, so it is sent again and the server answers a repeat from the stored outcome (within the
+ *   server's window; past it, the call fails with `ERR_CALL_OUTCOME_UNKNOWN`);
+ * - `once`: not idempotent and not keyed (delegate): it fails with `ERR_CALL_OUTCOME_UNKNOWN`;
+ * - `repeat`: harmless to run twice (revoke, presence, grants, refresh): sent again.
+ */
+export type RequestKind = 'call' | 'once' | 'repeat';
 
 interface Pending {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: CapsyncError) => void;
   /** The frame as built, before encoding: a new connection re-encodes it with its own capability handles. */
   readonly frame: unknown[];
-  /** When the call times out (ms since epoch). */
+  readonly kind: RequestKind;
+  /** When the call times out (ms since epoch); it keeps counting across reconnects. */
   readonly deadline: number;
+  /** When it was first handed to a socket (ms since epoch), or undefined while it waits for one. */
+  firstSentAt: number | undefined;
+  /** Whether the current connection has it. */
+  sent: boolean;
 }
 
 /** A request still waiting for its answer, as {@link RequestManager.inFlight} lists it. */
@@ -19,10 +34,9 @@ export interface InFlight {
 }
 
 /**
- * The client's requests (call, delegate, revoke, refresh, presence): their ids, the table of those still
- * waiting, the one timeout timer, and settling answers by id. It holds no socket: every request is handed a
- * {@link Transmit}, so a reconnecting client can keep this table across sockets and send
- * {@link RequestManager.inFlight} again on the new one.
+ * The client's requests (call, delegate, revoke, refresh, presence, grants): their ids, the table of those
+ * still waiting, the one timeout timer, and settling answers by id. It holds no socket: a request is handed
+ * a {@link Transmit} when a connection can take it, or waits for {@link RequestManager.resend} on the next one.
  */
 export class RequestManager {
   readonly #timeoutMs: number;
@@ -40,25 +54,25 @@ export class RequestManager {
     return this.#pending.size;
   }
 
+  /** Takes an id for a frame this manager does not track (the resume). */
+  reserveId(): number {
+    return this.#nextId++;
+  }
+
   /**
    * Starts a request: takes the next id (1, 2, 3, ...: the CLI's script client counts on it to tell its own
-   * answers from answers to raw frames), builds the frame, and sends it through `transmit`. Rejects with
-   * what `transmit` threw, the answer's error, or `ERR_CALL_TIMEOUT`.
+   * answers from answers to raw frames), builds the frame, and sends it through `transmit`, or keeps it for
+   * the next connection when `transmit` is null. Rejects with what `transmit` threw, the answer's error,
+   * `ERR_CALL_TIMEOUT`, or what {@link disconnected} and {@link resend} decide.
    */
-  start(build: (id: number) => unknown[], transmit: Transmit): Promise<unknown> {
+  start(build: (id: number) => unknown[], transmit: Transmit | null, kind: RequestKind = 'repeat'): Promise<unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const frame = build(id);
+      const pending: Pending = { resolve, reject, frame, kind, deadline: Date.now() + this.#timeoutMs, firstSentAt: undefined, sent: false };
       // Registered before sending: an in-memory transport may answer inside transmit().
-      this.#pending.set(id, { resolve, reject, frame, deadline: Date.now() + this.#timeoutMs });
-      try {
-        transmit(frame);
-      } catch (error) {
-        this.#pending.delete(id);
-        // The codec throws typed errors; anything else came from the socket itself.
-        reject(error instanceof CapsyncError ? error : fail('ERR_NOT_CONNECTED'));
-        return;
-      }
+      this.#pending.set(id, pending);
+      if (transmit !== null && !this.#transmit(id, pending, transmit)) return;
       this.#armTimeouts();
     });
   }
@@ -73,7 +87,40 @@ export class RequestManager {
     return this.#settle(id, (p) => p.reject(error));
   }
 
-  /** Fails every waiting request with `error` (the connection closed for good) and stops the timer. */
+  /**
+   * The connection dropped: nothing waiting is on a socket any more. A `once` request that was sent fails
+   * with `ERR_CALL_OUTCOME_UNKNOWN` (it may have run); the rest wait for {@link resend}.
+   */
+  disconnected(): void {
+    for (const [id, p] of this.#pending) {
+      if (p.kind === 'once' && p.sent) {
+        this.#pending.delete(id);
+        p.reject(outcomeUnknown('the connection dropped before the answer: it may or may not have happened'));
+      } else {
+        p.sent = false;
+      }
+    }
+  }
+
+  /**
+   * Sends, oldest first, every request the current connection does not have yet. A call first sent longer
+   * ago than `keyWindowMs` is not sent again: the server no longer remembers its key, so a repeat could
+   * run it twice; it fails with `ERR_CALL_OUTCOME_UNKNOWN`.
+   */
+  resend(transmit: Transmit, keyWindowMs: number): void {
+    const now = Date.now();
+    for (const [id, p] of [...this.#pending]) {
+      if (p.sent || this.#pending.get(id) !== p) continue;
+      if (p.kind === 'call' && p.firstSentAt !== undefined && now - p.firstSentAt > keyWindowMs) {
+        this.#pending.delete(id);
+        p.reject(outcomeUnknown('first sent longer ago than the server keeps call outcomes'));
+        continue;
+      }
+      this.#transmit(id, p, transmit);
+    }
+  }
+
+  /** Fails every waiting request with `error` (the client closed for good) and stops the timer. */
   failAll(error: CapsyncError): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
@@ -82,9 +129,24 @@ export class RequestManager {
     for (const p of pending) p.reject(error);
   }
 
-  /** The requests still waiting, oldest first: what a new connection would send again. */
+  /** The requests still waiting, oldest first. */
   inFlight(): InFlight[] {
     return [...this.#pending].map(([id, p]) => ({ id, frame: p.frame }));
+  }
+
+  /** Hands one request to a socket; false (and the request failed) if it could not be encoded or sent. */
+  #transmit(id: number, p: Pending, transmit: Transmit): boolean {
+    try {
+      transmit(p.frame);
+    } catch (error) {
+      this.#pending.delete(id);
+      // The codec throws typed errors; anything else came from the socket itself.
+      p.reject(error instanceof CapsyncError ? error : fail('ERR_NOT_CONNECTED'));
+      return false;
+    }
+    p.sent = true;
+    p.firstSentAt ??= Date.now();
+    return true;
   }
 
   #settle(id: number, action: (p: Pending) => void): boolean {

@@ -3,7 +3,7 @@
  * connections on demand. For application tests and scripted protocol tests.
  */
 import { CapsyncClient, type ConnectOptions } from '../client/client.js';
-import { fail } from '../protocol/errors.js';
+import { CapsyncError, fail } from '../protocol/errors.js';
 import type { User } from '../server/auth.js';
 import { hubOf, type CapsyncServer } from '../server/server.js';
 import { MemoryLink } from './memory.js';
@@ -22,28 +22,47 @@ export interface MemoryConnectOptions extends ConnectOptions {
 /** A client connected in memory, and the link under it (`link.drop()` cuts it like a network failure). */
 export interface MemoryConnection {
   readonly client: CapsyncClient;
+  /** The link of the client's current connection: a reconnecting client gets a new one each time. */
   readonly link: MemoryLink;
+  /** Every link this client has had, oldest first. */
+  readonly links: readonly MemoryLink[];
 }
 
 /**
- * Connects a client to `server` over an in-memory link: the server need not listen. Authentication runs
- * as at a real upgrade (a bad token rejects with its code), unless `user` is given.
+ * Connects a client to `server` over in-memory links: the server need not listen. Authentication runs as at
+ * a real upgrade (a bad token rejects with its code), unless `user` is given. The client reconnects as it
+ * would over a socket: each attempt opens a new link (and asks a token function again).
  *
  * @example
  * ```ts
  * const server = await CapsyncServer.create({ auth: { secret } });
- * const { client, link } = await connectInMemory(server, { user: { id: 'editor', roles: ['editor'] } });
- * link.drop(); // the client sees 1006
+ * const memory = await connectInMemory(server, { user: { id: 'editor', roles: ['editor'] } });
+ * memory.link.drop(); // the client sees 1006, reconnects over a new link and resumes
  * ```
  */
 export async function connectInMemory(server: CapsyncServer, options: MemoryConnectOptions = {}): Promise<MemoryConnection> {
   const hub = hubOf(server);
-  const authenticated = options.user !== undefined ? { user: options.user, expiresAt: null } : await hub.auth.authenticate(options.token);
-  let link: MemoryLink | undefined;
-  const client = await CapsyncClient.connect('memory:', options, () => {
-    link = new MemoryLink();
-    link.attach(hub.handleConnection(link.server, authenticated));
-    return { socket: link.client, failure: () => fail('ERR_NOT_CONNECTED', 'in-memory link closed before hello') };
+  const links: MemoryLink[] = [];
+  const client = await CapsyncClient.connect('memory:', options, (_url, token) => {
+    const link = new MemoryLink();
+    links.push(link);
+    let refusal: CapsyncError | undefined;
+    const authenticated = options.user !== undefined ? Promise.resolve({ user: options.user, expiresAt: null }) : hub.auth.authenticate(token);
+    // Authentication is asynchronous, as at an upgrade: the session starts (and hello is sent) once it passed.
+    authenticated.then(
+      (auth) => link.accept((transport) => hub.handleConnection(transport, auth)),
+      (error: unknown) => {
+        refusal = error instanceof CapsyncError ? error : fail('ERR_AUTH_INVALID');
+        link.refuse();
+      },
+    );
+    return { socket: link.client, failure: () => refusal ?? fail('ERR_NOT_CONNECTED', 'in-memory link closed before hello') };
   });
-  return { client, link: link! };
+  return {
+    client,
+    get link() {
+      return links[links.length - 1]!;
+    },
+    links,
+  };
 }

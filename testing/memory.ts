@@ -2,6 +2,7 @@ import type { SocketLike } from '../client/client.js';
 import type { ServerSession, Transport } from '../server/session.js';
 
 /** WebSocket ready states, as the client reads them. */
+const CONNECTING = 0;
 const OPEN = 1;
 const CLOSED = 3;
 
@@ -29,9 +30,11 @@ export class MemoryLink {
     const socket: SocketLike = {
       binaryType: 'arraybuffer',
       get readyState() {
-        return link.#open ? OPEN : CLOSED;
+        return !link.#open ? CLOSED : link.#session === undefined ? CONNECTING : OPEN;
       },
       send: (data) => {
+        // As a WebSocket does: sending before the socket opened is the sender's bug.
+        if (link.#open && link.#session === undefined) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
         if (!link.#open) return;
         const copy = data.slice();
         queueMicrotask(() => link.#open && link.#session?.receive(copy));
@@ -61,9 +64,19 @@ export class MemoryLink {
     };
   }
 
-  /** Gives the link the session that reads the client's frames. */
-  attach(session: ServerSession): void {
-    this.#session = session;
+  /**
+   * Accepts the connection, as a server does once the upgrade passed: the client's socket opens, then
+   * `start` makes the session (which sends hello) that reads the client's frames from now on.
+   */
+  accept(start: (transport: Transport) => ServerSession): void {
+    if (!this.#open) return;
+    queueMicrotask(() => this.#open && this.client.onopen?.({}));
+    this.#session = start(this.server);
+  }
+
+  /** Refuses the connection before it opens, as a refused upgrade does (the client sees 1006). */
+  refuse(): void {
+    this.#close(1006, '');
   }
 
   /** True until either side closed or the link was dropped. */

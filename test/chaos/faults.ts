@@ -168,7 +168,7 @@ export class ChaosRun {
   /** Proves the whole path works now: a fresh client through the proxy connects, answers a call, and closes. */
   async probe(user: Editor = 'editor'): Promise<void> {
     const limitMs = this.#options.limitMs ?? 10_000;
-    const client = await connect(this.proxy.url, { token: await this.#token(user), connectTimeoutMs: limitMs, callTimeoutMs: limitMs });
+    const client = await connect(this.proxy.url, { token: await this.#token(user), reconnect: false, connectTimeoutMs: limitMs, callTimeoutMs: limitMs });
     try {
       await client.call<Video[]>('get_my_videos');
     } finally {
@@ -210,7 +210,7 @@ export class ChaosRun {
     const limitMs = this.#options.limitMs ?? 10_000;
     let client: CapsyncClient;
     try {
-      client = await connect(this.proxy.url, { token: await this.#token(user), connectTimeoutMs: limitMs, callTimeoutMs: this.#options.callTimeoutMs ?? 10_000 });
+      client = await connect(this.proxy.url, { token: await this.#token(user), reconnect: false, connectTimeoutMs: limitMs, callTimeoutMs: this.#options.callTimeoutMs ?? 10_000 });
     } catch (error) {
       if ((error as { code?: string }).code === 'ERR_NOT_CONNECTED') return;
       throw error;

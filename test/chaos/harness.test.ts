@@ -33,7 +33,7 @@ async function proxyTo(port: number): Promise<TcpProxy> {
 }
 
 async function client(url: string, token: string, options: ConnectOptions = {}): Promise<CapsyncClient> {
-  const c = await connect(url, { token, ...options });
+  const c = await connect(url, { token, reconnect: false, ...options });
   clients.push(c);
   return c;
 }

@@ -182,7 +182,7 @@ export class ServerProcess {
       });
       void this.#exited.then((code) => {
         clearTimeout(limit);
-        reject(new ServerStartError(`server exited (${code ?? child.signalCode}) before it listened:\n${this.#log}`, this.#log.includes('EADDRINUSE')));
+        reject(new ServerStartError(`server exited (${code ?? child.signalCode}) before it listened:\n${this.#log}`, /EADDRINUSE|is already in use/.test(this.#log)));
       });
     });
   }

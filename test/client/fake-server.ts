@@ -1,4 +1,5 @@
-import { CapsyncClient, type ConnectOptions, type SocketLike } from '../../client/client.js';
+import { CapsyncClient, type ConnectOptions, type SocketFactory, type SocketLike } from '../../client/client.js';
+import type { CapsyncError } from '../../protocol/errors.js';
 import { callServer } from '../../protocol/attach.js';
 import type { Capability } from '../../protocol/capability/capability.js';
 import { Codec } from '../../protocol/codec.js';
@@ -32,7 +33,14 @@ registerPortable(Note, { name: 'test.client.Note', address: (n) => ['notes', n.i
  * no server: every frame arrives exactly when the test says so.
  */
 export class FakeServer {
-  readonly socket: FakeSocket;
+  /** The client's current socket: a reconnecting client gets a new one per attempt. */
+  socket!: FakeSocket;
+  /** Every socket the client opened, oldest first. */
+  readonly sockets: FakeSocket[] = [];
+  /** The token the client presented at each attempt. */
+  readonly tokens: (string | undefined)[] = [];
+  /** What the next attempt does: open (the default), or fail as a refused upgrade with this error's code. */
+  refuseNext: (() => CapsyncError) | undefined;
   /** Frames the client sent, decoded and validated as a server would. */
   readonly received: Frame[] = [];
   /** The bytes of every message the client sent, readable or not. */
@@ -41,19 +49,43 @@ export class FakeServer {
   readonly refused: string[] = [];
   readonly codec = new Codec();
   readonly verifier: CapabilityVerifier;
-  readonly #inbound: { verifier: CapabilityVerifier; user: string | null; inboundHandles: InboundHandles };
+  readonly #user: string | null;
+  #inbound: { verifier: CapabilityVerifier; user: string | null; inboundHandles: InboundHandles };
 
   private constructor(verifier: CapabilityVerifier, user: string | null) {
     this.verifier = verifier;
+    this.#user = user;
     this.#inbound = { verifier, user, inboundHandles: new InboundHandles() };
-    this.socket = new FakeSocket((bytes) => this.#receive(bytes));
+    this.#open(undefined);
+  }
+
+  /** The socket factory a client connects through: a new socket per attempt, each with its own handle table. */
+  readonly factory: SocketFactory = (_url, token) => {
+    // The first socket exists before the client asks, so a test can script it; later ones are made here.
+    const socket = this.tokens.length === 0 ? this.socket : this.#open(token);
+    this.tokens.push(token);
+    const refusal = this.refuseNext;
+    this.refuseNext = undefined;
+    if (refusal !== undefined) queueMicrotask(() => socket.closeFromServer(1006, ''));
+    return { socket, failure: refusal };
+  };
+
+  #open(_token: string | undefined): FakeSocket {
+    this.#inbound = { verifier: this.verifier, user: this.#user, inboundHandles: new InboundHandles() };
+    const socket = new FakeSocket((bytes) => {
+      if (socket === this.socket) this.#receive(bytes);
+    });
+    this.socket = socket;
+    this.sockets.push(socket);
+    this.#firstOfSocket = this.received.length;
+    return socket;
   }
 
   /** A fake server for `user` and a client connecting to it (the connect promise is not awaited: say hello first). */
   static async start(options: ConnectOptions = {}, user: string | null = 'alice'): Promise<{ server: FakeServer; connecting: Promise<CapsyncClient> }> {
     const { verifier } = await makeVerifier();
     const server = new FakeServer(verifier, user);
-    const connecting = CapsyncClient.connect('memory://capsync', options, () => ({ socket: server.socket }));
+    const connecting = CapsyncClient.connect('memory://capsync', options, server.factory);
     return { server, connecting };
   }
 
@@ -79,12 +111,19 @@ export class FakeServer {
     this.socket.deliver(bytes);
   }
 
+  /** The frames the client sent on its current socket. */
+  get receivedNow(): Frame[] {
+    return this.received.slice(this.#firstOfSocket);
+  }
+
   /** The last frame the client sent. */
   get last(): Frame {
     const frame = this.received.at(-1);
     if (frame === undefined) throw new Error('the client sent nothing');
     return frame;
   }
+
+  #firstOfSocket = 0;
 
   #receive(bytes: Uint8Array): void {
     this.bytes.push(bytes);
@@ -108,6 +147,10 @@ export interface HelloFields {
   user: { id: string; roles: string[] } | null;
   maxFrameBytes: number;
   tokenExpiresAt: number | null;
+  pingIntervalMs: number;
+  epoch: string;
+  seq: number;
+  callKeyWindowMs: number;
 }
 
 /** An in-memory {@link SocketLike}: open from the start, synchronous in both directions. */

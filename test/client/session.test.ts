@@ -60,9 +60,11 @@ describe('calls', () => {
     const first = client.call('add', 1, 2);
     const second = client.call('get_note', 'n1');
     expect(server.received).toEqual([
-      [FrameType.call, 1, 'add', [1, 2]],
-      [FrameType.call, 2, 'get_note', ['n1']],
+      [FrameType.call, 1, 'add', [1, 2], expect.stringMatching(/^[0-9a-f]{32}$/)],
+      [FrameType.call, 2, 'get_note', ['n1'], expect.stringMatching(/^[0-9a-f]{32}$/)],
     ]);
+    // Every call carries its own key, so a repeat after a reconnect runs it at most once.
+    expect((server.received[0] as unknown[])[4]).not.toBe((server.received[1] as unknown[])[4]);
     // Answers in the other order: each settles its own call.
     server.send([FrameType.error, 2, 'ERR_NOT_FOUND', 'no such note']);
     server.send([FrameType.result, 1, 3]);
@@ -129,9 +131,10 @@ describe('calls', () => {
     void note.rename('b');
     // The first binds handle 0 (extension type 6), the second sends only the handle (fixext 4, type 5).
     const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
-    // [1, 2, "rename_note", [<ext 6: handle 0 + token>, "a"]] then [1, 3, "rename_note", [<ext 5: handle 0>, "b"]]
-    expect(hexOf(server.bytes[1]!)).toMatch(/^940102ab72656e616d655f6e6f746592c7[0-9a-f]{2}0600000000/);
-    expect(hexOf(server.bytes[2]!)).toBe('940103ab72656e616d655f6e6f746592d60500000000a162');
+    // [1, 2, "rename_note", [<ext 6: handle 0 + token>, "a"], key] then [1, 3, "rename_note", [<ext 5: handle 0>, "b"], key]
+    expect(hexOf(server.bytes[1]!)).toMatch(/^950102ab72656e616d655f6e6f746592c7[0-9a-f]{2}0600000000/);
+    const key = (server.received[2] as unknown[])[4] as string;
+    expect(hexOf(server.bytes[2]!)).toBe('950103ab72656e616d655f6e6f746592d60500000000a162d920' + Buffer.from(key).toString('hex'));
     // And the server side reads both as the same capability.
     const [first, second] = server.received.slice(1) as [[number, number, string, unknown[]], [number, number, string, unknown[]]];
     expect(server.refused).toEqual([]);
@@ -270,7 +273,7 @@ describe('notices that arrive before anyone subscribes', () => {
     const note = delegation.object as Note;
     expect(note).toBeInstanceOf(Note);
     const renamed = note.rename('mine now');
-    expect(server.last).toEqual([FrameType.call, 1, 'rename_note', [expect.any(Capability), 'mine now']]);
+    expect(server.last).toEqual([FrameType.call, 1, 'rename_note', [expect.any(Capability), 'mine now'], expect.any(String)]);
     server.send([FrameType.result, 1, 2]);
     await expect(renamed).resolves.toBe(2);
   });
@@ -294,8 +297,8 @@ describe('notices that arrive before anyone subscribes', () => {
 });
 
 describe('closing', () => {
-  it('fails pending calls with ERR_CONNECTION_CLOSED, completes the streams, and refuses new calls', async () => {
-    const { server, client } = await FakeServer.connected();
+  it('without reconnecting, a drop fails pending requests with ERR_CONNECTION_CLOSED, ends the streams, and refuses new calls', async () => {
+    const { server, client } = await FakeServer.connected({ reconnect: false });
     const got = client.call<Note>('get_note');
     server.send([FrameType.result, 1, serverNote('n1', 'first')]);
     const note = await got;
@@ -305,11 +308,26 @@ describe('closing', () => {
     server.drop(1006, 'gone');
     for (const call of pending) await expect(call).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
     expect(await client.closed).toEqual({ code: 1006, reason: 'gone' });
-    expect(await live).toEqual([note]);
+    expect(client.connectionState.value).toBe('closed');
+    // A lost session is not a deletion: live() says so with an error, not a completion.
+    await expect(live).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
     expect(await changes).toEqual([]);
     await expect(client.call('after')).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
-    // live() on a closed session has nothing more to say: the instance, then completion.
-    expect(await firstValueFrom(client.live(note).pipe(toArray()))).toEqual([note]);
+    await expect(firstValueFrom(client.live(note).pipe(toArray()))).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+  });
+
+  it('close() by the app fails pending requests at once and completes live()', async () => {
+    const { server, client } = await FakeServer.connected();
+    const got = client.call<Note>('get_note');
+    server.send([FrameType.result, 1, serverNote('n1', 'first')]);
+    const note = await got;
+    const live = firstValueFrom(client.live(note).pipe(toArray()));
+    const pending = [client.call('a'), client.presence()];
+    void client.close();
+    for (const call of pending) await expect(call).rejects.toMatchObject({ code: 'ERR_CONNECTION_CLOSED' });
+    expect(await live).toEqual([note]);
+    expect(client.connectionState.value).toBe('closed');
+    expect(server.sockets).toHaveLength(1);
   });
 
   it('closes the socket with the code it is given', async () => {

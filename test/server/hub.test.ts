@@ -61,7 +61,8 @@ describe('the core over an in-memory link', () => {
 
   it('a dropped link closes both ends with 1006 and the session is released', async () => {
     const s = await start();
-    const { client, link } = await connectInMemory(s, { user: demoUsers['editor']! });
+    // Without reconnecting: the point is what the drop does to both ends (a reconnecting client re-sends the call).
+    const { client, link } = await connectInMemory(s, { user: demoUsers['editor']!, reconnect: false });
     await client.call('get_my_videos');
     const pending = client.call('get_my_videos');
     link.drop();
@@ -73,7 +74,7 @@ describe('the core over an in-memory link', () => {
   it('closes a stalled client as a slow consumer (4001) once its unsent bytes pass the bound', async () => {
     const s = await start({ connection: { maxBufferedBytes: 4096 } });
     const { client: admin } = await connectInMemory(s, { user: demoUsers['admin']! });
-    const { client: editor, link } = await connectInMemory(s, { user: demoUsers['editor']! });
+    const { client: editor, link } = await connectInMemory(s, { user: demoUsers['editor']!, reconnect: false });
     const [video] = await admin.call<Video[]>('get_my_videos');
     await editor.call('get_my_videos'); // the editor now holds every video
     link.stall();
@@ -85,7 +86,7 @@ describe('the core over an in-memory link', () => {
 
   it('server close ends every in-memory session with 1001', async () => {
     const s = await start();
-    const { client } = await connectInMemory(s, { user: demoUsers['guest']! });
+    const { client } = await connectInMemory(s, { user: demoUsers['guest']!, reconnect: false });
     await s.close();
     server = undefined;
     expect((await client.closed).code).toBe(CloseCode.goingAway);

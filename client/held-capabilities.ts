@@ -1,0 +1,75 @@
+import type { Capability } from '../protocol/capability/capability.js';
+import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
+
+/**
+ * The signed capabilities this client received from the server and the app still references: what a
+ * resume presents again. Held weakly, like live instances: a capability the app dropped (a row it closed, a
+ * delegation it ignored) is no right it still wants, and presenting it would rebuild holdings, and pushes,
+ * for nothing.
+ */
+export class HeldCapabilities {
+  readonly #refs = new Set<WeakRef<Capability>>();
+  readonly #members = new WeakMap<Capability, WeakRef<Capability>>();
+  readonly #finalizer = new FinalizationRegistry<WeakRef<Capability>>((ref) => this.#refs.delete(ref));
+
+  /** Capabilities held (for tests and metrics); collected ones may still count until their finalizer runs. */
+  get size(): number {
+    return this.#refs.size;
+  }
+
+  /** Holds `cap` if it is signed (an unsigned one is the client's own and proves nothing to the server). */
+  add(cap: Capability): void {
+    if (!cap.signed || this.#members.has(cap)) return;
+    const ref = new WeakRef(cap);
+    this.#members.set(cap, ref);
+    this.#refs.add(ref);
+    this.#finalizer.register(cap, ref, ref);
+  }
+
+  /** Stops holding `cap` (it no longer works). */
+  delete(cap: Capability): void {
+    const ref = this.#members.get(cap);
+    if (ref === undefined) return;
+    this.#members.delete(cap);
+    this.#refs.delete(ref);
+    this.#finalizer.unregister(ref);
+  }
+
+  /** The capabilities still alive, oldest first. */
+  list(): Capability[] {
+    const alive: Capability[] = [];
+    for (const ref of this.#refs) {
+      const cap = ref.deref();
+      if (cap === undefined) this.#refs.delete(ref);
+      else alive.push(cap);
+    }
+    return alive;
+  }
+
+  /**
+   * The capabilities a `revoked` notice ends: the one with that revocation id, or, when the id is an
+   * ancestor's (a client cannot compute its chain's inner ids), those with the notice's scope.
+   */
+  revokedBy(revocationId: string, scope: readonly JsonValue[]): Capability[] {
+    const held = this.list();
+    const exact = held.filter((cap) => cap.revocationId === revocationId);
+    if (exact.length > 0) return exact;
+    const key = canonicalKey(scope as JsonValue[]);
+    return held.filter((cap) => canonicalKey(cap.scope as JsonValue[]) === key);
+  }
+
+  /** Whether some held capability still covers the object at `address`. */
+  covers(address: readonly JsonValue[]): boolean {
+    return this.list().some((cap) => related(cap.scope, address));
+  }
+}
+
+/**
+ * Whether a capability with `scope` gives pushes for the object at `address`: the server pushes to holders
+ * whose scope is a prefix of the address or extends it (protocol/SPEC.md section 7, push).
+ */
+export function related(scope: readonly JsonValue[], address: readonly JsonValue[]): boolean {
+  const n = Math.min(scope.length, address.length);
+  for (let i = 0; i < n; i++) if (canonicalKey(scope[i]!) !== canonicalKey(address[i]!)) return false;
+  return true;
+}
