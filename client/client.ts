@@ -4,7 +4,6 @@ import type { Capability } from '../protocol/capability/capability.js';
 import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.js';
 import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
-import { OUTCOME_UNKNOWN, outcomeUnknown } from './close-codes.js';
 import type { CloseInfo, Hello, SocketFactory } from './connection.js';
 import { LiveRegistry } from './live-registry.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
@@ -253,7 +252,6 @@ export class CapsyncClient {
 
 /** A typed error from an error frame's code; an unknown code becomes `ERR_FUNCTION_FAILED`. */
 function errorOf(code: string, message: string): CapsyncError {
-  if (code === OUTCOME_UNKNOWN) return outcomeUnknown(message);
   return new CapsyncError(isErrorCode(code) ? code : 'ERR_FUNCTION_FAILED', message);
 }
 

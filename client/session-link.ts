@@ -219,7 +219,7 @@ export class SessionLink {
     const kind = refusal !== undefined ? refusalClassOf(refusal) : closeClassOf(info.code);
     // With a fixed token, a needs-a-new-token close would only be refused again.
     const renewable = typeof this.#options.token === 'function';
-    if (this.#reconnector === undefined || kind === 'terminal' || (kind === 'newToken' && !renewable)) {
+    if (this.#reconnector === undefined || kind === 'terminal' || (kind === 'new-token' && !renewable)) {
       return this.#finish(info, refusal ?? fail('ERR_CONNECTION_CLOSED', `connection closed (${info.code})`));
     }
     this.#hooks.disconnected();
