@@ -70,8 +70,14 @@ export interface HubOptions {
   readonly tokenRefreshWindowMs?: number;
   /** Default: the wall clock. */
   readonly clock?: Clock;
-  /** Ping interval, announced to clients in hello; a peer that misses one ping is dropped. Default 30 s. */
+  /** The server's ping interval; a peer that misses one ping is dropped (4000). Default 30 s. */
   readonly heartbeatMs?: number;
+  /**
+   * How often a client should hear from the server, announced in hello: a client that has heard nothing for
+   * one interval pings, and after about two treats the connection as dead and reconnects, so a paused or
+   * partitioned server is noticed in seconds. Default 5 s.
+   */
+  readonly clientPingIntervalMs?: number;
   /** How long the outcome of a keyed call is kept, so a call re-sent after a reconnect runs once. Default 10 min. */
   readonly callKeyWindowMs?: number;
   /**
@@ -108,6 +114,7 @@ export const serverDefaults = Object.freeze({
   clockToleranceMs: 0,
   tokenRefreshWindowMs: 30_000,
   heartbeatMs: 30_000,
+  clientPingIntervalMs: 5_000,
   drainMs: 2_000,
   callKeyWindowMs: 600_000,
   tombstoneHorizonMs: 7 * 24 * 3_600_000,
