@@ -9,6 +9,7 @@ import { hubOf, type CapsyncServer } from '../server/server.js';
 import { MemoryLink } from './memory.js';
 
 export { MemoryLink } from './memory.js';
+export { forgeCapability, requestIdOf } from './hostile.js';
 
 /** Options of {@link connectInMemory}: the client's, plus who connects. */
 export interface MemoryConnectOptions extends ConnectOptions {

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { Capability, capabilityFromParts } from '../../protocol/capability/capability.js';
+import { Capability } from '../../protocol/index.js';
 import { CapsyncError } from '../../protocol/errors.js';
-import { frameIdOf } from '../../protocol/frames.js';
 import type { JsonValue } from '../../protocol/json-value.js';
-import { defaultLimits } from '../../protocol/limits.js';
-import { decodeToken, encodeBlock, type Block } from '../../protocol/capability/token.js';
+import { forgeCapability, requestIdOf } from '../../testing/hostile.js';
 import { devLogin, socketUrl } from '../dev-login.js';
 import { JsonFormError, fromJsonForm, parseHex, toJsonForm } from '../json-form.js';
 import { UsageError } from '../usage.js';
@@ -225,14 +223,14 @@ class Run {
       const hex = this.resolve(step.payload.hex);
       if (typeof hex !== 'string') throw new StepFailure(`hex must be a string, got ${show(hex)}`);
       data = parseHex(hex);
-      replyId = frameIdOf(client.tryDecode(data));
+      replyId = requestIdOf(client.tryDecode(data));
     } else if ('text' in step.payload) {
       data = String(this.resolve(step.payload.text));
     } else {
       // Encoded as written, without the client's checks: a hostile frame must reach the server as the script says.
       const frame = this.resolve(step.payload.frame);
       data = encodeRawFrame(frame);
-      replyId = frameIdOf(frame);
+      replyId = requestIdOf(frame);
     }
     const awaitReply = step.expect.length > 0 || step.save !== undefined;
     const results: ExpectationResult[] = [];
@@ -315,11 +313,8 @@ class Run {
   /** A capability made here: unsigned (the server says forged), or with another one's signature (bad signature). */
   forge(rawScope: readonly unknown[], signatureOf: unknown): Capability {
     const scope = this.value(rawScope, 'scope') as JsonValue[];
-    if (signatureOf === undefined) return new Capability(scope);
-    const donor = this.capability(signatureOf, 'signatureOf');
-    const parts = decodeToken(donor.toToken(), defaultLimits);
-    const block: Block = { segment: scope, expiresAt: null, audience: null };
-    return capabilityFromParts([...scope], [block], { kid: parts.kid, blockBytes: [encodeBlock(block)], tag: parts.tag });
+    if (signatureOf === undefined) return forgeCapability(scope);
+    return forgeCapability(scope, { signatureOf: this.capability(signatureOf, 'signatureOf') });
   }
 
   connected(name: string): ScriptClient {
