@@ -37,7 +37,7 @@ export class MemoryStore implements ObjectStore {
   readonly #bySeq = new Map<string, Entry>();
   readonly #issued = new Map<string, Map<string, IssuedRecord>>();
   readonly #delegations: DelegationRecord[] = [];
-  readonly #calls = new Map<string, CallRecord>();
+  readonly #calls = new Map<string, { owner: string; outcome: Uint8Array | null; expiresAt: number }>();
   readonly #settings = new Map<string, string>();
   readonly #epoch = randomUUID();
   readonly #clock: { now(): number };
@@ -149,7 +149,7 @@ export class MemoryStore implements ObjectStore {
   async finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void> {
     const id = callId(principal, key);
     const found = this.#calls.get(id);
-    if (found !== undefined) this.#calls.set(id, { ...found, outcome: new Uint8Array(outcome) });
+    if (found !== undefined) found.outcome = new Uint8Array(outcome);
   }
 
   async pruneCalls(now: number): Promise<number> {
@@ -210,6 +210,7 @@ function copyDelegation(r: DelegationRecord): DelegationRecord {
 }
 
 /** One map key per (principal, key): JSON keeps a principal containing any separator apart from the next. */
+// Length-prefixed, so no principal and key can spell another pair's id (both may hold any character).
 function callId(principal: string, key: string): string {
-  return JSON.stringify([principal, key]);
+  return `${principal.length}:${principal}${key}`;
 }

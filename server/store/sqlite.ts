@@ -48,6 +48,8 @@ export class SqliteStore implements ObjectStore {
   readonly #epoch: string;
   #created = 0;
   readonly #get: BetterSqlite3.Statement;
+  /** Statements compiled once each: better-sqlite3's prepare parses and plans the SQL on every call. */
+  readonly #statements = new Map<string, BetterSqlite3.Statement>();
   readonly #put: (row: Record<string, unknown>) => WriteResult;
   readonly #delete: (key: string) => WriteResult | undefined;
 
@@ -94,7 +96,7 @@ export class SqliteStore implements ObjectStore {
   }
 
   async list(type: string): Promise<StoredObject[]> {
-    const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM objects WHERE type = ? AND state IS NOT NULL ORDER BY created, key`).all(type) as Row[];
+    const rows = this.#sql(`SELECT ${COLUMNS} FROM objects WHERE type = ? AND state IS NOT NULL ORDER BY created, key`).all(type) as Row[];
     return rows.map(toObject);
   }
 
@@ -127,12 +129,12 @@ export class SqliteStore implements ObjectStore {
   }
 
   #sequence(): { seq: number; horizon: number } {
-    return this.#db.prepare('SELECT seq, horizon FROM sequence WHERE id = 1').get() as { seq: number; horizon: number };
+    return this.#sql('SELECT seq, horizon FROM sequence WHERE id = 1').get() as { seq: number; horizon: number };
   }
 
   async changes(since: number, limit: number): Promise<StoredChange[]> {
     // One row per address, holding its latest change: "each object at most once" is the table's shape.
-    const rows = this.#db.prepare(`SELECT ${COLUMNS} FROM objects WHERE seq > ? ORDER BY seq LIMIT ?`).all(since, limit) as Row[];
+    const rows = this.#sql(`SELECT ${COLUMNS} FROM objects WHERE seq > ? ORDER BY seq LIMIT ?`).all(since, limit) as Row[];
     return rows.map((r) => ({ address: JSON.parse(r.address) as JsonValue[], type: r.type, version: r.version, seq: r.seq, state: r.state }));
   }
 
@@ -149,11 +151,17 @@ export class SqliteStore implements ObjectStore {
 
   async pruneTombstones(before: number): Promise<number> {
     return this.#db.transaction(() => {
-      const { highest } = this.#db.prepare('SELECT MAX(seq) AS highest FROM objects WHERE state IS NULL AND changed_at < ?').get(before) as { highest: number | null };
+      const { highest } = this.#sql('SELECT MAX(seq) AS highest FROM objects WHERE state IS NULL AND changed_at < ?').get(before) as { highest: number | null };
       if (highest === null) return 0;
-      this.#db.prepare('UPDATE sequence SET horizon = MAX(horizon, ?) WHERE id = 1').run(highest);
-      return this.#db.prepare('DELETE FROM objects WHERE state IS NULL AND changed_at < ?').run(before).changes;
+      this.#sql('UPDATE sequence SET horizon = MAX(horizon, ?) WHERE id = 1').run(highest);
+      return this.#sql('DELETE FROM objects WHERE state IS NULL AND changed_at < ?').run(before).changes;
     })();
+  }
+
+  #sql(text: string): BetterSqlite3.Statement {
+    let statement = this.#statements.get(text);
+    if (statement === undefined) this.#statements.set(text, (statement = this.#db.prepare(text)));
+    return statement;
   }
 
   async claimCall(principal: string, key: string, owner: string, expiresAt: number): Promise<CallRecord | undefined> {
@@ -163,21 +171,21 @@ export class SqliteStore implements ObjectStore {
         .prepare('INSERT INTO calls (principal, key, owner, outcome, expires_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING')
         .run(principal, key, owner, expiresAt);
       if (inserted.changes === 1) return undefined;
-      const row = this.#db.prepare('SELECT owner, outcome, expires_at FROM calls WHERE principal = ? AND key = ?').get(principal, key) as CallRow;
+      const row = this.#sql('SELECT owner, outcome, expires_at FROM calls WHERE principal = ? AND key = ?').get(principal, key) as CallRow;
       return { owner: row.owner, outcome: row.outcome, expiresAt: row.expires_at };
     })();
   }
 
   async finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void> {
-    this.#db.prepare('UPDATE calls SET outcome = ? WHERE principal = ? AND key = ?').run(asBuffer(outcome), principal, key);
+    this.#sql('UPDATE calls SET outcome = ? WHERE principal = ? AND key = ?').run(asBuffer(outcome), principal, key);
   }
 
   async pruneCalls(now: number): Promise<number> {
-    return this.#db.prepare('DELETE FROM calls WHERE expires_at < ?').run(now).changes;
+    return this.#sql('DELETE FROM calls WHERE expires_at < ?').run(now).changes;
   }
 
   async recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void> {
-    const insert = this.#db.prepare('INSERT OR IGNORE INTO issued (user, id, expires_at) VALUES (?, ?, ?)');
+    const insert = this.#sql('INSERT OR IGNORE INTO issued (user, id, expires_at) VALUES (?, ?, ?)');
     this.#db.transaction(() => {
       for (const e of entries) insert.run(user, e.id, e.expiresAt);
     })();
@@ -210,15 +218,15 @@ export class SqliteStore implements ObjectStore {
   }
 
   async pruneDelegations(now: number): Promise<number> {
-    return this.#db.prepare('DELETE FROM delegations WHERE expires_at IS NOT NULL AND expires_at < ?').run(now).changes;
+    return this.#sql('DELETE FROM delegations WHERE expires_at IS NOT NULL AND expires_at < ?').run(now).changes;
   }
 
   async getSetting(name: string): Promise<string | undefined> {
-    return (this.#db.prepare('SELECT value FROM settings WHERE name = ?').get(name) as { value: string } | undefined)?.value;
+    return (this.#sql('SELECT value FROM settings WHERE name = ?').get(name) as { value: string } | undefined)?.value;
   }
 
   async setSetting(name: string, value: string): Promise<void> {
-    this.#db.prepare('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
+    this.#sql('INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(name, value);
   }
 
   async close(): Promise<void> {
