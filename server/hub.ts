@@ -67,6 +67,7 @@ export class Hub implements ServerApi {
   readonly #hello: { pingIntervalMs: number; callKeyWindowMs: number };
   readonly #tombstoneHorizonMs: number;
   #nextSessionId = 1;
+  #closing = false;
 
   private constructor(options: HubOptions, keyring: Keyring, store: ObjectStore, epoch: string, seq: number) {
     this.#epoch = epoch;
@@ -174,6 +175,11 @@ export class Hub implements ServerApi {
    */
   handleConnection(transport: Transport, authenticated: Authenticated): ServerSession {
     const session = new ServerSession(this.#env, transport, String(this.#nextSessionId++), authenticated.user, authenticated.expiresAt);
+    // A core that is closing takes no one new: the client hears "going away" and tries again elsewhere or later.
+    if (this.#closing) {
+      session.end(fail('ERR_SERVER_CLOSING'));
+      return session;
+    }
     this.#directory.add(session);
     session.start({ ...this.#hello, epoch: this.#epoch, seq: this.#seq });
     return session;
@@ -195,7 +201,13 @@ export class Hub implements ServerApi {
   }
 
   /** Stops deadlines, fan-out and the store. Sessions must have been closed by the adapter first. */
+  /** From now on new connections are refused with 1001 (the first step of closing: nothing new while draining). */
+  stopAccepting(): void {
+    this.#closing = true;
+  }
+
   async close(): Promise<void> {
+    this.#closing = true;
     for (const session of this.#directory.all()) session.end(fail('ERR_SERVER_CLOSING'));
     this.#deadlines.close();
     this.#unsubscribeFanout();

@@ -96,6 +96,7 @@ export class CapsyncServer implements ServerApi {
 
   /** Drains every connection (1001), stops listening, and closes the store. */
   async close(): Promise<void> {
+    this.#hub.stopAccepting();
     await this.#listener.close();
     await this.#hub.close();
   }
