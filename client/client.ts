@@ -58,6 +58,7 @@ export class CapsyncClient {
   readonly #options: ConnectOptions;
   readonly #requests: RequestManager;
   readonly #live = new LiveRegistry();
+  readonly #keys = new CallKeys();
   readonly #resume = new ResumeState(this.#live);
   readonly #streams = new SessionStreams(clientDefaults.heldEvents);
   readonly #frames = new Subject<Frame>();
@@ -116,7 +117,7 @@ export class CapsyncClient {
    * `ERR_CALL_TIMEOUT`, or `ERR_CALL_OUTCOME_UNKNOWN` when its outcome can no longer be learnt.
    */
   call<T = unknown>(name: string, ...args: unknown[]): Promise<T> {
-    const key = callKey();
+    const key = this.#keys.next();
     return this.#request((id) => [FrameType.call, id, name, args, key], 'call') as Promise<T>;
   }
 
@@ -255,10 +256,23 @@ function errorOf(code: string, message: string): CapsyncError {
   return new CapsyncError(isErrorCode(code) ? code : 'ERR_FUNCTION_FAILED', message);
 }
 
-/** A fresh call key: 128 random bits in hex. `crypto.randomUUID` is missing on plain-http pages; this is not. */
-function callKey(): string {
-  const bytes = (globalThis as unknown as { crypto: { getRandomValues(a: Uint8Array): Uint8Array } }).crypto.getRandomValues(new Uint8Array(16));
-  let key = '';
-  for (const byte of bytes) key += byte.toString(16).padStart(2, '0');
-  return key;
+/**
+ * Call keys of one client: 96 random bits in hex, drawn once, then a counter. Unique for as long as anyone
+ * keeps an outcome (keys are scoped to one user, so they need not be secret), and cheaper per call than a
+ * CSPRNG draw each time. `crypto.randomUUID` is missing on plain-http pages; `getRandomValues` is not.
+ */
+class CallKeys {
+  readonly #prefix: string;
+  #next = 0;
+
+  constructor() {
+    const bytes = (globalThis as unknown as { crypto: { getRandomValues(a: Uint8Array): Uint8Array } }).crypto.getRandomValues(new Uint8Array(12));
+    let prefix = '';
+    for (const byte of bytes) prefix += byte.toString(16).padStart(2, '0');
+    this.#prefix = prefix;
+  }
+
+  next(): string {
+    return `${this.#prefix}.${(this.#next++).toString(36)}`;
+  }
 }

@@ -60,8 +60,8 @@ describe('calls', () => {
     const first = client.call('add', 1, 2);
     const second = client.call('get_note', 'n1');
     expect(server.received).toEqual([
-      [FrameType.call, 1, 'add', [1, 2], expect.stringMatching(/^[0-9a-f]{32}$/)],
-      [FrameType.call, 2, 'get_note', ['n1'], expect.stringMatching(/^[0-9a-f]{32}$/)],
+      [FrameType.call, 1, 'add', [1, 2], expect.stringMatching(/^[0-9a-f]{24}\.[0-9a-z]+$/)],
+      [FrameType.call, 2, 'get_note', ['n1'], expect.stringMatching(/^[0-9a-f]{24}\.[0-9a-z]+$/)],
     ]);
     // Every call carries its own key, so a repeat after a reconnect runs it at most once.
     expect((server.received[0] as unknown[])[4]).not.toBe((server.received[1] as unknown[])[4]);
@@ -134,7 +134,9 @@ describe('calls', () => {
     // [1, 2, "rename_note", [<ext 6: handle 0 + token>, "a"], key] then [1, 3, "rename_note", [<ext 5: handle 0>, "b"], key]
     expect(hexOf(server.bytes[1]!)).toMatch(/^950102ab72656e616d655f6e6f746592c7[0-9a-f]{2}0600000000/);
     const key = (server.received[2] as unknown[])[4] as string;
-    expect(hexOf(server.bytes[2]!)).toBe('950103ab72656e616d655f6e6f746592d60500000000a162d920' + Buffer.from(key).toString('hex'));
+    const keyHex = Buffer.from(key).toString('hex');
+    const keyHeader = key.length < 32 ? (0xa0 | key.length).toString(16) : 'd9' + key.length.toString(16).padStart(2, '0');
+    expect(hexOf(server.bytes[2]!)).toBe('950103ab72656e616d655f6e6f746592d60500000000a162' + keyHeader + keyHex);
     // And the server side reads both as the same capability.
     const [first, second] = server.received.slice(1) as [[number, number, string, unknown[]], [number, number, string, unknown[]]];
     expect(server.refused).toEqual([]);
