@@ -38,6 +38,8 @@ export interface ReceivedPush {
   readonly address: readonly unknown[];
   readonly version: number;
   readonly deleted: boolean;
+  /** The pushed state (nil when deleted). */
+  readonly state: Readonly<Record<string, unknown>> | null;
   /** The connection state when it arrived: pushes of a resume's catch-up arrive while `reconnecting`. */
   readonly during: string;
 }
@@ -51,8 +53,8 @@ export class PushLog {
   constructor(readonly client: CapsyncClient) {
     const frames = client.frames.subscribe((frame: Frame) => {
       if (frame[0] !== FrameType.push) return;
-      const [, address, , version, state] = frame as unknown as [number, unknown[], string, number, unknown];
-      this.pushes.push({ address, version, deleted: state === null, during: client.connectionState.value });
+      const [, address, , version, state] = frame as unknown as [number, unknown[], string, number, Record<string, unknown> | null];
+      this.pushes.push({ address, version, deleted: state === null, state, during: client.connectionState.value });
     });
     const changes = client.changes.subscribe((c) => this.changes.push(c));
     this.#stops.push(() => frames.unsubscribe(), () => changes.unsubscribe());
