@@ -122,15 +122,20 @@ describe('sessions survive real faults', () => {
     const proxy = await proxyTo(server);
     const admin = await client(proxy.url, server, 'admin');
     const editor = await client(proxy.url, server, 'editor');
-    const observer = await client(server.url, server, 'editor2');
+    // The observer has a proxy of its own, never stalled: it measures the push's size on the wire.
+    const observed = await proxyTo(server);
+    const observer = await client(observed.url, server, 'editor2');
     const lives = [follow(admin.client, admin.videos[1]!), follow(editor.client, editor.videos[1]!)];
     const before = editor.videos[0]!.version!;
 
     proxy.stall('down');
+    const received = observed.bytes.received.down;
     const ran = sees(observer.client, editor.videos[0]!.id, 'stored before the kill');
     const call = editor.client.call<number>('set_video_description', editor.videos[0]!.cap, 'stored before the kill');
     await ran;
-    await proxy.until(() => proxy.held.down > 0, 5000, 'the answer held');
+    // The same push is held for the editor, then its answer, sent once the outcome is stored.
+    const push = observed.bytes.received.down - received;
+    await proxy.until(() => proxy.held.down > push, 5000, 'the answer held');
     proxy.refuse(true);
     await server.kill9();
     proxy.resume();
@@ -191,7 +196,7 @@ describe('sessions survive real faults', () => {
     folders.push(folder);
     const keys = join(folder, 'keys.json');
     writeFileSync(keys, JSON.stringify({ keys: [{ kty: 'oct', k: randomBytes(32).toString('base64url') }] }));
-    const args = ['--jwt-secret', randomBytes(32).toString('base64url'), '--capability-keys', keys];
+    const args = [`--jwt-secret=${randomBytes(32).toString('base64url')}`, '--capability-keys', keys];
     const server = await processes.start({ data: ':memory:', heartbeatMs: HEARTBEAT_MS, args });
     const editor = await client(server.url, server, 'editor');
     const seeded = editor.videos.map((v) => [v.description, v.version]);
