@@ -1,6 +1,7 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
+import { addressOf } from '../protocol/portable.js';
 import { ANY, unwrapCapability } from '../protocol/unwrap.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { SessionDirectory } from './directory.js';
@@ -77,6 +78,15 @@ export async function delegate(
     from: from.id, to, scope: [...granted.scope], revocationId, bound, at: deps.clock.now(), token: granted.toToken(), expiresAt: granted.expiresAt,
   });
   for (const recipient of recipients) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
+  // The recipients hold the capability from the frame on, so later changes are pushed; one committed
+  // between the read and the frame reached no one (or came before the frame and lost to its older object):
+  // read again now and push the latest state if it is newer.
+  const address = object === undefined ? undefined : addressOf(object);
+  const latest = address === undefined ? undefined : await deps.live.at(address);
+  if (latest !== undefined && latest.version > ((object as { version?: number }).version ?? 0)) {
+    const bytes = deps.live.encodePush(latest);
+    for (const recipient of recipients) recipient.sendBytes(bytes);
+  }
   deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound });
   return { revocationId, delivered: recipients.size };
 }

@@ -22,6 +22,7 @@ export const serveFlags = {
     env: 'CAPSYNC_DEV_LOGIN_BEYOND_LOOPBACK',
     help: 'serve the development login although --host is not a loopback address (it still answers only Host: localhost/127.0.0.1/[::1])',
   },
+  'heartbeat-ms': { type: 'string', env: 'CAPSYNC_HEARTBEAT_MS', default: '30000', help: 'ping interval in ms, announced to clients (a silent peer is dropped after one missed ping)' },
   'log-level': { type: 'string', env: 'CAPSYNC_LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, silent' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
 } as const;
@@ -43,6 +44,8 @@ export interface ServeConfig {
   readonly devLogin: boolean;
   readonly devLoginBeyondLoopback: boolean;
   readonly logLevel: LogLevelName;
+  /** The server's ping interval, ms. */
+  readonly heartbeatMs: number;
   readonly help: boolean;
 }
 
@@ -80,6 +83,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   };
   const port = Number(pick('port'));
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw bad(`--port must be an integer 0-65535`);
+  const heartbeatMs = Number(pick('heartbeat-ms'));
+  if (!Number.isInteger(heartbeatMs) || heartbeatMs < 50 || heartbeatMs > 3_600_000) throw bad(`--heartbeat-ms must be an integer 50-3600000 (ms)`);
   const keysFile = pick('capability-keys') as string | undefined;
   let capabilityKeys: JWK[] | undefined;
   if (keysFile !== undefined) {
@@ -113,6 +118,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     devLogin,
     devLoginBeyondLoopback: (pick('dev-login-beyond-loopback') as boolean | undefined) ?? false,
     logLevel: logLevel as LogLevelName,
+    heartbeatMs,
     help: (values['help'] as boolean | undefined) ?? false,
   };
 }

@@ -16,6 +16,7 @@ export async function startDemo(config: ServeConfig): Promise<CapsyncServer> {
     server = await CapsyncServer.create({
       store,
       logger,
+      heartbeatMs: config.heartbeatMs,
       auth: { ...(secret ? { secret } : { jwksUrl: config.jwksUrl! }), allowAnonymous: config.anonymous },
       ...(config.capabilityKeys ? { capabilityKeys: config.capabilityKeys } : {}),
       ...(config.origins ? { origins: config.origins } : {}),

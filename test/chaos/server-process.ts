@@ -21,10 +21,14 @@ const LOG_TAIL_CHARS = 16_384;
 
 /** Options of {@link ServerProcesses.start}. */
 export interface ServerProcessOptions {
-  /** The data folder (SQLite store, generated secrets). Default: a new temporary folder, removed at cleanup. */
+  /** The data folder (SQLite store, generated secrets), or `:memory:` (each restart a new store: another epoch). Default: a new temporary folder, removed at cleanup. */
   readonly data?: string;
   /** The port. Default 0: a free one, kept by {@link ServerProcess.restart}. */
   readonly port?: number;
+  /** The server's ping interval (`--heartbeat-ms`). Default: the demo's (30 s). */
+  readonly heartbeatMs?: number;
+  /** More flags for the demo (e.g. `--jwt-secret`, `--capability-keys`). */
+  readonly args?: readonly string[];
   /** The server's pino level. Default `warn`. */
   readonly logLevel?: string;
   /** How long a start may take before it fails (a bound on a hung child, not a synchronisation). Default 15 s. */
@@ -152,6 +156,8 @@ export class ServerProcess {
     const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
     for (const key of Object.keys(env)) if (key.startsWith('CAPSYNC_')) delete env[key];
     const args = ['--import', ORPHAN_GUARD, entry, '--port', String(this.#port), '--host', '127.0.0.1', '--data', this.data, '--log-level', this.#options.logLevel ?? 'warn'];
+    if (this.#options.heartbeatMs !== undefined) args.push('--heartbeat-ms', String(this.#options.heartbeatMs));
+    args.push(...(this.#options.args ?? []));
     const child = spawn(process.execPath, args, { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     this.#child = child;
     this.#log = '';

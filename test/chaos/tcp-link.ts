@@ -16,7 +16,8 @@ export interface ByDirection {
 
 /** The switches every link of one proxy reads, its byte counters, and its change notification. */
 export interface ProxyState {
-  stalled: boolean;
+  /** Whether each direction is held. */
+  readonly stalled: { up: boolean; down: boolean };
   delayMs: number;
   readonly changed: () => void;
   readonly counts: { received: ByDirection; forwarded: ByDirection };
@@ -51,7 +52,7 @@ export class Link {
 
   /** Forwards every chunk that is due, unless stalled; arms one timer for the next chunk's due time. */
   pump(): void {
-    if (this.state.stalled || this.#blocked || this.dst.destroyed) return this.#flow();
+    if (this.state.stalled[this.direction] || this.#blocked || this.dst.destroyed) return this.#flow();
     while (this.#queue.length > 0) {
       const head = this.#queue[0]!;
       const wait = head.due - Date.now();

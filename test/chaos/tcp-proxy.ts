@@ -34,7 +34,7 @@ export class TcpProxy {
     this.#targetPort = targetPort;
     this.#events.setMaxListeners(0);
     this.#state = {
-      stalled: false,
+      stalled: { up: false, down: false },
       delayMs: 0,
       changed: () => this.#events.emit('change'),
       counts: { received: { up: 0, down: 0 }, forwarded: { up: 0, down: 0 } },
@@ -104,14 +104,19 @@ export class TcpProxy {
     return pairs.length;
   }
 
-  /** Stops forwarding in both directions; sockets stay open and bytes wait in the proxy (then in the kernel). */
-  stall(): void {
-    this.#state.stalled = true;
+  /**
+   * Stops forwarding in both directions (or only `up`, client to server, or `down`); sockets stay open and
+   * bytes wait in the proxy (then in the kernel). `stall('down')` lets a call reach the server and holds its answer.
+   */
+  stall(direction: keyof ByDirection | 'both' = 'both'): void {
+    if (direction !== 'down') this.#state.stalled.up = true;
+    if (direction !== 'up') this.#state.stalled.down = true;
   }
 
-  /** Forwards again what a {@link stall} held, in order, and everything after it. */
+  /** Forwards again what a {@link stall} held, in order, in both directions, and everything after it. */
   resume(): void {
-    this.#state.stalled = false;
+    this.#state.stalled.up = false;
+    this.#state.stalled.down = false;
     for (const pair of this.#pairs) {
       pair.up.pump();
       pair.down.pump();

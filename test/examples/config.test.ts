@@ -22,6 +22,15 @@ describe('server configuration', () => {
     expect(() => parseServeArgs(['--capability-keys', '/nonexistent/keys.json'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
   });
 
+  it('takes the ping interval from --heartbeat-ms or CAPSYNC_HEARTBEAT_MS, 30 s by default, and refuses nonsense', () => {
+    expect(parseServeArgs([], {}).heartbeatMs).toBe(30_000);
+    expect(parseServeArgs([], { CAPSYNC_HEARTBEAT_MS: '500' }).heartbeatMs).toBe(500);
+    expect(parseServeArgs(['--heartbeat-ms', '250'], { CAPSYNC_HEARTBEAT_MS: '500' }).heartbeatMs).toBe(250);
+    for (const bad of ['0', '10', 'soon', '1.5']) {
+      expect(() => parseServeArgs(['--heartbeat-ms', bad], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+    }
+  });
+
   it('documents every flag with its environment variable in --help', () => {
     const help = serveHelp();
     for (const flag of ['--port', '--data', '--jwt-secret', '--origin', 'CAPSYNC_PORT', 'CAPSYNC_ORIGINS']) expect(help).toContain(flag);
