@@ -70,8 +70,11 @@ export class LiveObjects {
    * What changed after seq `since`, oldest first, at most `limit`: each object once, with its latest state,
    * a deleted one with state null. Deletions at or below {@link LiveObjects.horizon} may be missing.
    */
-  async changesSince(since: number, limit: number): Promise<ObjectUpdate[]> {
-    return (await this.#store.changes(since, limit)).map((c) => (isLive(c) ? this.#current(c) : { ...c, state: null }));
+  async changesSince(since: number, limit: number, wanted: (address: readonly JsonValue[]) => boolean = () => true): Promise<{ changes: ObjectUpdate[]; read: number; last: number }> {
+    // Filtered before decoding: a resume reads every change since the client's seq but decodes only its own.
+    const rows = await this.#store.changes(since, limit);
+    const changes = rows.filter((c) => wanted(c.address)).map((c) => (isLive(c) ? this.#current(c) : { ...c, state: null }));
+    return { changes, read: rows.length, last: rows.length > 0 ? rows[rows.length - 1]!.seq : since };
   }
 
   /** The object at `address` as a push would carry it, whatever its class, or undefined. */
@@ -135,7 +138,8 @@ export class LiveObjects {
 
   /** Encodes the push frame for an update, once for all its recipients. */
   encodePush(update: ObjectUpdate): Uint8Array {
-    return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state], noCapabilities, { check: true });
+    // The change's seq travels with it, so a client resumes from the last change it actually saw.
+    return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state, update.seq], noCapabilities, { check: true });
   }
 }
 

@@ -84,10 +84,10 @@ export async function resumeSession(
   const snapshot = request.epoch !== epoch || request.seq < horizon || seq - request.seq > limits.snapshotAfter;
   if (!snapshot) {
     for (let since = request.seq; since < seq; ) {
-      const page = await live.changesSince(since, limits.pageSize);
-      for (const change of page) if (covered(change.address)) sendOnce(change);
-      if (page.length < limits.pageSize) break;
-      since = page[page.length - 1]!.seq;
+      const page = await live.changesSince(since, limits.pageSize, covered);
+      for (const change of page.changes) sendOnce(change);
+      if (page.read < limits.pageSize) break;
+      since = page.last;
     }
   } else {
     for (const scope of scopes) {

@@ -148,7 +148,8 @@ describe.each([
     c.title = 'Renamed';
     await live.put(c);
     await live.delete(other);
-    const changes = await live.changesSince(1, 100);
+    const { changes, read, last } = await live.changesSince(1, 100);
+    expect([read, last]).toEqual([2, 4]);
     expect(changes.map((u) => [u.address, u.type, u.version, u.seq])).toEqual([
       [['clips', 'c1'], 'LiveTest.Clip', 2, 3],
       [['clips', 'c2'], 'LiveTest.Clip', 2, 4],
@@ -158,8 +159,11 @@ describe.each([
     // Encoded, a change is byte for byte the push the client would have had live.
     const decode = (update: ObjectUpdate) => shape(codec.decode(live.encodePush(update)));
     expect(changes.map(decode)).toEqual([decode(pushed[2]!), decode(pushed[3]!)]);
-    expect((await live.changesSince(0, 1)).map((u) => u.seq)).toEqual([3]);
-    expect(await live.changesSince(4, 100)).toEqual([]);
+    expect((await live.changesSince(0, 1)).changes.map((u) => u.seq)).toEqual([3]);
+    expect((await live.changesSince(4, 100)).changes).toEqual([]);
+    // Filtered before decoding: an unwanted change is read (and counted) but never decoded or returned.
+    const only = await live.changesSince(0, 100, (address) => address[1] === 'c2');
+    expect([only.read, only.changes.map((u) => u.address)]).toEqual([2, [['clips', 'c2']]]);
   });
 
   it('lists the objects under a prefix decoded, with type, version and seq', async () => {
@@ -178,6 +182,7 @@ describe.each([
     const { live, store, codec } = setup();
     await store.put(['clips', 'list'], 'LiveTest.Clip', codec.encode(['not', 'a', 'map']));
     expect(await codeOf(live.changesSince(0, 10))).toBe('ERR_PORTABLE_INVALID');
+    expect((await live.changesSince(0, 10, () => false)).read).toBe(1);
     expect(await codeOf(live.under(['clips'], 10))).toBe('ERR_PORTABLE_INVALID');
   });
 

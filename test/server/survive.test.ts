@@ -7,6 +7,7 @@ import { firstValueFrom, filter } from 'rxjs';
 import { demoUsers, installVideoApp, seedIfEmpty } from '../../examples/video/app.js';
 import type { Video } from '../../examples/video/video.js';
 import type { CapsyncClient } from '../../client/client.js';
+import { FrameType } from '../../protocol/index.js';
 import { CapsyncServer, MemoryStore, type ObjectStore } from '../../server/index.js';
 import { connectInMemory, type MemoryConnectOptions } from '../../testing/index.js';
 import { SECRET, next } from '../helpers.js';
@@ -74,5 +75,24 @@ describe('a session that survives a dropped connection', () => {
     release();
     expect(await pending).toBe(1);
     expect(runs).toBe(1);
+  });
+
+  it('resumes from the last change it saw live: what it already had is not sent again', async () => {
+    const s = await start();
+    const editor = await connectInMemory(s, { user: demoUsers['editor']!, ...quick });
+    const { client: admin } = await connectInMemory(s, { user: demoUsers['admin']! });
+    await editor.client.call<Video[]>('get_my_videos');
+    const [a, b] = await admin.call<Video[]>('get_my_videos');
+    const live = next(editor.client.changes, (c) => c.address[1] === a!.id);
+    await a!.set_description('seen live');
+    await live;
+    editor.link.drop();
+    await b!.set_description('missed');
+    const after: unknown[] = [];
+    // Raw frames: a push the client drops as stale still counts here.
+    const sub = editor.client.frames.subscribe((f) => f[0] === FrameType.push && after.push((f[1] as unknown[])[1]));
+    await connected(editor.client);
+    sub.unsubscribe();
+    expect(after).toEqual([b!.id]);
   });
 });
