@@ -34,6 +34,8 @@ export interface HerdResult {
   readonly states: Record<string, number>;
   /** How many clients needed n dials to get back. */
   readonly dials: Record<string, number>;
+  /** Sockets that ended during the herd, by whether they had opened and their close code: `{"refused": 9000, "opened 4000": 12}`. */
+  readonly closes: Record<string, number>;
   readonly loadCpuSeconds: number;
 }
 
@@ -52,6 +54,7 @@ export function herdHandlers(auth: Authenticator): Handlers {
   let armed = false;
   let cpuAtArm = process.cpuUsage();
   let settle: (() => void) | undefined;
+  let closes: Record<string, number> = {};
   const check = (): void => {
     if (armed && resumed + gaveUp >= members.length) settle?.();
   };
@@ -65,6 +68,11 @@ export function herdHandlers(auth: Authenticator): Handlers {
       pushes: 0, down: false, droppedAt: 0, resumedAt: 0, statesAtResume: 0, dialsAtArm: 0, dialsAtResume: 0,
     };
     tap.onOpen = () => (member.pushes = 0);
+    tap.onClose = (opened, code) => {
+      if (!armed) return;
+      const what = opened ? `opened ${code}` : 'refused';
+      closes[what] = (closes[what] ?? 0) + 1;
+    };
     client.frames.subscribe((frame) => {
       if (frame[0] === 4) member.pushes++;
     });
@@ -112,6 +120,7 @@ export function herdHandlers(auth: Authenticator): Handlers {
       gaveUp = members.filter((m) => m.client.connectionState.value === 'closed').length;
       for (const m of members) Object.assign(m, { down: false, droppedAt: 0, resumedAt: 0, statesAtResume: 0, dialsAtArm: m.tap.dials });
       cpuAtArm = process.cpuUsage();
+      closes = {};
       armed = true;
       return null;
     },
@@ -131,6 +140,7 @@ export function herdHandlers(auth: Authenticator): Handlers {
         resumedAt: back.map((m) => m.resumedAt),
         states: tally(back.map((m) => m.statesAtResume)),
         dials: tally(back.map((m) => m.dialsAtResume)),
+        closes,
         loadCpuSeconds: (cpu.user + cpu.system) / 1e6,
       };
     },

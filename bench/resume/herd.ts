@@ -19,6 +19,8 @@ export interface HerdRound {
   readonly exactStates: number;
   readonly states: Record<string, number>;
   readonly dials: Record<string, number>;
+  /** Sockets that ended during the herd: `refused` (never opened), or `opened <close code>` (opened, then dropped before the resume). */
+  readonly closes: Record<string, number>;
   /** Clients whose cards do not all have the store's latest versions after the herd. */
   readonly mismatched: number;
   readonly dropNoticedMs: number;
@@ -52,10 +54,10 @@ interface Ready {
 const script = (name: string): URL => new URL(`./${name}.js`, import.meta.url);
 
 /** Starts the herd server on `data` (and `port`), retrying a start the port refused for a moment. */
-async function startServer(data: string, groups: number, env: NodeJS.ProcessEnv, port: number, churn?: number): Promise<{ link: ChildLink; ready: Ready }> {
-  const args = ['--mode', 'herd', '--data', data, '--groups', String(groups), '--port', String(port), ...(churn === undefined ? [] : ['--churn', String(churn)])];
+async function startServer(data: string, options: ResumeOptions, env: NodeJS.ProcessEnv, port: number, churn?: number): Promise<{ link: ChildLink; ready: Ready }> {
+  const args = ['--mode', 'herd', '--data', data, '--groups', String(options.groups), '--port', String(port), ...(churn === undefined ? [] : ['--churn', String(churn)])];
   for (let attempt = 1; ; attempt++) {
-    const link = ChildLink.fork('herd server', script('server'), { args, env });
+    const link = ChildLink.fork('herd server', script('server'), { args, env, execArgv: profiling(options) });
     try {
       return { link, ready: await link.ready<Ready>() };
     } catch (error) {
@@ -63,6 +65,11 @@ async function startServer(data: string, groups: number, env: NodeJS.ProcessEnv,
       if (attempt >= 5) throw error;
     }
   }
+}
+
+/** `--cpu-prof` arguments for a server child when the run profiles. */
+export function profiling(options: ResumeOptions): string[] {
+  return options.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profile];
 }
 
 /** CPU seconds of the server at time `t`, interpolated in its 100 ms samples. */
@@ -94,7 +101,7 @@ export async function measureHerd(options: ResumeOptions, env: NodeJS.ProcessEnv
   const loads: ChildLink[] = [];
   let server: ChildLink | undefined;
   try {
-    const first = await startServer(data, options.groups, env, 0);
+    const first = await startServer(data, options, env, 0);
     server = first.link;
     const url = first.ready.url;
     const port = Number(new URL(url).port);
@@ -118,7 +125,7 @@ export async function measureHerd(options: ResumeOptions, env: NodeJS.ProcessEnv
       const killAt = now();
       server.child.kill('SIGKILL');
       await exited;
-      const restarted = await startServer(data, options.groups, env, port, round);
+      const restarted = await startServer(data, options, env, port, round);
       server = restarted.link;
       const readyAt = restarted.ready.readyAt;
       const results = await Promise.all(loads.map((l) => l.request<HerdResult>('herd-await', { timeoutMs: options.herdTimeoutMs }, options.herdTimeoutMs + 30_000)));
@@ -130,8 +137,14 @@ export async function measureHerd(options: ResumeOptions, env: NodeJS.ProcessEnv
       log(
         `herd round ${round}/${options.herdRounds}: ${r.resumed}/${r.clients} resumed, last ${(r.resumeMs.last / 1000).toFixed(2)} s after the kill ` +
           `(server down ${r.downtimeMs.toFixed(0)} ms; backoff model ${(r.model.lastMs / 1000).toFixed(2)} s), ${r.resumesPerSecond.peak1s} resumes/s peak, ` +
-          `server ${r.serverCpu.cores.toFixed(2)} cores` + (r.gaveUp > 0 ? `, ${r.gaveUp} gave up (${r.firstError})` : ''),
+          `server ${r.serverCpu.cores.toFixed(2)} cores` + (r.gaveUp > 0 ? `, ${r.gaveUp} gave up (${r.firstError})` : '') +
+          `; sockets ended meanwhile: ${JSON.stringify(r.closes)}`,
       );
+      // A client still away would not count in the next round (it never went from connected to reconnecting).
+      if (r.resumed + r.gaveUp < r.clients) {
+        log(`herd: ${r.clients - r.resumed - r.gaveUp} clients not back within ${options.herdTimeoutMs / 1000} s; no further rounds`);
+        break;
+      }
     }
     return rounds;
   } finally {
@@ -146,7 +159,9 @@ function summarise(round: number, killAt: number, readyAt: number, startupCpu: n
   const clients = results.reduce((n, r) => n + r.clients, 0);
   const states: Record<string, number> = {};
   const dials: Record<string, number> = {};
+  const closes: Record<string, number> = {};
   for (const r of results) {
+    for (const [k, v] of Object.entries(r.closes)) closes[k] = (closes[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.states)) states[k] = (states[k] ?? 0) + v;
     for (const [k, v] of Object.entries(r.dials)) dials[k] = (dials[k] ?? 0) + v;
   }
@@ -160,7 +175,7 @@ function summarise(round: number, killAt: number, readyAt: number, startupCpu: n
   const lastMs = last - killAt;
   return {
     round, clients, resumed: resumedAt.length, gaveUp: results.reduce((n, r) => n + r.gaveUp, 0), firstError: results.find((r) => r.firstError)?.firstError ?? null,
-    exactStates: states['1'] ?? 0, states, dials, mismatched, dropNoticedMs, downtimeMs: readyAt - killAt,
+    exactStates: states['1'] ?? 0, states, dials, closes, mismatched, dropNoticedMs, downtimeMs: readyAt - killAt,
     resumeMs: { p50: quantile(since, 0.5), p99: quantile(since, 0.99), last: lastMs },
     herdWindowSeconds: windowSeconds,
     resumesPerSecond: { mean: resumedAt.length / Math.max(1e-3, (last - (resumedAt[0] ?? last)) / 1000), peak1s: peakPerSecond(resumedAt) },

@@ -5,6 +5,7 @@ import { ChildLink } from '../peers/ipc.js';
 import { Samples, type LatencySummary } from '../peers/stats.js';
 import { CARDS_PER_FOLDER, FOLDERS } from './item.js';
 import type { Expected, ResumeSample, Timed } from './load.js';
+import { profiling } from './herd.js';
 import type { ResumeOptions } from './options.js';
 
 /** The kinds of part (a), each timed from the socket's open to caught up. */
@@ -46,7 +47,7 @@ const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b
  */
 export async function measureLatency(options: ResumeOptions, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<LatencyResult> {
   const data = mkdtempSync(join(tmpdir(), 'capsync-bench-resume-'));
-  const server = ChildLink.fork('latency server', script('server'), { args: ['--mode', 'latency', '--data', data], env });
+  const server = ChildLink.fork('latency server', script('server'), { args: ['--mode', 'latency', '--data', data], env, execArgv: profiling(options) });
   const load = ChildLink.fork('latency load', script('load'), { env });
   try {
     const urls = await server.ready<{ a: string; b: string; floor: string }>();

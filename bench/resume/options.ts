@@ -19,6 +19,8 @@ export interface ResumeOptions {
   readonly quick: boolean;
   /** Where resume.json goes. */
   readonly out: string;
+  /** If set, every server child runs with `--cpu-prof` and writes its profile here (a killed one writes none). */
+  readonly profile: string | undefined;
 }
 
 export const usage = `Usage: npm run bench:resume -- [options]
@@ -32,6 +34,7 @@ Times capsync's resume on 127.0.0.1, beside baselines measured in the same run.
   --herd-rounds N      kill -9 and restarts of the herd server (default 3)
   --groups N           groups of 10 cards the herd clients share (default 100)
   --out DIR            where resume.json is written (default bench/results)
+  --profile DIR        run the server children with --cpu-prof, profiles in DIR (a server killed with -9 writes none)
   --quick              2 rounds of 8, a herd of 200 clients in 1 load process, 2 herd rounds
   --help               this text
 `;
@@ -49,6 +52,7 @@ export function parseOptions(argv: readonly string[]): ResumeOptions | 'help' {
       'herd-rounds': { type: 'string' },
       groups: { type: 'string' },
       out: { type: 'string' },
+      profile: { type: 'string' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -65,6 +69,7 @@ export function parseOptions(argv: readonly string[]): ResumeOptions | 'help' {
     herdTimeoutMs: 120_000,
     quick,
     out: values.out ?? 'bench/results',
+    profile: values.profile,
   };
 }
 

@@ -20,6 +20,8 @@ export class Tap {
   readonly received: number[] = [];
   /** Runs first on every socket's open, before the client pipelines its resume. */
   onOpen: () => void = () => {};
+  /** Every socket's end: whether it had opened, its close code and reason (a refused dial never opens). */
+  onClose: (opened: boolean, code: number, reason: string) => void = () => {};
 
   readonly factory: SocketFactory = (url, token) => {
     let refusal: CapsyncError | undefined;
@@ -35,10 +37,13 @@ export class Tap {
       ws.terminate();
     });
     // Registered before the client's own listeners, so these run first.
+    let opened = false;
     ws.on('open', () => {
+      opened = true;
       this.openedAt = now();
       this.onOpen();
     });
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(opened, code, reason.toString()));
     ws.on('message', (data: Buffer) => {
       if (this.recording) this.received.push(data.length);
     });
