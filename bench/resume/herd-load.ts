@@ -34,7 +34,7 @@ export interface HerdResult {
   readonly states: Record<string, number>;
   /** How many clients needed n dials to get back. */
   readonly dials: Record<string, number>;
-  /** Sockets that ended during the herd, by whether they had opened and their close code: `{"refused": 9000, "opened 4000": 12}`. */
+  /** Sockets that ended during the herd, by whether they had opened and their close code: `{"never opened": 9000, "opened 4000": 12}`. */
   readonly closes: Record<string, number>;
   readonly loadCpuSeconds: number;
 }
@@ -70,7 +70,7 @@ export function herdHandlers(auth: Authenticator): Handlers {
     tap.onOpen = () => (member.pushes = 0);
     tap.onClose = (opened, code) => {
       if (!armed) return;
-      const what = opened ? `opened ${code}` : 'refused';
+      const what = opened ? `opened ${code}` : 'never opened';
       closes[what] = (closes[what] ?? 0) + 1;
     };
     client.frames.subscribe((frame) => {

@@ -19,7 +19,7 @@ export interface HerdRound {
   readonly exactStates: number;
   readonly states: Record<string, number>;
   readonly dials: Record<string, number>;
-  /** Sockets that ended during the herd: `refused` (never opened), or `opened <close code>` (opened, then dropped before the resume). */
+  /** Sockets that ended during the herd: `never opened` (refused, or given up while connecting), or `opened <close code>` (opened, then dropped before the resume). */
   readonly closes: Record<string, number>;
   /** Clients whose cards do not all have the store's latest versions after the herd. */
   readonly mismatched: number;
