@@ -2,12 +2,14 @@ import type { Capability } from '../protocol/capability/capability.js';
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
+import { statusOf } from '../protocol/capability/status.js';
 import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { User } from './auth.js';
 import type { Deadline, Deadlines } from './deadlines.js';
 import { Holdings } from './holdings.js';
+import type { AnonymousIdentity } from './identity.js';
 import type { ConnectionLimits } from './options.js';
 
 /**
@@ -57,6 +59,8 @@ export interface SessionEnv {
 export class ServerSession {
   readonly id: string;
   user: User | null;
+  /** An anonymous session's identity (what hello tells the client to keep); undefined for a user. */
+  #anonymous: AnonymousIdentity | undefined;
   #tokenExpiresAt: number | null;
   readonly #env: SessionEnv;
   readonly #transport: Transport;
@@ -64,16 +68,21 @@ export class ServerSession {
   readonly #inbound: CodecContext;
   readonly #outbound: CodecContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
+  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes). */
+  readonly #sent = new Map<string, number | null>();
+  /** The first capability in the frame being decoded that failed verification: a call holding it never runs. */
+  #refusal: CapsyncError | undefined;
   #tokenDeadlines: Deadline[] = [];
   #badFrames = 0;
   #inFlight = 0;
   #closed = false;
 
-  constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null) {
+  constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
     this.#env = env;
     this.#transport = transport;
     this.id = id;
     this.user = user;
+    this.#anonymous = user === null ? anonymous : undefined;
     this.#tokenExpiresAt = tokenExpiresAt;
     this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, {
       held: (scope) => env.hold(this, scope),
@@ -81,9 +90,61 @@ export class ServerSession {
       ended: (id, scope, reason) => this.send([FrameType.revoked, id, scope, reason]),
     });
     const verifier = env.verifier;
-    const userId = user?.id ?? null;
-    this.#inbound = { verifier, user: userId, inboundHandles: new InboundHandles(), onCapability: (cap) => this.#hold(cap, false) };
-    this.#outbound = { verifier, user: userId, onCapability: (cap) => this.#hold(cap, true) };
+    // Getters: an anonymous session's principal changes once, when a resume re-presents an earlier identity.
+    const self = this;
+    this.#inbound = {
+      verifier,
+      get user() {
+        return self.principal;
+      },
+      inboundHandles: new InboundHandles(),
+      onCapability: (cap) => this.#received(cap),
+    };
+    this.#outbound = {
+      verifier,
+      get user() {
+        return self.principal;
+      },
+      get bindTo() {
+        return self.principal ?? undefined;
+      },
+      onCapability: (cap) => this.#hold(cap, true),
+    };
+  }
+
+  /**
+   * Who this session is to capabilities: its user's id, or its anonymous identity (a string no user id can
+   * be, server/identity.ts). Every capability sent to the session is bound to it, and only capabilities whose
+   * audiences all name it are cover here.
+   */
+  get principal(): string | null {
+    return this.user?.id ?? this.#anonymous?.principal ?? null;
+  }
+
+  /**
+   * An anonymous session becomes the client it was before (a resume presented that identity's proof):
+   * capabilities bound to the session's fresh identity are no longer cover. False for a user's session.
+   */
+  adopt(identity: AnonymousIdentity): boolean {
+    if (this.user !== null || this.#anonymous === undefined) return false;
+    this.#anonymous = identity;
+    this.#holdings.rebind(identity.principal);
+    return true;
+  }
+
+  /** The anonymous identity's proof, as hello and the resume's answer tell the client; undefined for a user. */
+  get identityProof(): string | undefined {
+    return this.#anonymous?.proof;
+  }
+
+  /** Holds a capability that arrived (a resume re-verified it for an adopted identity). */
+  holdReceived(cap: Capability): void {
+    this.#hold(cap, false);
+  }
+
+  /** The revocation ids (and expiries) of every capability this session was sent as cover. */
+  sentEntries(): { id: string; expiresAt: number | null }[] {
+    return Array.from(this.#sent, ([id, expiresAt]) => ({ id, expiresAt }));
   }
 
   get closed(): boolean {
@@ -107,6 +168,7 @@ export class ServerSession {
       user: this.user && { id: this.user.id, roles: this.user.roles },
       maxFrameBytes: this.#env.codec.limits.maxFrameBytes,
       tokenExpiresAt: this.#tokenExpiresAt,
+      ...(this.#anonymous !== undefined ? { identity: this.#anonymous.proof } : {}),
       ...extra,
     }]);
     this.#armToken();
@@ -136,6 +198,7 @@ export class ServerSession {
     if (this.#closed) return;
     let value: unknown;
     let frame: Frame;
+    this.#refusal = undefined;
     try {
       value = this.#env.codec.decode(bytes, this.#inbound);
       frame = validateFrame(value, clientFrameTypes);
@@ -149,7 +212,19 @@ export class ServerSession {
         return;
       case FrameType.pong:
         return;
-      case FrameType.call:
+      case FrameType.call: {
+        // Set by the decode's callbacks, which TypeScript cannot see.
+        const refused = this.#refusal as CapsyncError | undefined;
+        if (refused !== undefined) {
+          // Refused before the function runs (as Anvil does): server code never sees an unverified capability.
+          const refusal = fail(refused.code);
+          this.#env.logFailure(this, 'call', refusal.code, undefined, frame[2]);
+          this.sendError(frame[1], refusal);
+          return;
+        }
+        this.#run(frame[1], frame);
+        return;
+      }
       case FrameType.delegate:
       case FrameType.revoke:
       case FrameType.refresh:
@@ -247,9 +322,17 @@ export class ServerSession {
     return this.#holdings.has(cap);
   }
 
+  #received(cap: Capability): void {
+    const status = statusOf(cap);
+    if (status instanceof CapsyncError) this.#refusal ??= status;
+    else this.#hold(cap, false);
+  }
+
   #hold(cap: Capability, outgoing: boolean): void {
-    const added = this.#holdings.add(cap, this.user?.id);
-    if (added !== undefined && outgoing && this.user) this.#issuedBatch.push(added);
+    const added = this.#holdings.add(cap, this.principal ?? undefined);
+    if (added === undefined || !outgoing) return;
+    this.#sent.set(added.id, added.expiresAt);
+    if (this.user) this.#issuedBatch.push(added);
   }
 
   #flushIssued(): void {
