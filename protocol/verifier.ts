@@ -132,9 +132,8 @@ export class CapabilityVerifier implements VerificationAuthority {
    */
   boundFor(cap: Capability, principal: string): Capability {
     if (cap[chainOf] === undefined) this.#signPending(cap, false);
-    const status = statusOf(cap);
-    if (status === undefined || status instanceof CapsyncError || status.bearer === true || status.audiences.length > 0) return cap;
-    const key = tagKey(status.tags[status.tags.length - 1]!) + '\u0000' + principal;
+    const key = this.#boundKey(cap, principal);
+    if (key === undefined) return cap;
     const known = this.#bound?.get(key);
     if (known !== undefined) return known;
     const child = cap.narrow([], { audience: principal });
@@ -145,6 +144,19 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.#cache?.set(cacheKey(token), { token, cap: child, verification });
     this.#bound?.set(key, child);
     return child;
+  }
+
+  /** The bound child {@link boundFor} made of `cap` for `principal`, if it made one and still remembers it. */
+  boundChildOf(cap: Capability, principal: string): Capability | undefined {
+    const key = this.#boundKey(cap, principal);
+    return key === undefined ? undefined : this.#bound?.get(key);
+  }
+
+  /** Where the bound child of `cap` is remembered, or undefined when `cap` is sent as it is. */
+  #boundKey(cap: Capability, principal: string): string | undefined {
+    const status = statusOf(cap);
+    if (status === undefined || status instanceof CapsyncError || status.bearer === true || status.audiences.length > 0) return undefined;
+    return tagKey(status.tags[status.tags.length - 1]!) + '\u0000' + principal;
   }
 
   /**

@@ -317,9 +317,12 @@ export class ServerSession {
     this.#transport.send(bytes);
   }
 
-  /** True if this connection holds `cap` as cover for pushes (for tests and tools). */
+  /** True if this connection holds `cap` (or the child of it bound to this session) as cover for pushes (for tests and tools). */
   holds(cap: Capability): boolean {
-    return this.#holdings.has(cap);
+    if (this.#holdings.has(cap)) return true;
+    const principal = this.principal;
+    const child = principal === null ? undefined : this.#env.verifier.boundChildOf(cap, principal);
+    return child !== undefined && this.#holdings.has(child);
   }
 
   #received(cap: Capability): void {
