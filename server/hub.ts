@@ -289,14 +289,8 @@ export class Hub implements ServerApi {
   #adoptIdentity(session: ServerSession, request: ResumeRequest): ResumeRequest {
     if (request.identity === undefined || session.user !== null) return request;
     const principal = this.#identities.verify(request.identity);
-    if (principal === undefined || !session.adopt({ principal, proof: request.identity })) return request;
-    const caps = request.caps.map((cap) => {
-      if (capabilityError(cap)?.code !== 'ERR_CAPABILITY_AUDIENCE') return cap;
-      const again = this.verifier.decode(cap.toToken(), principal);
-      session.holdReceived(again);
-      return again;
-    });
-    return { ...request, caps };
+    const reverify = principal === undefined ? undefined : session.adopt({ principal, proof: request.identity });
+    return reverify === undefined ? request : { ...request, caps: request.caps.map(reverify) };
   }
 
   #push(update: ObjectUpdate): void {

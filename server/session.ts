@@ -66,6 +66,7 @@ export class ServerSession {
   readonly #transport: Transport;
   readonly #holdings: Holdings;
   readonly #inbound: CodecContext;
+  readonly #handles = new InboundHandles();
   readonly #outbound: CodecContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
   /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes). */
@@ -97,7 +98,7 @@ export class ServerSession {
       get user() {
         return self.principal;
       },
-      inboundHandles: new InboundHandles(),
+      inboundHandles: this.#handles,
       onCapability: (cap) => this.#received(cap),
     };
     this.#outbound = {
@@ -123,23 +124,32 @@ export class ServerSession {
 
   /**
    * An anonymous session becomes the client it was before (a resume presented that identity's proof):
-   * capabilities bound to the session's fresh identity are no longer cover. False for a user's session.
+   * capabilities bound to the session's fresh identity are no longer cover, and those that arrived refused
+   * for it (the resume's own, bound to handles) are verified again for the adopted one. Returns that
+   * re-verification, for the resume's capabilities; undefined for a user's session, which never changes.
    */
-  adopt(identity: AnonymousIdentity): boolean {
-    if (this.user !== null || this.#anonymous === undefined) return false;
+  adopt(identity: AnonymousIdentity): ((cap: Capability) => Capability) | undefined {
+    if (this.user !== null || this.#anonymous === undefined) return undefined;
     this.#anonymous = identity;
     this.#holdings.rebind(identity.principal);
-    return true;
+    const again = new Map<Capability, Capability>();
+    const reverify = (cap: Capability): Capability => {
+      const status = statusOf(cap);
+      if (!(status instanceof CapsyncError) || status.code !== 'ERR_CAPABILITY_AUDIENCE') return cap;
+      let fresh = again.get(cap);
+      if (fresh === undefined) {
+        again.set(cap, (fresh = this.#env.verifier.decode(cap.toToken(), identity.principal)));
+        this.#hold(fresh, false);
+      }
+      return fresh;
+    };
+    this.#handles.remap(reverify);
+    return reverify;
   }
 
   /** The anonymous identity's proof, as hello and the resume's answer tell the client; undefined for a user. */
   get identityProof(): string | undefined {
     return this.#anonymous?.proof;
-  }
-
-  /** Holds a capability that arrived (a resume re-verified it for an adopted identity). */
-  holdReceived(cap: Capability): void {
-    this.#hold(cap, false);
   }
 
   /** The revocation ids (and expiries) of every capability this session was sent as cover. */

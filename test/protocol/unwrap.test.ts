@@ -123,3 +123,33 @@ describe('matchScope and scopesOverlap', () => {
     expect(scopesOverlap(['youtube_videos', 'x'], ['youtube_videos', 'y'])).toBe(false);
   });
 });
+
+describe('patterns and equality: where capsync follows Anvil, and where it is stricter', () => {
+  class Point {
+    x = 1;
+  }
+
+  it('refuses a pattern element that is not JSON (Date, Map, Set, RegExp, a class instance, NaN, undefined)', async () => {
+    const cap = await verified(['doc', {}]);
+    for (const element of [new Date(0), new Map(), new Set(), /x/, new Point(), Number.NaN, undefined, () => 1]) {
+      expect(codeOf(() => unwrapCapability(cap, ['doc', element as never])), String(element)).toBe('ERR_INVALID_PATTERN');
+      expect(codeOf(() => matchScope(cap.scope, ['doc', element as never])), String(element)).toBe('ERR_INVALID_PATTERN');
+    }
+    expect(unwrapCapability(cap, ['doc', {}])).toEqual(['doc', {}]);
+  });
+
+  it('compares by JSON equality: true is not 1, and "1" is not 1', async () => {
+    expect(codeOf(() => unwrapCapability(Promise.resolve() as never, ['x']))).toBe('ERR_CAPABILITY_NOT_VERIFIED');
+    expect(codeOf(() => matchScope([true], [1]))).toBe('ERR_CAPABILITY_MISMATCH');
+    expect(codeOf(() => matchScope([1], ['1']))).toBe('ERR_CAPABILITY_MISMATCH');
+  });
+
+  it('says two capabilities are equal when their scopes are (cap.equals), whatever their chains', async () => {
+    const a = await verified(['doc', { b: 1, a: [2] }]);
+    const b = new Capability(['doc', { a: [2], b: 1 }]);
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(a.narrow([], { audience: 'someone' }))).toBe(true);
+    expect(a.equals(a.narrow(['more']))).toBe(false);
+    expect(a.equals({ scope: a.scope })).toBe(false);
+  });
+});
