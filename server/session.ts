@@ -1,55 +1,17 @@
 import type { Capability } from '../protocol/capability/capability.js';
-import type { Codec, CodecContext } from '../protocol/codec.js';
+import type { CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import { statusOf } from '../protocol/capability/status.js';
-import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
-import type { JsonValue } from '../protocol/json-value.js';
-import type { CapabilityVerifier } from '../protocol/verifier.js';
+import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame } from '../protocol/frames.js';
 import type { User } from './auth.js';
-import type { Deadline, Deadlines } from './deadlines.js';
+import type { Deadline } from './deadlines.js';
 import { Holdings } from './holdings.js';
+import type { SessionEnv, Transport } from './session-env.js';
+import { SessionRequests } from './session-requests.js';
 import type { AnonymousIdentity } from './identity.js';
-import type { ConnectionLimits } from './options.js';
 
-/**
- * What the core needs from one connection's socket: send bytes, close, and how many bytes are still
- * unsent. The Node adapter wraps a `ws` socket in it; tests use a scripted one.
- */
-export interface Transport {
-  send(bytes: Uint8Array): void;
-  close(code: number, reason: string): void;
-  readonly bufferedAmount: number;
-}
-
-/** A frame a session hands to the core: everything but pings, which the session answers itself. */
-export type RequestFrame = FrameOf<
-  typeof FrameType.call | typeof FrameType.delegate | typeof FrameType.revoke | typeof FrameType.refresh | typeof FrameType.presence |
-  typeof FrameType.resume | typeof FrameType.grants
->;
-
-/** What a session needs from the core that owns it. Internal: not reachable from the package entry points. */
-export interface SessionEnv {
-  readonly codec: Codec;
-  readonly verifier: CapabilityVerifier;
-  readonly connection: ConnectionLimits;
-  readonly deadlines: Deadlines;
-  /** How long before the JWT expires the client is warned. */
-  readonly tokenRefreshWindowMs: number;
-  /** Runs a request frame (call, delegate, revoke, refresh, presence): its answer, or a promise of it. */
-  request(session: ServerSession, frame: RequestFrame): unknown;
-  /** The connection now holds (or no longer holds) a capability of this scope: pushes for it reach it. */
-  hold(session: ServerSession, scope: readonly JsonValue[]): void;
-  release(session: ServerSession, scope: readonly JsonValue[]): void;
-  /** Capabilities sent to the session's user, by revocation id (so `revokeUser` can find them). */
-  issued(session: ServerSession, entries: { id: string; expiresAt: number | null }[]): void;
-  closed(session: ServerSession): void;
-  /**
-   * A request or frame was refused (`detail` undefined: an expected refusal, with its code) or failed on a
-   * bug (`detail` the error). `fn` names the server function of a failed call.
-   */
-  logFailure(session: ServerSession, event: string, code: string, detail?: unknown, fn?: string): void;
-}
+export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
 
 /**
  * One client connection, above the transport and below the core: decodes and validates frames, answers
@@ -65,6 +27,7 @@ export class ServerSession {
   readonly #env: SessionEnv;
   readonly #transport: Transport;
   readonly #holdings: Holdings;
+  readonly #requests: SessionRequests;
   readonly #inbound: CodecContext;
   readonly #handles = new InboundHandles();
   readonly #outbound: CodecContext;
@@ -75,11 +38,11 @@ export class ServerSession {
   #refusal: CapsyncError | undefined;
   #tokenDeadlines: Deadline[] = [];
   #badFrames = 0;
-  #inFlight = 0;
   #closed = false;
 
   constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
     this.#env = env;
+    this.#requests = new SessionRequests(env, this);
     this.#transport = transport;
     this.id = id;
     this.user = user;
@@ -232,7 +195,7 @@ export class ServerSession {
           this.sendError(frame[1], refusal);
           return;
         }
-        this.#run(frame[1], frame);
+        this.#requests.run(frame[1], frame);
         return;
       }
       case FrameType.delegate:
@@ -241,7 +204,7 @@ export class ServerSession {
       case FrameType.presence:
       case FrameType.resume:
       case FrameType.grants:
-        this.#run(frame[1], frame);
+        this.#requests.run(frame[1], frame);
     }
   }
 
@@ -255,53 +218,6 @@ export class ServerSession {
     this.#env.logFailure(this, 'bad_frame', err.code);
     this.sendError(id, err);
     if (++this.#badFrames > this.#env.connection.maxBadFrames) this.end(fail('ERR_TOO_MANY_BAD_FRAMES'));
-  }
-
-  #run(id: number, frame: RequestFrame): void {
-    const event = eventNames[frame[0]]!;
-    const fn = frame[0] === FrameType.call ? frame[2] : undefined;
-    if (this.#inFlight >= this.#env.connection.maxInFlight) {
-      this.sendError(id, fail('ERR_RATE_LIMITED'));
-      return;
-    }
-    let result: unknown;
-    try {
-      result = this.#env.request(this, frame);
-    } catch (error) {
-      this.#failed(id, event, error, fn);
-      return;
-    }
-    // A function that answers synchronously is answered in the same turn: no promise, no microtask.
-    if (!isThenable(result)) {
-      this.#answer(id, event, result, fn);
-      return;
-    }
-    this.#inFlight++;
-    result.then(
-      (value) => {
-        this.#inFlight--;
-        this.#answer(id, event, value, fn);
-      },
-      (error: unknown) => {
-        this.#inFlight--;
-        this.#failed(id, event, error, fn);
-      },
-    );
-  }
-
-  #answer(id: number, event: string, value: unknown, fn: string | undefined): void {
-    try {
-      this.send([FrameType.result, id, value]);
-    } catch (error) {
-      this.#env.logFailure(this, event, 'ERR_NOT_ENCODABLE', error, fn);
-      this.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
-    }
-  }
-
-  #failed(id: number, event: string, error: unknown, fn: string | undefined): void {
-    const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
-    this.#env.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error, fn);
-    this.sendError(id, err);
   }
 
   /** Encodes and sends a frame; capabilities in it are signed and become holdings of this connection. */
@@ -381,18 +297,4 @@ export class ServerSession {
     this.#holdings.clear();
     this.#env.closed(this);
   }
-}
-
-const eventNames: Record<number, string> = {
-  [FrameType.call]: 'call',
-  [FrameType.delegate]: 'delegate',
-  [FrameType.revoke]: 'revoke',
-  [FrameType.refresh]: 'refresh',
-  [FrameType.presence]: 'presence',
-  [FrameType.resume]: 'resume',
-  [FrameType.grants]: 'grants',
-};
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
