@@ -122,12 +122,14 @@ export class CapsyncClient {
   }
 
   /**
-   * Delegates `cap` (usually narrowed first) to a connected user. With `bind`, the server narrows it to that
-   * user's audience so it works on no one else's connection; without, it is a bearer token. A delegation
-   * in flight when the connection drops fails with `ERR_CALL_OUTCOME_UNKNOWN`: it may have happened.
+   * Delegates `cap` (usually narrowed first) to a connected user. The server re-mints it for that user,
+   * bound to them (it works on no one else's connection) and revoked with `cap` or anything `cap` came from.
+   * `bearer: true` asks for an unbound one instead: whoever holds its bytes can use it. `bind` is accepted
+   * and changes nothing (bound is the default). A delegation in flight when the connection drops fails with
+   * `ERR_CALL_OUTCOME_UNKNOWN`: it may have happened.
    */
-  delegate(cap: Capability, options: { to: string; bind?: boolean }): Promise<{ revocationId: string; delivered: number }> {
-    return this.#request((id) => [FrameType.delegate, id, options.to, cap, options.bind ? { bind: true } : {}], 'once') as Promise<{ revocationId: string; delivered: number }>;
+  delegate(cap: Capability, options: { to: string; bind?: boolean; bearer?: boolean }): Promise<{ revocationId: string; delivered: number }> {
+    return this.#request((id) => [FrameType.delegate, id, options.to, cap, options.bearer ? { bearer: true } : {}], 'once') as Promise<{ revocationId: string; delivered: number }>;
   }
 
   /** Revokes `cap` and everything narrowed from it, everywhere. The capability it was narrowed from keeps working. */

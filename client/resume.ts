@@ -11,6 +11,7 @@ interface ResumeAnswer {
   readonly epoch?: unknown;
   readonly seq?: unknown;
   readonly refused?: unknown;
+  readonly identity?: unknown;
 }
 
 /**
@@ -24,6 +25,8 @@ export class ResumeState {
   /** The store identity the versions belong to, and the highest change sequence number caught up to. */
   #epoch: string | null = null;
   #seq = 0;
+  /** An anonymous client's identity (its first hello's): its capabilities are bound to it, so every resume re-presents it. */
+  #identity: string | undefined;
   /** The capabilities the resume in flight presented: `refused` indexes into them. */
   #presented: Capability[] | undefined;
 
@@ -45,7 +48,8 @@ export class ResumeState {
   frame(id: number): unknown[] {
     const caps = this.held.list();
     this.#presented = caps;
-    return [FrameType.resume, id, { caps, seen: this.#live.seen(), epoch: this.#epoch, seq: this.#seq }];
+    const identity = this.#identity !== undefined ? { identity: this.#identity } : {};
+    return [FrameType.resume, id, { caps, seen: this.#live.seen(), epoch: this.#epoch, seq: this.#seq, ...identity }];
   }
 
   /**
@@ -53,6 +57,9 @@ export class ResumeState {
    * versions from before are not comparable, so every one is reset before the server's snapshot arrives.
    */
   hello(hello: Hello): void {
+    // The first identity is the one capabilities are bound to; a reconnect's hello offers a fresh one, which
+    // the resume's answer replaces with the adopted one (or confirms, if the server could not adopt it).
+    if (this.#identity === undefined) this.#identity = hello.identity;
     if (hello.epoch === undefined) return;
     if (this.#epoch === null) {
       this.#epoch = hello.epoch;
@@ -75,7 +82,8 @@ export class ResumeState {
   answered(answer: unknown): void {
     const presented = this.#presented ?? [];
     this.#presented = undefined;
-    const { epoch, seq, refused } = (typeof answer === 'object' && answer !== null ? answer : {}) as ResumeAnswer;
+    const { epoch, seq, refused, identity } = (typeof answer === 'object' && answer !== null ? answer : {}) as ResumeAnswer;
+    if (typeof identity === 'string') this.#identity = identity;
     if (typeof epoch === 'string') this.#epoch = epoch;
     if (typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 0) this.#seq = seq;
     if (!Array.isArray(refused)) return;

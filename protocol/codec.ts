@@ -14,8 +14,13 @@ import { ExtensionType, scanFrame } from './wire-guard.js';
 export interface CodecContext {
   /** Server side: signs outgoing and verifies incoming capabilities. Client side: absent. */
   readonly verifier?: CapabilityVerifier;
-  /** The authenticated user of the connection; checked against capability audiences. */
+  /** The principal of the connection (its user id, or an anonymous identity); checked against capability audiences. */
   readonly user?: string | null;
+  /**
+   * Server side, encoding: the principal every capability sent is bound to (SPEC section 3.8). What is
+   * encoded is then the bound child ({@link CapabilityVerifier.boundFor}), and `onCapability` hears that.
+   */
+  readonly bindTo?: string;
   /**
    * Hears every capability that crosses the codec in either direction (the server tracks holders this way).
    * Called once the whole value has been encoded or decoded, never for a frame that is refused.
@@ -59,9 +64,15 @@ class Run implements ExtensionRun {
   /** A capability: signed (server side), as a handle (client side), or whole. */
   packCapability(cap: Capability, allocate: Allocate): Uint8Array | undefined {
     const verifier = this.context.verifier;
+    if (verifier) {
+      const bindTo = this.context.bindTo;
+      const sent = bindTo === undefined ? cap : verifier.boundFor(cap, bindTo);
+      this.capabilities.push(sent);
+      return verifier.sign(sent);
+    }
     this.capabilities.push(cap);
-    const handle = verifier ? undefined : this.context.outboundHandles?.handleFor(cap);
-    if (handle === undefined) return verifier ? verifier.sign(cap) : cap.toToken();
+    const handle = this.context.outboundHandles?.handleFor(cap);
+    if (handle === undefined) return cap.toToken();
     // A handle changes the extension type, so the whole extension is written here rather than by msgpackr.
     if (!handle.bind) return writeHandle(allocate, handle.handle);
     this.bound.push(cap);

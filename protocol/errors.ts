@@ -68,7 +68,7 @@ const definitions = {
   // Values and scopes
   ERR_INVALID_VALUE: ['value is not JSON-compatible'],
   ERR_INVALID_SCOPE: ['scope must be a non-empty list of JSON-compatible values'],
-  ERR_INVALID_PATTERN: ['pattern must be a non-empty list'],
+  ERR_INVALID_PATTERN: ['pattern must be a non-empty list of JSON-compatible values or ANY'],
   // Capabilities
   ERR_CAPABILITY_NOT_VERIFIED: ['not a capability verified by this server'],
   ERR_CAPABILITY_FORGED: ['capabilities can only be created in server code'],
@@ -94,6 +94,7 @@ const definitions = {
   ERR_LIMIT_BINARY: ['binary exceeds the length limit', CloseCode.policy],
   ERR_LIMIT_SCOPE: ['capability scope is too long', CloseCode.policy],
   ERR_LIMIT_STEPS: ['capability has too many narrowing steps', CloseCode.policy],
+  ERR_LIMIT_ANCESTORS: ['capability names too many ancestors', CloseCode.policy],
   ERR_EXTENSION_UNKNOWN: ['msgpack extension type is not accepted', CloseCode.badData],
   ERR_FORBIDDEN_KEY: ['map key is not allowed', CloseCode.policy],
   ERR_NON_STRING_KEY: ['map keys must be strings', CloseCode.badData],

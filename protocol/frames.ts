@@ -61,6 +61,8 @@ export const helloSchema = z.object({
   seq: z.optional(id),
   /** How long the server keeps a keyed call's outcome: a call first sent longer ago than this is not re-sent. */
   callKeyWindowMs: z.optional(z.number().check(z.int(), z.positive())),
+  /** An anonymous session's identity: the client keeps it and re-presents it in `resume` (its capabilities are bound to it). */
+  identity: z.optional(z.string()),
 });
 
 const callKey = z.string().check(z.minLength(1), z.maxLength(MAX_CALL_KEY_LENGTH));
@@ -74,9 +76,15 @@ export const resumeSchema = z.strictObject({
   epoch: z.nullable(z.string()),
   /** The highest change sequence number the client has seen (hello's, or a push's). */
   seq: id,
+  /** An anonymous client's identity from its first hello: the server adopts it before verifying `caps`. */
+  identity: z.optional(z.string().check(z.minLength(1), z.maxLength(512))),
 });
 
-export const delegateOptionsSchema = z.strictObject({ bind: z.optional(z.boolean()) });
+/**
+ * `bearer: true` delivers an unbound capability (whoever holds its bytes can use it); `bind` is accepted for
+ * old clients and changes nothing: every delegation is bound to its recipient unless it is a bearer one.
+ */
+export const delegateOptionsSchema = z.strictObject({ bind: z.optional(z.boolean()), bearer: z.optional(z.boolean()) });
 
 export const delegationSchema = z.object({
   from: z.string(),

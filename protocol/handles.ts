@@ -53,6 +53,11 @@ export class InboundHandles {
     if (cap === undefined) throw fail('ERR_CAPABILITY_MALFORMED', 'unknown capability handle');
     return cap;
   }
+
+  /** Replaces every bound capability by `replace(cap)` (the connection's principal changed: re-verified for it). */
+  remap(replace: (cap: Capability) => Capability): void {
+    for (let i = 0; i < this.#caps.length; i++) this.#caps[i] = replace(this.#caps[i]!);
+  }
 }
 
 /**

@@ -14,7 +14,7 @@ export {
 export { Codec, type CodecContext, type CodecOptions } from './codec.js';
 export { defaultLimits, resolveLimits, type Limits } from './limits.js';
 export { Keyring, type RootKey } from './keyring.js';
-export { CapabilityVerifier, type VerifierOptions } from './verifier.js';
+export { CapabilityVerifier, type MintOptions, type VerifierOptions } from './verifier.js';
 export { MemoryRevocationSet, type RevocationEntry, type RevocationSet } from './revocation.js';
 export {
   PortableRegistry,

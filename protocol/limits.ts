@@ -19,6 +19,11 @@ export interface Limits {
   readonly maxNarrowingSteps: number;
   /** Largest capability token, in bytes. */
   readonly maxTokenBytes: number;
+  /**
+   * Most ancestor revocation ids block 0 of a delegated capability may name (the ids of the capability it
+   * was re-minted from, and of that one's ancestors). Each hop of a delegation adds the delegator's chain.
+   */
+  readonly maxAncestors: number;
 }
 
 /** Defaults chosen for interactive apps: generous for real payloads, small enough that no frame can exhaust memory. */
@@ -31,6 +36,9 @@ export const defaultLimits: Limits = Object.freeze({
   maxScopeLength: 32,
   maxNarrowingSteps: 16,
   maxTokenBytes: 8 * 1024,
+  // 16 steps per hop at most: 64 ids cover four fully narrowed hops, or about twenty typical ones
+  // (minted, bound, narrowed once), in 1.2 KB of token.
+  maxAncestors: 64,
 });
 
 /** Defaults overridden by `partial`. */

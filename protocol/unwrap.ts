@@ -1,7 +1,7 @@
 import { Capability, isLocalCapability } from './capability/capability.js';
 import { assertStillValid, statusOf } from './capability/status.js';
 import { CapsyncError, fail } from './errors.js';
-import { jsonEqual, type JsonValue } from './json-value.js';
+import { assertJsonValue, jsonEqual, type JsonValue } from './json-value.js';
 
 /** In a pattern, matches any value at that position. */
 export const ANY: unique symbol = Symbol('capsync.ANY');
@@ -29,7 +29,7 @@ export type Unwrapped<P extends readonly PatternElement[]> = { [K in keyof P]: J
  * ```
  */
 export function unwrapCapability<const P extends readonly PatternElement[]>(cap: unknown, pattern: P): Unwrapped<P> {
-  if (!Array.isArray(pattern) || pattern.length === 0) throw fail('ERR_INVALID_PATTERN');
+  assertPattern(pattern);
   if (!(cap instanceof Capability)) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
   const status = statusOf(cap);
   if (status === undefined) {
@@ -44,11 +44,44 @@ export function unwrapCapability<const P extends readonly PatternElement[]>(cap:
   } else {
     assertStillValid(status);
   }
-  return matchScope(cap.scope, pattern) as Unwrapped<P>;
+  return matchChecked(cap.scope, pattern) as Unwrapped<P>;
 }
 
-/** Matches a scope against a pattern without checking any signature (the pure part of {@link unwrapCapability}). */
+/**
+ * A pattern is a non-empty list of JSON values and {@link ANY}. Anything else (a `Date`, `Map`, `Set`,
+ * `RegExp`, a class instance, `undefined`, NaN) is refused rather than compared: such an element could
+ * only ever match by accident (a `Date` has no own keys, like the scope element `{}`).
+ */
+function assertPattern(pattern: unknown): asserts pattern is readonly PatternElement[] {
+  if (!Array.isArray(pattern) || pattern.length === 0) throw fail('ERR_INVALID_PATTERN');
+  for (const element of pattern) {
+    if (element === ANY || element === null) continue;
+    const type = typeof element;
+    if (type === 'string' || type === 'boolean') continue;
+    if (type === 'number' ? Number.isFinite(element) : isJsonObject(element)) continue;
+    throw fail('ERR_INVALID_PATTERN');
+  }
+}
+
+function isJsonObject(value: unknown): boolean {
+  try {
+    assertJsonValue(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Matches a scope against a pattern without checking any signature (the pure part of {@link unwrapCapability}):
+ * the client's structural check, since client code cannot unwrap.
+ */
 export function matchScope(scope: readonly JsonValue[], pattern: readonly PatternElement[]): JsonValue[] {
+  assertPattern(pattern);
+  return matchChecked(scope, pattern);
+}
+
+function matchChecked(scope: readonly JsonValue[], pattern: readonly PatternElement[]): JsonValue[] {
   if (scope.length > pattern.length) throw fail('ERR_CAPABILITY_TOO_NARROW');
   const result: JsonValue[] = [];
   for (let i = 0; i < pattern.length; i++) {

@@ -1,7 +1,8 @@
 import { LRUCache } from 'lru-cache';
 import { Capability, capabilityFromParts, pendingCapability, type Restrictions } from './capability/capability.js';
 import { chainOf, randomNonce, restrictionsOf, signChain, tagKey, verifyChain, type ChainSuite, type SignedChain } from './capability/chain.js';
-import { assertStillValid, setStatus, statusOf, type Verification, type VerificationAuthority } from './capability/status.js';
+import { base64url } from 'jose';
+import { ancestorIds, assertStillValid, idsOf, setStatus, statusOf, type Verification, type VerificationAuthority } from './capability/status.js';
 import { TAG_BYTES, parseToken, type Block } from './capability/token.js';
 import { nobleCrypto, type CryptoProvider } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
@@ -31,6 +32,20 @@ export interface VerifierOptions {
   readonly crypto?: CryptoProvider;
 }
 
+/** What {@link CapabilityVerifier.mint} takes beside the scope. */
+export interface MintOptions extends Restrictions {
+  /**
+   * Send it as it is: never bound to the session it is sent to. Whoever holds its bytes can use it, on any
+   * connection, until it expires or is revoked. Default false: bound to each recipient.
+   */
+  readonly bearer?: boolean;
+  /**
+   * Revocation ids this capability descends from (a delegation's re-mint names the delegator's chain and its
+   * ancestors): revoking any of them revokes it too. At most `limits.maxAncestors` (`ERR_LIMIT_ANCESTORS`).
+   */
+  readonly ancestors?: readonly string[];
+}
+
 interface CacheEntry {
   readonly token: Uint8Array;
   readonly cap: Capability;
@@ -55,6 +70,8 @@ export class CapabilityVerifier implements VerificationAuthority {
   readonly #suite: ChainSuite;
   readonly #random: (length: number) => Uint8Array;
   readonly #cache: LRUCache<string, CacheEntry> | undefined;
+  /** The bound child sent to each (capability, principal): the same token and holding every time it is resent. */
+  readonly #bound: LRUCache<string, Capability> | undefined;
 
   constructor(options: VerifierOptions) {
     this.keyring = options.keyring;
@@ -67,6 +84,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.#random = options.random ?? randomNonce;
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new LRUCache({ max: size }) : undefined;
+    this.#bound = size > 0 ? new LRUCache({ max: size }) : undefined;
   }
 
   isRevoked(ids: readonly string[]): boolean {
@@ -78,9 +96,13 @@ export class CapabilityVerifier implements VerificationAuthority {
   }
 
   /** A new capability signed with the current key and already verified for this server. */
-  mint(scope: readonly JsonValue[], restrictions?: Restrictions): Capability {
-    const cap = pendingCapability(scope, restrictions ?? {}, this.limits);
-    this.sign(cap);
+  mint(scope: readonly JsonValue[], options: MintOptions = {}): Capability {
+    const { bearer, ancestors, ...restrictions } = options;
+    if (ancestors !== undefined && ancestors.length > this.limits.maxAncestors) throw fail('ERR_LIMIT_ANCESTORS');
+    const raw = ancestors?.map((id) => base64url.decode(id));
+    if (raw?.some((id) => id.length !== 16)) throw fail('ERR_INVALID_VALUE', 'an ancestor is not a revocation id');
+    const cap = pendingCapability(scope, restrictions, this.limits, raw);
+    this.#signPending(cap, bearer === true);
     return cap;
   }
 
@@ -89,13 +111,52 @@ export class CapabilityVerifier implements VerificationAuthority {
    * capabilities are returned as they are. Returns the token bytes to send.
    */
   sign(cap: Capability): Uint8Array {
-    if (cap[chainOf] === undefined) {
-      const key = this.keyring.current;
-      const { chain, tags } = signChain(cap.blocks, key.kid, key.secret, this.#suite, this.#random);
-      cap[chainOf] = chain;
-      setStatus(cap, { tags, ...restrictionsOf(cap.blocks), authority: this });
-    }
+    if (cap[chainOf] === undefined) this.#signPending(cap, false);
     return cap.toToken();
+  }
+
+  #signPending(cap: Capability, bearer: boolean): void {
+    const key = this.keyring.current;
+    const { chain, tags } = signChain(cap.blocks, key.kid, key.secret, this.#suite, this.#random);
+    cap[chainOf] = chain;
+    const ancestors = ancestorIds(cap.blocks[0]!.ancestors);
+    setStatus(cap, { tags, ...restrictionsOf(cap.blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(bearer ? { bearer } : {}) });
+  }
+
+  /**
+   * What to send to `principal` in place of `cap` (SPEC section 3.8, bound by default): the capability bound
+   * to that principal by one more chain step (audience = principal), made once per (capability, principal)
+   * so that resending it yields the same token and the same holding. `cap` itself stays unbound. A local
+   * capability is signed first. Sent as it is: a bearer capability, one already bound (to this principal,
+   * or to someone else: it passes through but is no cover), and one that failed verification.
+   */
+  boundFor(cap: Capability, principal: string): Capability {
+    if (cap[chainOf] === undefined) this.#signPending(cap, false);
+    const key = this.#boundKey(cap, principal);
+    if (key === undefined) return cap;
+    const known = this.#bound?.get(key);
+    if (known !== undefined) return known;
+    const child = cap.narrow([], { audience: principal });
+    const verification = statusOf(child) as Verification;
+    idsOf(verification);
+    // The recipient sends it back with its next call: the verification is known already.
+    const token = child.toToken();
+    this.#cache?.set(cacheKey(token), { token, cap: child, verification });
+    this.#bound?.set(key, child);
+    return child;
+  }
+
+  /** The bound child {@link boundFor} made of `cap` for `principal`, if it made one and still remembers it. */
+  boundChildOf(cap: Capability, principal: string): Capability | undefined {
+    const key = this.#boundKey(cap, principal);
+    return key === undefined ? undefined : this.#bound?.get(key);
+  }
+
+  /** Where the bound child of `cap` is remembered, or undefined when `cap` is sent as it is. */
+  #boundKey(cap: Capability, principal: string): string | undefined {
+    const status = statusOf(cap);
+    if (status === undefined || status instanceof CapsyncError || status.bearer === true || status.audiences.length > 0) return undefined;
+    return tagKey(status.tags[status.tags.length - 1]!) + '\u0000' + principal;
   }
 
   /**
@@ -132,6 +193,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** Forgets cached verifications (call after removing a key from the ring). */
   clearCache(): void {
     this.#cache?.clear();
+    this.#bound?.clear();
   }
 
   #lookup(token: Uint8Array): CacheEntry | undefined {
@@ -150,7 +212,8 @@ export class CapabilityVerifier implements VerificationAuthority {
     const tags = verifyChain(chain, key.secret, this.crypto);
     if (tags === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
     const cap = capabilityFromParts(scope, blocks, chain);
-    const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this };
+    const ancestors = ancestorIds(blocks[0]!.ancestors);
+    const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this, ...(ancestors ? { ancestors } : {}) };
     setStatus(cap, verification);
     const entry = { token, cap, verification };
     this.#cache?.set(cacheKey(token), entry);

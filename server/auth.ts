@@ -35,9 +35,12 @@ export interface Authenticated {
   readonly expiresAt: number | null;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f]/;
+
 /**
  * Verifies JWTs with jose: HS256 with a shared secret, or the algorithms of a JWKS's keys. The `sub` claim
- * (1-256 characters) is the user id, the `roles` claim (a list; non-strings ignored) the roles, and `exp` is
+ * (1-256 characters, no control character: those name anonymous clients, see server/identity.ts) is the user id, the `roles` claim (a list; non-strings ignored) the roles, and `exp` is
  * required unless `allowTokensWithoutExpiry`. Configuration mistakes (a short secret, a JWKS URL that is
  * not http(s)) throw `ERR_KEY_INVALID` at construction, with a message that says what to fix.
  */
@@ -79,6 +82,8 @@ export class Authenticator {
       throw fail('ERR_AUTH_INVALID');
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) throw fail('ERR_AUTH_INVALID', 'token has no subject');
+    // Control characters are the anonymous identities' namespace: no user id may collide with one.
+    if (CONTROL.test(payload.sub)) throw fail('ERR_AUTH_INVALID', 'token subject holds a control character');
     if (typeof payload.exp !== 'number' && !this.#options.allowTokensWithoutExpiry) throw fail('ERR_AUTH_INVALID', 'token has no expiry (exp)');
     const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
     return { user: { id: payload.sub, roles }, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };

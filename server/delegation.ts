@@ -2,6 +2,7 @@ import type { Capability } from '../protocol/capability/capability.js';
 import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import { addressOf } from '../protocol/portable.js';
+import { idsOf, statusOf, type Verification } from '../protocol/capability/status.js';
 import { ANY, unwrapCapability } from '../protocol/unwrap.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { SessionDirectory } from './directory.js';
@@ -51,29 +52,44 @@ export async function grantsFor(deps: DelegationDeps, session: ServerSession, ex
   return grants;
 }
 
+/** Options of a delegation (the `delegate` frame's map). */
+export interface DelegateOptions {
+  /** Accepted from old clients; changes nothing: every delegation is bound to its recipient unless `bearer`. */
+  readonly bind?: boolean;
+  /** Deliver an unbound capability: whoever holds its bytes can use it. Default false. */
+  readonly bearer?: boolean;
+}
+
 /**
- * A holder hands a capability (usually narrowed first) to another connected user: the server checks it
- * still works, records who gave what to whom, and delivers it to every connection of the recipient with
- * the live object it grants.
+ * A holder hands a capability (usually narrowed first) to another connected user. The server verifies the
+ * delegator's capability and re-mints it for the recipient: a fresh capability under the root key with the
+ * same scope and an expiry no later, bound to the recipient (unless `bearer`), whose block 0 names every
+ * revocation id of the delegator's chain and of its ancestors. Revoking the delegator's capability, or
+ * anything it was narrowed or delegated from, therefore revokes the delegated one, across any number of
+ * hops. It records who gave what to whom (with the delivered token) and delivers it to every connection of
+ * the recipient with the live object it grants.
  */
 export async function delegate(
   deps: DelegationDeps,
   session: ServerSession,
   to: string,
   cap: Capability,
-  options: { bind?: boolean },
+  options: DelegateOptions,
 ): Promise<{ revocationId: string; delivered: number }> {
   const from = session.user;
   if (from === null) throw fail('ERR_AUTH_REQUIRED');
   unwrapCapability(cap, cap.scope.map(() => ANY));
   const recipients = deps.directory.ofUser(to);
   if (recipients.size === 0 || !deps.presence.visible(from, to)) throw fail('ERR_RECIPIENT_OFFLINE');
-  const granted = options.bind ? cap.narrow([], { audience: to }) : cap;
-  // A capability bound to another user would only fail in the recipient's hands: refuse it here.
-  if (granted.audiences.some((a) => a !== to)) throw fail('ERR_CAPABILITY_AUDIENCE');
+  const bearer = options.bearer === true;
+  const granted = deps.verifier.mint([...cap.scope], {
+    ...(cap.expiresAt !== null ? { expiresAt: cap.expiresAt } : {}),
+    ...(bearer ? { bearer } : { audience: to }),
+    ancestors: lineageOf(cap),
+  });
   const revocationId = granted.revocationId!;
   const object = await deps.live.grantedBy(granted);
-  const bound = options.bind === true;
+  const bound = !bearer;
   await deps.store.recordDelegation({
     from: from.id, to, scope: [...granted.scope], revocationId, bound, at: deps.clock.now(), token: granted.toToken(), expiresAt: granted.expiresAt,
   });
@@ -89,4 +105,14 @@ export async function delegate(
   }
   deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound });
   return { revocationId, delivered: recipients.size };
+}
+
+/**
+ * The revocation ids a capability re-minted from `cap` must name: every step of `cap`'s chain and the
+ * ancestors `cap` names itself. `cap` was unwrapped from the wire, so it carries its verification.
+ */
+function lineageOf(cap: Capability): readonly string[] {
+  const status = statusOf(cap) as Verification | undefined;
+  if (status === undefined || !('tags' in status)) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
+  return idsOf(status);
 }

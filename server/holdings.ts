@@ -55,7 +55,7 @@ export class Holdings {
   }
 
   /**
-   * Holds a capability that crossed the connection, if it is cover for `userId`: verified by this server,
+   * Holds a capability that crossed the connection, if it is cover for `userId` (the connection's principal): verified by this server,
    * valid now, and bound to no one else. Returns the revocation id of a new holding, else undefined.
    */
   add(cap: Capability, userId: string | undefined): { id: string; expiresAt: number | null } | undefined {
@@ -98,6 +98,13 @@ export class Holdings {
     for (const [key, holding] of this.#holdings) {
       const hit = idsOf(holding.verification).find((id) => ids.has(id));
       if (hit !== undefined) this.#end(key, holding, 'revoked', hit);
+    }
+  }
+
+  /** The connection is now `principal`: holdings bound to anyone else stop being cover. */
+  rebind(principal: string): void {
+    for (const [key, holding] of this.#holdings) {
+      if (holding.verification.audiences.some((a) => a !== principal)) this.#release(key, holding);
     }
   }
 

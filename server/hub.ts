@@ -1,11 +1,11 @@
-import type { Capability, Restrictions } from '../protocol/capability/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
 import { Codec } from '../protocol/codec.js';
 import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Keyring } from '../protocol/keyring.js';
 import { resolveLimits, type Limits } from '../protocol/limits.js';
-import { CapabilityVerifier } from '../protocol/verifier.js';
+import { CapabilityVerifier, type MintOptions } from '../protocol/verifier.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
@@ -13,12 +13,13 @@ import { delegate, grantsFor, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
+import { AnonymousIdentities, isAnonymousPrincipal } from './identity.js';
 import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
 import { defaultConnectionLimits, serverDefaults, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
-import { resumeSession, type ResumeRequest } from './resume.js';
+import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
 import { ServerSession, type RequestFrame, type SessionEnv, type Transport } from './session.js';
 import { nodeCrypto } from './node-crypto.js';
@@ -27,10 +28,10 @@ import type { ObjectStore } from './store/types.js';
 
 /**
  * Whose call keys a session's keys are: a user's span all of that user's connections (a call re-sent on a
- * new connection finds its outcome); an anonymous session's are its own.
+ * new connection finds its outcome); an anonymous client's span the connections that re-presented its identity.
  */
 function principalOf(session: ServerSession): string {
-  return session.user !== null ? `user:${session.user.id}` : `session:${session.id}`;
+  return session.user !== null ? `user:${session.user.id}` : `anon:${session.principal ?? session.id}`;
 }
 
 /**
@@ -66,6 +67,7 @@ export class Hub implements ServerApi {
   #seq: number;
   readonly #hello: { pingIntervalMs: number; callKeyWindowMs: number };
   readonly #tombstoneHorizonMs: number;
+  readonly #identities: AnonymousIdentities;
   #nextSessionId = 1;
   #closing = false;
 
@@ -88,6 +90,7 @@ export class Hub implements ServerApi {
       // The server checks a capability on every call: OpenSSL's HMAC is about twice as fast as the portable one.
       crypto: nodeCrypto,
     });
+    this.#identities = new AnonymousIdentities(keyring, nodeCrypto);
     this.#fanout = options.fanout ?? new LocalFanout();
     this.live = new LiveObjects(store, this.#fanout, this.codec);
     this.auth = new Authenticator(options.auth);
@@ -102,9 +105,11 @@ export class Hub implements ServerApi {
     this.#hello = { pingIntervalMs: options.clientPingIntervalMs ?? serverDefaults.clientPingIntervalMs, callKeyWindowMs };
     this.#api = Object.freeze({
       live: this.live,
-      mint: (scope: readonly JsonValue[], restrictions?: Restrictions) => this.mint(scope, restrictions),
+      mint: (scope: readonly JsonValue[], options?: MintOptions) => this.mint(scope, options),
       revoke: (cap: Capability) => this.revoke(cap),
       revokeUser: (userId: string) => this.revokeUser(userId),
+      revokeSession: (sessionId: string) => this.revokeSession(sessionId),
+      isValid: (cap: unknown) => this.isValid(cap),
     });
     this.#env = {
       codec: this.codec,
@@ -141,9 +146,30 @@ export class Hub implements ServerApi {
     this.#functions.register(name, fn as Callable<unknown[]>, options);
   }
 
-  /** A capability minted with the current key (server code). */
-  mint(scope: readonly JsonValue[], restrictions?: Restrictions): Capability {
-    return this.verifier.mint(scope, restrictions);
+  /**
+   * A capability minted with the current key (server code). It is bound to each session it is sent to,
+   * unless `bearer: true` (then whoever holds its bytes can use it).
+   */
+  mint(scope: readonly JsonValue[], options?: MintOptions): Capability {
+    return this.verifier.mint(scope, options);
+  }
+
+  /**
+   * Revokes every capability one session was sent (Anvil's `reset_session`), wherever it is used: a capability
+   * is bound to the session's principal, so the same user's other connections lose it too. Returns how many.
+   */
+  async revokeSession(sessionId: string): Promise<number> {
+    const session = this.#directory.all().find((s) => s.id === sessionId);
+    if (session === undefined) return 0;
+    const entries = session.sentEntries();
+    await this.store.revocations.add(entries);
+    this.logger.info({ event: 'revoked_session', session: sessionId, count: entries.length });
+    return entries.length;
+  }
+
+  /** True when `cap` is a capability this server verified (or server code built) that still works now (Anvil's `is_valid`). */
+  isValid(cap: unknown): boolean {
+    return capabilityError(cap) === undefined;
   }
 
   /** Revokes a capability and everything narrowed from it, now, everywhere (server code). */
@@ -174,7 +200,11 @@ export class Hub implements ServerApi {
    * has closed.
    */
   handleConnection(transport: Transport, authenticated: Authenticated): ServerSession {
-    const session = new ServerSession(this.#env, transport, String(this.#nextSessionId++), authenticated.user, authenticated.expiresAt);
+    const user = authenticated.user;
+    // The authenticator refuses such ids; an adapter that skipped it must not let a user be an anonymous client.
+    if (user !== null && isAnonymousPrincipal(user.id)) throw fail('ERR_AUTH_INVALID', 'a user id cannot name an anonymous client');
+    const anonymous = user === null ? this.#identities.issue() : undefined;
+    const session = new ServerSession(this.#env, transport, String(this.#nextSessionId++), user, authenticated.expiresAt, anonymous);
     // A core that is closing takes no one new: the client hears "going away" and tries again elsewhere or later.
     if (this.#closing) {
       session.end(fail('ERR_SERVER_CLOSING'));
@@ -222,7 +252,7 @@ export class Hub implements ServerApi {
         const ctx: CallContext = { user: session.user, session, server: this.#api };
         const key = frame[4];
         if (key === undefined) return this.#functions.invoke(frame[2], ctx, frame[3]);
-        return this.#calls.run(principalOf(session), session.user?.id ?? null, key, () => this.#functions.invoke(frame[2], ctx, frame[3]));
+        return this.#calls.run(principalOf(session), session.principal, key, () => this.#functions.invoke(frame[2], ctx, frame[3]));
       }
       case FrameType.resume:
         return this.#resume(session, frame[2]);
@@ -248,7 +278,9 @@ export class Hub implements ServerApi {
     return { expiresAt };
   }
 
-  async #resume(session: ServerSession, request: ResumeRequest): Promise<unknown> {
+  async #resume(session: ServerSession, presented: ResumeRequest): Promise<unknown> {
+    // Synchronously, before any frame after this one is decoded: a keyed call re-sent next is this client's too.
+    const request = this.#adoptIdentity(session, presented);
     const answer = await resumeSession(this.live, request, (update) => session.sendBytes(this.live.encodePush(update)));
     if (session.user !== null) {
       // Delegations made to this user while it was away (or that it no longer has): delivered again.
@@ -257,7 +289,20 @@ export class Hub implements ServerApi {
         session.send([FrameType.delegation, { from: grant.from, cap: grant.cap, object: grant.object }]);
       }
     }
-    return answer;
+    const identity = session.identityProof;
+    return identity === undefined ? answer : { ...answer, identity };
+  }
+
+  /**
+   * An anonymous client re-presented its identity: the session becomes it, and the capabilities the frame
+   * carried, refused for the session's fresh identity, are verified again for the adopted one (and held).
+   * A proof this server did not make is ignored: the client keeps the fresh identity hello gave it.
+   */
+  #adoptIdentity(session: ServerSession, request: ResumeRequest): ResumeRequest {
+    if (request.identity === undefined || session.user !== null) return request;
+    const principal = this.#identities.verify(request.identity);
+    const reverify = principal === undefined ? undefined : session.adopt({ principal, proof: request.identity });
+    return reverify === undefined ? request : { ...request, caps: request.caps.map(reverify) };
   }
 
   #push(update: ObjectUpdate): void {

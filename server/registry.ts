@@ -1,6 +1,7 @@
 import type { ZodType, core } from 'zod';
 import { CapsyncError, fail } from '../protocol/errors.js';
-import type { Capability, Restrictions } from '../protocol/capability/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
+import type { MintOptions } from '../protocol/verifier.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { User } from './auth.js';
 import type { LiveObjects } from './live.js';
@@ -8,12 +9,19 @@ import type { LiveObjects } from './live.js';
 /** What server code may do with the server from inside a function: no plumbing, no sockets. */
 export interface ServerApi {
   readonly live: LiveObjects;
-  /** A capability minted with the current key, verified for this server. */
-  mint(scope: readonly JsonValue[], restrictions?: Restrictions): Capability;
+  /**
+   * A capability minted with the current key, verified for this server. Bound to every session it is sent
+   * to (each gets its own bound child), unless `bearer: true`: then whoever holds its bytes can use it.
+   */
+  mint(scope: readonly JsonValue[], options?: MintOptions): Capability;
   /** Revokes a capability and everything narrowed from it, everywhere. */
   revoke(cap: Capability): Promise<{ revocationId: string }>;
   /** Revokes every capability the server ever sent to a user. Returns how many. */
   revokeUser(userId: string): Promise<number>;
+  /** Revokes every capability one session was sent (Anvil's `reset_session`; `ctx.session.id`). Returns how many. */
+  revokeSession(sessionId: string): Promise<number>;
+  /** True when `cap` is a verified capability that still works now: not revoked, not expired (Anvil's `is_valid`). */
+  isValid(cap: unknown): boolean;
 }
 
 /** What every server function receives first: the caller (Anvil's `get_user()`), its session and the server. */

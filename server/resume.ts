@@ -1,5 +1,5 @@
-import type { Capability } from '../protocol/capability/capability.js';
-import { CapsyncError } from '../protocol/errors.js';
+import { Capability } from '../protocol/capability/capability.js';
+import { CapsyncError, fail } from '../protocol/errors.js';
 import { assertJsonValue, canonicalKey, type JsonValue } from '../protocol/json-value.js';
 import { ANY, scopesOverlap, unwrapCapability } from '../protocol/unwrap.js';
 import type { ObjectUpdate } from './fanout.js';
@@ -12,6 +12,8 @@ export interface ResumeRequest {
   readonly seen: readonly (readonly [unknown[], number])[];
   readonly epoch: string | null;
   readonly seq: number;
+  /** An anonymous client's identity proof (from its first hello), adopted before the capabilities count. */
+  readonly identity?: string;
 }
 
 /** The answer, sent after every push it caused: the client is caught up once it arrives. */
@@ -40,7 +42,8 @@ export interface ResumeLimits {
 export const defaultResumeLimits: ResumeLimits = Object.freeze({ pageSize: 1000, snapshotAfter: 50_000, maxSnapshotObjects: 10_000 });
 
 /** Why a capability does not work now, or undefined if it does. */
-export function capabilityError(cap: Capability): CapsyncError | undefined {
+export function capabilityError(cap: unknown): CapsyncError | undefined {
+  if (!(cap instanceof Capability)) return fail('ERR_CAPABILITY_NOT_VERIFIED');
   try {
     unwrapCapability(cap, cap.scope.map(() => ANY));
     return undefined;

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import type { Capability, Restrictions } from '../protocol/capability/capability.js';
+import type { Capability } from '../protocol/capability/capability.js';
+import type { MintOptions } from '../protocol/verifier.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Authenticator } from './auth.js';
 import { Hub } from './hub.js';
@@ -67,9 +68,28 @@ export class CapsyncServer implements ServerApi {
     return this;
   }
 
-  /** A capability minted with the current key, verified for this server (server code). */
-  mint(scope: readonly JsonValue[], restrictions?: Restrictions): Capability {
-    return this.#hub.mint(scope, restrictions);
+  /**
+   * A capability minted with the current key, verified for this server (server code). Every session it is
+   * sent to gets it bound to its own user (or anonymous identity); `{ bearer: true }` sends it unbound, usable
+   * by whoever holds its bytes.
+   *
+   * @example
+   * ```ts
+   * const share = server.mint(['youtube_videos', id], { bearer: true, expiresAt: Date.now() + 3_600_000 });
+   * ```
+   */
+  mint(scope: readonly JsonValue[], options?: MintOptions): Capability {
+    return this.#hub.mint(scope, options);
+  }
+
+  /** Revokes every capability one session was sent (Anvil's `reset_session`). Returns how many. */
+  revokeSession(sessionId: string): Promise<number> {
+    return this.#hub.revokeSession(sessionId);
+  }
+
+  /** True when `cap` is a verified capability that still works now (Anvil's `Capability.is_valid`). */
+  isValid(cap: unknown): boolean {
+    return this.#hub.isValid(cap);
   }
 
   /** Revokes a capability and everything narrowed from it, now, everywhere (server code). Returns its revocation id. */

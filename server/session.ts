@@ -1,53 +1,17 @@
 import type { Capability } from '../protocol/capability/capability.js';
-import type { Codec, CodecContext } from '../protocol/codec.js';
+import type { CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
-import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
-import type { JsonValue } from '../protocol/json-value.js';
-import type { CapabilityVerifier } from '../protocol/verifier.js';
+import { statusOf } from '../protocol/capability/status.js';
+import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame } from '../protocol/frames.js';
 import type { User } from './auth.js';
-import type { Deadline, Deadlines } from './deadlines.js';
+import type { Deadline } from './deadlines.js';
 import { Holdings } from './holdings.js';
-import type { ConnectionLimits } from './options.js';
+import type { SessionEnv, Transport } from './session-env.js';
+import { SessionRequests } from './session-requests.js';
+import type { AnonymousIdentity } from './identity.js';
 
-/**
- * What the core needs from one connection's socket: send bytes, close, and how many bytes are still
- * unsent. The Node adapter wraps a `ws` socket in it; tests use a scripted one.
- */
-export interface Transport {
-  send(bytes: Uint8Array): void;
-  close(code: number, reason: string): void;
-  readonly bufferedAmount: number;
-}
-
-/** A frame a session hands to the core: everything but pings, which the session answers itself. */
-export type RequestFrame = FrameOf<
-  typeof FrameType.call | typeof FrameType.delegate | typeof FrameType.revoke | typeof FrameType.refresh | typeof FrameType.presence |
-  typeof FrameType.resume | typeof FrameType.grants
->;
-
-/** What a session needs from the core that owns it. Internal: not reachable from the package entry points. */
-export interface SessionEnv {
-  readonly codec: Codec;
-  readonly verifier: CapabilityVerifier;
-  readonly connection: ConnectionLimits;
-  readonly deadlines: Deadlines;
-  /** How long before the JWT expires the client is warned. */
-  readonly tokenRefreshWindowMs: number;
-  /** Runs a request frame (call, delegate, revoke, refresh, presence): its answer, or a promise of it. */
-  request(session: ServerSession, frame: RequestFrame): unknown;
-  /** The connection now holds (or no longer holds) a capability of this scope: pushes for it reach it. */
-  hold(session: ServerSession, scope: readonly JsonValue[]): void;
-  release(session: ServerSession, scope: readonly JsonValue[]): void;
-  /** Capabilities sent to the session's user, by revocation id (so `revokeUser` can find them). */
-  issued(session: ServerSession, entries: { id: string; expiresAt: number | null }[]): void;
-  closed(session: ServerSession): void;
-  /**
-   * A request or frame was refused (`detail` undefined: an expected refusal, with its code) or failed on a
-   * bug (`detail` the error). `fn` names the server function of a failed call.
-   */
-  logFailure(session: ServerSession, event: string, code: string, detail?: unknown, fn?: string): void;
-}
+export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
 
 /**
  * One client connection, above the transport and below the core: decodes and validates frames, answers
@@ -57,23 +21,32 @@ export interface SessionEnv {
 export class ServerSession {
   readonly id: string;
   user: User | null;
+  /** An anonymous session's identity (what hello tells the client to keep); undefined for a user. */
+  #anonymous: AnonymousIdentity | undefined;
   #tokenExpiresAt: number | null;
   readonly #env: SessionEnv;
   readonly #transport: Transport;
   readonly #holdings: Holdings;
+  readonly #requests: SessionRequests;
   readonly #inbound: CodecContext;
+  readonly #handles = new InboundHandles();
   readonly #outbound: CodecContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
+  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes). */
+  readonly #sent = new Map<string, number | null>();
+  /** The first capability in the frame being decoded that failed verification: a call holding it never runs. */
+  #refusal: CapsyncError | undefined;
   #tokenDeadlines: Deadline[] = [];
   #badFrames = 0;
-  #inFlight = 0;
   #closed = false;
 
-  constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null) {
+  constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
     this.#env = env;
+    this.#requests = new SessionRequests(env, this);
     this.#transport = transport;
     this.id = id;
     this.user = user;
+    this.#anonymous = user === null ? anonymous : undefined;
     this.#tokenExpiresAt = tokenExpiresAt;
     this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, {
       held: (scope) => env.hold(this, scope),
@@ -81,9 +54,70 @@ export class ServerSession {
       ended: (id, scope, reason) => this.send([FrameType.revoked, id, scope, reason]),
     });
     const verifier = env.verifier;
-    const userId = user?.id ?? null;
-    this.#inbound = { verifier, user: userId, inboundHandles: new InboundHandles(), onCapability: (cap) => this.#hold(cap, false) };
-    this.#outbound = { verifier, user: userId, onCapability: (cap) => this.#hold(cap, true) };
+    // Getters: an anonymous session's principal changes once, when a resume re-presents an earlier identity.
+    const self = this;
+    this.#inbound = {
+      verifier,
+      get user() {
+        return self.principal;
+      },
+      inboundHandles: this.#handles,
+      onCapability: (cap) => this.#received(cap),
+    };
+    this.#outbound = {
+      verifier,
+      get user() {
+        return self.principal;
+      },
+      get bindTo() {
+        return self.principal ?? undefined;
+      },
+      onCapability: (cap) => this.#hold(cap, true),
+    };
+  }
+
+  /**
+   * Who this session is to capabilities: its user's id, or its anonymous identity (a string no user id can
+   * be, server/identity.ts). Every capability sent to the session is bound to it, and only capabilities whose
+   * audiences all name it are cover here.
+   */
+  get principal(): string | null {
+    return this.user?.id ?? this.#anonymous?.principal ?? null;
+  }
+
+  /**
+   * An anonymous session becomes the client it was before (a resume presented that identity's proof):
+   * capabilities bound to the session's fresh identity are no longer cover, and those that arrived refused
+   * for it (the resume's own, bound to handles) are verified again for the adopted one. Returns that
+   * re-verification, for the resume's capabilities; undefined for a user's session, which never changes.
+   */
+  adopt(identity: AnonymousIdentity): ((cap: Capability) => Capability) | undefined {
+    if (this.user !== null || this.#anonymous === undefined) return undefined;
+    this.#anonymous = identity;
+    this.#holdings.rebind(identity.principal);
+    const again = new Map<Capability, Capability>();
+    const reverify = (cap: Capability): Capability => {
+      const status = statusOf(cap);
+      if (!(status instanceof CapsyncError) || status.code !== 'ERR_CAPABILITY_AUDIENCE') return cap;
+      let fresh = again.get(cap);
+      if (fresh === undefined) {
+        again.set(cap, (fresh = this.#env.verifier.decode(cap.toToken(), identity.principal)));
+        this.#hold(fresh, false);
+      }
+      return fresh;
+    };
+    this.#handles.remap(reverify);
+    return reverify;
+  }
+
+  /** The anonymous identity's proof, as hello and the resume's answer tell the client; undefined for a user. */
+  get identityProof(): string | undefined {
+    return this.#anonymous?.proof;
+  }
+
+  /** The revocation ids (and expiries) of every capability this session was sent as cover. */
+  sentEntries(): { id: string; expiresAt: number | null }[] {
+    return Array.from(this.#sent, ([id, expiresAt]) => ({ id, expiresAt }));
   }
 
   get closed(): boolean {
@@ -107,6 +141,7 @@ export class ServerSession {
       user: this.user && { id: this.user.id, roles: this.user.roles },
       maxFrameBytes: this.#env.codec.limits.maxFrameBytes,
       tokenExpiresAt: this.#tokenExpiresAt,
+      ...(this.#anonymous !== undefined ? { identity: this.#anonymous.proof } : {}),
       ...extra,
     }]);
     this.#armToken();
@@ -136,6 +171,7 @@ export class ServerSession {
     if (this.#closed) return;
     let value: unknown;
     let frame: Frame;
+    this.#refusal = undefined;
     try {
       value = this.#env.codec.decode(bytes, this.#inbound);
       frame = validateFrame(value, clientFrameTypes);
@@ -149,14 +185,26 @@ export class ServerSession {
         return;
       case FrameType.pong:
         return;
-      case FrameType.call:
+      case FrameType.call: {
+        // Set by the decode's callbacks, which TypeScript cannot see.
+        const refused = this.#refusal as CapsyncError | undefined;
+        if (refused !== undefined) {
+          // Refused before the function runs (as Anvil does): server code never sees an unverified capability.
+          const refusal = fail(refused.code);
+          this.#env.logFailure(this, 'call', refusal.code, undefined, frame[2]);
+          this.sendError(frame[1], refusal);
+          return;
+        }
+        this.#requests.run(frame[1], frame);
+        return;
+      }
       case FrameType.delegate:
       case FrameType.revoke:
       case FrameType.refresh:
       case FrameType.presence:
       case FrameType.resume:
       case FrameType.grants:
-        this.#run(frame[1], frame);
+        this.#requests.run(frame[1], frame);
     }
   }
 
@@ -170,53 +218,6 @@ export class ServerSession {
     this.#env.logFailure(this, 'bad_frame', err.code);
     this.sendError(id, err);
     if (++this.#badFrames > this.#env.connection.maxBadFrames) this.end(fail('ERR_TOO_MANY_BAD_FRAMES'));
-  }
-
-  #run(id: number, frame: RequestFrame): void {
-    const event = eventNames[frame[0]]!;
-    const fn = frame[0] === FrameType.call ? frame[2] : undefined;
-    if (this.#inFlight >= this.#env.connection.maxInFlight) {
-      this.sendError(id, fail('ERR_RATE_LIMITED'));
-      return;
-    }
-    let result: unknown;
-    try {
-      result = this.#env.request(this, frame);
-    } catch (error) {
-      this.#failed(id, event, error, fn);
-      return;
-    }
-    // A function that answers synchronously is answered in the same turn: no promise, no microtask.
-    if (!isThenable(result)) {
-      this.#answer(id, event, result, fn);
-      return;
-    }
-    this.#inFlight++;
-    result.then(
-      (value) => {
-        this.#inFlight--;
-        this.#answer(id, event, value, fn);
-      },
-      (error: unknown) => {
-        this.#inFlight--;
-        this.#failed(id, event, error, fn);
-      },
-    );
-  }
-
-  #answer(id: number, event: string, value: unknown, fn: string | undefined): void {
-    try {
-      this.send([FrameType.result, id, value]);
-    } catch (error) {
-      this.#env.logFailure(this, event, 'ERR_NOT_ENCODABLE', error, fn);
-      this.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
-    }
-  }
-
-  #failed(id: number, event: string, error: unknown, fn: string | undefined): void {
-    const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
-    this.#env.logFailure(this, event, err.code, error instanceof CapsyncError ? undefined : error, fn);
-    this.sendError(id, err);
   }
 
   /** Encodes and sends a frame; capabilities in it are signed and become holdings of this connection. */
@@ -242,14 +243,25 @@ export class ServerSession {
     this.#transport.send(bytes);
   }
 
-  /** True if this connection holds `cap` as cover for pushes (for tests and tools). */
+  /** True if this connection holds `cap` (or the child of it bound to this session) as cover for pushes (for tests and tools). */
   holds(cap: Capability): boolean {
-    return this.#holdings.has(cap);
+    if (this.#holdings.has(cap)) return true;
+    const principal = this.principal;
+    const child = principal === null ? undefined : this.#env.verifier.boundChildOf(cap, principal);
+    return child !== undefined && this.#holdings.has(child);
+  }
+
+  #received(cap: Capability): void {
+    const status = statusOf(cap);
+    if (status instanceof CapsyncError) this.#refusal ??= status;
+    else this.#hold(cap, false);
   }
 
   #hold(cap: Capability, outgoing: boolean): void {
-    const added = this.#holdings.add(cap, this.user?.id);
-    if (added !== undefined && outgoing && this.user) this.#issuedBatch.push(added);
+    const added = this.#holdings.add(cap, this.principal ?? undefined);
+    if (added === undefined || !outgoing) return;
+    this.#sent.set(added.id, added.expiresAt);
+    if (this.user) this.#issuedBatch.push(added);
   }
 
   #flushIssued(): void {
@@ -285,18 +297,4 @@ export class ServerSession {
     this.#holdings.clear();
     this.#env.closed(this);
   }
-}
-
-const eventNames: Record<number, string> = {
-  [FrameType.call]: 'call',
-  [FrameType.delegate]: 'delegate',
-  [FrameType.revoke]: 'revoke',
-  [FrameType.refresh]: 'refresh',
-  [FrameType.presence]: 'presence',
-  [FrameType.resume]: 'resume',
-  [FrameType.grants]: 'grants',
-};
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }

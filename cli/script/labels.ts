@@ -20,7 +20,7 @@ export function label(step: Step): string {
     case 'forge':
       return `forge ${brief(step.scope)}${step.signatureOf === undefined ? '' : ' with a copied signature'}${saves}`;
     case 'delegate':
-      return `delegate ${step.client} → ${step.to}${step.bind ? ' (bound)' : ''}${saves}`;
+      return `delegate ${step.client} → ${step.to}${step.bearer ? ' (bearer)' : ''}${saves}`;
     case 'revoke':
       return `revoke ${step.client} ${brief(step.cap)}${saves}`;
     case 'presence':

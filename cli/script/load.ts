@@ -148,7 +148,7 @@ class Validator {
       case 'delegate': {
         const v = this.check(at, actions.delegate, body, action);
         const expect = this.expectations([...at, 'expect'], v?.expect);
-        return v && expect && { ...base, kind: 'delegate', client: v.client, cap: v.cap, to: v.to, bind: v.bind ?? false, expect, save: v.save, timeout: v.timeout };
+        return v && expect && { ...base, kind: 'delegate', client: v.client, cap: v.cap, to: v.to, bind: v.bind ?? false, bearer: v.bearer ?? false, expect, save: v.save, timeout: v.timeout };
       }
       case 'revoke': {
         const v = this.check(at, actions.revoke, body, action);

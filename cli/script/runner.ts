@@ -149,7 +149,7 @@ class Run {
         const cap = this.capability(step.cap, 'cap');
         const to = this.resolve(step.to);
         if (typeof to !== 'string') throw new StepFailure(`to must be a user id (a string), got ${show(to)}`);
-        return this.settle(step, await attempt(() => client.request((c) => c.delegate(cap, { to, bind: step.bind }), timeout)));
+        return this.settle(step, await attempt(() => client.request((c) => c.delegate(cap, { to, bearer: step.bearer }), timeout)));
       }
       case 'revoke': {
         const client = this.connected(step.client);

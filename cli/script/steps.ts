@@ -36,7 +36,7 @@ export type Step = StepBase &
         readonly save: string;
       }
     | { readonly kind: 'forge'; readonly scope: readonly unknown[]; readonly signatureOf: unknown; readonly save: string }
-    | ({ readonly kind: 'delegate'; readonly client: string; readonly cap: unknown; readonly to: string; readonly bind: boolean } & Expecting)
+    | ({ readonly kind: 'delegate'; readonly client: string; readonly cap: unknown; readonly to: string; readonly bind: boolean; readonly bearer: boolean } & Expecting)
     | ({ readonly kind: 'revoke'; readonly client: string; readonly cap: unknown } & Expecting)
     | ({ readonly kind: 'presence'; readonly client: string } & Expecting)
     | ({ readonly kind: 'wait'; readonly client: string; readonly for: EventKind; readonly match: unknown; readonly hasMatch: boolean } & Expecting)

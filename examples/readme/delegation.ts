@@ -13,7 +13,7 @@ export async function editorDelegatesToGuest(url: string, tokens: { editor: stri
   const grant = video!.cap.narrow([], { expiresAt: Date.now() + 60 * 60_000 }); // at most one hour
   console.log(await editor.presence());                                          // ['guest', ...]
   const incoming = firstValueFrom(guest.delegations);
-  await editor.delegate(grant, { to: 'guest', bind: true });                    // bound: useless to anyone else
+  await editor.delegate(grant, { to: 'guest' });                                // re-minted, bound to the guest
 
   // Guest: the delegation carries the Video itself; its methods work at once.
   const { from, object } = await incoming;

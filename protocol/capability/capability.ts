@@ -1,5 +1,5 @@
 import { CapsyncError, fail } from '../errors.js';
-import { assertJsonValue, type JsonValue } from '../json-value.js';
+import { assertJsonValue, jsonEqual, type JsonValue } from '../json-value.js';
 import { defaultLimits, resolveLimits, type Limits } from '../limits.js';
 import { chainOf, chainToken, defaultSuite, extendChain, minExpiry, restrictionsOf, unsignedToken, type ChainSuite, type SignedChain } from './chain.js';
 import { revocationId, setStatus, statusOf } from './status.js';
@@ -133,6 +133,8 @@ export class Capability {
         expiresAt: minExpiry(status.expiresAt, block.expiresAt),
         audiences: block.audience === null ? status.audiences : [...status.audiences, block.audience],
         authority: status.authority,
+        ...(status.ancestors !== undefined ? { ancestors: status.ancestors } : {}),
+        ...(status.bearer === true ? { bearer: true } : {}),
       });
     }
     return child;
@@ -152,6 +154,16 @@ export class Capability {
   toJSON(): { scope: readonly JsonValue[] } {
     return { scope: this.scope };
   }
+
+  /**
+   * True when `other` is a capability with an equal scope (deep JSON equality, map key order ignored), as
+   * Anvil compares its capabilities. Restrictions, chains and signatures are not compared: two capabilities
+   * may be equal and still differ in who may use them, or in whether they verify.
+   */
+  equals(other: unknown): boolean {
+    if (!(other instanceof Capability) || other.scope.length !== this.scope.length) return false;
+    return this.scope.every((element, i) => jsonEqual(element, other.scope[i]!));
+  }
 }
 
 /**
@@ -164,7 +176,8 @@ export function isLocalCapability(cap: Capability): boolean {
 
 /** Freezes a scope and everything in it: verified capabilities are shared (by the verifier's cache), so no holder may edit one. */
 function deepFreeze<T>(value: T): T {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  // A typed array (an ancestor id) cannot be frozen; nothing hands it out, so it needs no freezing.
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value) || ArrayBuffer.isView(value)) return value;
   Object.freeze(value);
   if (Array.isArray(value)) for (let i = 0; i < value.length; i++) deepFreeze(value[i]);
   else for (const key in value) deepFreeze((value as Record<string, unknown>)[key]);
@@ -198,9 +211,11 @@ function makeBlock(segment: readonly JsonValue[], r: Restrictions): Block {
  * @internal An unsigned capability checked against `limits` rather than the defaults: what a verifier
  * mints before it signs it. Built without the constructor, like every capability not made by local code.
  */
-export function pendingCapability(scope: readonly JsonValue[], restrictions: Restrictions, limits: Limits): Capability {
+export function pendingCapability(scope: readonly JsonValue[], restrictions: Restrictions, limits: Limits, ancestors?: readonly Uint8Array[]): Capability {
   assertScope(scope, true, limits);
-  return capabilityFromParts(structuredCopy(scope), [makeBlock(scope, restrictions)], undefined);
+  const block = makeBlock(scope, restrictions);
+  const first = ancestors === undefined || ancestors.length === 0 ? block : Object.freeze({ ...block, ancestors: Object.freeze([...ancestors]) });
+  return capabilityFromParts(structuredCopy(scope), [first], undefined);
 }
 
 /** @internal Builds a capability from verified or decoded parts (used by the verifier and the client codec). */

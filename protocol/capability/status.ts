@@ -16,6 +16,16 @@ export interface Verification {
   readonly expiresAt: number | null;
   readonly audiences: readonly string[];
   readonly authority: VerificationAuthority;
+  /**
+   * The revocation ids named in block 0 of a delegated capability: those of the capability it was re-minted
+   * from and of that one's ancestors. Revoking any of them revokes this capability too.
+   */
+  readonly ancestors?: readonly string[];
+  /**
+   * Minted or delegated with `bearer: true` (or narrowed from one by server code): sent as it is, never
+   * bound to the recipient. Known only to the process that minted it.
+   */
+  readonly bearer?: boolean;
   ids?: readonly string[];
 }
 
@@ -51,10 +61,17 @@ export function revocationId(tag: Uint8Array, crypto: CryptoProvider = nobleCryp
   return base64url.encode(crypto.sha256(tag).subarray(0, 16));
 }
 
-/** @internal The revocation ids of every chain step, computed once. */
+/** @internal The revocation ids of every chain step, then the ancestors block 0 names; computed once. */
 export function idsOf(v: Verification): readonly string[] {
   const crypto = v.authority.crypto;
-  return (v.ids ??= v.tags.map((tag) => revocationId(tag, crypto)));
+  if (v.ids !== undefined) return v.ids;
+  const own = v.tags.map((tag) => revocationId(tag, crypto));
+  return (v.ids = v.ancestors === undefined ? own : [...own, ...v.ancestors]);
+}
+
+/** @internal The ancestor revocation ids of a decoded block 0, as strings (base64url of the 16 bytes). */
+export function ancestorIds(raw: readonly Uint8Array[] | undefined): readonly string[] | undefined {
+  return raw === undefined ? undefined : raw.map((id) => base64url.encode(id));
 }
 
 /**

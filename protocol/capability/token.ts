@@ -9,7 +9,10 @@ import { scanFrame } from '../wire-guard.js';
  *
  *   token = msgpack [version = 1, kid: str, blocks: [bin, ...], tag: bin(32)]
  *   block = msgpack [segment: [JsonValue, ...], expiresAt: uint | nil, audience: str | nil, nonce: bin(16)]
+ *   block 0 of a delegated capability = [segment, expiresAt, audience, nonce, ancestors: [bin(16), ...]]
  *
+ * `ancestors` names the revocation ids (SPEC section 3.5, the 16 bytes before base64url) of the capability
+ * a delegation was re-minted from and of its own ancestors: revoking any of them revokes this one too.
  * Block 0 is minted by the server; every later block is one narrowing step. The HMAC chain runs over
  * the block bytes exactly as they travel, so no canonical re-encoding is ever needed.
  *
@@ -21,12 +24,16 @@ export const TOKEN_VERSION = 1;
 export const TAG_BYTES = 32;
 /** Size of the random nonce in every block of a signed token. */
 export const NONCE_BYTES = 16;
+/** Size of one ancestor revocation id in block 0 (the 16 bytes a revocation id is the base64url of). */
+export const ANCESTOR_ID_BYTES = 16;
 
 /** One step of the chain, decoded. */
 export interface Block {
   readonly segment: readonly JsonValue[];
   readonly expiresAt: number | null;
   readonly audience: string | null;
+  /** Block 0 of a delegated capability only: the raw revocation ids it descends from. */
+  readonly ancestors?: readonly Uint8Array[];
 }
 
 /** A token split into its parts, not yet verified. */
@@ -55,6 +62,9 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
  * capabilities with the same scope never share a tag: each has its own revocation id and can be revoked alone.
  */
 export function encodeBlock(block: Block, nonce?: Uint8Array): Uint8Array {
+  if (block.ancestors !== undefined && block.ancestors.length > 0 && nonce) {
+    return packr.pack([block.segment, block.expiresAt, block.audience, nonce, block.ancestors]);
+  }
   return packr.pack(nonce ? [block.segment, block.expiresAt, block.audience, nonce] : [block.segment, block.expiresAt, block.audience]);
 }
 
@@ -97,11 +107,17 @@ export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
  * Decodes one block, checking its layout and every scope element: JSON-compatible only (no binary, no
  * non-finite number, no extension), as SPEC section 3.1 requires. The scan already bounded the depth.
  */
-export function decodeBlock(bytes: Uint8Array, limits: Limits): Block {
+export function decodeBlock(bytes: Uint8Array, limits: Limits, first = false): Block {
   const value = unpackInner(bytes, limits);
-  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4)) throw fail('ERR_CAPABILITY_MALFORMED');
-  const [segment, expiresAt, audience, nonce] = value as [unknown, unknown, unknown, unknown];
-  if (value.length === 4 && !(nonce instanceof Uint8Array && nonce.length === NONCE_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
+  // Only block 0 may name ancestors: it is signed with the root key, so no holder can add or strip them.
+  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4 && !(first && value.length === 5))) throw fail('ERR_CAPABILITY_MALFORMED');
+  const [segment, expiresAt, audience, nonce, ancestors] = value as [unknown, unknown, unknown, unknown, unknown];
+  if (value.length >= 4 && !(nonce instanceof Uint8Array && nonce.length === NONCE_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
+  if (value.length === 5) {
+    if (!Array.isArray(ancestors) || ancestors.length === 0) throw fail('ERR_CAPABILITY_MALFORMED');
+    if (ancestors.length > limits.maxAncestors) throw fail('ERR_LIMIT_ANCESTORS');
+    if (!ancestors.every((id) => id instanceof Uint8Array && id.length === ANCESTOR_ID_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
+  }
   if (!Array.isArray(segment)) throw fail('ERR_CAPABILITY_MALFORMED');
   if (expiresAt !== null && !(typeof expiresAt === 'number' && Number.isSafeInteger(expiresAt) && expiresAt >= 0)) {
     throw fail('ERR_CAPABILITY_MALFORMED');
@@ -114,7 +130,8 @@ export function decodeBlock(bytes: Uint8Array, limits: Limits): Block {
       throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope holds a value that is not JSON-compatible');
     }
   }
-  return { segment: segment as JsonValue[], expiresAt, audience };
+  const block: Block = { segment: segment as JsonValue[], expiresAt, audience };
+  return value.length === 5 ? { ...block, ancestors: ancestors as Uint8Array[] } : block;
 }
 
 /**
@@ -127,7 +144,7 @@ export function parseToken(bytes: Uint8Array, limits: Limits): ParsedToken {
   const decoded: Block[] = [];
   const scope: JsonValue[] = [];
   for (const blockBytes of parts.blocks) {
-    const block = decodeBlock(blockBytes, limits);
+    const block = decodeBlock(blockBytes, limits, decoded.length === 0);
     decoded.push(block);
     for (const element of block.segment) scope.push(element);
   }

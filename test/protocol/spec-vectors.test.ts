@@ -184,6 +184,39 @@ describe('SPEC.md test vectors', () => {
   });
 });
 
+describe('SPEC.md test vectors: a delegation re-minted for bob', () => {
+  it('block 0 names the ancestors, the token is what the server mints, and revoking an ancestor revokes it', async () => {
+    const verifier = await specVerifier();
+    const ancestors = [textVector('revocationId.minted'), textVector('revocationId.narrowed')];
+    const delegated = verifier.mint(['youtube_videos', 'dQw4w9WgXcQ', 'update'], { expiresAt: EXPIRES_AT, audience: 'bob', ancestors });
+    expect(toHex(delegated.toToken())).toBe(toHex(vector('token.delegated')));
+    expect(toHex(raw.unpack(vector('token.delegated'))[2][0])).toBe(toHex(vector('block0.delegated')));
+    expect(raw.unpack(vector('block0.delegated'))[4].map((id: Uint8Array) => base64url.encode(id))).toEqual(ancestors);
+    expect(delegated.revocationId).toBe(textVector('revocationId.delegated'));
+
+    const asBob = verifier.decode(vector('token.delegated'), 'bob');
+    expect(unwrapCapability(asBob, ['youtube_videos', ANY, 'update'])).toEqual(['youtube_videos', 'dQw4w9WgXcQ', 'update']);
+    expect(codeOf(() => unwrapCapability(verifier.decode(vector('token.delegated'), 'alice'), [ANY, ANY, ANY]))).toBe('ERR_CAPABILITY_AUDIENCE');
+    for (const ancestor of ancestors) {
+      const revoking = await specVerifier();
+      await revoking.revocations.add([{ id: ancestor, expiresAt: null }]);
+      expect(codeOf(() => unwrapCapability(revoking.decode(vector('token.delegated'), 'bob'), [ANY, ANY, ANY]))).toBe('ERR_CAPABILITY_REVOKED');
+    }
+  });
+
+  it('refuses ancestors anywhere but block 0, and more of them than maxAncestors', async () => {
+    const verifier = await specVerifier();
+    const { Packr } = await import('msgpackr');
+    const packr = new Packr({ useRecords: false });
+    const block0 = vector('block0.delegated');
+    const tooMany = raw.unpack(block0);
+    tooMany[4] = Array.from({ length: defaultLimits.maxAncestors + 1 }, () => new Uint8Array(16));
+    const token = (blocks: Uint8Array[]) => packr.pack([1, 'k1', blocks, new Uint8Array(32)]);
+    expect(codeOf(() => verifier.decode(token([packr.pack(tooMany)]), 'bob'))).toBe('ERR_LIMIT_ANCESTORS');
+    expect(codeOf(() => verifier.decode(token([vector('block0'), block0]), 'bob'))).toBe('ERR_CAPABILITY_MALFORMED');
+  });
+});
+
 describe('SPEC.md tables', () => {
   it('lists every limit with its default and code', () => {
     const table = rows(section(2)).filter((r) => r[0]!.startsWith('`max'));
@@ -196,6 +229,7 @@ describe('SPEC.md tables', () => {
       maxScopeLength: 'ERR_LIMIT_SCOPE',
       maxNarrowingSteps: 'ERR_LIMIT_STEPS',
       maxTokenBytes: 'ERR_CAPABILITY_MALFORMED',
+      maxAncestors: 'ERR_LIMIT_ANCESTORS',
     };
     expect(Object.keys(codes).sort()).toEqual(Object.keys(defaultLimits).sort());
     expect(Object.fromEntries(table.map((r) => [unquote(r[0]!), [Number(r[1]), unquote(r[2]!)]]))).toEqual(

@@ -70,9 +70,9 @@ describe('unwrapCapability: element comparison', () => {
     expect(unwrapCapability(cap, [ANY, ANY, ANY, ANY])).toEqual(['doc', { id: [1, { x: null }] }, 3, null]);
   });
 
-  it('does not treat ANY as a wildcard inside a nested value', async () => {
+  it('does not treat ANY as a wildcard inside a nested value: such a pattern is not JSON, so it is refused', async () => {
     const cap = await verified(['doc', ['a', 'b']]);
-    expect(codeOf(() => unwrapCapability(cap, ['doc', ['a', ANY] as never]))).toBe('ERR_CAPABILITY_MISMATCH');
+    expect(codeOf(() => unwrapCapability(cap, ['doc', ['a', ANY] as never]))).toBe('ERR_INVALID_PATTERN');
   });
 
   it('checks length before elements: a scope longer than the pattern is too narrow even if an element differs', async () => {
@@ -121,5 +121,35 @@ describe('matchScope and scopesOverlap', () => {
     expect(scopesOverlap(['doc', { b: 1, a: 2 }], ['doc', { a: 2, b: 1 }, 'x'])).toBe(true);
     expect(scopesOverlap(['video'], ['videos'])).toBe(false);
     expect(scopesOverlap(['youtube_videos', 'x'], ['youtube_videos', 'y'])).toBe(false);
+  });
+});
+
+describe('patterns and equality: where capsync follows Anvil, and where it is stricter', () => {
+  class Point {
+    x = 1;
+  }
+
+  it('refuses a pattern element that is not JSON (Date, Map, Set, RegExp, a class instance, NaN, undefined)', async () => {
+    const cap = await verified(['doc', {}]);
+    for (const element of [new Date(0), new Map(), new Set(), /x/, new Point(), Number.NaN, undefined, () => 1]) {
+      expect(codeOf(() => unwrapCapability(cap, ['doc', element as never])), String(element)).toBe('ERR_INVALID_PATTERN');
+      expect(codeOf(() => matchScope(cap.scope, ['doc', element as never])), String(element)).toBe('ERR_INVALID_PATTERN');
+    }
+    expect(unwrapCapability(cap, ['doc', {}])).toEqual(['doc', {}]);
+  });
+
+  it('compares by JSON equality: true is not 1, and "1" is not 1', async () => {
+    expect(codeOf(() => unwrapCapability(Promise.resolve() as never, ['x']))).toBe('ERR_CAPABILITY_NOT_VERIFIED');
+    expect(codeOf(() => matchScope([true], [1]))).toBe('ERR_CAPABILITY_MISMATCH');
+    expect(codeOf(() => matchScope([1], ['1']))).toBe('ERR_CAPABILITY_MISMATCH');
+  });
+
+  it('says two capabilities are equal when their scopes are (cap.equals), whatever their chains', async () => {
+    const a = await verified(['doc', { b: 1, a: [2] }]);
+    const b = new Capability(['doc', { a: [2], b: 1 }]);
+    expect(a.equals(b)).toBe(true);
+    expect(a.equals(a.narrow([], { audience: 'someone' }))).toBe(true);
+    expect(a.equals(a.narrow(['more']))).toBe(false);
+    expect(a.equals({ scope: a.scope })).toBe(false);
   });
 });

@@ -31,8 +31,11 @@ describe('delegation between connected clients', () => {
     const incoming = next(guest.delegations);
     const grant = editorVideo.cap.narrow([]);
     const receipt = await editor.delegate(grant, { to: 'guest' });
-    expect(receipt).toEqual({ revocationId: grant.revocationId, delivered: 1 });
     const delegation = (await incoming) as Delegation<Video>;
+    // The guest gets a capability re-minted for it: its own revocation id, bound to the guest.
+    expect(receipt).toEqual({ revocationId: delegation.cap.revocationId, delivered: 1 });
+    expect(receipt.revocationId).not.toBe(grant.revocationId);
+    expect(delegation.cap.audiences).toEqual(['guest']);
     expect(delegation.from).toBe('editor');
     expect(delegation.object).toBeInstanceOf(Video);
     expect(delegation.object!.id).toBe(VIDEO);
@@ -102,8 +105,10 @@ describe('delegation between connected clients', () => {
     const { cap } = await incoming;
     const chain = cap[chainOf]!;
 
+    // The delegated capability is one re-minted block: strip a narrowing the guest added on top of it.
+    const narrowed = cap.narrow(['extra'])[chainOf]!;
     const stripped = cap.narrow([]);
-    stripped[chainOf] = { kid: chain.kid, blockBytes: chain.blockBytes.slice(0, 1), tag: chain.tag };
+    stripped[chainOf] = { kid: chain.kid, blockBytes: narrowed.blockBytes.slice(0, 1), tag: narrowed.tag };
     await expect(guest.call('delete_video', stripped)).rejects.toMatchObject({ code: 'ERR_CAPABILITY_BAD_SIGNATURE' });
 
     const otherChain = other.cap[chainOf]!;
@@ -120,7 +125,7 @@ describe('delegation between connected clients', () => {
     await expect(guest.call('set_video_description', unknownKey, 'x')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_UNKNOWN_KEY' });
   });
 
-  it('binds a delegated capability to its recipient when asked', async () => {
+  it('binds a delegated capability to its recipient (bind: true is the default, and changes nothing)', async () => {
     demo = await startDemo();
     const [editor, guest, editor2] = await Promise.all([demo.connectAs('editor'), demo.connectAs('guest'), demo.connectAs('editor2')]);
     const video = await videoOf(editor);
@@ -131,12 +136,20 @@ describe('delegation between connected clients', () => {
     expect(cap.audiences).toEqual(['guest']);
     expect(receipt.revocationId).not.toBe(grant.revocationId);
     await expect(guest.call('set_video_description', cap, 'bound works')).resolves.toBeTypeOf('number');
-    // Passed on to anyone else, it fails with the audience code, on the wire or via delegation.
+    // Passed on to anyone else, it fails with the audience code; the delegator cannot use it either.
     await expect(editor2.call('set_video_description', cap, 'stolen')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_AUDIENCE' });
-    await expect(guest.delegate(cap, { to: 'editor2' })).rejects.toMatchObject({ code: 'ERR_CAPABILITY_AUDIENCE' });
-    // Revoking the unbound parent revokes the bound child.
+    await expect(editor.call('set_video_description', cap, 'not mine')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_AUDIENCE' });
+    await expect(editor2.delegate(cap, { to: 'guest' })).rejects.toMatchObject({ code: 'ERR_CAPABILITY_AUDIENCE' });
+    // The guest may delegate on: editor2 gets its own re-mint, bound to editor2.
+    const onward = next(editor2.delegations);
+    await guest.delegate(cap, { to: 'editor2' });
+    const hop = await onward;
+    expect(hop.cap.audiences).toEqual(['editor2']);
+    await expect(editor2.call('set_video_description', hop.cap, 'second hop')).resolves.toBeTypeOf('number');
+    // Revoking what the guest's capability was re-minted from revokes both hops.
     await editor.revoke(grant);
     await expect(guest.call('set_video_description', cap, 'x')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    await expect(editor2.call('set_video_description', hop.cap, 'x')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
   });
 
   it('fails to delegate to a user who is not connected, and lists who is', async () => {
@@ -158,7 +171,7 @@ describe('delegation between connected clients', () => {
     const video = await videoOf(editor);
     const { revocationId } = await editor.delegate(video.cap.narrow([]), { to: 'guest' });
     expect(await demo.server.store.delegations({ to: 'guest' })).toEqual([
-      expect.objectContaining({ from: 'editor', to: 'guest', scope: ['youtube_videos', video.id, 'update'], revocationId, bound: false }),
+      expect.objectContaining({ from: 'editor', to: 'guest', scope: ['youtube_videos', video.id, 'update'], revocationId, bound: true }),
     ]);
   });
 });

@@ -1,0 +1,81 @@
+import { CapsyncError, fail } from '../protocol/errors.js';
+import { FrameType } from '../protocol/frames.js';
+import type { RequestFrame, SessionEnv } from './session-env.js';
+import type { ServerSession } from './session.js';
+
+/**
+ * Runs one session's request frames through the core and answers each: at most `maxInFlight` at once
+ * (`ERR_RATE_LIMITED` past it), a synchronous answer in the same turn, a failure as a typed error frame.
+ */
+export class SessionRequests {
+  readonly #env: SessionEnv;
+  readonly #session: ServerSession;
+  #inFlight = 0;
+
+  constructor(env: SessionEnv, session: ServerSession) {
+    this.#env = env;
+    this.#session = session;
+  }
+
+  /** Runs `frame` (request id `id`) and sends its result or error frame. Never throws. */
+  run(id: number, frame: RequestFrame): void {
+    const event = eventNames[frame[0]]!;
+    const fn = frame[0] === FrameType.call ? frame[2] : undefined;
+    if (this.#inFlight >= this.#env.connection.maxInFlight) {
+      this.#session.sendError(id, fail('ERR_RATE_LIMITED'));
+      return;
+    }
+    let result: unknown;
+    try {
+      result = this.#env.request(this.#session, frame);
+    } catch (error) {
+      this.#failed(id, event, error, fn);
+      return;
+    }
+    // A function that answers synchronously is answered in the same turn: no promise, no microtask.
+    if (!isThenable(result)) {
+      this.#answer(id, event, result, fn);
+      return;
+    }
+    this.#inFlight++;
+    result.then(
+      (value) => {
+        this.#inFlight--;
+        this.#answer(id, event, value, fn);
+      },
+      (error: unknown) => {
+        this.#inFlight--;
+        this.#failed(id, event, error, fn);
+      },
+    );
+  }
+
+  #answer(id: number, event: string, value: unknown, fn: string | undefined): void {
+    try {
+      this.#session.send([FrameType.result, id, value]);
+    } catch (error) {
+      this.#env.logFailure(this.#session, event, 'ERR_NOT_ENCODABLE', error, fn);
+      this.#session.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
+    }
+  }
+
+  #failed(id: number, event: string, error: unknown, fn: string | undefined): void {
+    const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
+    this.#env.logFailure(this.#session, event, err.code, error instanceof CapsyncError ? undefined : error, fn);
+    this.#session.sendError(id, err);
+  }
+}
+
+const eventNames: Record<number, string> = {
+  [FrameType.call]: 'call',
+  [FrameType.delegate]: 'delegate',
+  [FrameType.revoke]: 'revoke',
+  [FrameType.refresh]: 'refresh',
+  [FrameType.presence]: 'presence',
+  [FrameType.resume]: 'resume',
+  [FrameType.grants]: 'grants',
+};
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
