@@ -102,7 +102,7 @@ export class Hub implements ServerApi {
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
     this.#calls = new CallKeys({ store, codec: this.codec, verifier: this.verifier, clock, logger: this.logger, windowMs: callKeyWindowMs });
     this.#tombstoneHorizonMs = options.tombstoneHorizonMs ?? serverDefaults.tombstoneHorizonMs;
-    this.#hello = { pingIntervalMs: options.clientPingIntervalMs ?? serverDefaults.clientPingIntervalMs, callKeyWindowMs };
+    this.#hello = { pingIntervalMs: Math.min(options.clientPingIntervalMs ?? serverDefaults.clientPingIntervalMs, options.heartbeatMs ?? Infinity), callKeyWindowMs };
     this.#api = Object.freeze({
       live: this.live,
       mint: (scope: readonly JsonValue[], options?: MintOptions) => this.mint(scope, options),

@@ -75,7 +75,7 @@ export interface HubOptions {
   /**
    * How often a client should hear from the server, announced in hello: a client that has heard nothing for
    * one interval pings, and after about two treats the connection as dead and reconnects, so a paused or
-   * partitioned server is noticed in seconds. Default 5 s.
+   * partitioned server is noticed in seconds. Default 5 s, or `heartbeatMs` if that is shorter.
    */
   readonly clientPingIntervalMs?: number;
   /** How long the outcome of a keyed call is kept, so a call re-sent after a reconnect runs once. Default 10 min. */
