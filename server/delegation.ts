@@ -94,15 +94,7 @@ export async function delegate(
     from: from.id, to, scope: [...granted.scope], revocationId, bound, at: deps.clock.now(), token: granted.toToken(), expiresAt: granted.expiresAt,
   });
   for (const recipient of recipients) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
-  // The recipients hold the capability from the frame on, so later changes are pushed; one committed
-  // between the read and the frame reached no one (or came before the frame and lost to its older object):
-  // read again now and push the latest state if it is newer.
-  const address = object === undefined ? undefined : addressOf(object);
-  const latest = address === undefined ? undefined : await deps.live.at(address);
-  if (latest !== undefined && latest.version > ((object as { version?: number }).version ?? 0)) {
-    const bytes = deps.live.encodePush(latest);
-    for (const recipient of recipients) recipient.sendBytes(bytes);
-  }
+  await pushIfNewer(deps.live, recipients, object);
   deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound });
   return { revocationId, delivered: recipients.size };
 }
@@ -115,4 +107,17 @@ function lineageOf(cap: Capability): readonly string[] {
   const status = statusOf(cap) as Verification | undefined;
   if (status === undefined || !('tags' in status)) throw fail('ERR_CAPABILITY_NOT_VERIFIED');
   return idsOf(status);
+}
+
+/**
+ * After a delegation frame carried `object`: the recipients hold the capability from the frame on, so later
+ * changes are pushed, but one committed between reading the object and sending the frame reached no one (or
+ * came before the frame and lost to its older object). Reads it again and pushes the latest state if newer.
+ */
+export async function pushIfNewer(live: LiveObjects, recipients: Iterable<ServerSession>, object: object | undefined | null): Promise<void> {
+  const address = object == null ? undefined : addressOf(object);
+  const latest = address === undefined ? undefined : await live.at(address);
+  if (latest === undefined || latest.version <= ((object as { version?: number }).version ?? 0)) return;
+  const bytes = live.encodePush(latest);
+  for (const recipient of recipients) recipient.sendBytes(bytes);
 }

@@ -9,7 +9,7 @@ import { CapabilityVerifier, type MintOptions } from '../protocol/verifier.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
-import { delegate, grantsFor, type DelegationDeps } from './delegation.js';
+import { delegate, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
@@ -287,6 +287,7 @@ export class Hub implements ServerApi {
       const held = new Set(request.caps.map((cap) => cap.revocationId).filter((id): id is string => id !== undefined));
       for (const grant of await grantsFor(this.#delegationDeps, session, held)) {
         session.send([FrameType.delegation, { from: grant.from, cap: grant.cap, object: grant.object }]);
+        await pushIfNewer(this.live, [session], grant.object as object | null);
       }
     }
     const identity = session.identityProof;
