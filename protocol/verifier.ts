@@ -181,9 +181,11 @@ export class CapabilityVerifier implements VerificationAuthority {
 
   #admit(cap: Capability, verification: Verification, user: string | null): Capability {
     try {
-      assertStillValid(verification);
+      // Audience first: someone who is not the holder learns nothing about the capability, not even whether
+      // it was revoked or has expired (and a handle bound while misdirected answers the same code later).
       const audiences = verification.audiences;
       if (audiences.length > 0 && !audiences.every((a) => a === user)) throw fail('ERR_CAPABILITY_AUDIENCE');
+      assertStillValid(verification);
     } catch (error) {
       return rejected(cap.scope as JsonValue[], cap.blocks as Block[], cap[chainOf], error as CapsyncError);
     }

@@ -59,9 +59,10 @@ function broken(e: Entry): boolean {
 /** The code the server must answer when `user` presents `e`, or null if it is valid for them. */
 function expectedError(e: Entry, user: UserName): string | null {
   const chain = lineage(e);
+  // The server's precedence: a capability bound to someone else says only that.
+  if (e.audiences.some((a) => a !== user)) return 'ERR_CAPABILITY_AUDIENCE';
   if (chain.some((x) => x.expired)) return 'ERR_CAPABILITY_EXPIRED';
   if (chain.some((x) => x.revoked)) return 'ERR_CAPABILITY_REVOKED';
-  if (e.audiences.some((a) => a !== user)) return 'ERR_CAPABILITY_AUDIENCE';
   return null;
 }
 
@@ -151,6 +152,6 @@ async function run(ops: Op[]): Promise<void> {
 
 describe('binding, delegation, revocation and expiry against a model', () => {
   it('never yields a push or a call result the model forbids', async () => {
-    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 24 }), run), { numRuns: 60 });
+    await fc.assert(fc.asyncProperty(fc.array(op, { minLength: 4, maxLength: 24 }), run), { numRuns: 60, ...(process.env.CAPSYNC_SEED ? { seed: Number(process.env.CAPSYNC_SEED) } : {}) });
   }, 120_000);
 });
