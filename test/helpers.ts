@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { firstValueFrom, filter, take, timeout, toArray, type Observable } from 'rxjs';
 import { connect, type CapsyncClient, type ConnectOptions } from '../client/index.js';
 import { demoUsers, installVideoApp, seedIfEmpty } from '../examples/video/app.js';
-import { CapsyncServer, SqliteStore, silentLogger, type ServerOptions } from '../server/index.js';
+import { afterEach } from 'vitest';
+import { CapsyncServer, MemoryStore, SqliteStore, silentLogger, type ObjectStore, type ServerOptions } from '../server/index.js';
 
 export const SECRET = 'test-secret-test-secret-test-secret-0123456789';
 
@@ -74,3 +75,25 @@ export async function roundTrip(client: CapsyncClient): Promise<void> {
 }
 
 export { toArray };
+
+/**
+ * Demo servers for in-memory clients (`capsync/testing`), never listening: `start()` makes one on `store`;
+ * the latest is closed after each test, or earlier by `stop()`.
+ */
+export function memoryDemos(): { start(store?: ObjectStore): Promise<CapsyncServer>; stop(): Promise<void> } {
+  let current: CapsyncServer | undefined;
+  const stop = async (): Promise<void> => {
+    await current?.close();
+    current = undefined;
+  };
+  afterEach(stop);
+  return {
+    async start(store = new MemoryStore()) {
+      current = await CapsyncServer.create({ auth: { secret: SECRET }, store });
+      installVideoApp(current);
+      await seedIfEmpty(current);
+      return current;
+    },
+    stop,
+  };
+}

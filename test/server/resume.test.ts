@@ -3,29 +3,18 @@
  * saw, and the answer brings exactly what changed; keyed calls run once; grants are listed again.
  * Raw frames over the in-memory link, so the server is tested on its own.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter, toArray, takeWhile } from 'rxjs';
-import { demoUsers, installVideoApp, seedIfEmpty } from '../../examples/video/app.js';
+import { demoUsers } from '../../examples/video/app.js';
 import type { Video } from '../../examples/video/video.js';
 import { Codec, FrameType, type Capability, type Frame } from '../../protocol/index.js';
 import type { CapsyncClient } from '../../client/client.js';
-import { CapsyncServer, MemoryStore, SqliteStore, type ObjectStore } from '../../server/index.js';
+import { SqliteStore } from '../../server/index.js';
 import { connectInMemory } from '../../testing/index.js';
-import { SECRET, next, tempDir } from '../helpers.js';
+import { memoryDemos, next, tempDir } from '../helpers.js';
 
 const codec = new Codec();
-let server: CapsyncServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
-
-async function start(store: ObjectStore = new MemoryStore()): Promise<CapsyncServer> {
-  server = await CapsyncServer.create({ auth: { secret: SECRET }, store });
-  installVideoApp(server);
-  await seedIfEmpty(server);
-  return server;
-}
+const { start, stop } = memoryDemos();
 
 interface Resumed {
   pushes: Frame[];
@@ -192,8 +181,7 @@ describe('keyed calls', () => {
       expect((await keyedCall(after, 2, 'count', [], 'interrupted')).slice(0, 3)).toEqual([FrameType.error, 2, 'ERR_CALL_OUTCOME_UNKNOWN']);
       expect(runs).toBe(1);
     } finally {
-      await server?.close();
-      server = undefined;
+      await stop();
       dir.remove();
     }
   });

@@ -2,28 +2,16 @@
  * The reconnecting client and the resuming core together, over in-memory links: a dropped connection
  * comes back by itself, catches up in one round trip and runs an interrupted call once.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { firstValueFrom, filter } from 'rxjs';
-import { demoUsers, installVideoApp, seedIfEmpty } from '../../examples/video/app.js';
+import { demoUsers } from '../../examples/video/app.js';
 import type { Video } from '../../examples/video/video.js';
 import type { CapsyncClient } from '../../client/client.js';
 import { FrameType } from '../../protocol/index.js';
-import { CapsyncServer, MemoryStore, type ObjectStore } from '../../server/index.js';
 import { connectInMemory, type MemoryConnectOptions } from '../../testing/index.js';
-import { SECRET, next } from '../helpers.js';
+import { memoryDemos, next } from '../helpers.js';
 
-let server: CapsyncServer | undefined;
-afterEach(async () => {
-  await server?.close();
-  server = undefined;
-});
-
-async function start(store: ObjectStore = new MemoryStore()): Promise<CapsyncServer> {
-  server = await CapsyncServer.create({ auth: { secret: SECRET }, store });
-  installVideoApp(server);
-  await seedIfEmpty(server);
-  return server;
-}
+const { start } = memoryDemos();
 
 /** Retries at once: these tests are about what a reconnect brings back, not about its backoff. */
 const quick: MemoryConnectOptions = { reconnect: { baseDelayMs: 1, maxDelayMs: 1 } };
