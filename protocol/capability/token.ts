@@ -10,6 +10,7 @@ import { scanFrame } from '../wire-guard.js';
  *   token = msgpack [version = 1, kid: str, blocks: [bin, ...], tag: bin(32)]
  *   block = msgpack [segment: [JsonValue, ...], expiresAt: uint | nil, audience: str | nil, nonce: bin(16)]
  *   block 0 of a delegated capability = [segment, expiresAt, audience, nonce, ancestors: [bin(16), ...]]
+ *   a block the server binds to a user = [segment, expiresAt, audience: str, nonce, ancestors | nil, generation: uint]
  *
  * `ancestors` names the revocation ids (SPEC section 3.5, the 16 bytes before base64url) of the capability
  * a delegation was re-minted from and of its own ancestors: revoking any of them revokes this one too.
@@ -34,6 +35,11 @@ export interface Block {
   readonly audience: string | null;
   /** Block 0 of a delegated capability only: the raw revocation ids it descends from. */
   readonly ancestors?: readonly Uint8Array[];
+  /**
+   * The audience's revocation generation when the server bound this block to it (SPEC section 3.9): once the
+   * audience's generation is higher (`revokeUser`), the capability is revoked. Only with an audience.
+   */
+  readonly generation?: number;
 }
 
 /** A token split into its parts, not yet verified. */
@@ -62,6 +68,10 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
  * capabilities with the same scope never share a tag: each has its own revocation id and can be revoked alone.
  */
 export function encodeBlock(block: Block, nonce?: Uint8Array): Uint8Array {
+  if (block.generation !== undefined && block.audience !== null && nonce) {
+    const ancestors = block.ancestors !== undefined && block.ancestors.length > 0 ? block.ancestors : null;
+    return packr.pack([block.segment, block.expiresAt, block.audience, nonce, ancestors, block.generation]);
+  }
   if (block.ancestors !== undefined && block.ancestors.length > 0 && nonce) {
     return packr.pack([block.segment, block.expiresAt, block.audience, nonce, block.ancestors]);
   }
@@ -110,10 +120,18 @@ export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
 export function decodeBlock(bytes: Uint8Array, limits: Limits, first = false): Block {
   const value = unpackInner(bytes, limits);
   // Only block 0 may name ancestors: it is signed with the root key, so no holder can add or strip them.
-  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4 && !(first && value.length === 5))) throw fail('ERR_CAPABILITY_MALFORMED');
-  const [segment, expiresAt, audience, nonce, ancestors] = value as [unknown, unknown, unknown, unknown, unknown];
+  // A sixth element (the audience's generation, SPEC section 3.9) may follow in any block; then the fifth is
+  // nil outside block 0.
+  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4 && !(first && value.length === 5) && value.length !== 6)) {
+    throw fail('ERR_CAPABILITY_MALFORMED');
+  }
+  const [segment, expiresAt, audience, nonce, ancestors, generation] = value as [unknown, unknown, unknown, unknown, unknown, unknown];
   if (value.length >= 4 && !(nonce instanceof Uint8Array && nonce.length === NONCE_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
-  if (value.length === 5) {
+  if (value.length === 6) {
+    if (typeof audience !== 'string' || !(typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0)) throw fail('ERR_CAPABILITY_MALFORMED');
+    if (ancestors !== null && !first) throw fail('ERR_CAPABILITY_MALFORMED');
+  }
+  if (value.length === 5 || (value.length === 6 && ancestors !== null)) {
     if (!Array.isArray(ancestors) || ancestors.length === 0) throw fail('ERR_CAPABILITY_MALFORMED');
     if (ancestors.length > limits.maxAncestors) throw fail('ERR_LIMIT_ANCESTORS');
     if (!ancestors.every((id) => id instanceof Uint8Array && id.length === ANCESTOR_ID_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
@@ -131,7 +149,8 @@ export function decodeBlock(bytes: Uint8Array, limits: Limits, first = false): B
     }
   }
   const block: Block = { segment: segment as JsonValue[], expiresAt, audience };
-  return value.length === 5 ? { ...block, ancestors: ancestors as Uint8Array[] } : block;
+  const withAncestors = value.length === 5 || (value.length === 6 && ancestors !== null) ? { ...block, ancestors: ancestors as Uint8Array[] } : block;
+  return value.length === 6 ? { ...withAncestors, generation: generation as number } : withAncestors;
 }
 
 /**

@@ -170,6 +170,15 @@ export class MemoryStore implements ObjectStore {
     return live;
   }
 
+  async pruneIssued(now: number): Promise<number> {
+    let dropped = 0;
+    for (const [user, issued] of this.#issued) {
+      for (const [id, e] of issued) if (e.expiresAt !== null && e.expiresAt < now && issued.delete(id)) dropped++;
+      if (issued.size === 0) this.#issued.delete(user);
+    }
+    return dropped;
+  }
+
   async recordDelegation(record: DelegationRecord): Promise<void> {
     this.#delegations.push(copyDelegation(record));
   }

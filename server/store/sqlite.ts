@@ -198,6 +198,10 @@ export class SqliteStore implements ObjectStore {
     return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at }));
   }
 
+  async pruneIssued(now: number): Promise<number> {
+    return this.#sql('DELETE FROM issued WHERE expires_at IS NOT NULL AND expires_at < ?').run(now).changes;
+  }
+
   async recordDelegation(r: DelegationRecord): Promise<void> {
     this.#db
       .prepare('INSERT INTO delegations (from_user, to_user, scope, revocation_id, bound, at, token, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')

@@ -140,11 +140,15 @@ export interface ObjectStore {
   pruneCalls(now: number): Promise<number>;
   /**
    * Remembers that capabilities (by revocation id) were issued to a user, so they can be revoked per user.
-   * Recording an id the user already has keeps the first record.
+   * Recording an id the user already has keeps the first record. Only capabilities `revokeUser` cannot reach
+   * through the user's generation (see `RevocationSet.generation`) are recorded: bearer capabilities sent to
+   * the user. A capability bound to the user is never recorded, so this stays small.
    */
   recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void>;
   /** Revocation ids issued to a user and not expired at `now` (an entry expiring exactly at `now` is kept). */
   issuedTo(user: string, now: number): Promise<IssuedRecord[]>;
+  /** Drops issued records whose capability expired before `now`; returns how many. */
+  pruneIssued(now: number): Promise<number>;
   recordDelegation(record: DelegationRecord): Promise<void>;
   /** Recorded delegations matching every given field of `filter`, oldest first. */
   delegations(filter: DelegationFilter): Promise<DelegationRecord[]>;

@@ -163,6 +163,18 @@ export function objectStoreContract(name: string, factory: StoreFactory): void {
         await store.recordIssued('editor', []);
         expect(await store.issuedTo('editor', 0)).toEqual([]);
       });
+
+      it('prunes only records that expired before now, and says how many', async () => {
+        await store.recordIssued('editor', [{ id: 'forever', expiresAt: null }, { id: 'old', expiresAt: 10 }, { id: 'now', expiresAt: 20 }]);
+        await store.recordIssued('guest', [{ id: 'old2', expiresAt: 5 }]);
+        expect(await store.pruneIssued(20)).toBe(2);
+        expect(byId(await store.issuedTo('editor', 0))).toEqual([{ id: 'forever', expiresAt: null }, { id: 'now', expiresAt: 20 }]);
+        expect(await store.issuedTo('guest', 0)).toEqual([]);
+        expect(await store.pruneIssued(20)).toBe(0);
+        // A pruned id may be recorded again (a capability re-sent after its record was dropped).
+        await store.recordIssued('guest', [{ id: 'old2', expiresAt: 50 }]);
+        expect(await store.issuedTo('guest', 0)).toEqual([{ id: 'old2', expiresAt: 50 }]);
+      });
     });
 
     describe('delegations', () => {
