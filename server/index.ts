@@ -9,7 +9,7 @@ export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
 export type {
-  ObjectStore, StoredObject, StoredChange, WriteResult, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
+  ObjectStore, StoredObject, StoredChange, WriteResult, WriteCondition, StoredUpdate, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
 } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export { ServerFunctionError } from './registry.js';

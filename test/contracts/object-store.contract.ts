@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DelegationRecord, ObjectStore } from '../../server/store/types.js';
 import { callsContract } from './object-store-calls.contract.js';
 import { changesContract } from './object-store-changes.contract.js';
+import { conditionalContract } from './object-store-conditional.contract.js';
 import { ManualClock, type StoreFactory } from './object-store-context.js';
 
 /**
@@ -257,5 +258,6 @@ export function objectStoreContract(name: string, factory: StoreFactory): void {
 
     changesContract(context);
     callsContract(context);
+    conditionalContract(context);
   });
 }
