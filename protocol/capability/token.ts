@@ -70,17 +70,26 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 export function encodeBlock(block: Block, nonce?: Uint8Array): Uint8Array {
   if (block.generation !== undefined && block.audience !== null && nonce) {
     const ancestors = block.ancestors !== undefined && block.ancestors.length > 0 ? block.ancestors : null;
-    return packr.pack([block.segment, block.expiresAt, block.audience, nonce, ancestors, block.generation]);
+    return own(packr.pack([block.segment, block.expiresAt, block.audience, nonce, ancestors, block.generation]));
   }
   if (block.ancestors !== undefined && block.ancestors.length > 0 && nonce) {
-    return packr.pack([block.segment, block.expiresAt, block.audience, nonce, block.ancestors]);
+    return own(packr.pack([block.segment, block.expiresAt, block.audience, nonce, block.ancestors]));
   }
-  return packr.pack(nonce ? [block.segment, block.expiresAt, block.audience, nonce] : [block.segment, block.expiresAt, block.audience]);
+  return own(packr.pack(nonce ? [block.segment, block.expiresAt, block.audience, nonce] : [block.segment, block.expiresAt, block.audience]));
 }
 
 /** Encodes a whole token. An unsigned capability travels with kid "" and an empty tag (and never verifies). */
 export function encodeToken(parts: TokenParts): Uint8Array {
-  return packr.pack([TOKEN_VERSION, parts.kid, parts.blocks, parts.tag]);
+  return own(packr.pack([TOKEN_VERSION, parts.kid, parts.blocks, parts.tag]));
+}
+
+/**
+ * The packed bytes in a buffer of their own. msgpackr returns a view into its output buffer, at least 8 KiB,
+ * and a pack nested in another (a capability signed while a frame is encoded) gets a fresh 8 KiB buffer
+ * every time: a held capability keeps its block and token bytes, so views kept 8 KiB each alive.
+ */
+function own(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
 
 function isBytes(value: unknown): value is Uint8Array {
