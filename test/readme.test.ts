@@ -109,14 +109,14 @@ describe('README', () => {
     });
 
     it('runs the Node client against the server: Bob sees Ada\'s edit as a push and cannot edit himself', async () => {
-      server = await startNotesServer(0, '127.0.0.1', APP_SECRET, 'warn');
+      server = await startNotesServer({ port: 0, host: '127.0.0.1', secret: APP_SECRET, logLevel: 'warn' });
       const app = server;
       const outcome = await adaWritesBobWatches(server.url, (user) => app.auth.issue(user === 'ada' ? { id: 'ada', roles: ['writer'] } : { id: 'bob', roles: [] }));
       expect(outcome).toEqual(['milk, eggs', 'ERR_CAPABILITY_MISMATCH']);
     });
 
     it('refuses a note from a user who is not a writer, with the schema as the runtime check', async () => {
-      server = await startNotesServer(0, '127.0.0.1', APP_SECRET, 'warn');
+      server = await startNotesServer({ port: 0, host: '127.0.0.1', secret: APP_SECRET, logLevel: 'warn' });
       const bob = await connect<NotesApi>(server.url, { token: await server.auth.issue({ id: 'bob', roles: [] }) });
       try {
         expect(await bob.call('create_note', 'Mine').catch((err: { code: string }) => err.code)).toBe('ERR_FORBIDDEN');
@@ -128,7 +128,7 @@ describe('README', () => {
     });
 
     it('accepts tokens issued by capsync, by another HS256 signer, and by an identity provider through its JWKS', async () => {
-      server = await startNotesServer(0, '127.0.0.1', APP_SECRET, 'warn');
+      server = await startNotesServer({ port: 0, host: '127.0.0.1', secret: APP_SECRET, logLevel: 'warn' });
       for (const token of [await issueWithCapsync(server, 'ada'), await issueElsewhere(APP_SECRET, 'ada')]) {
         const client = await connect<NotesApi>(server.url, { token });
         expect(client.user).toEqual({ id: 'ada', roles: ['writer'] });
