@@ -12,6 +12,7 @@ import type { ObjectStore, StoredChange } from './store/types.js';
  * pushes carry it), so {@link LiveObjects.encodePush} encodes it unchanged.
  */
 export interface CurrentObject extends ObjectUpdate {
+  /** The decoded fields, `version` included. */
   readonly state: Record<string, unknown>;
 }
 

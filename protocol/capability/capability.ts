@@ -13,6 +13,9 @@ export interface Restrictions {
   readonly audience?: string;
 }
 
+// Set by the static block below: the only way to read the class-private brand from outside the class body.
+let builtLocally: (value: object) => boolean;
+
 /**
  * A capability: a hierarchical scope (`["youtube_videos", id, "update"]`) that grants whoever holds it
  * the right to act on what the scope names. The longer the scope, the narrower the capability.
@@ -27,9 +30,6 @@ export interface Restrictions {
  * const update = cap.narrow(['update'], { expiresAt: Date.now() + 60_000 });
  * ```
  */
-// Set by the static block below: the only way to read the class-private brand from outside the class body.
-let builtLocally: (value: object) => boolean;
-
 export class Capability {
   /**
    * The local-origin brand. Only the constructor gives an object this class-private field, which no code
@@ -151,6 +151,7 @@ export class Capability {
     return `Capability(${JSON.stringify(this.scope)})`;
   }
 
+  /** What `JSON.stringify` shows: the scope only, never the token (a log line must not leak the right). */
   toJSON(): { scope: readonly JsonValue[] } {
     return { scope: this.scope };
   }
