@@ -26,7 +26,9 @@ export type { CollectionOptions } from './collections.js';
 
 /** A capability delegated to this user that still works, as {@link CapsyncClient.grants} lists it. */
 export interface Grant {
+  /** Who delegated it. */
   readonly from: string;
+  /** The delegated capability, still valid. */
   readonly cap: Capability;
   /** The live object the capability grants, or null. */
   readonly object: unknown;
@@ -38,10 +40,10 @@ export interface Grant {
  * A capsync client for Node and browsers: calls server functions, receives live objects and their pushes
  * as rxjs Observables, delegates and revokes capabilities, and keeps its session across dropped connections.
  *
- * A facade over parts kept apart so a reconnect replaces only the first: the {@link Connection} (one
- * socket, a new one per attempt), the {@link RequestManager} (ids, pending calls, keys, timeouts), the
- * {@link LiveRegistry} (instances by address), the {@link ResumeState} (rights and versions to bring back)
- * and the {@link SessionStreams} (long-lived observables).
+ * A facade over parts kept apart so a reconnect replaces only the first: the `Connection` (one
+ * socket, a new one per attempt), the `RequestManager` (ids, pending calls, keys, timeouts), the
+ * `LiveRegistry` (instances by address), the `ResumeState` (rights and versions to bring back)
+ * and the `SessionStreams` (long-lived observables).
  */
 export class CapsyncClient {
   /** The authenticated user, as the server sees it (from the latest hello). */

@@ -6,14 +6,21 @@
 
 /** WebSocket close codes used when an error ends a connection (RFC 6455 section 7.4.1, plus 4xxx app codes). */
 export const CloseCode = {
+  /** Normal closure: the app closed the client, or the server is done with it. */
   normal: 1000,
+  /** Going away: the server drains for a deploy; the client reconnects. */
   goingAway: 1001,
+  /** Protocol error: a frame broke the protocol; terminal. */
   protocolError: 1002,
   /** Never sent: what a peer observes when the connection dropped without a close frame. */
   abnormal: 1006,
+  /** Bad data: a frame that does not decode; terminal. */
   badData: 1007,
+  /** Policy violation (origin, authentication); terminal. */
   policy: 1008,
+  /** A frame larger than `Limits.maxFrameBytes`; terminal. */
   tooBig: 1009,
+  /** The server failed unexpectedly; the client reconnects. */
   internal: 1011,
   /** The peer did not answer pings in time. */
   heartbeatTimeout: 4000,
@@ -140,7 +147,9 @@ export const errorCodes: readonly CapsyncErrorCode[] = Object.freeze(Object.keys
 
 /** The one error class capsync throws; `code` is stable, `message` is safe to show and send. */
 export class CapsyncError extends Error {
+  /** Always `CapsyncError`, whatever the code. */
   override name = 'CapsyncError';
+  /** The stable code to switch on (`ERR_...`); the message is for people and may change. */
   readonly code: CapsyncErrorCode;
   /** The WebSocket close code when this error ends a connection, else undefined. */
   readonly closeCode: number | undefined;

@@ -14,6 +14,8 @@ export type {
 } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export { ServerFunctionError } from './registry.js';
-export { serverFunction, type ServerFunction, type FunctionSignatures } from './server-function.js';
-export type { ArgumentsSchema, SchemaInput, SchemaOutput, SchemaIssue, SchemaResult } from './schema.js';
+export { serverFunction, type ServerFunction, type DeclaredTypes, type FunctionSignatures } from './server-function.js';
+export type {
+  ArgumentsSchema, SchemaInput, SchemaOutput, SchemaIssue, SchemaResult, SchemaSuccess, SchemaFailure, SchemaTypes, PathSegment,
+} from './schema.js';
 export * from '../protocol/index.js';

@@ -23,9 +23,13 @@ export const systemClock: Clock = { now: () => Date.now() };
  * warnings and errors to stderr, `silentLogger` discards everything.
  */
 export interface Logger {
+  /** Connection-level detail (frames refused, resumes). */
   debug(entry: object): void;
+  /** One line per connection event. */
   info(entry: object): void;
+  /** Refused upgrades, closed flooders, configuration worth a look. */
   warn(entry: object): void;
+  /** Server functions that failed with a bug (`err.fn` names them). */
   error(entry: object): void;
 }
 
@@ -54,16 +58,21 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
 export interface HubOptions {
+  /** How connections authenticate (the only required option). */
   readonly auth: AuthOptions;
   /** Default: an in-memory store. */
   readonly store?: ObjectStore;
   /** Capability root keys as symmetric JWKs; the first is current. Default: generated once and kept in the store. */
   readonly capabilityKeys?: readonly JWK[];
+  /** Frame and capability bounds; default `defaultLimits`. */
   readonly limits?: Partial<Limits>;
+  /** Per-connection bounds; default `serverDefaults.connection`. */
   readonly connection?: Partial<ConnectionLimits>;
+  /** Carries object updates to every node; default `LocalFanout` (one process). */
   readonly fanout?: Fanout;
   /** Default: warnings and errors as JSON lines on stderr (`warningLogger`); `silentLogger` or a pino logger to change it. */
   readonly logger?: Logger;
+  /** Who `client.presence()` shows to whom: `'all'` (default), `'none'` or a function. */
   readonly presence?: PresencePolicy;
   /**
    * How long a user whose last connection closed still counts as online (presence events): a reconnect within
