@@ -13,6 +13,7 @@ import { delegate, grantsFor, pushIfNewer, type DelegationDeps } from './delegat
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
+import { HoldingBudgets } from './holdings.js';
 import { AnonymousIdentities, isAnonymousPrincipal } from './identity.js';
 import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
@@ -116,6 +117,7 @@ export class Hub implements ServerApi {
       verifier: this.verifier,
       connection: this.connection,
       deadlines: this.#deadlines,
+      holdingBudgets: new HoldingBudgets(this.connection.maxHoldingsPerUser),
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
       request: (session, frame) => this.#request(session, frame),
       hold: (session, scope) => this.#holders.add(scope, session),
@@ -208,6 +210,14 @@ export class Hub implements ServerApi {
     // A core that is closing takes no one new: the client hears "going away" and tries again elsewhere or later.
     if (this.#closing) {
       session.end(fail('ERR_SERVER_CLOSING'));
+      return session;
+    }
+    if (user !== null && this.#directory.ofUser(user.id).size >= this.connection.maxConnectionsPerUser) {
+      // Told with a typed error frame, then the close code: the client backs off (4005 is retryable).
+      const refused = fail('ERR_LIMIT_CONNECTIONS');
+      this.logger.info({ event: 'connection_refused', code: refused.code, user: user.id });
+      session.sendError(null, refused);
+      session.end(refused);
       return session;
     }
     this.#directory.add(session);

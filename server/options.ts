@@ -41,6 +41,16 @@ export interface ConnectionLimits {
   readonly maxInFlight: number;
   /** Capabilities tracked for pushes; past it the oldest is released. */
   readonly maxHoldings: number;
+  /**
+   * Connections one user may have open at once; one more is refused with `ERR_LIMIT_CONNECTIONS` (close 4005).
+   * Anonymous connections are not counted per user (each is its own principal).
+   */
+  readonly maxConnectionsPerUser: number;
+  /**
+   * Capabilities one principal may hold over all its connections; past it the connection releases its own
+   * oldest, or, holding none, gets `ERR_LIMIT_HOLDINGS` (an error frame with id nil) and no pushes for it.
+   */
+  readonly maxHoldingsPerUser: number;
 }
 
 /** The defaults of {@link ConnectionLimits}. */
@@ -49,6 +59,8 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
   maxBadFrames: 16,
   maxInFlight: 64,
   maxHoldings: 10_000,
+  maxConnectionsPerUser: 32,
+  maxHoldingsPerUser: 50_000,
 });
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
