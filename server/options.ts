@@ -51,6 +51,16 @@ export interface ConnectionLimits {
    * oldest, or, holding none, gets `ERR_LIMIT_HOLDINGS` (an error frame with id nil) and no pushes for it.
    */
   readonly maxHoldingsPerUser: number;
+  /**
+   * Fair service (server/fairness.ts): frames per second one connection may send on average, and at once.
+   * Past it the server stops reading from the socket until the budget refills (backpressure).
+   */
+  readonly callsPerSecond: number;
+  readonly callBurst: number;
+  /** A connection kept over its budget this long is closed with `ERR_OVER_BUDGET` (4004). */
+  readonly overBudgetCloseMs: number;
+  /** Bytes read but not yet admitted by the budget; past it the connection is closed with 4004. */
+  readonly maxQueuedBytes: number;
 }
 
 /** The defaults of {@link ConnectionLimits}. */
@@ -61,6 +71,10 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
   maxHoldings: 10_000,
   maxConnectionsPerUser: 32,
   maxHoldingsPerUser: 50_000,
+  callsPerSecond: 2_000,
+  callBurst: 4_000,
+  overBudgetCloseMs: 10_000,
+  maxQueuedBytes: 8 * 1024 * 1024,
 });
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
