@@ -19,6 +19,7 @@ import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
 import { defaultConnectionLimits, serverDefaults, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
+import { PushSlicer } from './push-slices.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
 import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
@@ -63,6 +64,7 @@ export class Hub implements ServerApi {
   readonly #api: ServerApi;
   readonly #delegationDeps: DelegationDeps;
   readonly #calls: CallKeys;
+  readonly #slicer: PushSlicer;
   readonly #epoch: string;
   /** The highest change sequence number this node has seen (announced in hello; a lower bound is safe). */
   #seq: number;
@@ -98,6 +100,7 @@ export class Hub implements ServerApi {
     this.#deadlines = new Deadlines(clock);
     this.#presence = new Presence(options.presence);
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
+    this.#slicer = new PushSlicer(options.pushSliceSize ?? serverDefaults.pushSliceSize);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
     this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier };
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
@@ -320,7 +323,7 @@ export class Hub implements ServerApi {
     if (update.seq > this.#seq) this.#seq = update.seq;
     const holders = this.#holders.lookup(update.address);
     if (holders.size === 0) return;
-    const bytes = this.live.encodePush(update);
-    for (const session of holders) session.sendBytes(bytes);
+    // Encoded once; written in slices, so a large audience does not hold the event loop (server/push-slices.ts).
+    this.#slicer.send(holders, this.live.encodePush(update));
   }
 }

@@ -92,6 +92,11 @@ export interface HubOptions {
   readonly presence?: PresencePolicy;
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
+  /**
+   * Holders a push is written to before the server yields to other work (`setImmediate`); the rest follow in
+   * further slices. Default 256: a push to 10,000 holders no longer holds the event loop for its whole audience.
+   */
+  readonly pushSliceSize?: number;
   /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */
   readonly tokenRefreshWindowMs?: number;
   /** Default: the wall clock. */
@@ -140,6 +145,7 @@ export const serverDefaults = Object.freeze({
   clockToleranceMs: 0,
   tokenRefreshWindowMs: 30_000,
   heartbeatMs: 30_000,
+  pushSliceSize: 256,
   clientPingIntervalMs: 5_000,
   drainMs: 2_000,
   callKeyWindowMs: 600_000,
