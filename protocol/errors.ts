@@ -30,6 +30,10 @@ export const CloseCode = {
   sessionExpired: 4002,
   /** Too many malformed frames from this connection. */
   tooManyBadFrames: 4003,
+  /** The connection sent calls over its budget (token bucket) for too long: a flood (server/fairness.ts). */
+  overBudget: 4004,
+  /** The connection's user has `maxConnectionsPerUser` connections open already. */
+  tooManyConnections: 4005,
 } as const;
 
 /**
@@ -54,6 +58,8 @@ export const closeCodeClasses: Readonly<Record<(typeof CloseCode)[keyof typeof C
   [CloseCode.slowConsumer]: 'retryable',
   [CloseCode.sessionExpired]: 'new-token',
   [CloseCode.tooManyBadFrames]: 'terminal',
+  [CloseCode.overBudget]: 'retryable', // after a backoff the budget is full again
+  [CloseCode.tooManyConnections]: 'retryable', // once another of the user's connections closes, it works
 });
 
 /**
@@ -102,6 +108,7 @@ const definitions = {
   ERR_LIMIT_SCOPE: ['capability scope is too long', CloseCode.policy],
   ERR_LIMIT_STEPS: ['capability has too many narrowing steps', CloseCode.policy],
   ERR_LIMIT_ANCESTORS: ['capability names too many ancestors', CloseCode.policy],
+  ERR_LIMIT_HOLDINGS: ['this user holds too many capabilities: this one gets no pushes'],
   ERR_EXTENSION_UNKNOWN: ['msgpack extension type is not accepted', CloseCode.badData],
   ERR_FORBIDDEN_KEY: ['map key is not allowed', CloseCode.policy],
   ERR_NON_STRING_KEY: ['map keys must be strings', CloseCode.badData],
@@ -135,6 +142,8 @@ const definitions = {
   ERR_SLOW_CONSUMER: ['unsent bytes passed the limit', CloseCode.slowConsumer],
   ERR_SESSION_EXPIRED: ['session token expired', CloseCode.sessionExpired],
   ERR_TOO_MANY_BAD_FRAMES: ['too many refused frames', CloseCode.tooManyBadFrames],
+  ERR_OVER_BUDGET: ['calls sent faster than the connection budget for too long', CloseCode.overBudget],
+  ERR_LIMIT_CONNECTIONS: ['this user has too many connections open', CloseCode.tooManyConnections],
   // Server setup
   ERR_STORE_UNAVAILABLE: ['store is unavailable: its optional dependency is not installed'],
 } as const satisfies Record<string, readonly [string] | readonly [string, number]>;

@@ -14,12 +14,14 @@ import { delegate, grantsFor, pushIfNewer, type DelegationDeps } from './delegat
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
+import { HoldingBudgets } from './holdings.js';
 import { AnonymousIdentities, isAnonymousPrincipal } from './identity.js';
 import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
 import { defaultConnectionLimits, serverDefaults, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
 import { defaultPresenceGraceMs, PresenceTracker, type PresenceChange } from './presence-events.js';
+import { PushSlicer } from './push-slices.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
 import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
@@ -68,6 +70,7 @@ export class Hub implements ServerApi {
   readonly #api: ServerApi;
   readonly #delegationDeps: DelegationDeps;
   readonly #calls: CallKeys;
+  readonly #slicer: PushSlicer;
   readonly #epoch: string;
   /** The highest change sequence number this node has seen (announced in hello; a lower bound is safe). */
   #seq: number;
@@ -105,6 +108,7 @@ export class Hub implements ServerApi {
     this.#collections = new Collections(this.live, this.logger, options.collections);
     this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, (change) => this.#announce(change));
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
+    this.#slicer = new PushSlicer(options.pushSliceSize ?? serverDefaults.pushSliceSize);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
     this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier };
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
@@ -124,6 +128,7 @@ export class Hub implements ServerApi {
       verifier: this.verifier,
       connection: this.connection,
       deadlines: this.#deadlines,
+      holdingBudgets: new HoldingBudgets(this.connection.maxHoldingsPerUser),
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
       request: (session, frame) => this.#request(session, frame),
       hold: (session, scope) => this.#holders.add(scope, session),
@@ -223,6 +228,14 @@ export class Hub implements ServerApi {
     // A core that is closing takes no one new: the client hears "going away" and tries again elsewhere or later.
     if (this.#closing) {
       session.end(fail('ERR_SERVER_CLOSING'));
+      return session;
+    }
+    if (user !== null && this.#directory.ofUser(user.id).size >= this.connection.maxConnectionsPerUser) {
+      // Told with a typed error frame, then the close code: the client backs off (4005 is retryable).
+      const refused = fail('ERR_LIMIT_CONNECTIONS');
+      this.logger.info({ event: 'connection_refused', code: refused.code, user: user.id });
+      session.sendError(null, refused);
+      session.end(refused);
       return session;
     }
     this.#directory.add(session);
@@ -342,7 +355,7 @@ export class Hub implements ServerApi {
     this.#collections.changed(update);
     const holders = this.#holders.lookup(update.address);
     if (holders.size === 0) return;
-    const bytes = this.live.encodePush(update);
-    for (const session of holders) session.sendBytes(bytes);
+    // Encoded once; written in slices, so a large audience does not hold the event loop (server/push-slices.ts).
+    this.#slicer.send(holders, this.live.encodePush(update));
   }
 }

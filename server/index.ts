@@ -7,7 +7,7 @@ export type { CollectionOptions, RevealRequest } from './collections.js';
 export { Authenticator, type AuthOptions, type User, type Authenticated } from './auth.js';
 export type { LiveObjects, CurrentObject } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
-export { SqliteStore } from './store/sqlite.js';
+export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
 export type {
   ObjectStore, StoredObject, StoredChange, WriteResult, WriteCondition, StoredUpdate, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,

@@ -46,6 +46,26 @@ export interface ConnectionLimits {
   readonly maxInFlight: number;
   /** Capabilities tracked for pushes; past it the oldest is released. */
   readonly maxHoldings: number;
+  /**
+   * Connections one user may have open at once; one more is refused with `ERR_LIMIT_CONNECTIONS` (close 4005).
+   * Anonymous connections are not counted per user (each is its own principal).
+   */
+  readonly maxConnectionsPerUser: number;
+  /**
+   * Capabilities one principal may hold over all its connections; past it the connection releases its own
+   * oldest, or, holding none, gets `ERR_LIMIT_HOLDINGS` (an error frame with id nil) and no pushes for it.
+   */
+  readonly maxHoldingsPerUser: number;
+  /**
+   * Fair service (server/fairness.ts): frames per second one connection may send on average, and at once.
+   * Past it the server stops reading from the socket until the budget refills (backpressure).
+   */
+  readonly callsPerSecond: number;
+  readonly callBurst: number;
+  /** A connection kept over its budget this long is closed with `ERR_OVER_BUDGET` (4004). */
+  readonly overBudgetCloseMs: number;
+  /** Bytes read but not yet admitted by the budget; past it the connection is closed with 4004. */
+  readonly maxQueuedBytes: number;
 }
 
 /** The defaults of {@link ConnectionLimits}. */
@@ -54,6 +74,12 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
   maxBadFrames: 16,
   maxInFlight: 64,
   maxHoldings: 10_000,
+  maxConnectionsPerUser: 32,
+  maxHoldingsPerUser: 50_000,
+  callsPerSecond: 2_000,
+  callBurst: 4_000,
+  overBudgetCloseMs: 10_000,
+  maxQueuedBytes: 8 * 1024 * 1024,
 });
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
@@ -83,6 +109,11 @@ export interface HubOptions {
   readonly collections?: CollectionOptions;
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
+  /**
+   * Holders a push is written to before the server yields to other work (`setImmediate`); the rest follow in
+   * further slices. Default 256: a push to 10,000 holders no longer holds the event loop for its whole audience.
+   */
+  readonly pushSliceSize?: number;
   /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */
   readonly tokenRefreshWindowMs?: number;
   /** Default: the wall clock. */
@@ -131,6 +162,7 @@ export const serverDefaults = Object.freeze({
   clockToleranceMs: 0,
   tokenRefreshWindowMs: 30_000,
   heartbeatMs: 30_000,
+  pushSliceSize: 256,
   clientPingIntervalMs: 5_000,
   drainMs: 2_000,
   callKeyWindowMs: 600_000,
