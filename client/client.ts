@@ -6,6 +6,7 @@ import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CloseInfo, Hello, SocketFactory } from './connection.js';
 import { Collections, type CollectionOptions } from './collections.js';
+import { related } from './held-capabilities.js';
 import { LiveRegistry } from './live-registry.js';
 import { PresenceEvents, type PresenceChange } from './presence.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
@@ -197,10 +198,14 @@ export class CapsyncClient {
    * The states of one live object over time: emits the instance now and after every change (the instance is
    * updated in place, across reconnects), completes when the object is deleted, errors with
    * `ERR_CAPABILITY_REVOKED` or `ERR_CAPABILITY_EXPIRED` (or the code the server refused it with on a
-   * resume) when this client's last capability covering it stops working.
+   * resume) when this client's last capability covering it stops working. While subscribed, the signed
+   * capabilities covering the object when it was subscribed are kept alive (the client otherwise holds
+   * capabilities weakly), so the stream keeps its rights across reconnects even if the app dropped them.
    */
   live<T extends object>(object: T): Observable<T> {
-    return this.#live.observe(object);
+    // The capabilities covering it are kept while the stream is subscribed: they are held weakly, and one
+    // the app dropped would not be presented on the next resume, so the stream would silently go quiet.
+    return this.#live.observe(object, (address) => this.#resume.held.list().filter((cap) => related(cap.scope, address)));
   }
 
   /**

@@ -153,6 +153,18 @@ export interface ServerOptions extends HubOptions {
   readonly devLoginBeyondLoopback?: boolean;
   /** On `close()`, how long to wait for clients to answer the 1001 close frame before terminating them. Default 2 s. */
   readonly drainMs?: number;
+  /**
+   * On `close()`, spread the 1001 closes evenly over this many ms, in a random order, serving the connections
+   * not yet closed meanwhile: after a deploy the fleet reconnects over the window (plus each client's jittered
+   * backoff) instead of in one millisecond. Default 0: all at once.
+   */
+  readonly closeSpreadMs?: number;
+  /**
+   * The listen socket's accept backlog: connections the kernel queues until the server accepts them. After a
+   * restart every client dials within seconds; a short queue refuses the rest. Default 4096 (the kernel caps
+   * it at `net.core.somaxconn`).
+   */
+  readonly listenBacklog?: number;
   /** Extra HTTP routes (the demo page); return true when handled. */
   readonly http?: (request: IncomingMessage, response: ServerResponse) => boolean;
 }
@@ -165,6 +177,8 @@ export const serverDefaults = Object.freeze({
   pushSliceSize: 256,
   clientPingIntervalMs: 5_000,
   drainMs: 2_000,
+  listenBacklog: 4096,
+  closeSpreadMs: 0,
   callKeyWindowMs: 600_000,
   tombstoneHorizonMs: 7 * 24 * 3_600_000,
   /** Warnings and errors to stderr: a failing server function must show up somewhere. */

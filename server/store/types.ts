@@ -159,7 +159,7 @@ export interface ObjectStore {
    * (its latest change), a deleted one as a tombstone. Deletions older than {@link ObjectStore.horizon} may
    * be missing.
    */
-  changes(since: number, limit: number): Promise<StoredChange[]>;
+  changes(since: number, limit: number): Promise<readonly StoredChange[]>;
   /**
    * Every live object whose address starts with `prefix` (element by element, elements compared as JSON
    * values with map key order ignored; the whole address counts as a prefix of itself), in the order their
