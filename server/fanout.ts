@@ -17,6 +17,12 @@ export interface ObjectUpdate {
 export interface Fanout {
   publish(update: ObjectUpdate): Promise<void>;
   subscribe(listener: (update: ObjectUpdate) => void): () => void;
+  /**
+   * Optional, for a fan-out that listens only for what is held on this node (Redis): a local capability of
+   * `scope` started being tracked for pushes, or stopped (each hold is released once).
+   */
+  hold?(scope: readonly JsonValue[]): void;
+  release?(scope: readonly JsonValue[]): void;
   close(): Promise<void>;
 }
 

@@ -9,7 +9,8 @@ import { CapabilityVerifier, type MintOptions } from '../protocol/verifier.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
-import { delegate, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
+import type { ClusterPeers } from './cluster.js';
+import { delegate, deliverRemote, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
@@ -51,7 +52,9 @@ export class Hub implements ServerApi {
   readonly connection: ConnectionLimits;
   readonly #functions = new FunctionRegistry();
   readonly #holders = new HolderIndex<ServerSession>();
-  readonly #directory = new SessionDirectory<ServerSession>();
+  readonly #directory: SessionDirectory<ServerSession>;
+  readonly #cluster: ClusterPeers | undefined;
+  readonly #unsubscribeCluster: () => void;
   readonly #deadlines: Deadlines;
   readonly #presence: Presence;
   readonly #revocations: Revocations;
@@ -91,6 +94,8 @@ export class Hub implements ServerApi {
       crypto: nodeCrypto,
     });
     this.#identities = new AnonymousIdentities(keyring, nodeCrypto);
+    this.#cluster = options.cluster;
+    this.#directory = new SessionDirectory<ServerSession>(this.#cluster ?? {});
     this.#fanout = options.fanout ?? new LocalFanout();
     this.live = new LiveObjects(store, this.#fanout, this.codec);
     this.auth = new Authenticator(options.auth);
@@ -98,7 +103,13 @@ export class Hub implements ServerApi {
     this.#presence = new Presence(options.presence);
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
-    this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier };
+    this.#delegationDeps = {
+      directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier, cluster: this.#cluster,
+    };
+    this.#unsubscribeCluster =
+      this.#cluster?.onDelivery((to, d) => {
+        deliverRemote(this.#delegationDeps, to, d.from, d.token).catch((error: unknown) => this.logger.warn({ event: 'remote_delegation_failed', err: error }));
+      }) ?? (() => {});
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
     this.#calls = new CallKeys({ store, codec: this.codec, verifier: this.verifier, clock, logger: this.logger, windowMs: callKeyWindowMs });
     this.#tombstoneHorizonMs = options.tombstoneHorizonMs ?? serverDefaults.tombstoneHorizonMs;
@@ -118,8 +129,14 @@ export class Hub implements ServerApi {
       deadlines: this.#deadlines,
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
       request: (session, frame) => this.#request(session, frame),
-      hold: (session, scope) => this.#holders.add(scope, session),
-      release: (session, scope) => this.#holders.remove(scope, session),
+      hold: (session, scope) => {
+        this.#holders.add(scope, session);
+        this.#fanout.hold?.(scope);
+      },
+      release: (session, scope) => {
+        this.#holders.remove(scope, session);
+        this.#fanout.release?.(scope);
+      },
       issued: (session, entries) => {
         if (session.user === null) return;
         store.recordIssued(session.user.id, entries).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
@@ -241,6 +258,7 @@ export class Hub implements ServerApi {
     for (const session of this.#directory.all()) session.end(fail('ERR_SERVER_CLOSING'));
     this.#deadlines.close();
     this.#unsubscribeFanout();
+    this.#unsubscribeCluster();
     this.#revocations.close();
     await this.#fanout.close();
     await this.store.close();
@@ -266,7 +284,9 @@ export class Hub implements ServerApi {
         return this.#refresh(session, frame[2]);
       case FrameType.presence: {
         if (session.user === null) throw fail('ERR_AUTH_REQUIRED');
-        return this.#presence.list(session.user, this.#directory.users());
+        if (this.#cluster === undefined) return this.#presence.list(session.user, this.#directory.users());
+        const viewer = session.user;
+        return this.#cluster.onlineUsers().then((online) => this.#presence.list(viewer, online));
       }
     }
   }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
 import type { Limits } from '../protocol/limits.js';
 import type { AuthOptions, User } from './auth.js';
+import type { ClusterPeers } from './cluster.js';
 import type { Fanout } from './fanout.js';
 import { warningLogger } from './logger.js';
 import type { PresencePolicy } from './presence.js';
@@ -61,6 +62,8 @@ export interface HubOptions {
   readonly limits?: Partial<Limits>;
   readonly connection?: Partial<ConnectionLimits>;
   readonly fanout?: Fanout;
+  /** The other nodes sharing the store (presence and delegation across nodes), e.g. `connectRedis(...).cluster`. Default: none. */
+  readonly cluster?: ClusterPeers;
   /** Default: warnings and errors as JSON lines on stderr (`warningLogger`); `silentLogger` or a pino logger to change it. */
   readonly logger?: Logger;
   readonly presence?: PresencePolicy;
