@@ -21,9 +21,9 @@ export async function runClusterBench(short: boolean): Promise<ClusterReport> {
   const redis = await startRedis();
   try {
     const rate = short ? 100 : 1000;
-    const ratio = await busRatio(redis.url, short ? 5 : 50, short ? 60 : 1500);
-    const delivery = { ...(await deliveryLatency(redis.url, rate, short ? 50 : 3000)), rate };
-    const revocation = await revocationLatency(redis.url, short ? 20 : 500);
+    const ratio = await busRatio(redis.url, short ? 5 : 50, short ? 60 : 600);
+    const delivery = { ...(await deliveryLatency(redis.url, rate, short ? 50 : 2000)), rate };
+    const revocation = await revocationLatency(redis.url, short ? 20 : 300);
     const seconds = short ? 0.5 : 5;
     const perNode = short ? 2 : 8;
     const baseline = await callsPerSecond(undefined, 1, perNode, seconds);
