@@ -11,8 +11,10 @@ export { MemoryStore } from './store/memory.js';
 export { connectRedis, type RedisOptions, type RedisBackend, type Durability } from './redis/index.js';
 export type { ClusterPeers, RemoteDelegation } from './cluster.js';
 export type {
-  ObjectStore, StoredObject, StoredChange, WriteResult, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
+  ObjectStore, StoredObject, StoredChange, WriteResult, WriteCondition, StoredUpdate, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
 } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export { ServerFunctionError } from './registry.js';
+export { serverFunction, type ServerFunction, type FunctionSignatures } from './server-function.js';
+export type { ArgumentsSchema, SchemaInput, SchemaOutput, SchemaIssue, SchemaResult } from './schema.js';
 export * from '../protocol/index.js';

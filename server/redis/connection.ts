@@ -80,6 +80,8 @@ const scripts: Record<string, { lua: string; keys: number }> = {
   capsyncPruneCalls: { lua: lua.PRUNE_CALLS, keys: 0 },
   capsyncRevoke: { lua: lua.REVOKE, keys: 0 },
   capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 0 },
+  capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 0 },
+  capsyncPruneIssued: { lua: lua.PRUNE_ISSUED, keys: 0 },
 };
 
 function defineScripts(connection: Redis): void {

@@ -80,6 +80,12 @@ export class RedisRevocationSet extends MemoryRevocationSet {
     this.apply(entries);
   }
 
+  override async bumpGeneration(user: string): Promise<number> {
+    const generation = (await runScript(this.#redis, 'capsyncBumpGeneration', [this.#p, this.#writer, user])) as number;
+    this.applyGeneration(user, generation);
+    return generation;
+  }
+
   override async prune(now: number): Promise<number> {
     await runScript(this.#redis, 'capsyncPruneRevocations', [this.#p, now]);
     return super.prune(now);
@@ -118,8 +124,10 @@ export class RedisRevocationSet extends MemoryRevocationSet {
     // The stream's end first, then the hash: an id revoked in between is in both, and applied once.
     const last = (await this.#feed.xrevrange(`${this.#p}rev:feed`, '+', '-', 'COUNT', 1)) as [string, string[]][];
     const all = await this.#feed.hgetall(`${this.#p}rev`);
+    const generations = await this.#feed.hgetall(`${this.#p}gen`);
     this.#lastId = last[0]?.[0] ?? '0';
     this.apply(Object.entries(all).map(([id, at]) => ({ id, expiresAt: at === '' ? null : Number(at) })));
+    for (const [user, generation] of Object.entries(generations)) this.applyGeneration(user, Number(generation));
     this.#heardAt = performance.now();
     this.#caughtUp = true;
   }
@@ -130,9 +138,14 @@ export class RedisRevocationSet extends MemoryRevocationSet {
     const entries = reply?.[0]?.[1] ?? [];
     for (const [id, fields] of entries) {
       this.#lastId = id;
+      // Fields: by <writer> kind ids|gen, then id/expiry pairs, or the user and its new generation.
       if (fields[1] === this.#writer) continue;
+      if (fields[3] === 'gen') {
+        this.applyGeneration(fields[4]!, Number(fields[5]));
+        continue;
+      }
       const batch: RevocationEntry[] = [];
-      for (let i = 2; i + 1 < fields.length; i += 2) batch.push({ id: fields[i]!, expiresAt: fields[i + 1] === '' ? null : Number(fields[i + 1]) });
+      for (let i = 4; i + 1 < fields.length; i += 2) batch.push({ id: fields[i]!, expiresAt: fields[i + 1] === '' ? null : Number(fields[i + 1]) });
       this.apply(batch);
     }
     this.#heardAt = performance.now();

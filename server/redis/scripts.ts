@@ -15,12 +15,20 @@
  * Bus messages: "<version> <seq> <live>\n<[address,type] JSON>\n<state bytes>".
  */
 
-/** ARGV: prefix, key, address JSON, type, state, now, header JSON, channels... Returns {version, seq}. */
+/**
+ * ARGV: prefix, key, address JSON, type, state, now, ifVersion ('' for none), header JSON, channels...
+ * Returns {version, seq}, or {0, current} when the object is not at ifVersion (0: no live object), writing nothing.
+ */
 export const PUT = `
 local p, key, typ = ARGV[1], ARGV[2], ARGV[4]
 local ok = p .. 'o:' .. key
+local old = redis.call('HMGET', ok, 'type', 'created', 'version', 'state')
+if ARGV[7] ~= '' then
+  local current = 0
+  if old[4] then current = tonumber(old[3]) end
+  if current ~= tonumber(ARGV[7]) then return {0, current} end
+end
 local seq = redis.call('HINCRBY', p .. 'meta', 'seq', 1)
-local old = redis.call('HMGET', ok, 'type', 'created')
 local version, created
 if old[1] then
   version = redis.call('HINCRBY', ok, 'version', 1)
@@ -37,8 +45,8 @@ end
 redis.call('HSET', ok, 'type', typ, 'state', ARGV[5], 'seq', seq, 'at', ARGV[6])
 redis.call('ZADD', p .. 't:' .. typ, created, key)
 redis.call('ZADD', p .. 'changes', seq, key)
-local message = version .. ' ' .. seq .. ' 1\\n' .. ARGV[7] .. '\\n' .. ARGV[5]
-for i = 8, #ARGV do redis.call('SPUBLISH', ARGV[i], message) end
+local message = version .. ' ' .. seq .. ' 1\\n' .. ARGV[8] .. '\\n' .. ARGV[5]
+for i = 9, #ARGV do redis.call('SPUBLISH', ARGV[i], message) end
 return {version, seq}
 `;
 
@@ -174,7 +182,7 @@ for i = 3, #ARGV, 2 do
   end
 end
 if #fresh > 0 then
-  redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[2], unpack(fresh))
+  redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[2], 'kind', 'ids', unpack(fresh))
 end
 return #fresh / 2
 `;
@@ -185,4 +193,24 @@ local p = ARGV[1]
 local ids = redis.call('ZRANGEBYSCORE', p .. 'rev:exp', '-inf', '(' .. ARGV[2])
 for _, id in ipairs(ids) do redis.call('HDEL', p .. 'rev', id); redis.call('ZREM', p .. 'rev:exp', id) end
 return #ids
+`;
+
+/** ARGV: prefix, writer, user. Raises the user's generation by one and announces it on the feed; returns the new generation. */
+export const BUMP_GENERATION = `
+local p = ARGV[1]
+local generation = redis.call('HINCRBY', p .. 'gen', ARGV[3], 1)
+redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[2], 'kind', 'gen', ARGV[3], generation)
+return generation
+`;
+
+/** ARGV: prefix, now. Drops issued records (\`issued:<user>\` fields) whose capability expired before now. */
+export const PRUNE_ISSUED = `
+local p = ARGV[1]
+local members = redis.call('ZRANGEBYSCORE', p .. 'issued:exp', '-inf', '(' .. ARGV[2])
+for _, m in ipairs(members) do
+  local cut = string.find(m, '\\0', 1, true)
+  redis.call('HDEL', p .. 'issued:' .. string.sub(m, 1, cut - 1), string.sub(m, cut + 1))
+  redis.call('ZREM', p .. 'issued:exp', m)
+end
+return #members
 `;

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { VersionConflictError } from '../../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import { prefixKeys } from '../store/prefix.js';
 import type {
-  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteResult,
+  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteCondition,
+  WriteResult,
 } from '../store/types.js';
 import { runScript } from './connection.js';
 import { channelsOf } from './channels.js';
@@ -50,10 +52,13 @@ export class RedisStore implements ObjectStore {
     return objects(await runScript(this.#redis, 'capsyncList', [this.#p, type], true));
   }
 
-  async put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<WriteResult> {
+  async put(address: readonly JsonValue[], type: string, state: Uint8Array, condition?: WriteCondition): Promise<WriteResult> {
     const header = JSON.stringify([address, type]);
-    const args = [this.#p, key(address), JSON.stringify(address), type, asBuffer(state), this.#clock.now(), header, ...channelsOf(this.#p, address)];
+    const ifVersion = condition?.ifVersion === undefined ? '' : condition.ifVersion;
+    const args = [this.#p, key(address), JSON.stringify(address), type, asBuffer(state), this.#clock.now(), ifVersion, header, ...channelsOf(this.#p, address)];
     const [version, seq] = (await runScript(this.#redis, 'capsyncPut', args)) as [number, number];
+    // Checked in the script, with the write: no other node's write can come in between.
+    if (version === 0) throw new VersionConflictError(seq, condition?.ifVersion);
     return { version, seq };
   }
 
@@ -107,8 +112,16 @@ export class RedisStore implements ObjectStore {
   async recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void> {
     if (entries.length === 0) return;
     const pipeline = this.#redis.pipeline();
-    for (const e of entries) pipeline.hsetnx(`${this.#p}issued:${user}`, e.id, e.expiresAt === null ? '' : String(e.expiresAt));
+    for (const e of entries) {
+      pipeline.hsetnx(`${this.#p}issued:${user}`, e.id, e.expiresAt === null ? '' : String(e.expiresAt));
+      // NX: the first record is kept, and so is its expiry.
+      if (e.expiresAt !== null) pipeline.zadd(`${this.#p}issued:exp`, 'NX', e.expiresAt, `${user}\u0000${e.id}`);
+    }
     await pipeline.exec();
+  }
+
+  async pruneIssued(now: number): Promise<number> {
+    return (await runScript(this.#redis, 'capsyncPruneIssued', [this.#p, now])) as number;
   }
 
   async issuedTo(user: string, now: number): Promise<IssuedRecord[]> {
