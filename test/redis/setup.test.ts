@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseServeArgs } from '../../examples/video/config.js';
 import { loadIoredis } from '../../server/redis/connection.js';
@@ -66,5 +67,13 @@ describe('capsync serve --redis', () => {
     expect(() => parseServeArgs(['--redis', 'http://x'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
     expect(() => parseServeArgs(['--redis', '127.0.0.1:6379'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
     expect(() => parseServeArgs(['--redis-durability', 'sometimes'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+  });
+});
+
+describe('README "Running several nodes"', () => {
+  it('shows the haproxy config the multi-node tests run, exactly', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const shown = /```haproxy\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(shown).toBe(readFileSync(new URL('../../examples/cluster/haproxy.cfg', import.meta.url), 'utf8'));
   });
 });
