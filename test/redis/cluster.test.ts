@@ -91,8 +91,8 @@ describe('three node processes on one Redis behind haproxy (round-robin, no stic
     await cut.cut();
     await state(x.client, 'reconnecting');
     const writer = await client(nodes[(before + 1) % 3]!.url, 'admin');
-    const version = await writer.client.call<number>('set_video_description', (await writer.client.call<Video[]>('get_my_videos')).find((v) => v.id === x.video.id)!.cap, 'while away');
     const caughtUp = sees(x.client, x.video.id, 'while away');
+    const version = await writer.client.call<number>('set_video_description', (await writer.client.call<Video[]>('get_my_videos')).find((v) => v.id === x.video.id)!.cap, 'while away');
     cut.refuse(false);
     await state(x.client, 'connected');
     await caughtUp;
@@ -121,8 +121,9 @@ describe('three node processes on one Redis behind haproxy (round-robin, no stic
     await nodes[host]!.kill9();
     await state(x.client, 'reconnecting');
     const adminCap = (await y.client.call<Video[]>('get_my_videos')).find((v) => v.id === x.video.id)!.cap;
-    await y.client.call('set_video_description', adminCap, 'while its node was dead');
+    // Watched before the write: x may resume elsewhere before the writer hears its answer.
     const caughtUp = sees(x.client, x.video.id, 'while its node was dead');
+    await y.client.call('set_video_description', adminCap, 'while its node was dead');
     await state(x.client, 'connected');
     await caughtUp;
     // Pushed live from a write on the third node, and the survivors never left 'connected'.
