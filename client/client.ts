@@ -5,6 +5,7 @@ import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.j
 import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CloseInfo, Hello, SocketFactory } from './connection.js';
+import { Collections, type CollectionOptions } from './collections.js';
 import { LiveRegistry } from './live-registry.js';
 import { PresenceEvents, type PresenceChange } from './presence.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
@@ -21,10 +22,13 @@ export type { ConnectionState, StateObservable } from './reconnect.js';
 export type { Change, Delegation, Revocation } from './streams.js';
 export type { FunctionArgs, FunctionName, FunctionResult, TypedClient } from './typed.js';
 export type { PresenceChange } from './presence.js';
+export type { CollectionOptions } from './collections.js';
 
 /** A capability delegated to this user that still works, as {@link CapsyncClient.grants} lists it. */
 export interface Grant {
+  /** Who delegated it. */
   readonly from: string;
+  /** The delegated capability, still valid. */
   readonly cap: Capability;
   /** The live object the capability grants, or null. */
   readonly object: unknown;
@@ -36,10 +40,10 @@ export interface Grant {
  * A capsync client for Node and browsers: calls server functions, receives live objects and their pushes
  * as rxjs Observables, delegates and revokes capabilities, and keeps its session across dropped connections.
  *
- * A facade over parts kept apart so a reconnect replaces only the first: the {@link Connection} (one
- * socket, a new one per attempt), the {@link RequestManager} (ids, pending calls, keys, timeouts), the
- * {@link LiveRegistry} (instances by address), the {@link ResumeState} (rights and versions to bring back)
- * and the {@link SessionStreams} (long-lived observables).
+ * A facade over parts kept apart so a reconnect replaces only the first: the `Connection` (one
+ * socket, a new one per attempt), the `RequestManager` (ids, pending calls, keys, timeouts), the
+ * `LiveRegistry` (instances by address), the `ResumeState` (rights and versions to bring back)
+ * and the `SessionStreams` (long-lived observables).
  */
 export class CapsyncClient {
   /** The authenticated user, as the server sees it (from the latest hello). */
@@ -75,6 +79,12 @@ export class CapsyncClient {
   readonly #streams = new SessionStreams(clientDefaults.heldEvents);
   readonly #frames = new Subject<Frame>();
   readonly #presence = new PresenceEvents();
+  readonly #collections = new Collections(this.#live, (cap, options, onId) =>
+    this.#request((id) => {
+      onId(id);
+      return [FrameType.watch, id, cap, options];
+    }),
+  );
   readonly #link: SessionLink;
 
   private constructor(url: string, options: ConnectOptions, open: SocketFactory) {
@@ -96,6 +106,7 @@ export class CapsyncClient {
       resumed: (answer) => {
         this.#resume.answered(answer);
         this.#reconnected();
+        this.#collections.reconnected();
       },
       resend: (transmit, keyWindowMs) => this.#requests.resend(transmit, keyWindowMs),
       disconnected: () => {
@@ -192,6 +203,21 @@ export class CapsyncClient {
     return this.#live.observe(object);
   }
 
+  /**
+   * The live list of objects under `cap`'s scope (a prefix capability, such as an admin's
+   * `["youtube_videos"]`): emits the whole list once the server's snapshot arrived, and again whenever an
+   * object is created or deleted there or a member changes. Members are the client's own instances (the
+   * same ones `live()` and pushes update), each with the capability it is granted under (by default `cap`
+   * narrowed to it; the server may attach a narrower one or leave objects out) unless the instance already
+   * had one. `type` keeps one portable class. Subscribers of the same scope and type share one watch; it
+   * stops when the last unsubscribes. Survives reconnects (re-watched: what changed while away arrives).
+   * Errors with the server's code: a capability that does not work (`ERR_CAPABILITY_*`), a collection over
+   * the server's bound (`ERR_COLLECTION_TOO_LARGE`), too many watches (`ERR_TOO_MANY_WATCHES`).
+   */
+  collection<T extends object = object>(cap: Capability, options?: CollectionOptions<T>): Observable<T[]> {
+    return this.#collections.observe(cap, options);
+  }
+
   /** Closes the client for good; everything pending fails with `ERR_CONNECTION_CLOSED` at once. */
   close(code: number = CloseCode.normal, reason = ''): Promise<CloseInfo> {
     if (!this.#link.ended) {
@@ -226,6 +252,7 @@ export class CapsyncClient {
   #teardown(error: CapsyncError | undefined): void {
     this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
     this.#live.close(error);
+    this.#collections.close(error);
     this.#frames.complete();
     this.#streams.close();
     this.#presence.close();
@@ -252,6 +279,7 @@ export class CapsyncClient {
         // A stale or refused push is dropped whole: it neither touches an instance nor reaches `changes`.
         const outcome = this.#live.apply(push);
         if (outcome === 'applied' || outcome === 'untracked') this.#streams.change({ ...push, deleted: state === null });
+        if (outcome === 'applied') this.#collections.pushed(address, state === null);
         break;
       }
       case FrameType.delegation:
@@ -260,6 +288,12 @@ export class CapsyncClient {
       case FrameType.revoked:
         this.#resume.revoked(frame[1], frame[2] as JsonValue[], frame[3]);
         this.#streams.revoked({ revocationId: frame[1], scope: frame[2] as JsonValue[], reason: frame[3] });
+        break;
+      case FrameType.snapshot:
+        this.#collections.snapshot(frame[1], frame[2]);
+        break;
+      case FrameType.collectionChange:
+        this.#collections.change(frame[1], frame[2], frame[3]);
         break;
       case FrameType.presenceEvent:
         this.#presence.event(frame[1], frame[2]);

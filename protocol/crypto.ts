@@ -8,7 +8,9 @@ import { sha256 } from '@noble/hashes/sha2.js';
  * and the capabilities it mints or verifies keep it for narrowing.
  */
 export interface CryptoProvider {
+  /** HMAC-SHA-256 of `message` under `key`. */
   hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array;
+  /** SHA-256 of `message`. */
   sha256(message: Uint8Array): Uint8Array;
   /** Constant-time equality of two byte strings of the same length. */
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean;

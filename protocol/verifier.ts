@@ -13,8 +13,11 @@ import { MemoryRevocationSet, type RevocationSet } from './revocation.js';
 
 /** Options of a {@link CapabilityVerifier}. */
 export interface VerifierOptions {
+  /** The keys capabilities are minted and verified with. */
   readonly keyring: Keyring;
+  /** Revoked ids; default an empty in-memory set. */
   readonly revocations?: RevocationSet;
+  /** Bounds on scopes and chains; default `defaultLimits`. */
   readonly limits?: Partial<Limits>;
   /** Verified tokens remembered; revocation and expiry are still checked on every use. Default 10,000; 0 disables. */
   readonly cacheSize?: number;
@@ -60,10 +63,15 @@ interface CacheEntry {
  * in constant time. Results are cached by token bytes; revocation and expiry are re-checked at every use.
  */
 export class CapabilityVerifier implements VerificationAuthority {
+  /** The keys this verifier signs and verifies with. */
   readonly keyring: Keyring;
+  /** The revocation set every verification consults. */
   readonly revocations: RevocationSet;
+  /** The limits minted and verified capabilities are held to. */
   readonly limits: Limits;
+  /** Milliseconds of clock skew allowed on expiry. */
   readonly clockToleranceMs: number;
+  /** The clock expiry is judged by (ms since the epoch). */
   readonly now: () => number;
   readonly crypto: CryptoProvider;
   /** The provider and limits every capability this verifier mints or verifies narrows with. */
@@ -87,10 +95,12 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.#bound = size > 0 ? new LRUCache({ max: size }) : undefined;
   }
 
+  /** True when any of these revocation ids (a chain and its ancestors) is revoked. */
   isRevoked(ids: readonly string[]): boolean {
     return ids.some((id) => this.revocations.has(id));
   }
 
+  /** True when the revocation set holds anything at all (a fast path for the common case). */
   hasRevocations(): boolean {
     return this.revocations.size > 0;
   }

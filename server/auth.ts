@@ -3,7 +3,9 @@ import { fail } from '../protocol/errors.js';
 
 /** The authenticated caller, as every server function sees it (Anvil's `anvil.users.get_user()`). */
 export interface User {
+  /** The user id: the JWT's `sub`. */
   readonly id: string;
+  /** The user's roles: the JWT's `roles` claim (empty when absent). */
   readonly roles: readonly string[];
 }
 
@@ -15,7 +17,9 @@ export interface AuthOptions {
   readonly jwks?: JSONWebKeySet;
   /** A JWKS URL (fetched and cached by jose). */
   readonly jwksUrl?: string;
+  /** When set, a JWT must carry this `iss`. */
   readonly issuer?: string;
+  /** When set, a JWT must carry this `aud`. */
   readonly audience?: string;
   /** Accept connections without a token; their user is null. Default false. */
   readonly allowAnonymous?: boolean;
@@ -30,6 +34,7 @@ export interface AuthOptions {
 
 /** The outcome of authenticating a token. */
 export interface Authenticated {
+  /** The user, or null for an anonymous session. */
   readonly user: User | null;
   /** When the JWT expires (ms since epoch), or null for anonymous sessions (and tokens without `exp`, where allowed). */
   readonly expiresAt: number | null;
@@ -45,6 +50,7 @@ const CONTROL = /[\u0000-\u001f]/;
  * not http(s)) throw `ERR_KEY_INVALID` at construction, with a message that says what to fix.
  */
 export class Authenticator {
+  /** Whether connections without a token are accepted (`auth.allowAnonymous`). */
   readonly allowAnonymous: boolean;
   readonly #options: AuthOptions;
   readonly #secret: Uint8Array | undefined;

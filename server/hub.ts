@@ -10,16 +10,19 @@ import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
 import type { ClusterPeers } from './cluster.js';
+import { Collections } from './collections.js';
 import { delegate, deliverRemote, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
+import { HoldingBudgets } from './holdings.js';
 import { AnonymousIdentities, isAnonymousPrincipal } from './identity.js';
 import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
 import { defaultConnectionLimits, serverDefaults, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
 import { defaultPresenceGraceMs, PresenceTracker, type PresenceChange } from './presence-events.js';
+import { PushSlicer } from './push-slices.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
 import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
@@ -59,6 +62,7 @@ export class Hub implements ServerApi {
   readonly #deadlines: Deadlines;
   readonly #presence: Presence;
   readonly #online: PresenceTracker;
+  readonly #collections: Collections;
   /** Sessions counted by {@link Hub.#online} (a session refused while closing never was). */
   readonly #counted = new WeakSet<ServerSession>();
   readonly #revocations: Revocations;
@@ -69,6 +73,7 @@ export class Hub implements ServerApi {
   readonly #api: ServerApi;
   readonly #delegationDeps: DelegationDeps;
   readonly #calls: CallKeys;
+  readonly #slicer: PushSlicer;
   readonly #epoch: string;
   /** The highest change sequence number this node has seen (announced in hello; a lower bound is safe). */
   #seq: number;
@@ -105,8 +110,10 @@ export class Hub implements ServerApi {
     this.auth = new Authenticator(options.auth);
     this.#deadlines = new Deadlines(clock);
     this.#presence = new Presence(options.presence);
+    this.#collections = new Collections(this.live, this.logger, options.collections);
     this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, (change) => this.#announce(change));
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
+    this.#slicer = new PushSlicer(options.pushSliceSize ?? serverDefaults.pushSliceSize);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
     this.#delegationDeps = {
       directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier, cluster: this.#cluster,
@@ -132,6 +139,7 @@ export class Hub implements ServerApi {
       verifier: this.verifier,
       connection: this.connection,
       deadlines: this.#deadlines,
+      holdingBudgets: new HoldingBudgets(this.connection.maxHoldingsPerUser),
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
       request: (session, frame) => this.#request(session, frame),
       hold: (session, scope) => {
@@ -148,6 +156,7 @@ export class Hub implements ServerApi {
       },
       closed: (session) => {
         this.#directory.remove(session);
+        this.#collections.closed(session);
         if (session.user !== null && this.#counted.has(session)) {
           this.#counted.delete(session);
           this.#online.closed(session.user.id);
@@ -238,6 +247,14 @@ export class Hub implements ServerApi {
       session.end(fail('ERR_SERVER_CLOSING'));
       return session;
     }
+    if (user !== null && this.#directory.ofUser(user.id).size >= this.connection.maxConnectionsPerUser) {
+      // Told with a typed error frame, then the close code: the client backs off (4005 is retryable).
+      const refused = fail('ERR_LIMIT_CONNECTIONS');
+      this.logger.info({ event: 'connection_refused', code: refused.code, user: user.id });
+      session.sendError(null, refused);
+      session.end(refused);
+      return session;
+    }
     this.#directory.add(session);
     session.start({ ...this.#hello, epoch: this.#epoch, seq: this.#seq });
     if (user !== null) {
@@ -291,6 +308,8 @@ export class Hub implements ServerApi {
         return this.#resume(session, frame[2]);
       case FrameType.grants:
         return grantsFor(this.#delegationDeps, session);
+      case FrameType.watch:
+        return this.#collections.watch(session, frame[1], frame[2], frame[3]);
       case FrameType.delegate:
         return delegate(this.#delegationDeps, session, frame[2], frame[3], frame[4]);
       case FrameType.revoke:
@@ -354,9 +373,10 @@ export class Hub implements ServerApi {
 
   #push(update: ObjectUpdate): void {
     if (update.seq > this.#seq) this.#seq = update.seq;
+    this.#collections.changed(update);
     const holders = this.#holders.lookup(update.address);
     if (holders.size === 0) return;
-    const bytes = this.live.encodePush(update);
-    for (const session of holders) session.sendBytes(bytes);
+    // Encoded once; written in slices, so a large audience does not hold the event loop (server/push-slices.ts).
+    this.#slicer.send(holders, this.live.encodePush(update));
   }
 }

@@ -8,6 +8,7 @@ import { serverDefaults, type ServerOptions } from '../options.js';
 import type { ServerSession, Transport } from '../session.js';
 import { SUBPROTOCOL, bearerToken, isLoopbackAddress, originAllowed, refuseUpgrade } from './http.js';
 import { handleRequest } from './routes.js';
+import { FairInbox } from '../fairness.js';
 
 /**
  * The only part of capsync that knows `node:http` and `ws`: HTTP routes, the upgrade (origin, then the
@@ -126,8 +127,19 @@ export class NodeListener {
       this.#alive.add(ws);
       const user = authenticated.user?.id ?? null;
       ws.on('pong', () => this.#alive.add(ws));
-      ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? session.receive(data) : session.receiveText()));
+      // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
+      const inbox = new FairInbox(this.#hub.connection, {
+        deliver: (data, isBinary) => (isBinary ? session.receive(data) : session.receiveText()),
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+        close: (error) => {
+          logger.warn({ event: 'over_budget', session: session.id, user });
+          session.end(error);
+        },
+      });
+      ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push(data, isBinary));
       ws.on('close', (code) => {
+        inbox.dispose();
         this.#sessions.delete(ws);
         session.dispose();
         logger.info({ event: 'disconnected', session: session.id, user, code });

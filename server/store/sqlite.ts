@@ -31,11 +31,23 @@ export function loadBetterSqlite3(require: (id: string) => unknown = createRequi
 
 const COLUMNS = 'address, type, state, version, seq';
 
+/** Options of a {@link SqliteStore}. */
+export interface SqliteStoreOptions extends StoreOptions {
+  /**
+   * `'full'` (default): every commit is fsynced before the write resolves (`synchronous = FULL`).
+   * `'normal'`: WAL's `synchronous = NORMAL`, several times faster per write; survives a process crash, but a
+   * power cut or OS crash may lose the latest acknowledged writes. `npm run bench:durability` measures both.
+   */
+  readonly durability?: 'full' | 'normal';
+}
+
 /**
  * The embedded store: one SQLite file (or `:memory:`) through better-sqlite3, loaded when the first store is
  * constructed (throws `ERR_STORE_UNAVAILABLE` if it is not installed). Writes are synchronous and durable
- * before the promise resolves (WAL mode), so a push never announces a version the store lost. A file made
- * by an earlier capsync is migrated in place when opened (see `sqlite-schema.ts`).
+ * before the promise resolves: WAL mode with `synchronous = FULL`, so every commit is fsynced and a push
+ * never announces a version the store lost, even to a power cut. `durability: 'normal'` trades that for
+ * speed (`synchronous = NORMAL`: a process crash loses nothing, a power cut may lose the last commits).
+ * A file made by an earlier capsync is migrated in place when opened (see `sqlite-schema.ts`).
  *
  * @example
  * ```ts
@@ -55,13 +67,13 @@ export class SqliteStore implements ObjectStore {
   readonly #update: (address: readonly JsonValue[], mutate: (current: StoredObject | undefined) => StoredUpdate | undefined) => WriteResult | undefined;
   readonly #delete: (key: string) => WriteResult | undefined;
 
-  constructor(filename = ':memory:', options: StoreOptions = {}) {
+  constructor(filename = ':memory:', options: SqliteStoreOptions = {}) {
     // Typed here, not in the loader's signature: better-sqlite3's types stay out of the published declarations.
     const Sqlite = loadBetterSqlite3() as typeof BetterSqlite3;
     this.#clock = options.clock ?? Date;
     const db = (this.#db = new Sqlite(filename));
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(options.durability === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
     migrate(db, this.#clock.now());
     this.revocations = new SqliteRevocationSet(db);
     // Read once: nothing but a replaced file changes it, and a replaced file is a new store.
@@ -221,6 +233,12 @@ export class SqliteStore implements ObjectStore {
       .prepare('SELECT id, expires_at FROM issued WHERE user = ? AND (expires_at IS NULL OR expires_at >= ?)')
       .all(user, now) as { id: string; expires_at: number | null }[];
     return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at }));
+  }
+
+  /** The durability in force, read back from SQLite (`PRAGMA synchronous`): what an operator can check. */
+  get durability(): 'full' | 'normal' | 'other' {
+    const level = this.#db.pragma('synchronous', { simple: true }) as number;
+    return level === 2 ? 'full' : level === 1 ? 'normal' : 'other';
   }
 
   async pruneIssued(now: number): Promise<number> {
