@@ -39,7 +39,7 @@ async function cluster(): Promise<{ redis: RedisServer; nodes: ServerProcess[] }
 async function client(url: string, user: keyof typeof demoUsers): Promise<{ client: CapsyncClient; video: Video }> {
   const c = await connect(url, { token: () => auth.issue(demoUsers[user]!), reconnect: fastReconnect, callTimeoutMs: 20_000, connectTimeoutMs: 3_000 });
   clients.push(c);
-  const video = (await c.call<Video[]>('get_my_videos'))[0]!;
+  const video = (await whenFresh(() => c.call<Video[]>('get_my_videos')))[0]!;
   return { client: c, video };
 }
 
@@ -66,11 +66,12 @@ function sees(c: CapsyncClient, id: string, text: string): Promise<unknown> {
 
 /** A call retried while the node refuses capability use because its revocation feed is catching up. */
 async function whenFresh<T>(call: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
     try {
       return await call();
     } catch (error) {
-      if ((error as { code?: string }).code !== 'ERR_REVOCATION_FEED_STALE' || attempt > 100) throw error;
+      if ((error as { code?: string }).code !== 'ERR_REVOCATION_FEED_STALE' || Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
@@ -142,12 +143,12 @@ describe('three node processes on one Redis behind haproxy (round-robin, no stic
     await redis.kill9();
     const restarted = await redis.restart();
     cleanups.push(() => restarted.stop());
-    const pushed = sees(watcher.client, writer.video.id, 'after the restart');
+    const pushed = when(watcher.client.changes, (ch) => (ch.state as { description?: string } | null)?.description === 'after the restart', 'pushed after the restart', 40_000);
     const next = await whenFresh(() => writer.client.call<number>('set_video_description', writer.video.cap, 'after the restart'));
     // The write before the crash survived: the version continues from it.
     expect(next).toBe(acknowledged + 1);
     await pushed;
     const fresh = await client(nodes[2]!.url, 'editor');
-    expect((await fresh.client.call<Video[]>('get_my_videos')).find((v) => v.id === writer.video.id)!.description).toBe('after the restart');
+    expect((await whenFresh(() => fresh.client.call<Video[]>('get_my_videos'))).find((v) => v.id === writer.video.id)!.description).toBe('after the restart');
   });
 });
