@@ -93,6 +93,7 @@ const definitions = {
   ERR_CAPABILITY_AUDIENCE: ['capability is bound to another user'],
   ERR_CAPABILITY_TOO_NARROW: ['capability scope is narrower than the pattern'],
   ERR_CAPABILITY_MISMATCH: ['capability scope does not match the pattern'],
+  ERR_REVOCATION_FEED_STALE: ['this server cannot tell whether the capability was revoked (its revocation feed is behind); try again'],
   // Keys
   ERR_KEY_INVALID: ['capability key is not a usable symmetric JWK'],
   // Codec and limits

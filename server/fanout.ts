@@ -23,6 +23,12 @@ export interface Fanout {
   publish(update: ObjectUpdate): Promise<void>;
   /** Hears every update; returns the unsubscribe function. */
   subscribe(listener: (update: ObjectUpdate) => void): () => void;
+  /**
+   * Optional, for a fan-out that listens only for what is held on this node (Redis): a local capability of
+   * `scope` started being tracked for pushes, or stopped (each hold is released once).
+   */
+  hold?(scope: readonly JsonValue[]): void;
+  release?(scope: readonly JsonValue[]): void;
   /** Stops delivering and releases connections. */
   close(): Promise<void>;
 }

@@ -9,8 +9,9 @@ import { CapabilityVerifier, type MintOptions } from '../protocol/verifier.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
+import type { ClusterPeers } from './cluster.js';
 import { Collections } from './collections.js';
-import { delegate, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
+import { delegate, deliverRemote, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
@@ -55,7 +56,9 @@ export class Hub implements ServerApi {
   readonly connection: ConnectionLimits;
   readonly #functions = new FunctionRegistry();
   readonly #holders = new HolderIndex<ServerSession>();
-  readonly #directory = new SessionDirectory<ServerSession>();
+  readonly #directory: SessionDirectory<ServerSession>;
+  readonly #cluster: ClusterPeers | undefined;
+  readonly #unsubscribeCluster: () => void;
   readonly #deadlines: Deadlines;
   readonly #presence: Presence;
   readonly #online: PresenceTracker;
@@ -100,6 +103,8 @@ export class Hub implements ServerApi {
       crypto: nodeCrypto,
     });
     this.#identities = new AnonymousIdentities(keyring, nodeCrypto);
+    this.#cluster = options.cluster;
+    this.#directory = new SessionDirectory<ServerSession>(this.#cluster ?? {});
     this.#fanout = options.fanout ?? new LocalFanout();
     this.live = new LiveObjects(store, this.#fanout, this.codec);
     this.auth = new Authenticator(options.auth);
@@ -110,7 +115,13 @@ export class Hub implements ServerApi {
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
     this.#slicer = new PushSlicer(options.pushSliceSize ?? serverDefaults.pushSliceSize);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
-    this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier };
+    this.#delegationDeps = {
+      directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier, cluster: this.#cluster,
+    };
+    this.#unsubscribeCluster =
+      this.#cluster?.onDelivery((to, d) => {
+        deliverRemote(this.#delegationDeps, to, d.from, d.token).catch((error: unknown) => this.logger.warn({ event: 'remote_delegation_failed', err: error }));
+      }) ?? (() => {});
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
     this.#calls = new CallKeys({ store, codec: this.codec, verifier: this.verifier, clock, logger: this.logger, windowMs: callKeyWindowMs });
     this.#tombstoneHorizonMs = options.tombstoneHorizonMs ?? serverDefaults.tombstoneHorizonMs;
@@ -131,8 +142,14 @@ export class Hub implements ServerApi {
       holdingBudgets: new HoldingBudgets(this.connection.maxHoldingsPerUser),
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
       request: (session, frame) => this.#request(session, frame),
-      hold: (session, scope) => this.#holders.add(scope, session),
-      release: (session, scope) => this.#holders.remove(scope, session),
+      hold: (session, scope) => {
+        this.#holders.add(scope, session);
+        this.#fanout.hold?.(scope);
+      },
+      release: (session, scope) => {
+        this.#holders.remove(scope, session);
+        this.#fanout.release?.(scope);
+      },
       issued: (session, entries) => {
         if (session.user === null) return;
         store.recordIssued(session.user.id, entries).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
@@ -273,6 +290,7 @@ export class Hub implements ServerApi {
     for (const session of this.#directory.all()) session.end(fail('ERR_SERVER_CLOSING'));
     this.#deadlines.close();
     this.#unsubscribeFanout();
+    this.#unsubscribeCluster();
     this.#revocations.close();
     await this.#fanout.close();
     await this.store.close();
@@ -300,7 +318,10 @@ export class Hub implements ServerApi {
         return this.#refresh(session, frame[2]);
       case FrameType.presence: {
         if (session.user === null) throw fail('ERR_AUTH_REQUIRED');
-        return this.#presence.list(session.user, this.#online.online());
+        if (this.#cluster === undefined) return this.#presence.list(session.user, this.#online.online());
+        // With several nodes: this node's users (with their grace) and every other node's.
+        const viewer = session.user;
+        return this.#cluster.onlineUsers().then((others) => this.#presence.list(viewer, [...new Set([...this.#online.online(), ...others])]));
       }
     }
   }

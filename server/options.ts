@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
 import type { Limits } from '../protocol/limits.js';
 import type { AuthOptions, User } from './auth.js';
+import type { ClusterPeers } from './cluster.js';
 import type { CollectionOptions } from './collections.js';
 import type { Fanout } from './fanout.js';
 import { warningLogger } from './logger.js';
@@ -96,6 +97,8 @@ export interface HubOptions {
   readonly connection?: Partial<ConnectionLimits>;
   /** Carries object updates to every node; default `LocalFanout` (one process). */
   readonly fanout?: Fanout;
+  /** The other nodes sharing the store (presence and delegation across nodes), e.g. `connectRedis(...).cluster`. Default: none. */
+  readonly cluster?: ClusterPeers;
   /** Default: warnings and errors as JSON lines on stderr (`warningLogger`); `silentLogger` or a pino logger to change it. */
   readonly logger?: Logger;
   /** Who `client.presence()` shows to whom: `'all'` (default), `'none'` or a function. */

@@ -204,6 +204,11 @@ export interface ObjectStore {
   getSetting(name: string): Promise<string | undefined>;
   /** Stores a named setting (keys, the JWT secret, the epoch). */
   setSetting(name: string, value: string): Promise<void>;
+  /**
+   * Optional, for a store several nodes share: stores `value` only if `name` has none, atomically, and
+   * returns the stored value (this one, or the one another node wrote first). See `settingOnce`.
+   */
+  setSettingIfAbsent?(name: string, value: string): Promise<string>;
   /** The revocation set kept in this store. */
   readonly revocations: RevocationSet;
   /** Releases the store; closing twice is harmless. */
