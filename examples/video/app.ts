@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ANY, Capability, CapsyncError, unwrapCapability, type CapsyncServer, type User } from '../../server/index.js';
+import { installInspector } from './inspect.js';
 import { Video } from './video.js';
 
 /** The demo's development users: an admin, an editor and a guest (and a second editor to delegate between). */
@@ -25,6 +26,7 @@ export async function seedIfEmpty(server: CapsyncServer): Promise<void> {
 
 /** Registers the Video manager's server functions: the seed's, in capsync. */
 export function installVideoApp(server: CapsyncServer): void {
+  installInspector(server);
   // The permission check happens once, where the objects are handed out.
   server.callable('get_my_videos', async ({ user }) => {
     const fullControl = user?.roles.includes('admin') ?? false;
@@ -36,11 +38,12 @@ export function installVideoApp(server: CapsyncServer): void {
   // The capability is the only proof, and the video id comes from its scope, never from another argument.
   server.callable(
     'set_video_description',
-    async (_ctx, cap: Capability, description: string) => {
+    async ({ user }, cap: Capability, description: string) => {
       const [, videoId] = unwrapCapability(cap, ['youtube_videos', ANY, 'update']);
       const video = await server.live.get(Video, ['youtube_videos', videoId]);
       if (video === undefined) throw new CapsyncError('ERR_NOT_FOUND', 'no such video');
       video.description = description;
+      video.updatedBy = user?.id ?? 'anonymous';
       return server.live.put(video);
     },
     { args: z.tuple([z.instanceof(Capability), z.string().max(5000)]) },
