@@ -80,6 +80,11 @@ function start(user: string, token: string | (() => Promise<string>)): void {
   login(user, token).catch((e: unknown) => log(`login as ${user} failed: ${describeError(e)}`));
 }
 
+/** Marks the logged-in user's button. */
+function pressed(user: string): void {
+  for (const button of document.querySelectorAll<HTMLButtonElement>('#users button')) button.setAttribute('aria-pressed', String(button.dataset['user'] === user));
+}
+
 function devLoginButtons(setup: Setup): void {
   const users = byId('users');
   users.hidden = false;
@@ -87,9 +92,13 @@ function devLoginButtons(setup: Setup): void {
     h('button', { text: user, data: { user }, attrs: { title: userHints[user] ?? user }, on: { click: () => {
       sessionStorage.setItem(USER_KEY, user);
       start(user, () => devToken(user));
+      pressed(user);
     } } })));
   const remembered = sessionStorage.getItem(USER_KEY);
-  if (remembered !== null && setup.users.includes(remembered)) start(remembered, () => devToken(remembered));
+  if (remembered !== null && setup.users.includes(remembered)) {
+    start(remembered, () => devToken(remembered));
+    pressed(remembered);
+  }
 }
 
 async function main(): Promise<void> {

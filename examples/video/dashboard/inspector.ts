@@ -96,7 +96,7 @@ export class Inspector {
       h('td', {}, c.holds.length === 0 ? h('span', { class: 'muted', text: 'nothing' }) : h('ul', { class: 'holds' }, ...c.holds.map((held) => h('li', {},
         h('code', { text: scopeText(held.scope) }), ' · ',
         h('code', { text: shortId(held.revocationId), attrs: { title: held.revocationIds.join('\n') } }),
-        held.revocationIds.length > 1 ? h('span', { class: 'muted', text: ` (+${held.revocationIds.length - 1} ancestors)` }) : null,
+        held.revocationIds.length > 1 ? h('span', { class: 'muted', text: ` (revoked by any of ${held.revocationIds.length} ids)` }) : null,
         ' · ', held.expiresAt === null ? 'no expiry' : `expires ${relativeTime(held.expiresAt, view.at)}`,
         held.bound ? null : h('span', { class: 'badge warn', text: 'bearer' }))))))));
     this.#recent.replaceChildren(...(view.recent.length === 0 ? [h('li', { class: 'muted', text: 'none yet' })] : view.recent.map((e) => h('li', { data: { kind: e.kind } },

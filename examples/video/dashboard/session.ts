@@ -32,7 +32,7 @@ export class Session implements RowHost {
     this.#ui = ui;
     const roles = client.user?.roles ?? [];
     this.list = new VideoList(this, roles.length === 0);
-    this.shared = new SharedByMe(client, client.user?.id ?? user, (what, error) => this.problem(what, error));
+    this.shared = new SharedByMe(client, client.user?.id ?? user, (what, error) => this.problem(what, error), roles.length === 0);
     this.inspector = roles.includes('admin') ? new Inspector(client) : undefined;
     // Expiries count down in "shared by me".
     this.#ticker = setInterval(() => this.shared.render(), 15_000);

@@ -30,17 +30,18 @@ export class SharedByMe {
   readonly element: HTMLElement;
   readonly #body: HTMLTableSectionElement;
   readonly #empty: HTMLElement;
+  readonly #table: HTMLTableElement;
   readonly #key: string;
   readonly #shares: Share[];
 
-  constructor(readonly client: CapsyncClient, user: string, private readonly report: (what: string, error: unknown) => void) {
+  /** `quiet`: show nothing while nothing is shared (a guest, who usually has nothing to pass on). */
+  constructor(readonly client: CapsyncClient, user: string, private readonly report: (what: string, error: unknown) => void, private readonly quiet = false) {
     this.#key = `capsync.dashboard.shared-by.${user}`;
     this.#shares = JSON.parse(sessionStorage.getItem(this.#key) ?? '[]') as Share[];
     this.#body = h('tbody');
     this.#empty = h('p', { class: 'empty', text: 'Nothing shared yet. Use Share… on a video to give someone edit rights for a while; it appears here with a Revoke button.' });
-    this.element = h('section', { attrs: { id: 'shared-by-me', 'aria-label': 'Shared by me' } },
-      h('h2', { text: 'Shared by me' }), this.#empty,
-      h('table', {}, h('thead', {}, h('tr', {}, ...['Video', 'With', 'Rights', 'Kind', 'Expires', ''].map((t) => h('th', { text: t })))), this.#body));
+    this.#table = h('table', {}, h('thead', {}, h('tr', {}, ...['Video', 'With', 'Rights', 'Kind', 'Expires', ''].map((t) => h('th', { text: t })))), this.#body);
+    this.element = h('section', { attrs: { id: 'shared-by-me', 'aria-label': 'Shared by me' } }, h('h2', { text: 'Shared by me' }), this.#empty, this.#table);
     this.render();
   }
 
@@ -55,6 +56,8 @@ export class SharedByMe {
   render(): void {
     const now = Date.now();
     this.#empty.hidden = this.#shares.length > 0;
+    this.#table.hidden = this.#shares.length === 0;
+    this.element.hidden = this.quiet && this.#shares.length === 0;
     this.#body.replaceChildren(...this.#shares.map((share) => {
       const expired = share.expiresAt <= now;
       const state = share.revoked ? 'revoked' : expired ? 'expired' : 'active';
