@@ -19,6 +19,7 @@ export class DashboardHarness {
   browser!: Browser;
   readonly #data = mkdtempSync(join(tmpdir(), 'capsync-dashboard-'));
   readonly #clients: CapsyncClient[] = [];
+  #ownsBrowser = false;
 
   constructor(private readonly flags: string[] = []) {}
 
@@ -33,6 +34,7 @@ export class DashboardHarness {
   async setUp(): Promise<this> {
     await this.start();
     this.browser = await launchChromium();
+    this.#ownsBrowser = true;
     return this;
   }
 
@@ -43,7 +45,7 @@ export class DashboardHarness {
 
   async tearDown(): Promise<void> {
     await this.closeClients();
-    await this.browser?.close();
+    if (this.#ownsBrowser) await this.browser?.close();
     await this.server?.close();
     rmSync(this.#data, { recursive: true, force: true });
   }
