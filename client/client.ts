@@ -12,11 +12,13 @@ import { RequestManager, type RequestKind } from './requests.js';
 import { ResumeState } from './resume.js';
 import { SessionLink } from './session-link.js';
 import { SessionStreams, type Change, type Delegation, type Revocation } from './streams.js';
+import type { TypedClient } from './typed.js';
 
 export type { CloseInfo, SocketFactory, SocketLike } from './connection.js';
 export type { ConnectOptions, ReconnectOptions, TokenProvider } from './options.js';
 export type { ConnectionState, StateObservable } from './reconnect.js';
 export type { Change, Delegation, Revocation } from './streams.js';
+export type { FunctionArgs, FunctionName, FunctionResult, TypedClient } from './typed.js';
 
 /** A capability delegated to this user that still works, as {@link CapsyncClient.grants} lists it. */
 export interface Grant {
@@ -119,6 +121,14 @@ export class CapsyncClient {
   call<T = unknown>(name: string, ...args: unknown[]): Promise<T> {
     const key = this.#keys.next();
     return this.#request((id) => [FrameType.call, id, name, args, key], 'call') as Promise<T>;
+  }
+
+  /**
+   * This client, typed against the server's functions: `client.typed<typeof functions>().call(...)` checks
+   * names, arguments and results at compile time. The same object at runtime; `call` here stays untyped.
+   */
+  typed<Api>(): TypedClient<Api> {
+    return this as unknown as TypedClient<Api>;
   }
 
   /**

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { CapsyncError, fail, isErrorCode } from '../protocol/errors.js';
-import { CapsyncClient, type ConnectOptions, type SocketLike } from './client.js';
+import { CapsyncClient, type ConnectOptions, type SocketLike, type TypedClient } from './client.js';
 
 const SUBPROTOCOL = 'capsync.v1';
 
@@ -13,6 +13,9 @@ const SUBPROTOCOL = 'capsync.v1';
  * const videos = await client.call<Video[]>('get_my_videos');
  * ```
  */
+export function connect(url: string, options?: ConnectOptions): Promise<CapsyncClient>;
+/** Connects with calls typed against `Api` (`typeof functions` on the server, or an interface of call signatures). */
+export function connect<Api>(url: string, options?: ConnectOptions): Promise<TypedClient<Api>>;
 export function connect(url: string, options: ConnectOptions = {}): Promise<CapsyncClient> {
   return CapsyncClient.connect(url, options, (target, token) => {
     let refusal: CapsyncError | undefined;
@@ -33,7 +36,7 @@ export function connect(url: string, options: ConnectOptions = {}): Promise<Caps
 }
 
 export {
-  CapsyncClient, type ConnectOptions, type ConnectionState, type Change, type CloseInfo, type Delegation, type Grant, type ReconnectOptions,
+  CapsyncClient, type ConnectOptions, type FunctionArgs, type FunctionName, type FunctionResult, type TypedClient, type ConnectionState, type Change, type CloseInfo, type Delegation, type Grant, type ReconnectOptions,
   type Revocation, type SocketFactory, type SocketLike, type StateObservable, type TokenProvider,
 } from './client.js';
 export * from '../protocol/index.js';

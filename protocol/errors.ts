@@ -115,6 +115,10 @@ const definitions = {
   ERR_AUTH_EXPIRED: ['authentication token has expired'],
   ERR_FORBIDDEN: ['not allowed'],
   ERR_NOT_FOUND: ['object not found'],
+  ERR_VERSION_CONFLICT: ['the object changed since the version it was edited from'],
+  // Live collections
+  ERR_COLLECTION_TOO_LARGE: ['collection has more objects than the server sends'],
+  ERR_TOO_MANY_WATCHES: ['too many collections watched on this connection'],
   // Delegation
   ERR_RECIPIENT_OFFLINE: ['recipient is not connected'],
   ERR_NOT_ATTACHED: ['object is not attached to a client session'],
@@ -146,6 +150,20 @@ export class CapsyncError extends Error {
     super(message ?? def[0]);
     this.code = code;
     this.closeCode = def[1];
+  }
+}
+
+/**
+ * `ERR_VERSION_CONFLICT` raised by a conditional write (`put(obj, { ifVersion })`, `update`): `current` is the
+ * object's version now (0 when there is no live object at the address). Over the wire only the code and the
+ * message travel (the message names the current version).
+ */
+export class VersionConflictError extends CapsyncError {
+  readonly current: number;
+
+  constructor(current: number, expected?: number) {
+    super('ERR_VERSION_CONFLICT', `object is at version ${current}${expected === undefined ? '' : `, not ${expected}`}`);
+    this.current = current;
   }
 }
 

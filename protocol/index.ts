@@ -8,6 +8,7 @@ export {
   closeCodeClasses,
   errorCodes,
   isErrorCode,
+  VersionConflictError,
   type CapsyncErrorCode,
   type CloseCodeClass,
 } from './errors.js';

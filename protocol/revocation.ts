@@ -22,12 +22,30 @@ export interface RevocationSet {
   subscribe(listener: (entries: readonly RevocationEntry[]) => void): () => void;
   /** Drops entries whose capability has expired (`expiresAt < now`); returns how many were dropped. */
   prune(now: number): Promise<number>;
+  /**
+   * A user's revocation generation (SPEC section 3.9), 0 for a user never revoked; synchronous (the local
+   * mirror). A capability bound to the user at a lower generation is revoked: `revokeUser` is one bump, not a
+   * row per capability ever sent.
+   */
+  generation(user: string): number;
+  /**
+   * Raises the user's generation by one, durably, and tells generation subscribers (here and on other
+   * nodes); returns the new generation. Generations never go down and are kept for as long as the set is.
+   */
+  bumpGeneration(user: string): Promise<number>;
+  /**
+   * Called with every raise of a user's generation, local or remote (a raise to a generation the mirror
+   * already has is not announced). Returns an unsubscribe function.
+   */
+  subscribeGenerations(listener: (user: string, generation: number) => void): () => void;
 }
 
 /** An in-memory revocation set: for tests, browsers and single-process servers without persistence. */
 export class MemoryRevocationSet implements RevocationSet {
   protected readonly entries = new Map<string, number | null>();
+  protected readonly generations = new Map<string, number>();
   private readonly listeners = new Set<(entries: readonly RevocationEntry[]) => void>();
+  private readonly generationListeners = new Set<(user: string, generation: number) => void>();
 
   has(id: string): boolean {
     return this.entries.has(id);
@@ -56,6 +74,28 @@ export class MemoryRevocationSet implements RevocationSet {
   subscribe(listener: (entries: readonly RevocationEntry[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  generation(user: string): number {
+    return this.generations.size === 0 ? 0 : (this.generations.get(user) ?? 0);
+  }
+
+  async bumpGeneration(user: string): Promise<number> {
+    const generation = this.generation(user) + 1;
+    this.applyGeneration(user, generation);
+    return generation;
+  }
+
+  /** Raises the mirror's generation of `user` (never lowers it) and tells subscribers if it rose. */
+  protected applyGeneration(user: string, generation: number): void {
+    if (generation <= this.generation(user)) return;
+    this.generations.set(user, generation);
+    for (const listener of this.generationListeners) listener(user, generation);
+  }
+
+  subscribeGenerations(listener: (user: string, generation: number) => void): () => void {
+    this.generationListeners.add(listener);
+    return () => this.generationListeners.delete(listener);
   }
 
   async prune(now: number): Promise<number> {

@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import { Capability, capabilityFromParts, pendingCapability, type Restrictions } from './capability/capability.js';
+import { Capability, capabilityFromParts, pendingCapability, type BindingRestrictions, type Restrictions } from './capability/capability.js';
 import { chainOf, randomNonce, restrictionsOf, signChain, tagKey, verifyChain, type ChainSuite, type SignedChain } from './capability/chain.js';
 import { base64url } from 'jose';
-import { ancestorIds, assertStillValid, idsOf, setStatus, statusOf, type Verification, type VerificationAuthority } from './capability/status.js';
+import { ancestorIds, assertStillValid, idsOf, marksOf, setStatus, statusOf, type GenerationMark, type Verification, type VerificationAuthority } from './capability/status.js';
 import { TAG_BYTES, parseToken, type Block } from './capability/token.js';
 import { nobleCrypto, type CryptoProvider } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
@@ -95,13 +95,19 @@ export class CapabilityVerifier implements VerificationAuthority {
     return this.revocations.size > 0;
   }
 
+  isStale(marks: readonly GenerationMark[]): boolean {
+    return marks.some(([audience, generation]) => generation < this.revocations.generation(audience));
+  }
+
   /** A new capability signed with the current key and already verified for this server. */
   mint(scope: readonly JsonValue[], options: MintOptions = {}): Capability {
     const { bearer, ancestors, ...restrictions } = options;
     if (ancestors !== undefined && ancestors.length > this.limits.maxAncestors) throw fail('ERR_LIMIT_ANCESTORS');
     const raw = ancestors?.map((id) => base64url.decode(id));
     if (raw?.some((id) => id.length !== 16)) throw fail('ERR_INVALID_VALUE', 'an ancestor is not a revocation id');
-    const cap = pendingCapability(scope, restrictions, this.limits, raw);
+    // Bound at mint: the block carries the audience's generation, so revokeUser reaches it (SPEC section 3.9).
+    const generation = restrictions.audience !== undefined ? { generation: this.revocations.generation(restrictions.audience) } : {};
+    const cap = pendingCapability(scope, { ...restrictions, ...generation }, this.limits, raw);
     this.#signPending(cap, bearer === true);
     return cap;
   }
@@ -120,7 +126,8 @@ export class CapabilityVerifier implements VerificationAuthority {
     const { chain, tags } = signChain(cap.blocks, key.kid, key.secret, this.#suite, this.#random);
     cap[chainOf] = chain;
     const ancestors = ancestorIds(cap.blocks[0]!.ancestors);
-    setStatus(cap, { tags, ...restrictionsOf(cap.blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(bearer ? { bearer } : {}) });
+    const marks = marksOf(cap.blocks);
+    setStatus(cap, { tags, ...restrictionsOf(cap.blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(bearer ? { bearer } : {}), ...(marks ? { marks } : {}) });
   }
 
   /**
@@ -136,7 +143,9 @@ export class CapabilityVerifier implements VerificationAuthority {
     if (key === undefined) return cap;
     const known = this.#bound?.get(key);
     if (known !== undefined) return known;
-    const child = cap.narrow([], { audience: principal });
+    // The binding step carries the principal's generation: revokeUser bumps it (SPEC section 3.9).
+    const binding: BindingRestrictions = { audience: principal, generation: this.revocations.generation(principal) };
+    const child = cap.narrow([], binding);
     const verification = statusOf(child) as Verification;
     idsOf(verification);
     // The recipient sends it back with its next call: the verification is known already.
@@ -156,7 +165,8 @@ export class CapabilityVerifier implements VerificationAuthority {
   #boundKey(cap: Capability, principal: string): string | undefined {
     const status = statusOf(cap);
     if (status === undefined || status instanceof CapsyncError || status.bearer === true || status.audiences.length > 0) return undefined;
-    return tagKey(status.tags[status.tags.length - 1]!) + '\u0000' + principal;
+    // The generation is part of the key: after revokeUser the next send binds afresh.
+    return tagKey(status.tags[status.tags.length - 1]!) + '\u0000' + this.revocations.generation(principal) + '\u0000' + principal;
   }
 
   /**
@@ -215,7 +225,8 @@ export class CapabilityVerifier implements VerificationAuthority {
     if (tags === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
     const cap = capabilityFromParts(scope, blocks, chain);
     const ancestors = ancestorIds(blocks[0]!.ancestors);
-    const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this, ...(ancestors ? { ancestors } : {}) };
+    const marks = marksOf(blocks);
+    const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(marks ? { marks } : {}) };
     setStatus(cap, verification);
     const entry = { token, cap, verification };
     this.#cache?.set(cacheKey(token), entry);

@@ -70,7 +70,7 @@ export class Holdings {
    * Holds a capability that crossed the connection, if it is cover for `userId` (the connection's principal): verified by this server,
    * valid now, and bound to no one else. Returns the revocation id of a new holding, else undefined.
    */
-  add(cap: Capability, userId: string | undefined): { id: string; expiresAt: number | null } | undefined {
+  add(cap: Capability, userId: string | undefined): { id: string; expiresAt: number | null; byGeneration: boolean } | undefined {
     if (this.#held.has(cap)) return undefined;
     const status = statusOf(cap);
     if (status === undefined || status instanceof CapsyncError) return undefined;
@@ -102,7 +102,9 @@ export class Holdings {
       // Due one millisecond after the last moment the verifier still accepts it.
       holding.expiry = this.#deadlines.schedule(expiresAt + status.authority.clockToleranceMs + 1, () => this.#end(key, holding, 'expired', id));
     }
-    return { id, expiresAt };
+    // Bound to this principal with its generation: revokeUser reaches it without a record of its id.
+    const byGeneration = userId !== undefined && status.marks !== undefined && status.marks.some(([a]) => a === userId);
+    return { id, expiresAt, byGeneration };
   }
 
   /**
@@ -125,6 +127,18 @@ export class Holdings {
       const hit = idsOf(holding.verification).find((id) => ids.has(id));
       if (hit !== undefined) this.#end(key, holding, 'revoked', hit);
     }
+  }
+
+  /** Ends every holding bound at a generation below its audience's current one (revokeUser); returns how many. */
+  stale(): number {
+    let ended = 0;
+    for (const [key, holding] of this.#holdings) {
+      const v = holding.verification;
+      if (v.marks === undefined || !v.authority.isStale(v.marks)) continue;
+      ended++;
+      this.#end(key, holding, 'revoked', revocationId(v.tags[v.tags.length - 1]!, v.authority.crypto));
+    }
+    return ended;
   }
 
   /** The connection is now `principal`: holdings bound to anyone else stop being cover. */

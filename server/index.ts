@@ -9,8 +9,10 @@ export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
 export type {
-  ObjectStore, StoredObject, StoredChange, WriteResult, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
+  ObjectStore, StoredObject, StoredChange, WriteResult, WriteCondition, StoredUpdate, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
 } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export { ServerFunctionError } from './registry.js';
+export { serverFunction, type ServerFunction, type FunctionSignatures } from './server-function.js';
+export type { ArgumentsSchema, SchemaInput, SchemaOutput, SchemaIssue, SchemaResult } from './schema.js';
 export * from '../protocol/index.js';

@@ -1,11 +1,15 @@
 import { Capability } from '../protocol/capability/capability.js';
 import type { Codec } from '../protocol/codec.js';
-import { fail } from '../protocol/errors.js';
+import { fail, VersionConflictError } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
-import type { JsonValue } from '../protocol/json-value.js';
+import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
 import { portableByName, portableOf, portableOfClass, revive, type PortableClass } from '../protocol/portable.js';
 import type { Fanout, ObjectUpdate } from './fanout.js';
-import type { ObjectStore, StoredChange } from './store/types.js';
+import { KeyedQueue } from './keyed-queue.js';
+import type { ObjectStore, StoredChange, StoredObject, WriteCondition, WriteResult } from './store/types.js';
+
+/** How often {@link LiveObjects.update} tries again on a store without an atomic `update` before giving up. */
+const UPDATE_ATTEMPTS = 100;
 
 /**
  * A live object as a resume sends it: the push it would have had, state decoded (with `version` in it, as
@@ -27,6 +31,8 @@ export class LiveObjects {
   readonly #store: ObjectStore;
   readonly #fanout: Fanout;
   readonly #codec: Codec;
+  /** Updates of one object take turns in this process on a store without an atomic `update`. */
+  readonly #turns = new KeyedQueue();
 
   constructor(store: ObjectStore, fanout: Fanout, codec: Codec) {
     this.#store = store;
@@ -34,14 +40,64 @@ export class LiveObjects {
     this.#codec = codec;
   }
 
-  /** Stores `object`'s state and pushes it to its holders. Sets and returns its new version. */
-  async put(object: object): Promise<number> {
+  /**
+   * Stores `object`'s state and pushes it to its holders. Sets and returns its new version. With
+   * `{ ifVersion }` it writes only if the stored object is at that version now (0: only if there is none),
+   * else fails with `VersionConflictError` (`ERR_VERSION_CONFLICT`, carrying the current version).
+   */
+  async put(object: object, condition?: WriteCondition): Promise<number> {
     const { address, type } = describe(object);
     const state = stateOf(object);
     // Encoded once, by the codec that will push it: nested portable objects are written the capsync way,
     // and the check refuses a state no peer could decode before the store holds it.
     const bytes = this.#codec.encode(state, noCapabilities, { check: true });
-    const { version, seq } = await this.#store.put(address, type, bytes);
+    const written = await this.#store.put(address, type, bytes, condition);
+    return this.#written(object, address, type, state, written);
+  }
+
+  /**
+   * An atomic read-modify-write of the object of class `cls` at `address`: `mutate` gets it as an instance
+   * (without capabilities) and changes it in place, synchronously; returning `false` writes nothing. Two
+   * concurrent updates never lose one another's change. On a store with an atomic `update` (SQLite: one
+   * transaction; memory) it runs once; otherwise it is a read and a conditional put, retried on conflict.
+   * Resolves to the updated instance (its `version` set), or undefined when there is no such object or
+   * `mutate` returned false. `mutate` may throw (a `VersionConflictError` when the caller's own version check
+   * fails, say): nothing is written and the error propagates.
+   */
+  async update<T extends object>(cls: PortableClass<T>, address: readonly JsonValue[], mutate: (object: T) => void | boolean): Promise<T | undefined> {
+    const type = nameOf(cls);
+    let changed: { object: T; state: Record<string, unknown> } | undefined;
+    // Everything between the read and the write is synchronous, so a store can run it inside one transaction.
+    const apply = (stored: StoredObject | undefined): { type: string; state: Uint8Array } | undefined => {
+      changed = undefined;
+      if (stored === undefined || stored.type !== type) return undefined;
+      const object = this.#instantiate(stored) as T;
+      const outcome: unknown = mutate(object);
+      if (outcome instanceof Promise) throw new TypeError('live.update: mutate must be synchronous');
+      if (outcome === false) return undefined;
+      if (canonicalKey(describe(object).address) !== canonicalKey(address as JsonValue[])) throw fail('ERR_PORTABLE_INVALID', 'an update must not change the address');
+      const state = stateOf(object);
+      changed = { object, state };
+      return { type, state: this.#codec.encode(state, noCapabilities, { check: true }) };
+    };
+    const store = this.#store;
+    let written: WriteResult | undefined;
+    if (store.update !== undefined) written = await store.update(address, apply);
+    else written = await this.#turns.run(canonicalKey(address as JsonValue[]), () => retryOnConflict(async () => {
+      const stored = await store.get(address);
+      const next = apply(stored);
+      // Only the store's own conflict is retried: one that `mutate` raised is the caller's answer.
+      return next && store.put(address, type, next.state, { ifVersion: stored!.version }).catch((error: unknown) => {
+        throw error instanceof VersionConflictError ? new StoreConflict(error) : error;
+      });
+    }));
+    if (written === undefined || changed === undefined) return undefined;
+    const { object, state } = changed as { object: T; state: Record<string, unknown> };
+    await this.#written(object, address as JsonValue[], type, state, written);
+    return object;
+  }
+
+  async #written(object: object, address: JsonValue[], type: string, state: Record<string, unknown>, { version, seq }: WriteResult): Promise<number> {
     (object as { version?: number }).version = version;
     await this.#fanout.publish({ address, type, version, seq, state: { ...state, version } });
     return version;
@@ -140,6 +196,23 @@ export class LiveObjects {
   encodePush(update: ObjectUpdate): Uint8Array {
     // The change's seq travels with it, so a client resumes from the last change it actually saw.
     return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state, update.seq], noCapabilities, { check: true });
+  }
+}
+
+/** A conditional put that lost to another writer. */
+class StoreConflict {
+  constructor(readonly error: VersionConflictError) {}
+}
+
+/** Runs `attempt` again while another writer got in first (a conflict on the version it read). */
+async function retryOnConflict<R>(attempt: () => Promise<R>): Promise<R> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!(error instanceof StoreConflict)) throw error;
+      if (n >= UPDATE_ATTEMPTS) throw error.error;
+    }
   }
 }
 

@@ -1,10 +1,10 @@
-import type { ZodType, core } from 'zod';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import type { Capability } from '../protocol/capability/capability.js';
 import type { MintOptions } from '../protocol/verifier.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { User } from './auth.js';
 import type { LiveObjects } from './live.js';
+import type { ArgumentsSchema, SchemaIssue, SchemaResult } from './schema.js';
 
 /** What server code may do with the server from inside a function: no plumbing, no sockets. */
 export interface ServerApi {
@@ -38,11 +38,11 @@ export type Callable<A extends unknown[] = unknown[]> = (ctx: CallContext, ...ar
 /** Registration options. */
 export interface CallableOptions {
   /**
-   * A zod schema for the argument list (e.g. `z.tuple([z.instanceof(Capability), z.string().max(5000)])`).
-   * A mismatch is `ERR_BAD_ARGUMENTS`, whose message names the argument (0-based, as in the zod issue path)
-   * and what was expected, e.g. "argument 1: expected string, received number"; never the value.
+   * A schema for the argument list (e.g. zod's `z.tuple([z.instanceof(Capability), z.string().max(5000)])`;
+   * any Standard Schema). A mismatch is `ERR_BAD_ARGUMENTS`, whose message names the argument (0-based, as in
+   * the issue path) and what was expected, e.g. "argument 1: expected string, received number"; never the value.
    */
-  readonly args?: ZodType<unknown[]>;
+  readonly args?: ArgumentsSchema | undefined;
 }
 
 const RESERVED = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf']);
@@ -52,8 +52,9 @@ const RESERVED = new Set(['__proto__', 'constructor', 'prototype', 'hasOwnProper
  * any prototype member can never resolve to anything that was not registered.
  */
 export class FunctionRegistry {
-  readonly #functions = new Map<string, { fn: Callable; args?: ZodType<unknown[]> }>();
+  readonly #functions = new Map<string, { fn: Callable; args?: ArgumentsSchema }>();
 
+  /** Registers `fn` under `name`; a reserved or empty name is `ERR_FUNCTION_UNKNOWN`. */
   register(name: string, fn: Callable, options: CallableOptions = {}): void {
     if (typeof name !== 'string' || name.length === 0 || name.length > 256 || RESERVED.has(name)) {
       throw fail('ERR_FUNCTION_UNKNOWN', `cannot register a server function named ${JSON.stringify(name)}`);
@@ -62,6 +63,7 @@ export class FunctionRegistry {
     this.#functions.set(name, { fn, ...(options.args ? { args: options.args } : {}) });
   }
 
+  /** Whether a function is registered under `name`. */
   has(name: string): boolean {
     return this.#functions.has(name);
   }
@@ -74,21 +76,29 @@ export class FunctionRegistry {
   invoke(name: string, ctx: CallContext, args: unknown[]): unknown {
     const entry = this.#functions.get(name);
     if (entry === undefined) throw fail('ERR_FUNCTION_UNKNOWN');
-    let checked = args;
-    if (entry.args) {
-      const parsed = entry.args.safeParse(args);
-      if (!parsed.success) throw fail('ERR_BAD_ARGUMENTS', describeArgumentIssues(parsed.error.issues, args.length));
-      checked = parsed.data;
-    }
-    let result: unknown;
-    try {
-      result = entry.fn(ctx, ...checked);
-    } catch (error) {
-      throw named(name, error);
-    }
-    if (result instanceof Promise) return result.catch((error: unknown) => Promise.reject(named(name, error)));
-    return result;
+    if (!entry.args) return run(name, entry.fn, ctx, args);
+    // zod validates synchronously unless a schema has async refinements; only then is this a promise.
+    const outcome = entry.args['~standard'].validate(args);
+    if (outcome instanceof Promise) return outcome.then((checked) => run(name, entry.fn, ctx, validated(checked, args.length)));
+    return run(name, entry.fn, ctx, validated(outcome, args.length));
   }
+}
+
+function validated(outcome: SchemaResult<readonly unknown[]>, received: number): readonly unknown[] {
+  if (outcome.issues) throw fail('ERR_BAD_ARGUMENTS', describeArgumentIssues(outcome.issues, received));
+  if (!Array.isArray(outcome.value)) throw fail('ERR_FUNCTION_FAILED', 'the arguments schema did not produce a list');
+  return outcome.value;
+}
+
+function run(name: string, fn: Callable, ctx: CallContext, args: readonly unknown[]): unknown {
+  let result: unknown;
+  try {
+    result = fn(ctx, ...args);
+  } catch (error) {
+    throw named(name, error);
+  }
+  if (result instanceof Promise) return result.catch((error: unknown) => Promise.reject(named(name, error)));
+  return result;
 }
 
 /**
@@ -110,15 +120,22 @@ function named(fn: string, error: unknown): unknown {
   return error instanceof CapsyncError ? error : new ServerFunctionError(fn, error);
 }
 
+/** A zod issue's extra fields, read when present (other schema libraries leave them out). */
+interface BoundIssue extends SchemaIssue {
+  readonly code?: unknown;
+  readonly maximum?: unknown;
+  readonly minimum?: unknown;
+}
+
 /**
  * The message of `ERR_BAD_ARGUMENTS`: where (argument index, then field path) and what was expected, from
- * the first zod issue. zod's messages name types and the schema's bounds, never the received value.
+ * the first issue. zod's messages name types and the schema's bounds, never the received value.
  */
-export function describeArgumentIssues(issues: readonly core.$ZodIssue[], received: number): string {
+export function describeArgumentIssues(issues: readonly BoundIssue[], received: number): string {
   const issue = issues[0];
   if (issue === undefined) return 'arguments do not have the expected shape';
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more)` : '';
-  const [index, ...rest] = issue.path;
+  const [index, ...rest] = (issue.path ?? []).map((segment) => (typeof segment === 'object' && segment !== null ? segment.key : segment));
   if (index === undefined) {
     // The list itself: zod words a tuple's length bound as an array's ("expected array to have <2 items").
     if (issue.code === 'too_big') return `expected at most ${String(issue.maximum)} arguments, received ${received}${more}`;

@@ -7,6 +7,8 @@ import type { ObjectStore } from './store/types.js';
 /** What revocation needs of the sessions it reaches. */
 export interface RevocableSession {
   revoked(ids: ReadonlySet<string>): void;
+  /** A user's generation rose: holdings bound to them at a lower one end. Returns how many ended. */
+  revokedGeneration(): number;
 }
 
 /**
@@ -18,6 +20,9 @@ export class Revocations {
   readonly #logger: Logger;
   readonly #clock: Clock;
   readonly #unsubscribe: () => void;
+  readonly #unsubscribeGenerations: () => void;
+  /** Holdings the last generation raise ended on this node. */
+  #ended = 0;
 
   constructor(store: ObjectStore, sessions: Iterable<RevocableSession>, logger: Logger, clock: Clock) {
     this.#store = store;
@@ -26,6 +31,10 @@ export class Revocations {
     this.#unsubscribe = store.revocations.subscribe((entries: readonly RevocationEntry[]) => {
       const ids = new Set(entries.map((e) => e.id));
       for (const session of sessions) session.revoked(ids);
+    });
+    this.#unsubscribeGenerations = store.revocations.subscribeGenerations(() => {
+      this.#ended = 0;
+      for (const session of sessions) this.#ended += session.revokedGeneration();
     });
   }
 
@@ -39,20 +48,31 @@ export class Revocations {
     return { revocationId };
   }
 
-  /** Revokes every capability the server sent to `userId` and that has not expired. */
+  /**
+   * Revokes every capability the server sent to `userId` and that has not expired: one bump of the user's
+   * generation covers every capability bound to them (SPEC section 3.9); the few recorded one by one (bearer
+   * capabilities sent to them, and any issued before generations existed) are revoked by id. Returns how
+   * many were revoked by id plus how many capabilities held on this node's connections ended.
+   */
   async revokeUser(userId: string): Promise<number> {
+    this.#ended = 0;
+    const generation = await this.#store.revocations.bumpGeneration(userId);
+    const ended = this.#ended;
     const issued = await this.#store.issuedTo(userId, this.#clock.now());
     await this.#store.revocations.add(issued);
-    this.#logger.info({ event: 'revoked_user', user: userId, count: issued.length });
-    return issued.length;
+    this.#logger.info({ event: 'revoked_user', user: userId, generation, count: issued.length, ended });
+    return issued.length + ended;
   }
 
-  /** Drops entries whose capability has expired anyway (it no longer verifies). */
+  /** Drops entries and issued records whose capability has expired anyway (it no longer verifies). */
   async prune(toleranceMs: number): Promise<number> {
-    return this.#store.revocations.prune(this.#clock.now() - toleranceMs);
+    const before = this.#clock.now() - toleranceMs;
+    await this.#store.pruneIssued(before);
+    return this.#store.revocations.prune(before);
   }
 
   close(): void {
     this.#unsubscribe();
+    this.#unsubscribeGenerations();
   }
 }

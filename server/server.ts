@@ -8,6 +8,7 @@ import type { LiveObjects } from './live.js';
 import { NodeListener } from './node/listener.js';
 import type { Logger, ServerOptions } from './options.js';
 import type { Callable, CallableOptions, ServerApi } from './registry.js';
+import type { ServerFunction } from './server-function.js';
 import type { ObjectStore } from './store/types.js';
 
 const hubs = new WeakMap<CapsyncServer, Hub>();
@@ -65,6 +66,15 @@ export class CapsyncServer implements ServerApi {
   /** Registers a server function callable by name. Names are looked up in a null-prototype map. */
   callable<A extends unknown[]>(name: string, fn: Callable<A>, options?: CallableOptions): this {
     this.#hub.callable(name, fn, options);
+    return this;
+  }
+
+  /**
+   * Registers server functions declared with {@link serverFunction}, each under its key. `typeof functions`
+   * is then the type a client passes to `connect<typeof functions>(...)` for calls checked end to end.
+   */
+  callables(functions: { readonly [name: string]: ServerFunction }): this {
+    for (const [name, { fn, args }] of Object.entries(functions)) this.#hub.callable(name, fn, { args });
     return this;
   }
 

@@ -266,7 +266,8 @@ export class ServerSession {
     const added = this.#holdings.add(cap, this.principal ?? undefined);
     if (added === undefined || !outgoing) return;
     this.#sent.set(added.id, added.expiresAt);
-    if (this.user) this.#issuedBatch.push(added);
+    // A capability bound to the user with its generation needs no record: revokeUser bumps the generation.
+    if (this.user && !added.byGeneration) this.#issuedBatch.push({ id: added.id, expiresAt: added.expiresAt });
   }
 
   #flushIssued(): void {
@@ -279,6 +280,11 @@ export class ServerSession {
   /** Drops every holding that a revoked id covers, telling the client which capability ended. */
   revoked(ids: ReadonlySet<string>): void {
     this.#holdings.revoked(ids);
+  }
+
+  /** Drops every holding whose audience's generation rose (revokeUser); returns how many. */
+  revokedGeneration(): number {
+    return this.#holdings.stale();
   }
 
   /** Ends the connection because of `error`, with the error's own close code. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { ANY, Capability, CapsyncError, unwrapCapability, type CapsyncServer, type User } from '../../server/index.js';
+import { ANY, Capability, CapsyncError, unwrapCapability, VersionConflictError, type CapsyncServer, type User } from '../../server/index.js';
 import { installInspector } from './inspect.js';
 import { Video } from './video.js';
 
@@ -36,17 +36,22 @@ export function installVideoApp(server: CapsyncServer): void {
   });
 
   // The capability is the only proof, and the video id comes from its scope, never from another argument.
+  // `fromVersion`, when given, is the version the client edited from: if someone else changed the video
+  // since, the edit is refused with ERR_VERSION_CONFLICT (its message names the current version) instead of
+  // silently overwriting theirs. The read-modify-write is atomic either way: no concurrent edit is lost.
   server.callable(
     'set_video_description',
-    async ({ user }, cap: Capability, description: string) => {
+    async ({ user }, cap: Capability, description: string, fromVersion?: number) => {
       const [, videoId] = unwrapCapability(cap, ['youtube_videos', ANY, 'update']);
-      const video = await server.live.get(Video, ['youtube_videos', videoId]);
+      const video = await server.live.update(Video, ['youtube_videos', videoId as string], (v) => {
+        if (fromVersion !== undefined && v.version !== fromVersion) throw new VersionConflictError(v.version ?? 0, fromVersion);
+        v.description = description;
+        v.updatedBy = user?.id ?? 'anonymous';
+      });
       if (video === undefined) throw new CapsyncError('ERR_NOT_FOUND', 'no such video');
-      video.description = description;
-      video.updatedBy = user?.id ?? 'anonymous';
-      return server.live.put(video);
+      return video.version;
     },
-    { args: z.tuple([z.instanceof(Capability), z.string().max(5000)]) },
+    { args: z.tuple([z.instanceof(Capability), z.string().max(5000), z.number().int().min(0).optional()]) },
   );
 
   server.callable(

@@ -26,8 +26,14 @@ export class Video {
     return this;
   }
 
-  set_description(description: string): Promise<number> {
-    return callServer(this, 'set_video_description', this.cap, description);
+  /**
+   * Sets the description; resolves to the new version. With `fromVersion` (the version the text was edited
+   * from) it fails with `ERR_VERSION_CONFLICT` if someone else changed the video since.
+   */
+  set_description(description: string, fromVersion?: number): Promise<number> {
+    return fromVersion === undefined
+      ? callServer(this, 'set_video_description', this.cap, description)
+      : callServer(this, 'set_video_description', this.cap, description, fromVersion);
   }
 
   delete(): Promise<number> {

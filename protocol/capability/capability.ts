@@ -13,6 +13,11 @@ export interface Restrictions {
   readonly audience?: string;
 }
 
+/** @internal What the server adds when it binds: the audience's revocation generation (SPEC section 3.9). */
+export interface BindingRestrictions extends Restrictions {
+  readonly generation?: number;
+}
+
 /**
  * A capability: a hierarchical scope (`["youtube_videos", id, "update"]`) that grants whoever holds it
  * the right to act on what the scope names. The longer the scope, the narrower the capability.
@@ -133,6 +138,9 @@ export class Capability {
         expiresAt: minExpiry(status.expiresAt, block.expiresAt),
         audiences: block.audience === null ? status.audiences : [...status.audiences, block.audience],
         authority: status.authority,
+        ...(block.generation !== undefined && block.audience !== null
+          ? { marks: [...(status.marks ?? []), [block.audience, block.generation] as const] }
+          : status.marks !== undefined ? { marks: status.marks } : {}),
         ...(status.ancestors !== undefined ? { ancestors: status.ancestors } : {}),
         ...(status.bearer === true ? { bearer: true } : {}),
       });
@@ -199,19 +207,22 @@ function assertScope(scope: unknown, nonEmpty: boolean, limits: Limits): asserts
   }
 }
 
-function makeBlock(segment: readonly JsonValue[], r: Restrictions): Block {
+function makeBlock(segment: readonly JsonValue[], r: BindingRestrictions): Block {
   if (r.expiresAt !== undefined && !(Number.isSafeInteger(r.expiresAt) && r.expiresAt >= 0)) {
     throw fail('ERR_INVALID_VALUE', 'expiresAt must be a non-negative integer (ms since epoch)');
   }
   if (r.audience !== undefined && typeof r.audience !== 'string') throw fail('ERR_INVALID_VALUE', 'audience must be a string');
-  return Object.freeze({ segment: deepFreeze(structuredCopy(segment)), expiresAt: r.expiresAt ?? null, audience: r.audience ?? null });
+  const block: Block = { segment: deepFreeze(structuredCopy(segment)), expiresAt: r.expiresAt ?? null, audience: r.audience ?? null };
+  if (r.generation === undefined || r.audience === undefined) return Object.freeze(block);
+  if (!(Number.isSafeInteger(r.generation) && r.generation >= 0)) throw fail('ERR_INVALID_VALUE', 'generation must be a non-negative integer');
+  return Object.freeze({ ...block, generation: r.generation });
 }
 
 /**
  * @internal An unsigned capability checked against `limits` rather than the defaults: what a verifier
  * mints before it signs it. Built without the constructor, like every capability not made by local code.
  */
-export function pendingCapability(scope: readonly JsonValue[], restrictions: Restrictions, limits: Limits, ancestors?: readonly Uint8Array[]): Capability {
+export function pendingCapability(scope: readonly JsonValue[], restrictions: BindingRestrictions, limits: Limits, ancestors?: readonly Uint8Array[]): Capability {
   assertScope(scope, true, limits);
   const block = makeBlock(scope, restrictions);
   const first = ancestors === undefined || ancestors.length === 0 ? block : Object.freeze({ ...block, ancestors: Object.freeze([...ancestors]) });

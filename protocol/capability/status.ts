@@ -26,13 +26,20 @@ export interface Verification {
    * bound to the recipient. Known only to the process that minted it.
    */
   readonly bearer?: boolean;
+  /** Every (audience, generation) a block carries (SPEC section 3.9): stale once the audience's generation is higher. */
+  readonly marks?: readonly GenerationMark[];
   ids?: readonly string[];
 }
+
+/** A block's audience and the revocation generation it was bound at. */
+export type GenerationMark = readonly [audience: string, generation: number];
 
 /** What re-checks a verified capability at the moment of use (the verifier). Internal to capsync. */
 export interface VerificationAuthority {
   isRevoked(ids: readonly string[]): boolean;
   hasRevocations(): boolean;
+  /** True if any mark's generation is below its audience's current one (the audience was revoked since). */
+  isStale(marks: readonly GenerationMark[]): boolean;
   now(): number;
   readonly clockToleranceMs: number;
   /** The provider the chain was checked with; revocation ids are computed with it too. */
@@ -82,4 +89,12 @@ export function assertStillValid(v: Verification): void {
   const a = v.authority;
   if (v.expiresAt !== null && a.now() > v.expiresAt + a.clockToleranceMs) throw fail('ERR_CAPABILITY_EXPIRED');
   if (a.hasRevocations() && a.isRevoked(idsOf(v))) throw fail('ERR_CAPABILITY_REVOKED');
+  if (v.marks !== undefined && a.isStale(v.marks)) throw fail('ERR_CAPABILITY_REVOKED');
+}
+
+/** @internal The generation marks of a chain's blocks, or undefined if none carries one. */
+export function marksOf(blocks: readonly { audience: string | null; generation?: number }[]): GenerationMark[] | undefined {
+  let marks: GenerationMark[] | undefined;
+  for (const b of blocks) if (b.generation !== undefined && b.audience !== null) (marks ??= []).push([b.audience, b.generation]);
+  return marks;
 }

@@ -10,6 +10,7 @@ import { scanFrame } from '../wire-guard.js';
  *   token = msgpack [version = 1, kid: str, blocks: [bin, ...], tag: bin(32)]
  *   block = msgpack [segment: [JsonValue, ...], expiresAt: uint | nil, audience: str | nil, nonce: bin(16)]
  *   block 0 of a delegated capability = [segment, expiresAt, audience, nonce, ancestors: [bin(16), ...]]
+ *   a block the server binds to a user = [segment, expiresAt, audience: str, nonce, ancestors | nil, generation: uint]
  *
  * `ancestors` names the revocation ids (SPEC section 3.5, the 16 bytes before base64url) of the capability
  * a delegation was re-minted from and of its own ancestors: revoking any of them revokes this one too.
@@ -34,6 +35,11 @@ export interface Block {
   readonly audience: string | null;
   /** Block 0 of a delegated capability only: the raw revocation ids it descends from. */
   readonly ancestors?: readonly Uint8Array[];
+  /**
+   * The audience's revocation generation when the server bound this block to it (SPEC section 3.9): once the
+   * audience's generation is higher (`revokeUser`), the capability is revoked. Only with an audience.
+   */
+  readonly generation?: number;
 }
 
 /** A token split into its parts, not yet verified. */
@@ -62,15 +68,28 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
  * capabilities with the same scope never share a tag: each has its own revocation id and can be revoked alone.
  */
 export function encodeBlock(block: Block, nonce?: Uint8Array): Uint8Array {
-  if (block.ancestors !== undefined && block.ancestors.length > 0 && nonce) {
-    return packr.pack([block.segment, block.expiresAt, block.audience, nonce, block.ancestors]);
+  if (block.generation !== undefined && block.audience !== null && nonce) {
+    const ancestors = block.ancestors !== undefined && block.ancestors.length > 0 ? block.ancestors : null;
+    return own(packr.pack([block.segment, block.expiresAt, block.audience, nonce, ancestors, block.generation]));
   }
-  return packr.pack(nonce ? [block.segment, block.expiresAt, block.audience, nonce] : [block.segment, block.expiresAt, block.audience]);
+  if (block.ancestors !== undefined && block.ancestors.length > 0 && nonce) {
+    return own(packr.pack([block.segment, block.expiresAt, block.audience, nonce, block.ancestors]));
+  }
+  return own(packr.pack(nonce ? [block.segment, block.expiresAt, block.audience, nonce] : [block.segment, block.expiresAt, block.audience]));
 }
 
 /** Encodes a whole token. An unsigned capability travels with kid "" and an empty tag (and never verifies). */
 export function encodeToken(parts: TokenParts): Uint8Array {
-  return packr.pack([TOKEN_VERSION, parts.kid, parts.blocks, parts.tag]);
+  return own(packr.pack([TOKEN_VERSION, parts.kid, parts.blocks, parts.tag]));
+}
+
+/**
+ * The packed bytes in a buffer of their own. msgpackr returns a view into its output buffer, at least 8 KiB,
+ * and a pack nested in another (a capability signed while a frame is encoded) gets a fresh 8 KiB buffer
+ * every time: a held capability keeps its block and token bytes, so views kept 8 KiB each alive.
+ */
+function own(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
 }
 
 function isBytes(value: unknown): value is Uint8Array {
@@ -110,10 +129,18 @@ export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
 export function decodeBlock(bytes: Uint8Array, limits: Limits, first = false): Block {
   const value = unpackInner(bytes, limits);
   // Only block 0 may name ancestors: it is signed with the root key, so no holder can add or strip them.
-  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4 && !(first && value.length === 5))) throw fail('ERR_CAPABILITY_MALFORMED');
-  const [segment, expiresAt, audience, nonce, ancestors] = value as [unknown, unknown, unknown, unknown, unknown];
+  // A sixth element (the audience's generation, SPEC section 3.9) may follow in any block; then the fifth is
+  // nil outside block 0.
+  if (!Array.isArray(value) || (value.length !== 3 && value.length !== 4 && !(first && value.length === 5) && value.length !== 6)) {
+    throw fail('ERR_CAPABILITY_MALFORMED');
+  }
+  const [segment, expiresAt, audience, nonce, ancestors, generation] = value as [unknown, unknown, unknown, unknown, unknown, unknown];
   if (value.length >= 4 && !(nonce instanceof Uint8Array && nonce.length === NONCE_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
-  if (value.length === 5) {
+  if (value.length === 6) {
+    if (typeof audience !== 'string' || !(typeof generation === 'number' && Number.isSafeInteger(generation) && generation >= 0)) throw fail('ERR_CAPABILITY_MALFORMED');
+    if (ancestors !== null && !first) throw fail('ERR_CAPABILITY_MALFORMED');
+  }
+  if (value.length === 5 || (value.length === 6 && ancestors !== null)) {
     if (!Array.isArray(ancestors) || ancestors.length === 0) throw fail('ERR_CAPABILITY_MALFORMED');
     if (ancestors.length > limits.maxAncestors) throw fail('ERR_LIMIT_ANCESTORS');
     if (!ancestors.every((id) => id instanceof Uint8Array && id.length === ANCESTOR_ID_BYTES)) throw fail('ERR_CAPABILITY_MALFORMED');
@@ -131,7 +158,8 @@ export function decodeBlock(bytes: Uint8Array, limits: Limits, first = false): B
     }
   }
   const block: Block = { segment: segment as JsonValue[], expiresAt, audience };
-  return value.length === 5 ? { ...block, ancestors: ancestors as Uint8Array[] } : block;
+  const withAncestors = value.length === 5 || (value.length === 6 && ancestors !== null) ? { ...block, ancestors: ancestors as Uint8Array[] } : block;
+  return value.length === 6 ? { ...withAncestors, generation: generation as number } : withAncestors;
 }
 
 /**

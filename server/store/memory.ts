@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { VersionConflictError } from '../../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import { MemoryRevocationSet } from '../../protocol/revocation.js';
 import { isUnder, prefixKeys } from './prefix.js';
 import type {
-  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteResult,
+  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, StoredUpdate, WriteCondition,
+  WriteResult,
 } from './types.js';
 
 /** One address's row: `state` null is a tombstone, kept so a re-created object continues its versions. */
@@ -59,8 +61,24 @@ export class MemoryStore implements ObjectStore {
     return found;
   }
 
-  async put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<WriteResult> {
+  async put(address: readonly JsonValue[], type: string, state: Uint8Array, condition?: WriteCondition): Promise<WriteResult> {
     const key = canonicalKey(address as JsonValue[]);
+    if (condition?.ifVersion !== undefined) {
+      const current = liveVersion(this.#objects.get(key));
+      if (current !== condition.ifVersion) throw new VersionConflictError(current, condition.ifVersion);
+    }
+    return this.#write(key, address, type, state);
+  }
+
+  async update(address: readonly JsonValue[], mutate: (current: StoredObject | undefined) => StoredUpdate | undefined): Promise<WriteResult | undefined> {
+    // Read, mutate and write with no await between them: nothing else in this process runs in between.
+    const key = canonicalKey(address as JsonValue[]);
+    const entry = this.#objects.get(key);
+    const next = mutate(entry && entry.state !== null ? toObject(entry) : undefined);
+    return next && this.#write(key, address, next.type, next.state);
+  }
+
+  #write(key: string, address: readonly JsonValue[], type: string, state: Uint8Array): WriteResult {
     // A copy: the caller may reuse its bytes, and a codec's output is often a view of a much larger
     // buffer that keeping the view would keep alive. Not `state.slice()`: on a Buffer (what msgpackr
     // returns) that is a view too.
@@ -170,6 +188,15 @@ export class MemoryStore implements ObjectStore {
     return live;
   }
 
+  async pruneIssued(now: number): Promise<number> {
+    let dropped = 0;
+    for (const [user, issued] of this.#issued) {
+      for (const [id, e] of issued) if (e.expiresAt !== null && e.expiresAt < now && issued.delete(id)) dropped++;
+      if (issued.size === 0) this.#issued.delete(user);
+    }
+    return dropped;
+  }
+
   async recordDelegation(record: DelegationRecord): Promise<void> {
     this.#delegations.push(copyDelegation(record));
   }
@@ -197,6 +224,11 @@ export class MemoryStore implements ObjectStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The version a condition compares with: 0 for no live object (never put, or a tombstone). */
+function liveVersion(entry: Entry | undefined): number {
+  return entry === undefined || entry.state === null ? 0 : entry.version;
 }
 
 /** A snapshot: what the caller gets never aliases what the store keeps. */

@@ -11,6 +11,17 @@ export class SqliteRevocationSet extends MemoryRevocationSet {
     for (const row of db.prepare('SELECT id, expires_at FROM revocations').all() as { id: string; expires_at: number | null }[]) {
       this.entries.set(row.id, row.expires_at);
     }
+    for (const row of db.prepare('SELECT user, generation FROM generations').all() as { user: string; generation: number }[]) {
+      this.generations.set(row.user, row.generation);
+    }
+  }
+
+  override async bumpGeneration(user: string): Promise<number> {
+    const row = this.#db
+      .prepare('INSERT INTO generations (user, generation) VALUES (?, 1) ON CONFLICT (user) DO UPDATE SET generation = generation + 1 RETURNING generation')
+      .get(user) as { generation: number };
+    this.applyGeneration(user, row.generation);
+    return row.generation;
   }
 
   override async add(entries: readonly RevocationEntry[]): Promise<void> {

@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS objects (
 CREATE INDEX IF NOT EXISTS objects_type ON objects (type, created);
 CREATE TABLE IF NOT EXISTS revocations (id TEXT PRIMARY KEY, expires_at INTEGER);
 CREATE TABLE IF NOT EXISTS issued (user TEXT NOT NULL, id TEXT NOT NULL, expires_at INTEGER, PRIMARY KEY (user, id));
+-- One row per user ever revoked with revokeUser: capabilities bound to them carry the generation they were bound at.
+CREATE TABLE IF NOT EXISTS generations (user TEXT PRIMARY KEY, generation INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS delegations (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   from_user TEXT NOT NULL, to_user TEXT NOT NULL, scope TEXT NOT NULL,
@@ -41,6 +43,7 @@ const INDEXES = `
 CREATE UNIQUE INDEX IF NOT EXISTS objects_seq ON objects (seq);
 CREATE INDEX IF NOT EXISTS objects_tombstones ON objects (changed_at) WHERE state IS NULL;
 CREATE INDEX IF NOT EXISTS delegations_to ON delegations (to_user);
+CREATE INDEX IF NOT EXISTS issued_expiry ON issued (expires_at) WHERE expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS delegations_expiry ON delegations (expires_at) WHERE expires_at IS NOT NULL;
 `;
 

@@ -1,13 +1,14 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
-import { fail } from '../../protocol/errors.js';
+import { fail, VersionConflictError } from '../../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import type { RevocationSet } from '../../protocol/revocation.js';
 import { prefixKeys } from './prefix.js';
 import { SqliteRevocationSet } from './sqlite-revocations.js';
 import { EPOCH_SETTING, migrate } from './sqlite-schema.js';
 import type {
-  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteResult,
+  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, StoredUpdate, WriteCondition,
+  WriteResult,
 } from './types.js';
 
 type Database = BetterSqlite3.Database;
@@ -50,7 +51,8 @@ export class SqliteStore implements ObjectStore {
   readonly #get: BetterSqlite3.Statement;
   /** Statements compiled once each: better-sqlite3's prepare parses and plans the SQL on every call. */
   readonly #statements = new Map<string, BetterSqlite3.Statement>();
-  readonly #put: (row: Record<string, unknown>) => WriteResult;
+  readonly #put: (row: Record<string, unknown>, ifVersion: number | undefined) => WriteResult;
+  readonly #update: (address: readonly JsonValue[], mutate: (current: StoredObject | undefined) => StoredUpdate | undefined) => WriteResult | undefined;
   readonly #delete: (key: string) => WriteResult | undefined;
 
   constructor(filename = ':memory:', options: StoreOptions = {}) {
@@ -76,7 +78,22 @@ export class SqliteStore implements ObjectStore {
          seq = excluded.seq, changed_at = excluded.changed_at
        RETURNING version, seq`,
     );
-    this.#put = db.transaction((row) => upsert.get({ ...row, seq: (next.get() as { seq: number }).seq }) as WriteResult);
+    const write = (row: Record<string, unknown>): WriteResult => upsert.get({ ...row, seq: (next.get() as { seq: number }).seq }) as WriteResult;
+    // The check and the write in one transaction: a writer on another connection to the file waits for it.
+    // BEGIN IMMEDIATE: the read takes the write lock at once, so another process cannot write between it and the write.
+    this.#put = db.transaction((row: Record<string, unknown>, ifVersion: number | undefined) => {
+      if (ifVersion !== undefined) {
+        const found = this.#get.get(row.key) as Row | undefined;
+        const current = found === undefined || found.state === null ? 0 : found.version;
+        if (current !== ifVersion) throw new VersionConflictError(current, ifVersion);
+      }
+      return write(row);
+    }).immediate;
+    this.#update = db.transaction((address: readonly JsonValue[], mutate: (current: StoredObject | undefined) => StoredUpdate | undefined) => {
+      const found = this.#get.get(canonicalKey(address as JsonValue[])) as Row | undefined;
+      const next = mutate(found && found.state !== null ? toObject(found) : undefined);
+      return next && write(this.#row(address, next.type, next.state));
+    }).immediate;
     // The row stays as a tombstone so a re-created object continues the version sequence, and `changes` reports it.
     const tombstone = db.prepare(
       `UPDATE objects SET state = NULL, version = version + 1, seq = (SELECT seq + 1 FROM sequence WHERE id = 1), changed_at = @now
@@ -100,8 +117,16 @@ export class SqliteStore implements ObjectStore {
     return rows.map(toObject);
   }
 
-  async put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<WriteResult> {
-    return this.#put({
+  async put(address: readonly JsonValue[], type: string, state: Uint8Array, condition?: WriteCondition): Promise<WriteResult> {
+    return this.#put(this.#row(address, type, state), condition?.ifVersion);
+  }
+
+  async update(address: readonly JsonValue[], mutate: (current: StoredObject | undefined) => StoredUpdate | undefined): Promise<WriteResult | undefined> {
+    return this.#update(address, mutate);
+  }
+
+  #row(address: readonly JsonValue[], type: string, state: Uint8Array): Record<string, unknown> {
+    return {
       key: canonicalKey(address as JsonValue[]),
       address: JSON.stringify(address),
       type,
@@ -109,7 +134,7 @@ export class SqliteStore implements ObjectStore {
       // Microseconds and a counter: puts within one millisecond still list in the order they came.
       created: Date.now() * 1000 + (this.#created++ % 1000),
       now: this.#clock.now(),
-    });
+    };
   }
 
   async delete(address: readonly JsonValue[]): Promise<WriteResult | undefined> {
@@ -196,6 +221,10 @@ export class SqliteStore implements ObjectStore {
       .prepare('SELECT id, expires_at FROM issued WHERE user = ? AND (expires_at IS NULL OR expires_at >= ?)')
       .all(user, now) as { id: string; expires_at: number | null }[];
     return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at }));
+  }
+
+  async pruneIssued(now: number): Promise<number> {
+    return this.#sql('DELETE FROM issued WHERE expires_at IS NOT NULL AND expires_at < ?').run(now).changes;
   }
 
   async recordDelegation(r: DelegationRecord): Promise<void> {

@@ -34,6 +34,21 @@ export interface WriteResult {
   readonly seq: number;
 }
 
+/**
+ * A precondition on a write: the object's current version must be `ifVersion` (0: no live object at the
+ * address, never put or deleted). A store checks it and writes in one atomic step, or fails with
+ * `VersionConflictError` (`ERR_VERSION_CONFLICT`, `current` the version now, 0 for none) and writes nothing.
+ */
+export interface WriteCondition {
+  readonly ifVersion?: number;
+}
+
+/** What an {@link ObjectStore.update} mutation returns: the new type and encoded state, or undefined to write nothing. */
+export interface StoredUpdate {
+  readonly type: string;
+  readonly state: Uint8Array;
+}
+
 /** A delegation the server recorded: who gave which capability to whom, and the token delivered. */
 export interface DelegationRecord {
   readonly from: string;
@@ -94,8 +109,19 @@ export interface ObjectStore {
   get(address: readonly JsonValue[]): Promise<StoredObject | undefined>;
   /** Every object of a portable type, in the order their addresses were first put. */
   list(type: string): Promise<StoredObject[]>;
-  /** Creates or replaces the object at `address` with encoded `state`; returns its new version and the change's seq. */
-  put(address: readonly JsonValue[], type: string, state: Uint8Array): Promise<WriteResult>;
+  /**
+   * Creates or replaces the object at `address` with encoded `state`; returns its new version and the change's seq.
+   * With `condition.ifVersion`, writes only if the object is at that version now (see {@link WriteCondition}).
+   */
+  put(address: readonly JsonValue[], type: string, state: Uint8Array, condition?: WriteCondition): Promise<WriteResult>;
+  /**
+   * Optional: a read-modify-write of one object as one atomic step (SQLite: one transaction). `mutate` is
+   * synchronous; it gets the live object (undefined if none) and returns what to write, or undefined to write
+   * nothing (the result is then undefined). If it throws, nothing is written and the error propagates. A store
+   * without `update` (one across the network) gets `LiveObjects.update`'s fallback: read, then a conditional
+   * {@link ObjectStore.put} with `ifVersion`, retried on conflict.
+   */
+  update?(address: readonly JsonValue[], mutate: (current: StoredObject | undefined) => StoredUpdate | undefined): Promise<WriteResult | undefined>;
   /** Deletes; returns the deletion's version and seq, or undefined (taking no seq) if there was nothing to delete. */
   delete(address: readonly JsonValue[]): Promise<WriteResult | undefined>;
   /**
@@ -140,11 +166,15 @@ export interface ObjectStore {
   pruneCalls(now: number): Promise<number>;
   /**
    * Remembers that capabilities (by revocation id) were issued to a user, so they can be revoked per user.
-   * Recording an id the user already has keeps the first record.
+   * Recording an id the user already has keeps the first record. Only capabilities `revokeUser` cannot reach
+   * through the user's generation (see `RevocationSet.generation`) are recorded: bearer capabilities sent to
+   * the user. A capability bound to the user is never recorded, so this stays small.
    */
   recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void>;
   /** Revocation ids issued to a user and not expired at `now` (an entry expiring exactly at `now` is kept). */
   issuedTo(user: string, now: number): Promise<IssuedRecord[]>;
+  /** Drops issued records whose capability expired before `now`; returns how many. */
+  pruneIssued(now: number): Promise<number>;
   recordDelegation(record: DelegationRecord): Promise<void>;
   /** Recorded delegations matching every given field of `filter`, oldest first. */
   delegations(filter: DelegationFilter): Promise<DelegationRecord[]>;

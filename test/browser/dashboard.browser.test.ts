@@ -153,6 +153,11 @@ describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', () => {
     await page.fill(inputOf(GANGNAM), 'my second draft');
     await video.set_description('theirs, second');
     await page.waitForSelector(`${conflict}:not([hidden])`);
+    // Saving before settling it is refused by the server (the draft's version is old): theirs stays.
+    await page.click(`${row(GANGNAM)} .save`);
+    await page.waitForSelector('#notices .notice');
+    expect(await page.textContent('#notices .notice span')).toBe('Could not save Gangnam Style: someone else changed it since you started editing: take their text or keep yours, then save again.');
+    expect((await demo.videoOf(admin, GANGNAM)).description).toBe('theirs, second');
     await page.click(`${conflict} .keep`);
     expect(await page.isHidden(conflict)).toBe(true);
     expect(await page.inputValue(inputOf(GANGNAM))).toBe('my second draft');

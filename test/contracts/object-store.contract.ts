@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DelegationRecord, ObjectStore } from '../../server/store/types.js';
 import { callsContract } from './object-store-calls.contract.js';
 import { changesContract } from './object-store-changes.contract.js';
+import { conditionalContract } from './object-store-conditional.contract.js';
 import { ManualClock, type StoreFactory } from './object-store-context.js';
 
 /**
@@ -163,6 +164,18 @@ export function objectStoreContract(name: string, factory: StoreFactory): void {
         await store.recordIssued('editor', []);
         expect(await store.issuedTo('editor', 0)).toEqual([]);
       });
+
+      it('prunes only records that expired before now, and says how many', async () => {
+        await store.recordIssued('editor', [{ id: 'forever', expiresAt: null }, { id: 'old', expiresAt: 10 }, { id: 'now', expiresAt: 20 }]);
+        await store.recordIssued('guest', [{ id: 'old2', expiresAt: 5 }]);
+        expect(await store.pruneIssued(20)).toBe(2);
+        expect(byId(await store.issuedTo('editor', 0))).toEqual([{ id: 'forever', expiresAt: null }, { id: 'now', expiresAt: 20 }]);
+        expect(await store.issuedTo('guest', 0)).toEqual([]);
+        expect(await store.pruneIssued(20)).toBe(0);
+        // A pruned id may be recorded again (a capability re-sent after its record was dropped).
+        await store.recordIssued('guest', [{ id: 'old2', expiresAt: 50 }]);
+        expect(await store.issuedTo('guest', 0)).toEqual([{ id: 'old2', expiresAt: 50 }]);
+      });
     });
 
     describe('delegations', () => {
@@ -245,5 +258,6 @@ export function objectStoreContract(name: string, factory: StoreFactory): void {
 
     changesContract(context);
     callsContract(context);
+    conditionalContract(context);
   });
 }

@@ -95,6 +95,33 @@ export function revocationSetContract(name: string, factory: () => RevocationSet
       expect(set.size).toBe(1);
     });
 
+    it('starts every user at generation 0 and bumps one user at a time', async () => {
+      expect(set.generation('alice')).toBe(0);
+      expect(await set.bumpGeneration('alice')).toBe(1);
+      expect(await set.bumpGeneration('alice')).toBe(2);
+      expect(set.generation('alice')).toBe(2);
+      expect(set.generation('bob')).toBe(0);
+      expect(await set.bumpGeneration('bob')).toBe(1);
+      // A generation is not a revoked id: the id set is untouched, and pruning never lowers a generation.
+      expect(set.size).toBe(0);
+      await set.prune(Number.MAX_SAFE_INTEGER);
+      expect(set.generation('alice')).toBe(2);
+    });
+
+    it('tells generation subscribers every raise, and no longer one that unsubscribed', async () => {
+      const heard: [string, number][] = [];
+      const stop = set.subscribeGenerations((user, generation) => heard.push([user, generation]));
+      const ids = listen();
+      await set.bumpGeneration('alice');
+      await set.bumpGeneration('bob');
+      stop();
+      await set.bumpGeneration('alice');
+      expect(heard).toEqual([['alice', 1], ['bob', 1]]);
+      expect(ids.batches).toEqual([]); // a raise is not an id batch
+      ids.stop();
+      stop(); // unsubscribing twice is harmless
+    });
+
     it('announces a pruned id again when it is revoked again', async () => {
       await set.add([{ id: 'a', expiresAt: 100 }]);
       await set.prune(200);

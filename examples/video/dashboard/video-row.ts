@@ -41,6 +41,11 @@ export class VideoRow {
   #base: string;
   /** The text of this page's latest save: its own push echoing back is not someone else's change. */
   #saved: string | undefined;
+  /**
+   * The version the draft was edited from, sent with Save: if someone else saved since and the user has not
+   * settled it (Take theirs / Keep mine), the server refuses with ERR_VERSION_CONFLICT instead of overwriting.
+   */
+  #draftFrom: number | undefined;
   #subscription: Subscription | undefined;
   #locked = false;
   /** What the action buttons were last built for: rebuilt only when the rights change, never under a click. */
@@ -110,6 +115,7 @@ export class VideoRow {
   }
 
   #typed(): void {
+    if (this.element.dataset['draft'] !== 'true') this.#draftFrom = this.video.version;
     this.element.dataset['draft'] = String(this.#input.value !== this.#base);
     if (this.#input.value === this.#base) this.#resolve();
   }
@@ -139,9 +145,11 @@ export class VideoRow {
     const text = this.#input.value;
     this.#saved = text;
     try {
-      const version = await this.video.set_description(text);
+      const version = await this.video.set_description(text, this.#draftFrom ?? this.video.version);
       if (this.#input.value === text) this.#base = text;
       this.#resolve();
+      // Our own push may not be back yet: the next edit starts from the version this save made.
+      this.#draftFrom = version;
       this.#host.log(`saved ${this.video.title} (version ${version})`);
     } catch (error) {
       this.#host.problem(`Could not save ${this.video.title}`, error);
@@ -167,6 +175,7 @@ export class VideoRow {
   /** The draft conflict, if any, is settled (taken, kept, saved, or typed back to the saved text). */
   #resolve(): void {
     this.#conflict.hidden = true;
+    this.#draftFrom = this.video.version;
     this.element.dataset['draft'] = String(this.#input.value !== this.#base);
   }
 
