@@ -73,7 +73,10 @@ export class DashboardHarness {
 
   /** Saves a screenshot of `page` as docs/dashboard-<name>.png, when asked to (CAPSYNC_SCREENSHOTS=1). */
   async shot(page: Page, name: string): Promise<void> {
-    if (screenshots) await page.screenshot({ path: join('docs', `dashboard-${name}.png`) });
+    if (!screenshots) return;
+    // Cropped to the content (a short page leaves no empty viewport below it), at least as tall as an open dialog.
+    const height = await page.evaluate(() => Math.max(document.body.scrollHeight, ...[...document.querySelectorAll('dialog[open]')].map((d) => d.getBoundingClientRect().bottom + 24)));
+    await page.screenshot({ path: join('docs', `dashboard-${name}.png`), clip: { x: 0, y: 0, width: 1100, height: Math.min(640, Math.ceil(height)) } });
   }
 }
 
