@@ -109,6 +109,11 @@ describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', () => {
     await guest.waitForSelector(`${row(GANGNAM)}`);
     await guest.waitForSelector(`${row(GANGNAM)}[data-state="locked"]`);
     expect(await guest.textContent(`${row(GANGNAM)} .locked-reason`)).toBe('Read-only: your access to it expired.');
+
+    // A bearer share: listed as such in "shared by me", and it reaches the guest like a bound one.
+    await shareVia(admin, DESPACITO, 'guest', { bearer: true });
+    await guest.waitForSelector(`${row(DESPACITO)}[data-state="editable"]`);
+    expect(await admin.textContent(`#shared-by-me tr[data-video="${DESPACITO}"][data-state="active"] td:nth-child(4)`)).toBe('bearer');
   });
 
   it('deletes only after the admin confirms, and the row leaves every page', async () => {
