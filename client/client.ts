@@ -6,6 +6,7 @@ import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CloseInfo, Hello, SocketFactory } from './connection.js';
 import { LiveRegistry } from './live-registry.js';
+import { PresenceEvents, type PresenceChange } from './presence.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
 import type { ConnectionState, StateObservable } from './reconnect.js';
 import { RequestManager, type RequestKind } from './requests.js';
@@ -19,6 +20,7 @@ export type { ConnectOptions, ReconnectOptions, TokenProvider } from './options.
 export type { ConnectionState, StateObservable } from './reconnect.js';
 export type { Change, Delegation, Revocation } from './streams.js';
 export type { FunctionArgs, FunctionName, FunctionResult, TypedClient } from './typed.js';
+export type { PresenceChange } from './presence.js';
 
 /** A capability delegated to this user that still works, as {@link CapsyncClient.grants} lists it. */
 export interface Grant {
@@ -55,6 +57,14 @@ export class CapsyncClient {
   readonly tokenExpiring: Observable<number>;
   /** `connecting`, `connected`, `reconnecting`, `closed`; the current one is `connectionState.value`. */
   readonly connectionState: StateObservable<ConnectionState>;
+  /**
+   * Users coming online (`join`) and going offline (`leave`), among those the server's presence policy lets
+   * this user see; never this user itself. A user is online while any of its connections is open, and for a
+   * short grace after the last one closed (a reconnect is no leave and join). Start from {@link presence}
+   * for who is online now; after a reconnect of this client the events it missed are emitted from a fresh
+   * `presence()` answer. Completes when the client closes.
+   */
+  readonly presenceChanges: Observable<PresenceChange>;
   /** Resolves when the client has closed for good, with the last connection's close code and reason. */
   readonly closed: Promise<CloseInfo>;
   readonly #options: ConnectOptions;
@@ -64,6 +74,7 @@ export class CapsyncClient {
   readonly #resume = new ResumeState(this.#live);
   readonly #streams = new SessionStreams(clientDefaults.heldEvents);
   readonly #frames = new Subject<Frame>();
+  readonly #presence = new PresenceEvents();
   readonly #link: SessionLink;
 
   private constructor(url: string, options: ConnectOptions, open: SocketFactory) {
@@ -73,6 +84,7 @@ export class CapsyncClient {
     this.delegations = this.#streams.delegations;
     this.revocations = this.#streams.revocations;
     this.tokenExpiring = this.#streams.tokenExpiring;
+    this.presenceChanges = this.#presence.changes;
     this.#link = new SessionLink(url, options, open, {
       inbound: { onPortable: (object) => this.#adopt(object), onCapability: (cap) => this.#resume.held.add(cap) },
       hello: (hello) => this.#hello(hello),
@@ -81,7 +93,10 @@ export class CapsyncClient {
         if (id !== null) this.#requests.reject(id, reason);
       },
       resumeFrame: (id) => this.#resume.frame(id),
-      resumed: (answer) => this.#resume.answered(answer),
+      resumed: (answer) => {
+        this.#resume.answered(answer);
+        this.#reconnected();
+      },
       resend: (transmit, keyWindowMs) => this.#requests.resend(transmit, keyWindowMs),
       disconnected: () => {
         this.#resume.abandoned();
@@ -148,8 +163,10 @@ export class CapsyncClient {
   }
 
   /** The users online that this user may delegate to (as the server's presence policy allows). */
-  presence(): Promise<string[]> {
-    return this.#request((id) => [FrameType.presence, id]) as Promise<string[]>;
+  async presence(): Promise<string[]> {
+    const users = (await this.#request((id) => [FrameType.presence, id])) as string[];
+    if (Array.isArray(users) && users.every((u) => typeof u === 'string')) this.#presence.listed(users);
+    return users;
   }
 
   /** Every still-valid capability delegated to this user: what a reload or a second device gets back. */
@@ -211,6 +228,7 @@ export class CapsyncClient {
     this.#live.close(error);
     this.#frames.complete();
     this.#streams.close();
+    this.#presence.close();
   }
 
   #adopt(object: object): void {
@@ -243,12 +261,21 @@ export class CapsyncClient {
         this.#resume.revoked(frame[1], frame[2] as JsonValue[], frame[3]);
         this.#streams.revoked({ revocationId: frame[1], scope: frame[2] as JsonValue[], reason: frame[3] });
         break;
+      case FrameType.presenceEvent:
+        this.#presence.event(frame[1], frame[2]);
+        break;
       case FrameType.tokenExpiring:
         this.#streams.tokenExpiringAt(frame[1]);
         void this.#renew();
         break;
     }
     this.#frames.next(frame);
+  }
+
+  /** A new connection took over the session: what was missed while away is caught up. */
+  #reconnected(): void {
+    // Only presence for now if the app listens; a failure leaves the events as they were (the next reconnect retries).
+    if (this.#presence.tracking && this.user !== null) this.presence().catch(() => undefined);
   }
 
   /** With a token function, answers `tokenExpiring` by itself; a failure leaves the notice for the app (or the 4002 reconnect). */

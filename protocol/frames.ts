@@ -40,6 +40,14 @@ export const FrameType = {
   resume: 14,
   /** c→s `[15, id]` lists the still-valid capabilities delegated to this user. */
   grants: 15,
+  /** c→s `[16, id, cap, {type?, stop?}]` watches the collection of objects under a capability's scope (or stops). */
+  watch: 16,
+  /** s→c `[17, watchId, [object]]` one page of a watched collection's snapshot (each object with its capability). */
+  snapshot: 17,
+  /** s→c `[18, watchId, "add" | "remove" | "end", object | address | code]` a watched collection changed (or ended). */
+  collectionChange: 18,
+  /** s→c `[19, "join" | "leave", userId]` a user this one may see came online or went offline. */
+  presenceEvent: 19,
 } as const;
 
 /** Longest call key, in characters: a client-made id (a UUID is 36). */
@@ -86,6 +94,12 @@ export const resumeSchema = z.strictObject({
  */
 export const delegateOptionsSchema = z.strictObject({ bind: z.optional(z.boolean()), bearer: z.optional(z.boolean()) });
 
+/** The options of a `watch`: only objects of a portable type; `stop` ends the watch of the same capability and type. */
+export const watchOptionsSchema = z.strictObject({
+  type: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  stop: z.optional(z.literal(true)),
+});
+
 export const delegationSchema = z.object({
   from: z.string(),
   cap,
@@ -110,6 +124,10 @@ const schemas = {
   [FrameType.presence]: z.tuple([z.literal(FrameType.presence), id]),
   [FrameType.resume]: z.tuple([z.literal(FrameType.resume), id, resumeSchema]),
   [FrameType.grants]: z.tuple([z.literal(FrameType.grants), id]),
+  [FrameType.watch]: z.tuple([z.literal(FrameType.watch), id, cap, watchOptionsSchema]),
+  [FrameType.snapshot]: z.tuple([z.literal(FrameType.snapshot), id, z.array(z.unknown())]),
+  [FrameType.collectionChange]: z.tuple([z.literal(FrameType.collectionChange), id, z.enum(['add', 'remove', 'end']), z.unknown()]),
+  [FrameType.presenceEvent]: z.tuple([z.literal(FrameType.presenceEvent), z.enum(['join', 'leave']), z.string()]),
 } as const;
 
 type Schemas = typeof schemas;
@@ -121,13 +139,13 @@ export type Frame = { [T in keyof Schemas]: FrameOf<T> }[keyof Schemas];
 /** Frames a client may send; the server refuses the rest with `ERR_FRAME_INVALID`. */
 export const clientFrameTypes: ReadonlySet<number> = new Set([
   FrameType.call, FrameType.delegate, FrameType.revoke, FrameType.ping, FrameType.pong, FrameType.refresh, FrameType.presence,
-  FrameType.resume, FrameType.grants,
+  FrameType.resume, FrameType.grants, FrameType.watch,
 ]);
 
 /** Frames a server may send. */
 export const serverFrameTypes: ReadonlySet<number> = new Set([
   FrameType.hello, FrameType.result, FrameType.error, FrameType.push, FrameType.delegation, FrameType.revoked,
-  FrameType.ping, FrameType.pong, FrameType.tokenExpiring,
+  FrameType.ping, FrameType.pong, FrameType.tokenExpiring, FrameType.snapshot, FrameType.collectionChange, FrameType.presenceEvent,
 ]);
 
 const isId = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -179,7 +197,7 @@ export function frameIdOf(value: unknown): number | null {
     const type = value[0];
     if (
       type === FrameType.call || type === FrameType.delegate || type === FrameType.revoke || type === FrameType.refresh ||
-      type === FrameType.presence || type === FrameType.resume || type === FrameType.grants
+      type === FrameType.presence || type === FrameType.resume || type === FrameType.grants || type === FrameType.watch
     ) {
       return value[1];
     }

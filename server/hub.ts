@@ -19,6 +19,7 @@ import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
 import { defaultConnectionLimits, serverDefaults, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
+import { defaultPresenceGraceMs, PresenceTracker, type PresenceChange } from './presence-events.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
 import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
@@ -57,6 +58,9 @@ export class Hub implements ServerApi {
   readonly #directory = new SessionDirectory<ServerSession>();
   readonly #deadlines: Deadlines;
   readonly #presence: Presence;
+  readonly #online: PresenceTracker;
+  /** Sessions counted by {@link Hub.#online} (a session refused while closing never was). */
+  readonly #counted = new WeakSet<ServerSession>();
   readonly #revocations: Revocations;
   readonly #fanout: Fanout;
   readonly #unsubscribeFanout: () => void;
@@ -100,6 +104,7 @@ export class Hub implements ServerApi {
     this.auth = new Authenticator(options.auth);
     this.#deadlines = new Deadlines(clock);
     this.#presence = new Presence(options.presence);
+    this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, (change) => this.#announce(change));
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
     this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier };
@@ -128,7 +133,13 @@ export class Hub implements ServerApi {
         if (session.user === null) return;
         store.recordIssued(session.user.id, entries).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
       },
-      closed: (session) => this.#directory.remove(session),
+      closed: (session) => {
+        this.#directory.remove(session);
+        if (session.user !== null && this.#counted.has(session)) {
+          this.#counted.delete(session);
+          this.#online.closed(session.user.id);
+        }
+      },
       logFailure: (session, event, code, detail, fn) => {
         const entry = { event, code, session: session.id, user: session.user?.id ?? null, ...(fn !== undefined ? { fn } : {}) };
         // A refusal with its code is the protocol working (info); anything else is a bug in server code (warn).
@@ -219,6 +230,10 @@ export class Hub implements ServerApi {
     }
     this.#directory.add(session);
     session.start({ ...this.#hello, epoch: this.#epoch, seq: this.#seq });
+    if (user !== null) {
+      this.#counted.add(session);
+      this.#online.opened(user.id);
+    }
     return session;
   }
 
@@ -280,7 +295,7 @@ export class Hub implements ServerApi {
         return this.#refresh(session, frame[2]);
       case FrameType.presence: {
         if (session.user === null) throw fail('ERR_AUTH_REQUIRED');
-        return this.#presence.list(session.user, this.#directory.users());
+        return this.#presence.list(session.user, this.#online.online());
       }
     }
   }
@@ -324,6 +339,16 @@ export class Hub implements ServerApi {
     const principal = this.#identities.verify(request.identity);
     const reverify = principal === undefined ? undefined : session.adopt({ principal, proof: request.identity });
     return reverify === undefined ? request : { ...request, caps: request.caps.map(reverify) };
+  }
+
+  /** Tells every user who may see `change.user` (by the presence policy) that it joined or left; never the user itself. */
+  #announce(change: PresenceChange): void {
+    if (this.#closing) return;
+    for (const session of this.#directory) {
+      const viewer = session.user;
+      if (viewer === null || viewer.id === change.user || !this.#presence.visible(viewer, change.user)) continue;
+      session.send([FrameType.presenceEvent, change.type, change.user]);
+    }
   }
 
   #push(update: ObjectUpdate): void {

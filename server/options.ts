@@ -64,6 +64,11 @@ export interface HubOptions {
   /** Default: warnings and errors as JSON lines on stderr (`warningLogger`); `silentLogger` or a pino logger to change it. */
   readonly logger?: Logger;
   readonly presence?: PresencePolicy;
+  /**
+   * How long a user whose last connection closed still counts as online (presence events): a reconnect within
+   * it is neither a leave nor a join. Default 5 s; 0 leaves at once.
+   */
+  readonly presenceGraceMs?: number;
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
   /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */

@@ -19,7 +19,7 @@ export interface Transport {
 /** A frame a session hands to the core: everything but pings, which the session answers itself. */
 export type RequestFrame = FrameOf<
   typeof FrameType.call | typeof FrameType.delegate | typeof FrameType.revoke | typeof FrameType.refresh | typeof FrameType.presence |
-  typeof FrameType.resume | typeof FrameType.grants
+  typeof FrameType.resume | typeof FrameType.grants | typeof FrameType.watch
 >;
 
 /** What a session needs from the core that owns it. Internal: not reachable from the package entry points. */

@@ -74,6 +74,7 @@ const eventNames: Record<number, string> = {
   [FrameType.presence]: 'presence',
   [FrameType.resume]: 'resume',
   [FrameType.grants]: 'grants',
+  [FrameType.watch]: 'watch',
 };
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

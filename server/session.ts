@@ -209,6 +209,7 @@ export class ServerSession {
       case FrameType.presence:
       case FrameType.resume:
       case FrameType.grants:
+      case FrameType.watch:
         this.#requests.run(frame[1], frame);
     }
   }
