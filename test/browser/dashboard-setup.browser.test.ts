@@ -8,7 +8,8 @@ import { startDemo, type DemoHarness } from '../helpers.js';
 import { chromiumAvailable, launchChromium } from './chromium.js';
 import { DashboardHarness } from './dashboard-harness.js';
 
-describe.skipIf(!chromiumAvailable)('the dashboard when it cannot simply connect, its inspector, and its token renewal', () => {
+describe.skipIf(!chromiumAvailable)('the dashboard when it cannot simply connect, its inspector, and its token renewal', { timeout: 60_000 }, () => {
+  // Several Chromium pages on a loaded 2-core machine: a flow of many steps can take well over vitest's 20 s.
   let browser: Browser;
   const pages: Page[] = [];
   let demo: DemoHarness | undefined;

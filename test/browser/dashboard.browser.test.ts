@@ -11,7 +11,8 @@ const DESPACITO = 'kJQP7kiw5Fk';
 
 if (!chromiumAvailable) process.stderr.write('test/browser: Chromium not found (set CHROMIUM_PATH): the dashboard suites are skipped\n');
 
-describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', () => {
+describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', { timeout: 60_000 }, () => {
+  // Several Chromium pages on a loaded 2-core machine: a flow of many steps can take well over vitest's 20 s.
   // A restart, not `context.setOffline(true)`: Chromium's offline mode leaves an open WebSocket untouched
   // (measured: still connected 12 s later, though navigator.onLine was false).
   const demo = new DashboardHarness();
@@ -92,11 +93,19 @@ describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', () => {
     await demo.shot(guest, 'guest-revoked');
   });
 
-  it('shows the share dialog with the recipients online, and a share with a short expiry locks by itself', async () => {
-    const guest = await open('guest');
+  it('shows the share dialog with the recipients online as they join, and a share with a short expiry locks by itself', async () => {
+    for (const p of pages.splice(0)) await p.close();
     const admin = await open('admin');
     await admin.click(`${row(GANGNAM)} .share`);
+    await admin.waitForSelector('dialog.share-dialog[open] .hint');
+    const guest = await open('guest');
     await admin.waitForSelector('dialog.share-dialog select[name="to"] option[value="guest"]', { state: 'attached' });
+    // editor2 (not online before in this suite) opens the page while the dialog is open: presence's join event adds them.
+    expect(await admin.locator('dialog.share-dialog select[name="to"] option[value="editor2"]').count()).toBe(0);
+    await open('editor2');
+    await admin.waitForSelector('dialog.share-dialog select[name="to"] option[value="editor2"]', { state: 'attached' });
+    await open('editor');
+    await admin.waitForSelector('dialog.share-dialog select[name="to"] option[value="editor"]', { state: 'attached' });
     const offered = await admin.$$eval('dialog.share-dialog select[name="to"] option', (options) => options.map((o) => o.value));
     expect(offered).toContain('guest');
     expect(offered).toContain('editor');

@@ -77,9 +77,13 @@ export class Session implements RowHost {
     return confirmAction(question, action);
   }
 
-  /** Who may receive a share: the presence list, without this user. */
+  /** Who may receive a share: the presence list, without this user, kept current by join and leave events. */
   readonly recipients: Recipients = {
     list: async () => (await this.client.presence()).filter((name) => name !== this.client.user?.id),
+    watch: (changed) => {
+      const subscription = this.client.presenceChanges.subscribe(() => changed());
+      return () => subscription.unsubscribe();
+    },
   };
 
   share(video: Video): void {
