@@ -5,6 +5,7 @@ import { CapsyncError, CloseCode, fail, isErrorCode } from '../protocol/errors.j
 import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CloseInfo, Hello, SocketFactory } from './connection.js';
+import { Collections, type CollectionOptions } from './collections.js';
 import { LiveRegistry } from './live-registry.js';
 import { PresenceEvents, type PresenceChange } from './presence.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
@@ -21,6 +22,7 @@ export type { ConnectionState, StateObservable } from './reconnect.js';
 export type { Change, Delegation, Revocation } from './streams.js';
 export type { FunctionArgs, FunctionName, FunctionResult, TypedClient } from './typed.js';
 export type { PresenceChange } from './presence.js';
+export type { CollectionOptions } from './collections.js';
 
 /** A capability delegated to this user that still works, as {@link CapsyncClient.grants} lists it. */
 export interface Grant {
@@ -75,6 +77,12 @@ export class CapsyncClient {
   readonly #streams = new SessionStreams(clientDefaults.heldEvents);
   readonly #frames = new Subject<Frame>();
   readonly #presence = new PresenceEvents();
+  readonly #collections = new Collections(this.#live, (cap, options, onId) =>
+    this.#request((id) => {
+      onId(id);
+      return [FrameType.watch, id, cap, options];
+    }),
+  );
   readonly #link: SessionLink;
 
   private constructor(url: string, options: ConnectOptions, open: SocketFactory) {
@@ -96,6 +104,7 @@ export class CapsyncClient {
       resumed: (answer) => {
         this.#resume.answered(answer);
         this.#reconnected();
+        this.#collections.reconnected();
       },
       resend: (transmit, keyWindowMs) => this.#requests.resend(transmit, keyWindowMs),
       disconnected: () => {
@@ -192,6 +201,21 @@ export class CapsyncClient {
     return this.#live.observe(object);
   }
 
+  /**
+   * The live list of objects under `cap`'s scope (a prefix capability, such as an admin's
+   * `["youtube_videos"]`): emits the whole list once the server's snapshot arrived, and again whenever an
+   * object is created or deleted there or a member changes. Members are the client's own instances (the
+   * same ones `live()` and pushes update), each with the capability it is granted under (by default `cap`
+   * narrowed to it; the server may attach a narrower one or leave objects out) unless the instance already
+   * had one. `type` keeps one portable class. Subscribers of the same scope and type share one watch; it
+   * stops when the last unsubscribes. Survives reconnects (re-watched: what changed while away arrives).
+   * Errors with the server's code: a capability that does not work (`ERR_CAPABILITY_*`), a collection over
+   * the server's bound (`ERR_COLLECTION_TOO_LARGE`), too many watches (`ERR_TOO_MANY_WATCHES`).
+   */
+  collection<T extends object = object>(cap: Capability, options?: CollectionOptions<T>): Observable<T[]> {
+    return this.#collections.observe(cap, options);
+  }
+
   /** Closes the client for good; everything pending fails with `ERR_CONNECTION_CLOSED` at once. */
   close(code: number = CloseCode.normal, reason = ''): Promise<CloseInfo> {
     if (!this.#link.ended) {
@@ -226,6 +250,7 @@ export class CapsyncClient {
   #teardown(error: CapsyncError | undefined): void {
     this.#requests.failAll(fail('ERR_CONNECTION_CLOSED'));
     this.#live.close(error);
+    this.#collections.close(error);
     this.#frames.complete();
     this.#streams.close();
     this.#presence.close();
@@ -252,6 +277,7 @@ export class CapsyncClient {
         // A stale or refused push is dropped whole: it neither touches an instance nor reaches `changes`.
         const outcome = this.#live.apply(push);
         if (outcome === 'applied' || outcome === 'untracked') this.#streams.change({ ...push, deleted: state === null });
+        if (outcome === 'applied') this.#collections.pushed(address, state === null);
         break;
       }
       case FrameType.delegation:
@@ -260,6 +286,12 @@ export class CapsyncClient {
       case FrameType.revoked:
         this.#resume.revoked(frame[1], frame[2] as JsonValue[], frame[3]);
         this.#streams.revoked({ revocationId: frame[1], scope: frame[2] as JsonValue[], reason: frame[3] });
+        break;
+      case FrameType.snapshot:
+        this.#collections.snapshot(frame[1], frame[2]);
+        break;
+      case FrameType.collectionChange:
+        this.#collections.change(frame[1], frame[2], frame[3]);
         break;
       case FrameType.presenceEvent:
         this.#presence.event(frame[1], frame[2]);

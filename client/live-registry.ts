@@ -116,6 +116,12 @@ export class LiveRegistry {
     }
   }
 
+  /** The first instance still alive at `address` (the one the client had first), or undefined. */
+  instanceAt(address: JsonValue[]): object | undefined {
+    const entry = this.#entries.get(canonicalKey(address));
+    return entry === undefined ? undefined : this.#instances(entry)[0];
+  }
+
   /** `[address, version]` of every tracked object: what a resume tells the server this client has seen. */
   seen(): [JsonValue[], number][] {
     return [...this.#entries.values()].map((entry) => [entry.address, entry.version]);

@@ -10,6 +10,7 @@ import { Activity } from './activity.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
+import { Collections } from './collections.js';
 import { delegate, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
@@ -59,6 +60,7 @@ export class Hub implements ServerApi {
   readonly #deadlines: Deadlines;
   readonly #presence: Presence;
   readonly #online: PresenceTracker;
+  readonly #collections: Collections;
   /** Sessions counted by {@link Hub.#online} (a session refused while closing never was). */
   readonly #counted = new WeakSet<ServerSession>();
   readonly #revocations: Revocations;
@@ -104,6 +106,7 @@ export class Hub implements ServerApi {
     this.auth = new Authenticator(options.auth);
     this.#deadlines = new Deadlines(clock);
     this.#presence = new Presence(options.presence);
+    this.#collections = new Collections(this.live, this.logger, options.collections);
     this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, (change) => this.#announce(change));
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
@@ -135,6 +138,7 @@ export class Hub implements ServerApi {
       },
       closed: (session) => {
         this.#directory.remove(session);
+        this.#collections.closed(session);
         if (session.user !== null && this.#counted.has(session)) {
           this.#counted.delete(session);
           this.#online.closed(session.user.id);
@@ -281,6 +285,8 @@ export class Hub implements ServerApi {
         return this.#resume(session, frame[2]);
       case FrameType.grants:
         return grantsFor(this.#delegationDeps, session);
+      case FrameType.watch:
+        return this.#collections.watch(session, frame[1], frame[2], frame[3]);
       case FrameType.delegate:
         return delegate(this.#delegationDeps, session, frame[2], frame[3], frame[4]).then((result) => {
           const cap = frame[3];
@@ -353,6 +359,7 @@ export class Hub implements ServerApi {
 
   #push(update: ObjectUpdate): void {
     if (update.seq > this.#seq) this.#seq = update.seq;
+    this.#collections.changed(update);
     const holders = this.#holders.lookup(update.address);
     if (holders.size === 0) return;
     const bytes = this.live.encodePush(update);

@@ -3,6 +3,7 @@ export type { ServerOptions, HubOptions, ConnectionLimits, Clock, Logger } from 
 export { silentLogger } from './options.js';
 export { consoleLogger, warningLogger, type LogLevel, type LogSink } from './logger.js';
 export type { PresencePolicy } from './presence.js';
+export type { CollectionOptions, RevealRequest } from './collections.js';
 export { Authenticator, type AuthOptions, type User, type Authenticated } from './auth.js';
 export type { LiveObjects, CurrentObject } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';

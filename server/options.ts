@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
 import type { Limits } from '../protocol/limits.js';
 import type { AuthOptions, User } from './auth.js';
+import type { CollectionOptions } from './collections.js';
 import type { Fanout } from './fanout.js';
 import { warningLogger } from './logger.js';
 import type { PresencePolicy } from './presence.js';
@@ -69,6 +70,8 @@ export interface HubOptions {
    * it is neither a leave nor a join. Default 5 s; 0 leaves at once.
    */
   readonly presenceGraceMs?: number;
+  /** Live collections (`client.collection(cap)`): their bounds, and the hook deciding what a watcher sees. */
+  readonly collections?: CollectionOptions;
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
   /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */

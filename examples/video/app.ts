@@ -35,6 +35,13 @@ export function installVideoApp(server: CapsyncServer): void {
     return (await server.live.list(Video)).map((v) => v.grant(fullControl));
   });
 
+  // The admin's right to the whole collection: client.collection(cap, { type: Video }) lists every video,
+  // live (add_video from another client appears, delete_video disappears), each with full control.
+  server.callable('get_video_collection', ({ user }) => {
+    if (!(user?.roles.includes('admin') ?? false)) throw new CapsyncError('ERR_FORBIDDEN', 'only admins watch every video');
+    return new Capability(['youtube_videos']);
+  });
+
   // The capability is the only proof, and the video id comes from its scope, never from another argument.
   // `fromVersion`, when given, is the version the client edited from: if someone else changed the video
   // since, the edit is refused with ERR_VERSION_CONFLICT (its message names the current version) instead of
