@@ -148,6 +148,19 @@ describe.skipIf(!chromiumAvailable)('the demo dashboard in Chromium', { timeout:
     expect((await node.call<Video[]>('get_my_videos')).some((v) => v.id === scratch.id)).toBe(false);
   });
 
+  it("shows the admin a video another client adds, live, and drops it when another client deletes it", async () => {
+    const admin = await open('admin');
+    const node = await demo.connectAs('admin');
+    const added = await node.call<Video>('add_video', 'Added elsewhere', 'from a Node client');
+    await admin.waitForSelector(`${row(added.id)}[data-state="editable"]`);
+    expect(await admin.textContent(`${row(added.id)} .rights`)).toBe('full control');
+    expect(await admin.locator(`${row(added.id)} .delete`).count()).toBe(1);
+    await demo.shot(admin, 'added-live');
+    await added.delete();
+    await admin.waitForSelector(row(added.id), { state: 'detached' });
+    expect(await admin.locator('#videos tr').count()).toBe(3);
+  });
+
   it('keeps an unsaved draft when someone else changes the video, and lets the user take theirs or keep it', async () => {
     const page = await open('editor');
     const admin = await demo.connectAs('admin');

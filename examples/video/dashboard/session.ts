@@ -1,6 +1,6 @@
 // One logged-in user's page: the client, the videos, what they shared, the inspector, and what to undo at logout.
 import { Subscription, skip } from 'rxjs';
-import type { CapsyncClient, ConnectionState } from '../../../client/browser.js';
+import type { Capability, CapsyncClient, ConnectionState } from '../../../client/browser.js';
 import { Video } from '../video.js';
 import { confirmAction } from './confirm.js';
 import { describeClose, describeError } from './messages.js';
@@ -49,10 +49,33 @@ export class Session implements RowHost {
     }));
   }
 
-  /** The first load: this user's videos and everything shared with them (what survives a reload). */
+  /**
+   * The first load: this user's videos and everything shared with them (what survives a reload). The admin
+   * also watches the whole collection, so a video another client adds appears and a deleted one goes.
+   */
   async load(): Promise<void> {
     const [mine] = await Promise.all([this.client.call<Video[]>('get_my_videos'), this.#loadGrants()]);
     for (const video of mine) this.list.show(video);
+    if (this.client.user?.roles.includes('admin') ?? false) await this.#watchAll();
+  }
+
+  /** Resolves once the collection's first list is shown. */
+  async #watchAll(): Promise<void> {
+    const cap = await this.client.call<Capability>('get_video_collection');
+    await new Promise<void>((resolve) => {
+      this.#subscriptions.add(this.client.collection(cap, { type: Video }).subscribe({
+        next: (videos) => {
+          const known = new Set(videos.filter((v) => this.list.row(v.id) !== undefined).map((v) => v.id));
+          for (const video of videos) if (!known.has(video.id)) this.log(`${video.title} was added`);
+          this.list.sync(videos);
+          resolve();
+        },
+        error: (error: unknown) => {
+          this.problem('The live list of all videos stopped', error);
+          resolve();
+        },
+      }));
+    });
   }
 
   async #loadGrants(): Promise<void> {

@@ -5,7 +5,7 @@ import { VideoRow, type RowHost } from './video-row.js';
 
 /**
  * Rows by video id. Every source (`get_my_videos`, delegations as they arrive, `grants()` after a load or
- * a reconnect, a live collection) goes through {@link show}, so the same video from two sources is one row:
+ * a reconnect, the admin's live collection through {@link sync}) goes through {@link show}, so the same video from two sources is one row:
  * the one with the broader capability wins, and a locked row takes a fresh capability.
  */
 export class VideoList {
@@ -14,6 +14,8 @@ export class VideoList {
   readonly #body = h('tbody', { attrs: { id: 'videos' } });
   readonly #empty = h('div', { class: 'empty-state', attrs: { id: 'empty' } });
   #active = true;
+  /** Ids the live collection listed last. */
+  #fromCollection = new Set<string>();
 
   constructor(private readonly host: RowHost, private readonly guest: boolean) {
     this.element = h('section', { attrs: { 'aria-label': 'Videos' } },
@@ -42,6 +44,25 @@ export class VideoList {
       row.rebind(video, from);
     }
     this.#showEmpty();
+  }
+
+  /**
+   * The whole list from a live collection (the admin's `["youtube_videos"]`): adds what is new, and drops rows
+   * the collection listed before and no longer does (deleted). Rows from other sources are left alone.
+   */
+  sync(videos: readonly Video[]): Video[] {
+    const ids = new Set(videos.map((v) => v.id));
+    const gone: Video[] = [];
+    for (const id of this.#fromCollection) {
+      const row = this.#rows.get(id);
+      if (ids.has(id) || row === undefined) continue;
+      gone.push(row.video);
+      row.dispose();
+      this.removed(row);
+    }
+    this.#fromCollection = ids;
+    for (const video of videos) this.show(video);
+    return gone;
   }
 
   /** The video behind `row` was deleted (its live stream completed). */
