@@ -1,4 +1,4 @@
-// Bundles the demo dashboard for browsers (esbuild): dist/examples/video/public/{index.html,dashboard.js},
+// Bundles the demo dashboard for browsers (esbuild): dist/examples/video/public/{index.html,dashboard.css,dashboard.js},
 // where examples/video/dashboard-files.ts serves them from.
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { build } from 'esbuild';
@@ -15,4 +15,4 @@ await build({
   outfile: 'dist/examples/video/public/dashboard.js',
   logLevel: 'warning',
 });
-copyFileSync('examples/video/dashboard/index.html', 'dist/examples/video/public/index.html');
+for (const file of ['index.html', 'dashboard.css']) copyFileSync(`examples/video/dashboard/${file}`, `dist/examples/video/public/${file}`);

@@ -52,6 +52,18 @@ export class HoldingBudgets {
   }
 }
 
+/** One held capability as {@link Holdings.list} shows it (what the inspector may see). */
+export interface HeldCapability {
+  readonly scope: readonly JsonValue[];
+  /** Its own revocation id (what revoking exactly this capability adds). */
+  readonly revocationId: string;
+  /** Every id that revokes it: each chain step's, minted first, then the ancestors a delegation named. */
+  readonly revocationIds: readonly string[];
+  readonly expiresAt: number | null;
+  /** Bound to the connection's principal (false: a bearer capability). */
+  readonly bound: boolean;
+}
+
 /** What the holdings of one connection report to their owner. */
 export interface HoldingEvents {
   /** A capability of this scope now covers the connection (pushes for it reach it). */
@@ -145,6 +157,20 @@ export class Holdings {
     // Bound to this principal with its generation: revokeUser reaches it without a record of its id.
     const byGeneration = userId !== undefined && status.marks !== undefined && status.marks.some(([a]) => a === userId);
     return { id, expiresAt, byGeneration };
+  }
+
+  /**
+   * A read-only view of what is held, for the inspector: scope, revocation ids (the capability's and its
+   * ancestors'), expiry and binding. Never the capability or its token.
+   */
+  list(): HeldCapability[] {
+    return Array.from(this.#holdings.values(), ({ cap, verification: v }) => ({
+      scope: cap.scope,
+      revocationId: idsOf(v)[v.tags.length - 1]!,
+      revocationIds: idsOf(v),
+      expiresAt: v.expiresAt,
+      bound: v.audiences.length > 0,
+    }));
   }
 
   /** Ends every holding that a revoked id covers. */

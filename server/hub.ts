@@ -6,6 +6,7 @@ import type { JsonValue } from '../protocol/json-value.js';
 import type { Keyring } from '../protocol/keyring.js';
 import { resolveLimits, type Limits } from '../protocol/limits.js';
 import { CapabilityVerifier, type MintOptions } from '../protocol/verifier.js';
+import { Activity } from './activity.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
@@ -54,6 +55,8 @@ export class Hub implements ServerApi {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly connection: ConnectionLimits;
+  /** Recent delegations and revocations, calls per second: what the inspector (server/inspect.ts) reads. */
+  readonly activity: Activity;
   readonly #functions = new FunctionRegistry();
   readonly #holders = new HolderIndex<ServerSession>();
   readonly #directory: SessionDirectory<ServerSession>;
@@ -88,6 +91,7 @@ export class Hub implements ServerApi {
     this.#seq = seq;
     this.limits = resolveLimits(options.limits);
     this.clock = options.clock ?? systemClock;
+    this.activity = new Activity(this.clock);
     this.connection = Object.freeze({ ...defaultConnectionLimits, ...options.connection });
     this.logger = options.logger ?? serverDefaults.logger;
     this.codec = new Codec(this.limits);
@@ -200,6 +204,7 @@ export class Hub implements ServerApi {
     if (session === undefined) return 0;
     const entries = session.sentEntries();
     await this.store.revocations.add(entries);
+    this.activity.revoked({ by: 'server', what: `session:${sessionId}`, revocationId: null, count: entries.length });
     this.logger.info({ event: 'revoked_session', session: sessionId, count: entries.length });
     return entries.length;
   }
@@ -211,12 +216,14 @@ export class Hub implements ServerApi {
 
   /** Revokes a capability and everything narrowed from it, now, everywhere (server code). */
   revoke(cap: Capability): Promise<{ revocationId: string }> {
-    return this.#revocations.revoke(cap, 'server');
+    return this.#revoked(this.#revocations.revoke(cap, 'server'), cap, 'server');
   }
 
   /** Revokes every capability the server ever sent to `userId` (Anvil's `invalidate_client_objects`, per user). */
-  revokeUser(userId: string): Promise<number> {
-    return this.#revocations.revokeUser(userId);
+  async revokeUser(userId: string): Promise<number> {
+    const count = await this.#revocations.revokeUser(userId);
+    this.activity.revoked({ by: 'server', what: `user:${userId}`, revocationId: null, count });
+    return count;
   }
 
   /**
@@ -299,6 +306,7 @@ export class Hub implements ServerApi {
   #request(session: ServerSession, frame: RequestFrame): unknown {
     switch (frame[0]) {
       case FrameType.call: {
+        this.activity.call();
         const ctx: CallContext = { user: session.user, session, server: this.#api };
         const key = frame[4];
         if (key === undefined) return this.#functions.invoke(frame[2], ctx, frame[3]);
@@ -311,9 +319,15 @@ export class Hub implements ServerApi {
       case FrameType.watch:
         return this.#collections.watch(session, frame[1], frame[2], frame[3]);
       case FrameType.delegate:
-        return delegate(this.#delegationDeps, session, frame[2], frame[3], frame[4]);
+        return delegate(this.#delegationDeps, session, frame[2], frame[3], frame[4]).then((result) => {
+          const cap = frame[3];
+          this.activity.delegated({
+            from: session.user?.id ?? '', to: frame[2], scope: [...cap.scope], revocationId: result.revocationId, bearer: frame[4]?.bearer === true, expiresAt: cap.expiresAt,
+          });
+          return result;
+        });
       case FrameType.revoke:
-        return this.#revocations.revoke(frame[2], session.user?.id ?? null);
+        return this.#revoked(this.#revocations.revoke(frame[2], session.user?.id ?? null), frame[2], session.user?.id ?? 'anonymous');
       case FrameType.refresh:
         return this.#refresh(session, frame[2]);
       case FrameType.presence: {
@@ -324,6 +338,12 @@ export class Hub implements ServerApi {
         return this.#cluster.onlineUsers().then((others) => this.#presence.list(viewer, [...new Set([...this.#online.online(), ...others])]));
       }
     }
+  }
+
+  async #revoked(revocation: Promise<{ revocationId: string }>, cap: Capability, by: string): Promise<{ revocationId: string }> {
+    const result = await revocation;
+    this.activity.revoked({ by, what: [...cap.scope], revocationId: result.revocationId, count: 1 });
+    return result;
   }
 
   async #refresh(session: ServerSession, jwt: string): Promise<{ expiresAt: number | null }> {

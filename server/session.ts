@@ -6,7 +6,7 @@ import { statusOf } from '../protocol/capability/status.js';
 import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame } from '../protocol/frames.js';
 import type { User } from './auth.js';
 import type { Deadline } from './deadlines.js';
-import { Holdings } from './holdings.js';
+import { Holdings, type HeldCapability } from './holdings.js';
 import type { SessionEnv, Transport } from './session-env.js';
 import { SessionRequests } from './session-requests.js';
 import type { AnonymousIdentity } from './identity.js';
@@ -136,6 +136,11 @@ export class ServerSession {
   /** Number of capabilities held (for tests and metrics). */
   get holdingCount(): number {
     return this.#holdings.size;
+  }
+
+  /** What this connection holds, read-only (the inspector): scopes and revocation ids, never tokens. */
+  heldCapabilities(): HeldCapability[] {
+    return this.#holdings.list();
   }
 
   /** Sends the first frame (with the core's `extra` hello fields) and arms the token's deadlines. */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { ANY, Capability, CapsyncError, unwrapCapability, VersionConflictError, type CapsyncServer, type User } from '../../server/index.js';
+import { installInspector } from './inspect.js';
 import { Video } from './video.js';
 
 /** The demo's development users: an admin, an editor and a guest (and a second editor to delegate between). */
@@ -25,6 +26,7 @@ export async function seedIfEmpty(server: CapsyncServer): Promise<void> {
 
 /** Registers the Video manager's server functions: the seed's, in capsync. */
 export function installVideoApp(server: CapsyncServer): void {
+  installInspector(server);
   // The permission check happens once, where the objects are handed out.
   server.callable('get_my_videos', async ({ user }) => {
     const fullControl = user?.roles.includes('admin') ?? false;
@@ -46,11 +48,12 @@ export function installVideoApp(server: CapsyncServer): void {
   // silently overwriting theirs. The read-modify-write is atomic either way: no concurrent edit is lost.
   server.callable(
     'set_video_description',
-    async (_ctx, cap: Capability, description: string, fromVersion?: number) => {
+    async ({ user }, cap: Capability, description: string, fromVersion?: number) => {
       const [, videoId] = unwrapCapability(cap, ['youtube_videos', ANY, 'update']);
       const video = await server.live.update(Video, ['youtube_videos', videoId as string], (v) => {
         if (fromVersion !== undefined && v.version !== fromVersion) throw new VersionConflictError(v.version ?? 0, fromVersion);
         v.description = description;
+        v.updatedBy = user?.id ?? 'anonymous';
       });
       if (video === undefined) throw new CapsyncError('ERR_NOT_FOUND', 'no such video');
       return video.version;

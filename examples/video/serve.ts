@@ -4,7 +4,7 @@ import { isLoopbackAddress } from '../../server/node/http.js';
 import { installVideoApp, demoUsers, seedIfEmpty } from './app.js';
 import { jwtSecretFor, parseServeArgs, serveHelp, storeFilename, type ServeConfig } from './config.js';
 import { dashboardHandler } from './dashboard-files.js';
-import { startupProblem } from './startup-problems.js';
+import { dashboardOriginHint, startupProblem } from './startup-problems.js';
 
 /** Starts the demo server from parsed settings. Resolves once it listens; a failure to listen closes what was opened. */
 export async function startDemo(config: ServeConfig): Promise<CapsyncServer> {
@@ -24,7 +24,7 @@ export async function startDemo(config: ServeConfig): Promise<CapsyncServer> {
       ...(config.capabilityKeys ? { capabilityKeys: config.capabilityKeys } : {}),
       ...(config.origins ? { origins: config.origins } : {}),
       ...(config.devLogin ? { devUsers: demoUsers, devLoginBeyondLoopback: config.devLoginBeyondLoopback } : {}),
-      http: dashboardHandler(),
+      http: dashboardHandler({ ...(config.devLogin ? { devUsers: Object.keys(demoUsers) } : {}), ...(config.origins ? { origins: config.origins } : {}) }),
     });
   } catch (error) {
     await store.close();
@@ -81,6 +81,6 @@ export async function runServe(args: string[], command: string): Promise<number>
     : loopback || config.devLoginBeyondLoopback
       ? `\n  dashboard: ${devHttp}/\n  dev login: ${devHttp}/dev/login?user=editor`
       : `\n  dev login: off, since --host ${config.host} is beyond loopback (--dev-login-beyond-loopback forces it)`;
-  process.stderr.write(`capsync demo listening on ${server.url}${devHint}\n`);
+  process.stderr.write(`capsync demo listening on ${server.url}${devHint}${dashboardOriginHint(config, devHttp)}\n`);
   return new Promise<number>(() => {}); // runs until a signal
 }

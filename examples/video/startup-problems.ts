@@ -31,3 +31,15 @@ export function startupProblem(error: unknown, config: ServeConfig): string | un
   }
   return undefined;
 }
+
+/**
+ * A warning line when `--origin` leaves out the dashboard's own address: the page would load and then have
+ * its WebSocket refused (it explains that itself, this says it at startup too). Empty when nothing is wrong.
+ */
+export function dashboardOriginHint(config: ServeConfig, dashboardUrl: string): string {
+  const origins = config.origins;
+  if (origins === undefined || origins.includes('*')) return '';
+  const own = new URL(dashboardUrl).origin;
+  if (origins.includes(own)) return '';
+  return `\n  warning: --origin does not list ${own}, so the dashboard served there cannot connect; add --origin ${own}`;
+}

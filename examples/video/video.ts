@@ -8,6 +8,8 @@ export class Video {
   id: string;
   title: string;
   description: string;
+  /** Who saved the description last (set by `set_video_description`); absent on a seeded video. */
+  updatedBy?: string;
   /** Set by capsync on every change. */
   version?: number;
   declare cap: Capability;

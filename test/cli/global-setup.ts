@@ -17,16 +17,16 @@ const sources = ['protocol', 'server', 'client', 'testing', 'examples', 'bench',
 const projects = ['tsconfig.browser.json', 'tsconfig.node.json'];
 const configs = ['package.json', 'tsconfig.json', 'tsconfig.base.json', ...projects];
 
-function newest(path: string): number {
+function newest(path: string, extensions = ['.ts', '.json']): number {
   let stat;
   try {
     stat = statSync(path);
   } catch {
     return 0;
   }
-  if (!stat.isDirectory()) return path.endsWith('.ts') || path.endsWith('.json') ? stat.mtimeMs : 0;
+  if (!stat.isDirectory()) return extensions.some((e) => path.endsWith(e)) ? stat.mtimeMs : 0;
   let latest = 0;
-  for (const name of readdirSync(path)) if (name !== 'node_modules') latest = Math.max(latest, newest(join(path, name)));
+  for (const name of readdirSync(path)) if (name !== 'node_modules') latest = Math.max(latest, newest(join(path, name), extensions));
   return latest;
 }
 
@@ -40,7 +40,9 @@ function buildDashboard(): void {
   } catch {
     built = 0;
   }
-  if (built > Math.max(...['examples/video', 'client', 'protocol'].map((s) => newest(join(root, s))))) return;
+  // The page's HTML and CSS are copied as they are: an edit to them makes the bundle stale too.
+  const inputs = ['examples/video', 'client', 'protocol'].map((s) => newest(join(root, s), ['.ts', '.json', '.html', '.css']));
+  if (built > Math.max(...inputs, newest(join(root, 'scripts', 'build-dashboard.mjs'), ['.mjs']))) return;
   execFileSync(process.execPath, [join(root, 'scripts', 'build-dashboard.mjs')], { cwd: root, stdio: 'pipe' });
 }
 
