@@ -127,7 +127,10 @@ export class Hub implements ServerApi {
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
       request: (session, frame) => this.#request(session, frame),
       hold: (session, scope) => this.#holders.add(scope, session),
-      release: (session, scope) => this.#holders.remove(scope, session),
+      release: (session, scope) => {
+        this.#holders.remove(scope, session);
+        this.#collections.released(session, scope);
+      },
       issued: (session, entries) => {
         if (session.user === null) return;
         store.recordIssued(session.user.id, entries).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
