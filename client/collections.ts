@@ -147,20 +147,23 @@ export class Collections {
   #watch(collection: Collection): void {
     collection.incoming = new Map();
     const options = collection.type !== undefined ? { type: collection.type } : {};
+    let watchId: number | undefined;
+    // Only the answer to the collection's current watch counts: an earlier one it replaced says nothing now.
+    const current = (): boolean => this.#byKey.get(collection.key) === collection && collection.watchId === watchId;
     this.#request(collection.cap, options, (id) => {
       if (collection.watchId !== undefined) this.#byWatch.delete(collection.watchId);
-      collection.watchId = id;
+      collection.watchId = watchId = id;
       this.#byWatch.set(id, collection);
     }).then(
       () => {
-        if (this.#byKey.get(collection.key) !== collection || collection.incoming === undefined) return;
+        if (!current() || collection.incoming === undefined) return;
         collection.members = collection.incoming;
         collection.incoming = undefined;
         collection.answered = true;
         collection.emit();
       },
       (error: unknown) => {
-        if (this.#byKey.get(collection.key) !== collection) return;
+        if (!current()) return;
         this.#forget(collection);
         collection.updates.error(error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED'));
       },

@@ -129,6 +129,20 @@ export class Collections {
     }
   }
 
+  /**
+   * The session stopped holding a capability of `scope` (revoked, expired, evicted): a watch of that scope
+   * whose capability is no longer held ends now, with the capability's code, not at the next change.
+   */
+  released(session: ServerSession, scope: readonly JsonValue[]): void {
+    const watches = this.#bySession.get(session);
+    if (watches === undefined || session.closed) return;
+    const key = canonicalKey(scope as JsonValue[]);
+    for (const watch of [...watches.values()]) {
+      if (canonicalKey(watch.prefix as JsonValue[]) !== key || session.holds(watch.cap)) continue;
+      this.#end(watch, capabilityError(watch.cap)?.code ?? 'ERR_CAPABILITY_REVOKED');
+    }
+  }
+
   /** A connection closed: its watches go. */
   closed(session: ServerSession): void {
     for (const watch of [...(this.#bySession.get(session)?.values() ?? [])]) this.#remove(watch);

@@ -153,6 +153,7 @@ export class Hub implements ServerApi {
       release: (session, scope) => {
         this.#holders.remove(scope, session);
         this.#fanout.release?.(scope);
+        this.#collections.released(session, scope);
       },
       issued: (session, entries) => {
         if (session.user === null) return;

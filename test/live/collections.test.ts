@@ -91,6 +91,22 @@ describe('live collections over real sockets', () => {
 });
 
 describe('live collections, hostile', () => {
+  it('ends a collection as soon as its capability is revoked, and tells nothing after', async () => {
+    demo = await startDemo();
+    const [admin, other] = await Promise.all([demo.connectAs('admin'), demo.connectAs('admin')]);
+    const cap = await admin.call<Capability>('get_video_collection');
+    const stream = admin.collection(cap, { type: Video });
+    await next(stream);
+    const ended = next(stream).then(() => 'emitted', (e: unknown) => e);
+    await admin.revoke(cap);
+    expect(await ended).toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    const frames: unknown[][] = [];
+    admin.frames.subscribe((f) => frames.push(f as unknown[]));
+    const created = await other.call<Video>('add_video', 'After the revocation', '');
+    await roundTrip(admin);
+    expect(frames.filter((f) => JSON.stringify(f).includes(created.id))).toEqual([]);
+  });
+
   it('tells a client without a covering capability nothing: same refusal whether objects exist, no entry, no push', async () => {
     demo = await startDemo();
     const [admin, editor] = await Promise.all([demo.connectAs('admin'), demo.connectAs('editor')]);
