@@ -6,6 +6,7 @@ import { FrameType, type Frame } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CloseInfo, Hello, SocketFactory } from './connection.js';
 import { Collections, type CollectionOptions } from './collections.js';
+import { related } from './held-capabilities.js';
 import { LiveRegistry } from './live-registry.js';
 import { PresenceEvents, type PresenceChange } from './presence.js';
 import { clientDefaults, type ConnectOptions } from './options.js';
@@ -26,7 +27,9 @@ export type { CollectionOptions } from './collections.js';
 
 /** A capability delegated to this user that still works, as {@link CapsyncClient.grants} lists it. */
 export interface Grant {
+  /** Who delegated it. */
   readonly from: string;
+  /** The delegated capability, still valid. */
   readonly cap: Capability;
   /** The live object the capability grants, or null. */
   readonly object: unknown;
@@ -38,10 +41,10 @@ export interface Grant {
  * A capsync client for Node and browsers: calls server functions, receives live objects and their pushes
  * as rxjs Observables, delegates and revokes capabilities, and keeps its session across dropped connections.
  *
- * A facade over parts kept apart so a reconnect replaces only the first: the {@link Connection} (one
- * socket, a new one per attempt), the {@link RequestManager} (ids, pending calls, keys, timeouts), the
- * {@link LiveRegistry} (instances by address), the {@link ResumeState} (rights and versions to bring back)
- * and the {@link SessionStreams} (long-lived observables).
+ * A facade over parts kept apart so a reconnect replaces only the first: the `Connection` (one
+ * socket, a new one per attempt), the `RequestManager` (ids, pending calls, keys, timeouts), the
+ * `LiveRegistry` (instances by address), the `ResumeState` (rights and versions to bring back)
+ * and the `SessionStreams` (long-lived observables).
  */
 export class CapsyncClient {
   /** The authenticated user, as the server sees it (from the latest hello). */
@@ -195,10 +198,14 @@ export class CapsyncClient {
    * The states of one live object over time: emits the instance now and after every change (the instance is
    * updated in place, across reconnects), completes when the object is deleted, errors with
    * `ERR_CAPABILITY_REVOKED` or `ERR_CAPABILITY_EXPIRED` (or the code the server refused it with on a
-   * resume) when this client's last capability covering it stops working.
+   * resume) when this client's last capability covering it stops working. While subscribed, the signed
+   * capabilities covering the object when it was subscribed are kept alive (the client otherwise holds
+   * capabilities weakly), so the stream keeps its rights across reconnects even if the app dropped them.
    */
   live<T extends object>(object: T): Observable<T> {
-    return this.#live.observe(object);
+    // The capabilities covering it are kept while the stream is subscribed: they are held weakly, and one
+    // the app dropped would not be presented on the next resume, so the stream would silently go quiet.
+    return this.#live.observe(object, (address) => this.#resume.held.list().filter((cap) => related(cap.scope, address)));
   }
 
   /**

@@ -5,13 +5,21 @@ import { OutboundHandles } from '../protocol/handles.js';
 
 /** The minimal WebSocket surface the client uses: the browser's WebSocket and `ws` both provide it. */
 export interface SocketLike {
+  /** Set to `'arraybuffer'` (browsers) or `'nodebuffer'` (ws) by the factory. */
   binaryType: string;
+  /** The WebSocket ready state (1 is open). */
   readonly readyState: number;
+  /** Sends one binary frame. */
   send(data: Uint8Array): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
+  /** Called once the socket is open. */
   onopen: ((event: unknown) => void) | null;
+  /** Called with each received frame. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Called once, when the socket has closed. */
   onclose: ((event: { code: number; reason: string }) => void) | null;
+  /** Called on a socket error (a close follows). */
   onerror: ((event: unknown) => void) | null;
 }
 
@@ -20,7 +28,9 @@ export type SocketFactory = (url: string, token: string | undefined) => { socket
 
 /** How a connection ended: the WebSocket close code and reason. */
 export interface CloseInfo {
+  /** The WebSocket close code (1000, 1001, 1006, 4002, ...). */
   readonly code: number;
+  /** The close reason, often an error code. */
   readonly reason: string;
 }
 

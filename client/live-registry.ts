@@ -59,15 +59,20 @@ export class LiveRegistry {
    * The states of one live object over time: emits `object` itself now and after every change (it is
    * updated in place), completes when the object is deleted or the app closes the session, errors when
    * {@link fail} says the rights to it ended or the session ended otherwise. Errors with
-   * `ERR_PORTABLE_INVALID` if the object has no live address.
+   * `ERR_PORTABLE_INVALID` if the object has no live address. `keep(address)` is called at subscription and
+   * its result referenced until unsubscription.
    */
-  observe<T extends object>(object: T): Observable<T> {
+  observe<T extends object>(object: T, keep?: (address: JsonValue[]) => unknown): Observable<T> {
     return new Observable<T>((subscriber) => {
       const address = addressOf(object);
       if (address === undefined) {
         subscriber.error(fail('ERR_PORTABLE_INVALID', 'object has no live address'));
         return;
       }
+      // Held strongly for as long as this subscription lives (what `keep` returns: the capabilities that
+      // cover the object, which the client otherwise holds weakly), and let go with it.
+      const kept = { value: keep?.(address) };
+      subscriber.add(() => (kept.value = undefined));
       const entry = this.#track(address, object);
       subscriber.next(object);
       if (this.#closed !== undefined) {

@@ -6,7 +6,7 @@ import type { Limits } from '../protocol/limits.js';
  */
 export type TokenProvider = () => string | Promise<string>;
 
-/** How the client reconnects after a connection drops (see {@link clientDefaults}). */
+/** How the client reconnects after a connection drops (defaults: `clientDefaults` in `client/options.ts`). */
 export interface ReconnectOptions {
   /** The cap of the first retry's delay; each attempt doubles it (full jitter). Default 0.5 s. */
   readonly baseDelayMs?: number;

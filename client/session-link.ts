@@ -172,12 +172,23 @@ export class SessionLink {
       connection.abandon(CloseCode.internal, 'resume could not be encoded');
       return;
     }
-    this.#resumeTimer = setTimeout(() => connection.abandon(CloseCode.heartbeatTimeout, 'no resume answer in time'), this.#connectTimeoutMs);
+    this.#armResumeTimer(connection);
     this.#sendable = true;
     this.#hooks.resend((frame) => connection.send(frame), this.#keyWindowMs);
   }
 
+  /**
+   * The resume's answer is given up on after `connectTimeoutMs` of silence from the server, not of waiting:
+   * a server that sends anything (hello, a push, a pong) is alive and working through a herd of resumes,
+   * and abandoning its socket would only queue this client's resume again behind everyone else's.
+   */
+  #armResumeTimer(connection: Connection): void {
+    clearTimeout(this.#resumeTimer);
+    this.#resumeTimer = setTimeout(() => connection.abandon(CloseCode.heartbeatTimeout, 'no resume answer in time'), this.#connectTimeoutMs);
+  }
+
   #hello(connection: Connection, hello: Hello): void {
+    if (this.#resumeId !== undefined && connection === this.#connection) this.#armResumeTimer(connection);
     this.#hooks.hello(hello);
     if (hello.callKeyWindowMs !== undefined) this.#keyWindowMs = hello.callKeyWindowMs;
     if (hello.pingIntervalMs !== undefined) {
@@ -195,7 +206,10 @@ export class SessionLink {
   #frame(frame: Frame): void {
     this.#heartbeat?.heard();
     const answersResume = (frame[0] === FrameType.result || frame[0] === FrameType.error) && frame[1] !== null && frame[1] === this.#resumeId;
-    if (!answersResume) return this.#hooks.frame(frame);
+    if (!answersResume) {
+      if (this.#resumeId !== undefined && this.#connection !== undefined) this.#armResumeTimer(this.#connection);
+      return this.#hooks.frame(frame);
+    }
     clearTimeout(this.#resumeTimer);
     this.#resumeId = undefined;
     // An error answer: a server that cannot resume still serves; the client goes on without the catch-up.

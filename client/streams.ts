@@ -4,16 +4,23 @@ import type { JsonValue } from '../protocol/json-value.js';
 
 /** A live object's change as the client sees it. */
 export interface Change {
+  /** The object's address (a scope). */
   readonly address: JsonValue[];
+  /** Its portable class name. */
   readonly type: string;
+  /** Its version after the change. */
   readonly version: number;
+  /** True when the object was deleted. */
   readonly deleted: boolean;
+  /** Its new fields, or null when deleted. */
   readonly state: Record<string, unknown> | null;
 }
 
 /** A capability another user delegated to this one. */
 export interface Delegation<T = unknown> {
+  /** Who delegated it. */
   readonly from: string;
+  /** The capability, re-minted for (and bound to) this user unless it is a bearer one. */
   readonly cap: Capability;
   /** The live object the capability grants (e.g. a `Video`), or null. */
   readonly object: T | null;
@@ -21,8 +28,11 @@ export interface Delegation<T = unknown> {
 
 /** A capability this connection held that stopped working. */
 export interface Revocation {
+  /** The revocation id that stopped working. */
   readonly revocationId: string;
+  /** The scope of the capability this client held. */
   readonly scope: JsonValue[];
+  /** Whether it was revoked or expired. */
   readonly reason: 'revoked' | 'expired';
 }
 

@@ -2,6 +2,7 @@ import { fail } from './errors.js';
 
 /** Something that can call server functions: a connected client session. */
 export interface ServerCaller {
+  /** Calls the server function `name` with `args`. */
   call(name: string, ...args: unknown[]): Promise<unknown>;
 }
 

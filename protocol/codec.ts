@@ -185,6 +185,7 @@ function resolvePortable(payload: Uint8Array, run: Run): object {
  * client side, the limits and crypto provider the capabilities it decodes narrow with.
  */
 export class Codec {
+  /** The limits every frame this codec reads or writes is held to. */
   readonly limits: Limits;
   /** The portable classes this codec encodes and revives. */
   readonly portables: PortableRegistry;

@@ -1,6 +1,9 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 
+/** HMAC-SHA-256 under one fixed key: what {@link CryptoProvider.keyedHmac} returns for a root key. */
+export type KeyedHmac = (message: Uint8Array) => Uint8Array;
+
 /**
  * The two primitives the capability chain needs, synchronous so `narrow()` never waits.
  * The default is `@noble/hashes` (audited, runs in browsers). There is no process-wide choice: a
@@ -8,10 +11,25 @@ import { sha256 } from '@noble/hashes/sha2.js';
  * and the capabilities it mints or verifies keep it for narrowing.
  */
 export interface CryptoProvider {
+  /** HMAC-SHA-256 of `message` under `key`. */
   hmacSha256(key: Uint8Array, message: Uint8Array): Uint8Array;
+  /** SHA-256 of `message`. */
   sha256(message: Uint8Array): Uint8Array;
   /** Constant-time equality of two byte strings of the same length. */
   timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean;
+  /**
+   * Optional: HMAC-SHA-256 under `key` with the work that depends only on the key done once (the key's
+   * inner and outer hash states), for a key used for many messages (a verifier's root keys). Must equal
+   * `hmacSha256(key, message)` for every message. Without it, {@link keyedHmac} calls `hmacSha256`.
+   */
+  keyedHmac?(key: Uint8Array): KeyedHmac;
+}
+
+/** HMAC-SHA-256 under `key` through `crypto`: its precomputed form when it has one. */
+export function keyedHmac(crypto: CryptoProvider, key: Uint8Array): KeyedHmac {
+  if (crypto.keyedHmac !== undefined) return crypto.keyedHmac(key);
+  const copy = new Uint8Array(key);
+  return (message) => crypto.hmacSha256(copy, message);
 }
 
 function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
@@ -21,9 +39,27 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+/**
+ * `@noble/hashes` HMAC with the key's inner and outer SHA-256 states computed once: each message then costs
+ * the compressions of the message and of the outer block, into one scratch instance reused for every call
+ * (calls are synchronous), instead of two more compressions and two new hash objects.
+ */
+function nobleKeyedHmac(key: Uint8Array): KeyedHmac {
+  const keyed = hmac.create(sha256, key);
+  const scratch = keyed.clone();
+  return (message) => {
+    keyed._cloneInto(scratch);
+    scratch.update(message);
+    const out = new Uint8Array(32);
+    scratch.digestInto(out);
+    return out;
+  };
+}
+
 /** The isomorphic provider. */
 export const nobleCrypto: CryptoProvider = {
   hmacSha256: (key, message) => hmac(sha256, key, message),
   sha256: (message) => sha256(message),
   timingSafeEqual: constantTimeEqual,
+  keyedHmac: nobleKeyedHmac,
 };

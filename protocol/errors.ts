@@ -6,14 +6,21 @@
 
 /** WebSocket close codes used when an error ends a connection (RFC 6455 section 7.4.1, plus 4xxx app codes). */
 export const CloseCode = {
+  /** Normal closure: the app closed the client, or the server is done with it. */
   normal: 1000,
+  /** Going away: the server drains for a deploy; the client reconnects. */
   goingAway: 1001,
+  /** Protocol error: a frame broke the protocol; terminal. */
   protocolError: 1002,
   /** Never sent: what a peer observes when the connection dropped without a close frame. */
   abnormal: 1006,
+  /** Bad data: a frame that does not decode; terminal. */
   badData: 1007,
+  /** Policy violation (origin, authentication); terminal. */
   policy: 1008,
+  /** A frame larger than `Limits.maxFrameBytes`; terminal. */
   tooBig: 1009,
+  /** The server failed unexpectedly; the client reconnects. */
   internal: 1011,
   /** The peer did not answer pings in time. */
   heartbeatTimeout: 4000,
@@ -23,6 +30,10 @@ export const CloseCode = {
   sessionExpired: 4002,
   /** Too many malformed frames from this connection. */
   tooManyBadFrames: 4003,
+  /** The connection sent calls over its budget (token bucket) for too long: a flood (server/fairness.ts). */
+  overBudget: 4004,
+  /** The connection's user has `maxConnectionsPerUser` connections open already. */
+  tooManyConnections: 4005,
 } as const;
 
 /**
@@ -47,6 +58,8 @@ export const closeCodeClasses: Readonly<Record<(typeof CloseCode)[keyof typeof C
   [CloseCode.slowConsumer]: 'retryable',
   [CloseCode.sessionExpired]: 'new-token',
   [CloseCode.tooManyBadFrames]: 'terminal',
+  [CloseCode.overBudget]: 'retryable', // after a backoff the budget is full again
+  [CloseCode.tooManyConnections]: 'retryable', // once another of the user's connections closes, it works
 });
 
 /**
@@ -80,6 +93,7 @@ const definitions = {
   ERR_CAPABILITY_AUDIENCE: ['capability is bound to another user'],
   ERR_CAPABILITY_TOO_NARROW: ['capability scope is narrower than the pattern'],
   ERR_CAPABILITY_MISMATCH: ['capability scope does not match the pattern'],
+  ERR_REVOCATION_FEED_STALE: ['this server cannot tell whether the capability was revoked (its revocation feed is behind); try again'],
   // Keys
   ERR_KEY_INVALID: ['capability key is not a usable symmetric JWK'],
   // Codec and limits
@@ -95,6 +109,7 @@ const definitions = {
   ERR_LIMIT_SCOPE: ['capability scope is too long', CloseCode.policy],
   ERR_LIMIT_STEPS: ['capability has too many narrowing steps', CloseCode.policy],
   ERR_LIMIT_ANCESTORS: ['capability names too many ancestors', CloseCode.policy],
+  ERR_LIMIT_HOLDINGS: ['this user holds too many capabilities: this one gets no pushes'],
   ERR_EXTENSION_UNKNOWN: ['msgpack extension type is not accepted', CloseCode.badData],
   ERR_FORBIDDEN_KEY: ['map key is not allowed', CloseCode.policy],
   ERR_NON_STRING_KEY: ['map keys must be strings', CloseCode.badData],
@@ -128,6 +143,8 @@ const definitions = {
   ERR_SLOW_CONSUMER: ['unsent bytes passed the limit', CloseCode.slowConsumer],
   ERR_SESSION_EXPIRED: ['session token expired', CloseCode.sessionExpired],
   ERR_TOO_MANY_BAD_FRAMES: ['too many refused frames', CloseCode.tooManyBadFrames],
+  ERR_OVER_BUDGET: ['calls sent faster than the connection budget for too long', CloseCode.overBudget],
+  ERR_LIMIT_CONNECTIONS: ['this user has too many connections open', CloseCode.tooManyConnections],
   // Server setup
   ERR_STORE_UNAVAILABLE: ['store is unavailable: its optional dependency is not installed'],
 } as const satisfies Record<string, readonly [string] | readonly [string, number]>;
@@ -140,7 +157,9 @@ export const errorCodes: readonly CapsyncErrorCode[] = Object.freeze(Object.keys
 
 /** The one error class capsync throws; `code` is stable, `message` is safe to show and send. */
 export class CapsyncError extends Error {
+  /** Always `CapsyncError`, whatever the code. */
   override name = 'CapsyncError';
+  /** The stable code to switch on (`ERR_...`); the message is for people and may change. */
   readonly code: CapsyncErrorCode;
   /** The WebSocket close code when this error ends a connection, else undefined. */
   readonly closeCode: number | undefined;

@@ -3,7 +3,9 @@ import { fail } from './errors.js';
 
 /** A capability root key: its id (travels in every token) and its secret bytes. */
 export interface RootKey {
+  /** The key id, carried in every token it signs. */
   readonly kid: string;
+  /** The HMAC key bytes (32 or more); never leaves the server. */
   readonly secret: Uint8Array;
 }
 
@@ -16,6 +18,7 @@ const MIN_KEY_BYTES = 32;
  * Keys are symmetric JWKs (`{ kty: "oct", k, kid }`), read and written with `jose`.
  */
 export class Keyring {
+  /** The key new capabilities are signed with. */
   readonly current: RootKey;
   readonly #byKid: Map<string, RootKey>;
 

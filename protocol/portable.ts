@@ -4,6 +4,7 @@ import { dispatchPortableClass } from './extensions.js';
 import type { JsonValue } from './json-value.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
+/** A class that can be registered as portable: any constructor, abstract ones included. */
 export type PortableClass<T extends object = object> = abstract new (...args: any[]) => T;
 
 /** How a class crosses the wire. */

@@ -1,5 +1,6 @@
 /** One revoked chain step: its revocation id, and when the capability it revokes expires anyway (if it does). */
 export interface RevocationEntry {
+  /** The revoked revocation id (`base64url(SHA-256(tag)[0..16])`). */
   readonly id: string;
   /** After this time (ms since epoch) the entry can be dropped: the capability no longer verifies anyway. */
   readonly expiresAt: number | null;
@@ -11,9 +12,11 @@ export interface RevocationEntry {
  * wherever they come from.
  */
 export interface RevocationSet {
+  /** Whether `id` is revoked, from the local mirror: synchronous, on every verification. */
   has(id: string): boolean;
   /** Number of entries in the local mirror (0 lets verification skip computing ids). */
   readonly size: number;
+  /** Records revocations (durably, for stores that persist) and tells every subscriber. */
   add(entries: readonly RevocationEntry[]): Promise<void>;
   /**
    * Called with every batch of newly revoked ids, local or remote; ids already in the set are left out, and

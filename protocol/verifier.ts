@@ -1,20 +1,23 @@
 import { LRUCache } from 'lru-cache';
 import { Capability, capabilityFromParts, pendingCapability, type BindingRestrictions, type Restrictions } from './capability/capability.js';
-import { chainOf, randomNonce, restrictionsOf, signChain, tagKey, verifyChain, type ChainSuite, type SignedChain } from './capability/chain.js';
+import { chainOf, minExpiry, randomNonce, restrictionsOf, signChain, tagKey, verifyChain, verifyLastStep, type ChainSuite, type SignedChain } from './capability/chain.js';
 import { base64url } from 'jose';
 import { ancestorIds, assertStillValid, idsOf, marksOf, setStatus, statusOf, type GenerationMark, type Verification, type VerificationAuthority } from './capability/status.js';
-import { TAG_BYTES, parseToken, type Block } from './capability/token.js';
-import { nobleCrypto, type CryptoProvider } from './crypto.js';
+import { TAG_BYTES, checkedScope, decodeBlock, decodeToken, parseBlocks, type Block, type TokenParts } from './capability/token.js';
+import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
 import type { JsonValue } from './json-value.js';
-import type { Keyring } from './keyring.js';
+import type { Keyring, RootKey } from './keyring.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { MemoryRevocationSet, type RevocationSet } from './revocation.js';
 
 /** Options of a {@link CapabilityVerifier}. */
 export interface VerifierOptions {
+  /** The keys capabilities are minted and verified with. */
   readonly keyring: Keyring;
+  /** Revoked ids; default an empty in-memory set. */
   readonly revocations?: RevocationSet;
+  /** Bounds on scopes and chains; default `defaultLimits`. */
   readonly limits?: Partial<Limits>;
   /** Verified tokens remembered; revocation and expiry are still checked on every use. Default 10,000; 0 disables. */
   readonly cacheSize?: number;
@@ -50,6 +53,8 @@ interface CacheEntry {
   readonly token: Uint8Array;
   readonly cap: Capability;
   readonly verification: Verification;
+  /** HMAC under the chain's last tag, its state computed once: the one step of every token narrowed from this one. */
+  step?: KeyedHmac;
 }
 
 /**
@@ -58,18 +63,29 @@ interface CacheEntry {
  * Verification walks the HMAC chain from the root key named by the token's `kid`:
  * tag0 = HMAC(key, block0), tagN = HMAC(tagN-1, blockN), then compares the result with the token's tag
  * in constant time. Results are cached by token bytes; revocation and expiry are re-checked at every use.
+ * Each root key's HMAC state is computed once, and a token whose chain extends a cached one (a capability
+ * the client narrowed from one it was sent, or sent before) is verified by its last step alone.
  */
 export class CapabilityVerifier implements VerificationAuthority {
+  /** The keys this verifier signs and verifies with. */
   readonly keyring: Keyring;
+  /** The revocation set every verification consults. */
   readonly revocations: RevocationSet;
+  /** The limits minted and verified capabilities are held to. */
   readonly limits: Limits;
+  /** Milliseconds of clock skew allowed on expiry. */
   readonly clockToleranceMs: number;
+  /** The clock expiry is judged by (ms since the epoch). */
   readonly now: () => number;
   readonly crypto: CryptoProvider;
   /** The provider and limits every capability this verifier mints or verifies narrows with. */
   readonly #suite: ChainSuite;
   readonly #random: (length: number) => Uint8Array;
   readonly #cache: LRUCache<string, CacheEntry> | undefined;
+  /** The same entries by their chain's last block (see {@link prefixKey}): where a narrowed token finds its parent. */
+  readonly #prefixes: LRUCache<string, CacheEntry> | undefined;
+  /** HMAC under each root key, its inner and outer state computed once. */
+  readonly #roots = new WeakMap<RootKey, KeyedHmac>();
   /** The bound child sent to each (capability, principal): the same token and holding every time it is resent. */
   readonly #bound: LRUCache<string, Capability> | undefined;
 
@@ -84,13 +100,16 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.#random = options.random ?? randomNonce;
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new LRUCache({ max: size }) : undefined;
+    this.#prefixes = size > 0 ? new LRUCache({ max: size }) : undefined;
     this.#bound = size > 0 ? new LRUCache({ max: size }) : undefined;
   }
 
+  /** True when any of these revocation ids (a chain and its ancestors) is revoked. */
   isRevoked(ids: readonly string[]): boolean {
     return ids.some((id) => this.revocations.has(id));
   }
 
+  /** True when the revocation set holds anything at all (a fast path for the common case). */
   hasRevocations(): boolean {
     return this.revocations.size > 0;
   }
@@ -123,7 +142,7 @@ export class CapabilityVerifier implements VerificationAuthority {
 
   #signPending(cap: Capability, bearer: boolean): void {
     const key = this.keyring.current;
-    const { chain, tags } = signChain(cap.blocks, key.kid, key.secret, this.#suite, this.#random);
+    const { chain, tags } = signChain(cap.blocks, key.kid, this.#root(key), this.#suite, this.#random);
     cap[chainOf] = chain;
     const ancestors = ancestorIds(cap.blocks[0]!.ancestors);
     const marks = marksOf(cap.blocks);
@@ -149,8 +168,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     const verification = statusOf(child) as Verification;
     idsOf(verification);
     // The recipient sends it back with its next call: the verification is known already.
-    const token = child.toToken();
-    this.#cache?.set(cacheKey(token), { token, cap: child, verification });
+    this.#remember({ token: child.toToken(), cap: child, verification });
     this.#bound?.set(key, child);
     return child;
   }
@@ -205,6 +223,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** Forgets cached verifications (call after removing a key from the ring). */
   clearCache(): void {
     this.#cache?.clear();
+    this.#prefixes?.clear();
     this.#bound?.clear();
   }
 
@@ -214,23 +233,84 @@ export class CapabilityVerifier implements VerificationAuthority {
     return entry !== undefined && this.crypto.timingSafeEqual(entry.token, token) ? entry : undefined;
   }
 
+  #root(key: RootKey): KeyedHmac {
+    let root = this.#roots.get(key);
+    if (root === undefined) this.#roots.set(key, (root = keyedHmac(this.crypto, key.secret)));
+    return root;
+  }
+
+  #remember(entry: CacheEntry): CacheEntry {
+    if (this.#cache === undefined) return entry;
+    this.#cache.set(cacheKey(entry.token), entry);
+    const chain = entry.cap[chainOf]!;
+    this.#prefixes!.set(prefixKey(chain.kid, chain.blockBytes), entry);
+    return entry;
+  }
+
   #verify(bytes: Uint8Array): CacheEntry | Capability {
-    const parsed = parseToken(bytes, this.limits);
-    const { scope, decoded: blocks, token } = parsed;
+    const token = new Uint8Array(bytes);
+    const parts = decodeToken(token, this.limits);
+    const parent = this.#parentOf(parts);
+    if (parent !== undefined) return this.#verifyStep(token, parts, parent);
+    const parsed = parseBlocks(token, parts, this.limits);
+    const { scope, decoded: blocks } = parsed;
     const chain: SignedChain = { kid: parsed.kid, blockBytes: parsed.blocks, tag: parsed.tag, token, suite: this.#suite };
     if (chain.kid === '' || chain.tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
     const key = this.keyring.get(chain.kid);
     if (key === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_UNKNOWN_KEY'));
-    const tags = verifyChain(chain, key.secret, this.crypto);
+    const tags = verifyChain(chain, this.#root(key), this.crypto);
     if (tags === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
     const cap = capabilityFromParts(scope, blocks, chain);
     const ancestors = ancestorIds(blocks[0]!.ancestors);
     const marks = marksOf(blocks);
     const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(marks ? { marks } : {}) };
     setStatus(cap, verification);
-    const entry = { token, cap, verification };
-    this.#cache?.set(cacheKey(token), entry);
+    return this.#remember({ token, cap, verification });
+  }
+
+  /**
+   * The cached, verified chain that `parts` extends by exactly one block: same key id, and every block but
+   * the last byte for byte the cached chain's. Found by the last block's bytes, confirmed in full.
+   */
+  #parentOf(parts: TokenParts): CacheEntry | undefined {
+    const blocks = parts.blocks;
+    if (this.#prefixes === undefined || blocks.length < 2 || parts.kid === '' || parts.tag.length !== TAG_BYTES) return undefined;
+    const prefix = blocks.slice(0, -1);
+    const entry = this.#prefixes.get(prefixKey(parts.kid, prefix));
+    if (entry === undefined) return undefined;
+    const chain = entry.cap[chainOf]!;
+    if (chain.kid !== parts.kid || chain.blockBytes.length !== prefix.length || this.keyring.get(parts.kid) === undefined) return undefined;
+    for (let i = 0; i < prefix.length; i++) if (!bytesEqual(chain.blockBytes[i]!, prefix[i]!)) return undefined;
     return entry;
+  }
+
+  /**
+   * Verifies a token that extends `parent` by one block: that block alone is decoded (the others are the
+   * parent's, byte for byte) and one HMAC step from the parent's last tag checks the token's tag.
+   */
+  #verifyStep(token: Uint8Array, parts: TokenParts, parent: CacheEntry): CacheEntry | Capability {
+    const lastBytes = parts.blocks[parts.blocks.length - 1]!;
+    const last = decodeBlock(lastBytes, this.limits);
+    const scope = appended(parent.cap.scope, last.segment);
+    const blocks = appended(parent.cap.blocks, [last]);
+    checkedScope({ kid: parts.kid, blocks: parts.blocks, tag: parts.tag, token, decoded: blocks, scope }, this.limits);
+    const chain: SignedChain = { kid: parts.kid, blockBytes: parts.blocks, tag: parts.tag, token, suite: this.#suite };
+    const base = parent.verification;
+    parent.step ??= keyedHmac(this.crypto, base.tags[base.tags.length - 1]!);
+    const tag = verifyLastStep(this.crypto, parent.step, lastBytes, parts.tag);
+    if (tag === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+    const cap = capabilityFromParts(scope, blocks, chain);
+    const verification: Verification = {
+      tags: appended(base.tags, [tag]),
+      expiresAt: minExpiry(base.expiresAt, last.expiresAt),
+      audiences: last.audience === null ? base.audiences : appended(base.audiences, [last.audience]),
+      authority: this,
+    };
+    if (base.ancestors !== undefined) (verification as { ancestors?: readonly string[] }).ancestors = base.ancestors;
+    const marks = marksOf(blocks);
+    if (marks !== undefined) (verification as { marks?: readonly GenerationMark[] }).marks = marks;
+    setStatus(cap, verification);
+    return this.#remember({ token, cap, verification });
   }
 }
 
@@ -238,6 +318,29 @@ function rejected(scope: JsonValue[], blocks: Block[], chain: SignedChain | unde
   const cap = capabilityFromParts(scope, blocks, chain);
   setStatus(cap, error);
   return cap;
+}
+
+/**
+ * Where a chain waits for tokens that extend it: its key id, length and the last 16 bytes of its last block
+ * (that block's random nonce, or block 0's last ancestor id). Near unique; a hit is confirmed block by block.
+ */
+function prefixKey(kid: string, blockBytes: readonly Uint8Array[]): string {
+  const last = blockBytes[blockBytes.length - 1]!;
+  return kid + '\u0000' + blockBytes.length + '\u0000' + tagKey(last.subarray(Math.max(0, last.length - 16)));
+}
+
+/** A new list of `head` then `tail` (frozen lists make `concat` and spreads slow). */
+function appended<T>(head: readonly T[], tail: readonly T[]): T[] {
+  const out = new Array<T>(head.length + tail.length);
+  for (let i = 0; i < head.length; i++) out[i] = head[i]!;
+  for (let i = 0; i < tail.length; i++) out[head.length + i] = tail[i]!;
+  return out;
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 // The tag is the token's last 32 bytes: a cheap, well-spread key. The whole token is compared on a hit.

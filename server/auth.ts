@@ -1,9 +1,14 @@
+import { createHash } from 'node:crypto';
 import { SignJWT, createLocalJWKSet, createRemoteJWKSet, errors, jwtVerify, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
-import { fail } from '../protocol/errors.js';
+import { LRUCache } from 'lru-cache';
+import { CapsyncError, fail } from '../protocol/errors.js';
+import { verifyHs256 } from './auth-hs256.js';
 
 /** The authenticated caller, as every server function sees it (Anvil's `anvil.users.get_user()`). */
 export interface User {
+  /** The user id: the JWT's `sub`. */
   readonly id: string;
+  /** The user's roles: the JWT's `roles` claim (empty when absent). */
   readonly roles: readonly string[];
 }
 
@@ -15,7 +20,9 @@ export interface AuthOptions {
   readonly jwks?: JSONWebKeySet;
   /** A JWKS URL (fetched and cached by jose). */
   readonly jwksUrl?: string;
+  /** When set, a JWT must carry this `iss`. */
   readonly issuer?: string;
+  /** When set, a JWT must carry this `aud`. */
   readonly audience?: string;
   /** Accept connections without a token; their user is null. Default false. */
   readonly allowAnonymous?: boolean;
@@ -26,10 +33,16 @@ export interface AuthOptions {
    * with `ERR_AUTH_INVALID`, since a leaked one would work forever.
    */
   readonly allowTokensWithoutExpiry?: boolean;
+  /**
+   * How many verified JWTs are remembered (keyed by a SHA-256 of the token string, each until its `exp`), so a
+   * client that reconnects with the same token is not verified again. Default 10,000; 0 turns it off.
+   */
+  readonly verifiedCacheSize?: number;
 }
 
 /** The outcome of authenticating a token. */
 export interface Authenticated {
+  /** The user, or null for an anonymous session. */
   readonly user: User | null;
   /** When the JWT expires (ms since epoch), or null for anonymous sessions (and tokens without `exp`, where allowed). */
   readonly expiresAt: number | null;
@@ -45,10 +58,13 @@ const CONTROL = /[\u0000-\u001f]/;
  * not http(s)) throw `ERR_KEY_INVALID` at construction, with a message that says what to fix.
  */
 export class Authenticator {
+  /** Whether connections without a token are accepted (`auth.allowAnonymous`). */
   readonly allowAnonymous: boolean;
   readonly #options: AuthOptions;
   readonly #secret: Uint8Array | undefined;
   readonly #keys: JWTVerifyGetKey | undefined;
+  /** Verified tokens by the SHA-256 of their string; never a refused one. */
+  readonly #verified: LRUCache<string, Authenticated> | undefined;
 
   constructor(options: AuthOptions) {
     this.#options = options;
@@ -59,6 +75,8 @@ export class Authenticator {
     }
     if (options.jwks) this.#keys = createLocalJWKSet(options.jwks);
     else if (options.jwksUrl !== undefined) this.#keys = createRemoteJWKSet(jwksLocation(options.jwksUrl));
+    const size = options.verifiedCacheSize ?? 10_000;
+    this.#verified = size > 0 ? new LRUCache({ max: size }) : undefined;
   }
 
   /** Authenticates a bearer token (or its absence). Throws `ERR_AUTH_REQUIRED`, `ERR_AUTH_INVALID` or `ERR_AUTH_EXPIRED`. */
@@ -67,6 +85,25 @@ export class Authenticator {
       if (this.allowAnonymous) return { user: null, expiresAt: null };
       throw fail('ERR_AUTH_REQUIRED');
     }
+    if (this.#verified === undefined) return this.#verify(token);
+    const hash = createHash('sha256').update(token).digest('base64url');
+    const cached = this.#verified.get(hash);
+    if (cached !== undefined) {
+      // exp is honoured as jose would: past it (and the tolerance), the token is expired, cached or not.
+      if (cached.expiresAt === null || Date.now() < cached.expiresAt + this.#toleranceMs) return cached;
+      this.#verified.delete(hash);
+      throw fail('ERR_AUTH_EXPIRED');
+    }
+    const verified = await this.#verify(token);
+    this.#verified.set(hash, verified);
+    return verified;
+  }
+
+  get #toleranceMs(): number {
+    return (this.#options.clockToleranceSeconds ?? 5) * 1000;
+  }
+
+  async #verify(token: string): Promise<Authenticated> {
     const verifyOptions = {
       issuer: this.#options.issuer,
       audience: this.#options.audience,
@@ -74,11 +111,12 @@ export class Authenticator {
     };
     let payload;
     try {
-      if (this.#secret) ({ payload } = await jwtVerify(token, this.#secret, { ...verifyOptions, algorithms: ['HS256'] }));
+      // HS256 by node:crypto, synchronously (jose's rules, see auth-hs256.ts); a JWKS through jose.
+      if (this.#secret) payload = verifyHs256(token, this.#secret, verifyOptions);
       else if (this.#keys) ({ payload } = await jwtVerify(token, this.#keys, verifyOptions));
       else throw fail('ERR_AUTH_INVALID', 'no JWT verification key is configured');
     } catch (error) {
-      if (error instanceof errors.JWTExpired) throw fail('ERR_AUTH_EXPIRED');
+      if (error instanceof errors.JWTExpired || (error instanceof CapsyncError && error.code === 'ERR_AUTH_EXPIRED')) throw fail('ERR_AUTH_EXPIRED');
       throw fail('ERR_AUTH_INVALID');
     }
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) throw fail('ERR_AUTH_INVALID', 'token has no subject');
@@ -86,7 +124,8 @@ export class Authenticator {
     if (CONTROL.test(payload.sub)) throw fail('ERR_AUTH_INVALID', 'token subject holds a control character');
     if (typeof payload.exp !== 'number' && !this.#options.allowTokensWithoutExpiry) throw fail('ERR_AUTH_INVALID', 'token has no expiry (exp)');
     const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
-    return { user: { id: payload.sub, roles }, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null };
+    const user = Object.freeze({ id: payload.sub, roles: Object.freeze(roles) });
+    return Object.freeze({ user, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null });
   }
 
   /** Issues an HS256 JWT (development logins and tests). Needs `secret`. */

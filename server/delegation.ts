@@ -5,6 +5,7 @@ import { addressOf } from '../protocol/portable.js';
 import { idsOf, statusOf, type Verification } from '../protocol/capability/status.js';
 import { ANY, unwrapCapability } from '../protocol/unwrap.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
+import type { ClusterPeers } from './cluster.js';
 import type { SessionDirectory } from './directory.js';
 import type { LiveObjects } from './live.js';
 import type { Clock, Logger } from './options.js';
@@ -22,6 +23,8 @@ export interface DelegationDeps {
   readonly logger: Logger;
   readonly clock: Clock;
   readonly verifier: CapabilityVerifier;
+  /** The other nodes, when there are several: recipients connected elsewhere get the delegation too. */
+  readonly cluster?: ClusterPeers;
 }
 
 /** A capability delegated to the caller that still works, as `grants` lists it. */
@@ -80,7 +83,8 @@ export async function delegate(
   if (from === null) throw fail('ERR_AUTH_REQUIRED');
   unwrapCapability(cap, cap.scope.map(() => ANY));
   const recipients = deps.directory.ofUser(to);
-  if (recipients.size === 0 || !deps.presence.visible(from, to)) throw fail('ERR_RECIPIENT_OFFLINE');
+  const elsewhere = recipients.size === 0 && deps.cluster !== undefined && (await deps.cluster.onlineUsers()).includes(to);
+  if ((recipients.size === 0 && !elsewhere) || !deps.presence.visible(from, to)) throw fail('ERR_RECIPIENT_OFFLINE');
   const bearer = options.bearer === true;
   const granted = deps.verifier.mint([...cap.scope], {
     ...(cap.expiresAt !== null ? { expiresAt: cap.expiresAt } : {}),
@@ -95,8 +99,10 @@ export async function delegate(
   });
   for (const recipient of recipients) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
   await pushIfNewer(deps.live, recipients, object);
+  // The recorded delegation is the inbox: a node that misses this message hands it over on the next resume.
+  const remote = deps.cluster === undefined ? 0 : await deps.cluster.deliver(to, { from: from.id, token: granted.toToken() });
   deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound });
-  return { revocationId, delivered: recipients.size };
+  return { revocationId, delivered: recipients.size + remote };
 }
 
 /**
@@ -120,4 +126,18 @@ export async function pushIfNewer(live: LiveObjects, recipients: Iterable<Server
   if (latest === undefined || latest.version <= ((object as { version?: number }).version ?? 0)) return;
   const bytes = live.encodePush(latest);
   for (const recipient of recipients) recipient.sendBytes(bytes);
+}
+
+/**
+ * A delegation another node made to a user with sessions here: verified again for that user from its token
+ * (a revoked or expired one is dropped) and delivered as a local one is.
+ */
+export async function deliverRemote(deps: DelegationDeps, to: string, from: string, token: Uint8Array): Promise<void> {
+  const recipients = deps.directory.ofUser(to);
+  if (recipients.size === 0) return;
+  const cap = deps.verifier.decode(token, to);
+  if (capabilityError(cap) !== undefined) return;
+  const object = await deps.live.grantedBy(cap);
+  for (const recipient of recipients) recipient.send([FrameType.delegation, { from, cap, object: object ?? null }]);
+  await pushIfNewer(deps.live, recipients, object);
 }

@@ -1,3 +1,9 @@
+/** What a {@link SessionDirectory} tells as users come and go. */
+export interface DirectoryEvents {
+  joined?(userId: string): void;
+  left?(userId: string): void;
+}
+
 /** What the directory needs of a session. */
 export interface DirectoryEntry {
   readonly user: { readonly id: string } | null;
@@ -10,6 +16,12 @@ export interface DirectoryEntry {
 export class SessionDirectory<S extends DirectoryEntry> {
   readonly #sessions = new Set<S>();
   readonly #byUser = new Map<string, Set<S>>();
+  readonly #events: DirectoryEvents;
+
+  /** `events` hears a user's first session opening and last one closing (a cluster's presence). */
+  constructor(events: DirectoryEvents = {}) {
+    this.#events = events;
+  }
 
   get size(): number {
     return this.#sessions.size;
@@ -20,7 +32,10 @@ export class SessionDirectory<S extends DirectoryEntry> {
     const user = session.user;
     if (user === null) return;
     let set = this.#byUser.get(user.id);
-    if (set === undefined) this.#byUser.set(user.id, (set = new Set()));
+    if (set === undefined) {
+      this.#byUser.set(user.id, (set = new Set()));
+      this.#events.joined?.(user.id);
+    }
     set.add(session);
   }
 
@@ -30,7 +45,10 @@ export class SessionDirectory<S extends DirectoryEntry> {
     if (user === null) return;
     const set = this.#byUser.get(user.id);
     set?.delete(session);
-    if (set?.size === 0) this.#byUser.delete(user.id);
+    if (set?.size === 0) {
+      this.#byUser.delete(user.id);
+      this.#events.left?.(user.id);
+    }
   }
 
   /** The open sessions of a user (empty if none). */

@@ -2,11 +2,15 @@ import type { JsonValue } from '../protocol/json-value.js';
 
 /** A change to a live object, as every server node hears it. `state` null means deleted. */
 export interface ObjectUpdate {
+  /** The object's address (a scope). */
   readonly address: JsonValue[];
+  /** Its portable class name. */
   readonly type: string;
+  /** Its version after the change. */
   readonly version: number;
   /** The change's number in the store's change sequence: what a resuming client says it has seen. */
   readonly seq: number;
+  /** Its new state, or null when deleted. */
   readonly state: Record<string, unknown> | null;
 }
 
@@ -15,8 +19,17 @@ export interface ObjectUpdate {
  * In-process today; a Redis pub/sub implementation slots in for several nodes.
  */
 export interface Fanout {
+  /** Sends an update to every node (this one included). */
   publish(update: ObjectUpdate): Promise<void>;
+  /** Hears every update; returns the unsubscribe function. */
   subscribe(listener: (update: ObjectUpdate) => void): () => void;
+  /**
+   * Optional, for a fan-out that listens only for what is held on this node (Redis): a local capability of
+   * `scope` started being tracked for pushes, or stopped (each hold is released once).
+   */
+  hold?(scope: readonly JsonValue[]): void;
+  release?(scope: readonly JsonValue[]): void;
+  /** Stops delivering and releases connections. */
   close(): Promise<void>;
 }
 

@@ -1,7 +1,7 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import { tagKey } from '../protocol/capability/chain.js';
 import { assertStillValid, idsOf, revocationId, statusOf, type Verification } from '../protocol/capability/status.js';
-import { CapsyncError } from '../protocol/errors.js';
+import { CapsyncError, fail } from '../protocol/errors.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Deadline, Deadlines } from './deadlines.js';
 
@@ -9,7 +9,47 @@ import type { Deadline, Deadlines } from './deadlines.js';
 interface Holding {
   readonly cap: Capability;
   readonly verification: Verification;
+  /** The principal's count this holding takes part in (given back when it is released). */
+  readonly budget: HoldingBudget;
+  readonly owner: string;
   expiry?: Deadline;
+}
+
+/** How many capabilities one principal holds over all its connections. */
+interface HoldingBudget {
+  count: number;
+}
+
+/**
+ * The per-principal bound on held capabilities (`maxHoldingsPerUser`), shared by every connection of a
+ * server: a user with many connections cannot hold `maxHoldings` on each. A principal's entry lives only
+ * while it holds something.
+ */
+export class HoldingBudgets {
+  readonly #max: number;
+  readonly #byPrincipal = new Map<string, HoldingBudget>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  /** Counts one more holding of `principal`, or returns undefined if it holds its maximum already. */
+  take(principal: string): HoldingBudget | undefined {
+    let budget = this.#byPrincipal.get(principal);
+    if (budget === undefined) this.#byPrincipal.set(principal, (budget = { count: 0 }));
+    if (budget.count >= this.#max) return undefined;
+    budget.count++;
+    return budget;
+  }
+
+  give(principal: string, budget: HoldingBudget): void {
+    if (--budget.count <= 0 && this.#byPrincipal.get(principal) === budget) this.#byPrincipal.delete(principal);
+  }
+
+  /** Capabilities `principal` holds over all its connections. */
+  held(principal: string): number {
+    return this.#byPrincipal.get(principal)?.count ?? 0;
+  }
 }
 
 /** One held capability as {@link Holdings.list} shows it (what the inspector may see). */
@@ -32,6 +72,8 @@ export interface HoldingEvents {
   released(scope: readonly JsonValue[]): void;
   /** A holding ended by itself: the client is told which capability stopped working. */
   ended(revocationId: string, scope: readonly JsonValue[], reason: 'revoked' | 'expired'): void;
+  /** A capability was not held: its principal holds `maxHoldingsPerUser` on other connections. */
+  refused(error: CapsyncError): void;
 }
 
 /**
@@ -49,11 +91,13 @@ export class Holdings {
   readonly #max: number;
   readonly #deadlines: Deadlines;
   readonly #events: HoldingEvents;
+  readonly #budgets: HoldingBudgets;
 
-  constructor(max: number, deadlines: Deadlines, events: HoldingEvents) {
+  constructor(max: number, deadlines: Deadlines, events: HoldingEvents, budgets: HoldingBudgets = new HoldingBudgets(Infinity)) {
     this.#max = max;
     this.#deadlines = deadlines;
     this.#events = events;
+    this.#budgets = budgets;
   }
 
   get size(): number {
@@ -87,12 +131,20 @@ export class Holdings {
       this.#held.add(cap);
       return undefined;
     }
-    if (this.#holdings.size >= this.#max) {
-      // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
-      const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
-      this.#release(oldestKey, oldest);
+    if (this.#holdings.size >= this.#max) this.#releaseOldest();
+    // Bounded per principal too, over all its connections: past it this connection releases its own oldest;
+    // with none to release, the capability still arrives but is no cover (no pushes), and the client is told.
+    const owner = userId ?? '';
+    let budget = this.#budgets.take(owner);
+    if (budget === undefined && this.#holdings.size > 0) {
+      this.#releaseOldest();
+      budget = this.#budgets.take(owner);
     }
-    const holding: Holding = { cap, verification: status };
+    if (budget === undefined) {
+      this.#events.refused(fail('ERR_LIMIT_HOLDINGS'));
+      return undefined;
+    }
+    const holding: Holding = { cap, verification: status, budget, owner };
     this.#holdings.set(key, holding);
     this.#held.add(cap);
     this.#events.held(cap.scope);
@@ -152,14 +204,26 @@ export class Holdings {
   clear(): void {
     for (const holding of this.#holdings.values()) {
       this.#deadlines.cancel(holding.expiry);
+      this.#giveBack(holding);
       this.#events.released(holding.cap.scope);
     }
     this.#holdings.clear();
     this.#held = new WeakSet();
   }
 
+  // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
+  #releaseOldest(): void {
+    const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
+    this.#release(oldestKey, oldest);
+  }
+
+  #giveBack(holding: Holding): void {
+    this.#budgets.give(holding.owner, holding.budget);
+  }
+
   #release(key: string, holding: Holding): boolean {
     if (!this.#holdings.delete(key)) return false;
+    this.#giveBack(holding);
     this.#held = new WeakSet();
     this.#deadlines.cancel(holding.expiry);
     this.#events.released(holding.cap.scope);

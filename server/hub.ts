@@ -10,17 +10,20 @@ import { Activity } from './activity.js';
 import { Authenticator, type Authenticated } from './auth.js';
 import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
+import type { ClusterPeers } from './cluster.js';
 import { Collections } from './collections.js';
-import { delegate, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
+import { delegate, deliverRemote, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
+import { HoldingBudgets } from './holdings.js';
 import { AnonymousIdentities, isAnonymousPrincipal } from './identity.js';
 import { loadKeyring } from './keys.js';
 import { LiveObjects } from './live.js';
 import { defaultConnectionLimits, serverDefaults, systemClock, type Clock, type ConnectionLimits, type HubOptions, type Logger } from './options.js';
 import { Presence } from './presence.js';
 import { defaultPresenceGraceMs, PresenceTracker, type PresenceChange } from './presence-events.js';
+import { PushSlicer } from './push-slices.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
 import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
@@ -56,7 +59,9 @@ export class Hub implements ServerApi {
   readonly activity: Activity;
   readonly #functions = new FunctionRegistry();
   readonly #holders = new HolderIndex<ServerSession>();
-  readonly #directory = new SessionDirectory<ServerSession>();
+  readonly #directory: SessionDirectory<ServerSession>;
+  readonly #cluster: ClusterPeers | undefined;
+  readonly #unsubscribeCluster: () => void;
   readonly #deadlines: Deadlines;
   readonly #presence: Presence;
   readonly #online: PresenceTracker;
@@ -71,6 +76,7 @@ export class Hub implements ServerApi {
   readonly #api: ServerApi;
   readonly #delegationDeps: DelegationDeps;
   readonly #calls: CallKeys;
+  readonly #slicer: PushSlicer;
   readonly #epoch: string;
   /** The highest change sequence number this node has seen (announced in hello; a lower bound is safe). */
   #seq: number;
@@ -101,6 +107,8 @@ export class Hub implements ServerApi {
       crypto: nodeCrypto,
     });
     this.#identities = new AnonymousIdentities(keyring, nodeCrypto);
+    this.#cluster = options.cluster;
+    this.#directory = new SessionDirectory<ServerSession>(this.#cluster ?? {});
     this.#fanout = options.fanout ?? new LocalFanout();
     this.live = new LiveObjects(store, this.#fanout, this.codec);
     this.auth = new Authenticator(options.auth);
@@ -109,8 +117,15 @@ export class Hub implements ServerApi {
     this.#collections = new Collections(this.live, this.logger, options.collections);
     this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, (change) => this.#announce(change));
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
+    this.#slicer = new PushSlicer(options.pushSliceSize ?? serverDefaults.pushSliceSize);
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
-    this.#delegationDeps = { directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier };
+    this.#delegationDeps = {
+      directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier, cluster: this.#cluster,
+    };
+    this.#unsubscribeCluster =
+      this.#cluster?.onDelivery((to, d) => {
+        deliverRemote(this.#delegationDeps, to, d.from, d.token).catch((error: unknown) => this.logger.warn({ event: 'remote_delegation_failed', err: error }));
+      }) ?? (() => {});
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
     this.#calls = new CallKeys({ store, codec: this.codec, verifier: this.verifier, clock, logger: this.logger, windowMs: callKeyWindowMs });
     this.#tombstoneHorizonMs = options.tombstoneHorizonMs ?? serverDefaults.tombstoneHorizonMs;
@@ -128,10 +143,17 @@ export class Hub implements ServerApi {
       verifier: this.verifier,
       connection: this.connection,
       deadlines: this.#deadlines,
+      holdingBudgets: new HoldingBudgets(this.connection.maxHoldingsPerUser),
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
       request: (session, frame) => this.#request(session, frame),
-      hold: (session, scope) => this.#holders.add(scope, session),
-      release: (session, scope) => this.#holders.remove(scope, session),
+      hold: (session, scope) => {
+        this.#holders.add(scope, session);
+        this.#fanout.hold?.(scope);
+      },
+      release: (session, scope) => {
+        this.#holders.remove(scope, session);
+        this.#fanout.release?.(scope);
+      },
       issued: (session, entries) => {
         if (session.user === null) return;
         store.recordIssued(session.user.id, entries).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
@@ -232,6 +254,14 @@ export class Hub implements ServerApi {
       session.end(fail('ERR_SERVER_CLOSING'));
       return session;
     }
+    if (user !== null && this.#directory.ofUser(user.id).size >= this.connection.maxConnectionsPerUser) {
+      // Told with a typed error frame, then the close code: the client backs off (4005 is retryable).
+      const refused = fail('ERR_LIMIT_CONNECTIONS');
+      this.logger.info({ event: 'connection_refused', code: refused.code, user: user.id });
+      session.sendError(null, refused);
+      session.end(refused);
+      return session;
+    }
     this.#directory.add(session);
     session.start({ ...this.#hello, epoch: this.#epoch, seq: this.#seq });
     if (user !== null) {
@@ -267,6 +297,7 @@ export class Hub implements ServerApi {
     for (const session of this.#directory.all()) session.end(fail('ERR_SERVER_CLOSING'));
     this.#deadlines.close();
     this.#unsubscribeFanout();
+    this.#unsubscribeCluster();
     this.#revocations.close();
     await this.#fanout.close();
     await this.store.close();
@@ -301,7 +332,10 @@ export class Hub implements ServerApi {
         return this.#refresh(session, frame[2]);
       case FrameType.presence: {
         if (session.user === null) throw fail('ERR_AUTH_REQUIRED');
-        return this.#presence.list(session.user, this.#online.online());
+        if (this.#cluster === undefined) return this.#presence.list(session.user, this.#online.online());
+        // With several nodes: this node's users (with their grace) and every other node's.
+        const viewer = session.user;
+        return this.#cluster.onlineUsers().then((others) => this.#presence.list(viewer, [...new Set([...this.#online.online(), ...others])]));
       }
     }
   }
@@ -362,7 +396,7 @@ export class Hub implements ServerApi {
     this.#collections.changed(update);
     const holders = this.#holders.lookup(update.address);
     if (holders.size === 0) return;
-    const bytes = this.live.encodePush(update);
-    for (const session of holders) session.sendBytes(bytes);
+    // Encoded once; written in slices, so a large audience does not hold the event loop (server/push-slices.ts).
+    this.#slicer.send(holders, this.live.encodePush(update));
   }
 }

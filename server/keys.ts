@@ -11,12 +11,20 @@ const storeKeysSetting = 'capability-keys';
 export async function loadKeyring(store: ObjectStore, configured: readonly JWK[] | undefined): Promise<Keyring> {
   let jwks = configured;
   if (jwks === undefined) {
-    const saved = await store.getSetting(storeKeysSetting);
-    if (saved !== undefined) jwks = JSON.parse(saved) as JWK[];
-    else {
-      jwks = [await Keyring.generateJwk()];
-      await store.setSetting(storeKeysSetting, JSON.stringify(jwks));
-    }
+    jwks = JSON.parse(await settingOnce(store, storeKeysSetting, async () => JSON.stringify([await Keyring.generateJwk()]))) as JWK[];
   }
   return Keyring.fromJwks(jwks);
+}
+
+/**
+ * A setting made once per store: the saved value, else `make()` stored now. On a store several nodes share
+ * (`setSettingIfAbsent`), two nodes starting on an empty store agree: the first writer wins, the other loads it.
+ */
+export async function settingOnce(store: ObjectStore, name: string, make: () => string | Promise<string>): Promise<string> {
+  const saved = await store.getSetting(name);
+  if (saved !== undefined) return saved;
+  const value = await make();
+  if (store.setSettingIfAbsent !== undefined) return store.setSettingIfAbsent(name, value);
+  await store.setSetting(name, value);
+  return value;
 }

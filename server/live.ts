@@ -16,6 +16,7 @@ const UPDATE_ATTEMPTS = 100;
  * pushes carry it), so {@link LiveObjects.encodePush} encodes it unchanged.
  */
 export interface CurrentObject extends ObjectUpdate {
+  /** The decoded fields, `version` included. */
   readonly state: Record<string, unknown>;
 }
 

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWK } from 'jose';
 import type { Limits } from '../protocol/limits.js';
 import type { AuthOptions, User } from './auth.js';
+import type { ClusterPeers } from './cluster.js';
 import type { CollectionOptions } from './collections.js';
 import type { Fanout } from './fanout.js';
 import { warningLogger } from './logger.js';
@@ -23,9 +24,13 @@ export const systemClock: Clock = { now: () => Date.now() };
  * warnings and errors to stderr, `silentLogger` discards everything.
  */
 export interface Logger {
+  /** Connection-level detail (frames refused, resumes). */
   debug(entry: object): void;
+  /** One line per connection event. */
   info(entry: object): void;
+  /** Refused upgrades, closed flooders, configuration worth a look. */
   warn(entry: object): void;
+  /** Server functions that failed with a bug (`err.fn` names them). */
   error(entry: object): void;
 }
 
@@ -42,6 +47,26 @@ export interface ConnectionLimits {
   readonly maxInFlight: number;
   /** Capabilities tracked for pushes; past it the oldest is released. */
   readonly maxHoldings: number;
+  /**
+   * Connections one user may have open at once; one more is refused with `ERR_LIMIT_CONNECTIONS` (close 4005).
+   * Anonymous connections are not counted per user (each is its own principal).
+   */
+  readonly maxConnectionsPerUser: number;
+  /**
+   * Capabilities one principal may hold over all its connections; past it the connection releases its own
+   * oldest, or, holding none, gets `ERR_LIMIT_HOLDINGS` (an error frame with id nil) and no pushes for it.
+   */
+  readonly maxHoldingsPerUser: number;
+  /**
+   * Fair service (server/fairness.ts): frames per second one connection may send on average, and at once.
+   * Past it the server stops reading from the socket until the budget refills (backpressure).
+   */
+  readonly callsPerSecond: number;
+  readonly callBurst: number;
+  /** A connection kept over its budget this long is closed with `ERR_OVER_BUDGET` (4004). */
+  readonly overBudgetCloseMs: number;
+  /** Bytes read but not yet admitted by the budget; past it the connection is closed with 4004. */
+  readonly maxQueuedBytes: number;
 }
 
 /** The defaults of {@link ConnectionLimits}. */
@@ -50,20 +75,33 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
   maxBadFrames: 16,
   maxInFlight: 64,
   maxHoldings: 10_000,
+  maxConnectionsPerUser: 32,
+  maxHoldingsPerUser: 50_000,
+  callsPerSecond: 2_000,
+  callBurst: 4_000,
+  overBudgetCloseMs: 10_000,
+  maxQueuedBytes: 8 * 1024 * 1024,
 });
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
 export interface HubOptions {
+  /** How connections authenticate (the only required option). */
   readonly auth: AuthOptions;
   /** Default: an in-memory store. */
   readonly store?: ObjectStore;
   /** Capability root keys as symmetric JWKs; the first is current. Default: generated once and kept in the store. */
   readonly capabilityKeys?: readonly JWK[];
+  /** Frame and capability bounds; default `defaultLimits`. */
   readonly limits?: Partial<Limits>;
+  /** Per-connection bounds; default `serverDefaults.connection`. */
   readonly connection?: Partial<ConnectionLimits>;
+  /** Carries object updates to every node; default `LocalFanout` (one process). */
   readonly fanout?: Fanout;
+  /** The other nodes sharing the store (presence and delegation across nodes), e.g. `connectRedis(...).cluster`. Default: none. */
+  readonly cluster?: ClusterPeers;
   /** Default: warnings and errors as JSON lines on stderr (`warningLogger`); `silentLogger` or a pino logger to change it. */
   readonly logger?: Logger;
+  /** Who `client.presence()` shows to whom: `'all'` (default), `'none'` or a function. */
   readonly presence?: PresencePolicy;
   /**
    * How long a user whose last connection closed still counts as online (presence events): a reconnect within
@@ -74,6 +112,11 @@ export interface HubOptions {
   readonly collections?: CollectionOptions;
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
+  /**
+   * Holders a push is written to before the server yields to other work (`setImmediate`); the rest follow in
+   * further slices. Default 256: a push to 10,000 holders no longer holds the event loop for its whole audience.
+   */
+  readonly pushSliceSize?: number;
   /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */
   readonly tokenRefreshWindowMs?: number;
   /** Default: the wall clock. */
@@ -113,6 +156,18 @@ export interface ServerOptions extends HubOptions {
   readonly devLoginBeyondLoopback?: boolean;
   /** On `close()`, how long to wait for clients to answer the 1001 close frame before terminating them. Default 2 s. */
   readonly drainMs?: number;
+  /**
+   * On `close()`, spread the 1001 closes evenly over this many ms, in a random order, serving the connections
+   * not yet closed meanwhile: after a deploy the fleet reconnects over the window (plus each client's jittered
+   * backoff) instead of in one millisecond. Default 0: all at once.
+   */
+  readonly closeSpreadMs?: number;
+  /**
+   * The listen socket's accept backlog: connections the kernel queues until the server accepts them. After a
+   * restart every client dials within seconds; a short queue refuses the rest. Default 4096 (the kernel caps
+   * it at `net.core.somaxconn`).
+   */
+  readonly listenBacklog?: number;
   /** Extra HTTP routes (the demo page); return true when handled. */
   readonly http?: (request: IncomingMessage, response: ServerResponse) => boolean;
 }
@@ -122,8 +177,11 @@ export const serverDefaults = Object.freeze({
   clockToleranceMs: 0,
   tokenRefreshWindowMs: 30_000,
   heartbeatMs: 30_000,
+  pushSliceSize: 256,
   clientPingIntervalMs: 5_000,
   drainMs: 2_000,
+  listenBacklog: 4096,
+  closeSpreadMs: 0,
   callKeyWindowMs: 600_000,
   tombstoneHorizonMs: 7 * 24 * 3_600_000,
   /** Warnings and errors to stderr: a failing server function must show up somewhere. */

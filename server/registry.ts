@@ -8,6 +8,7 @@ import type { ArgumentsSchema, SchemaIssue, SchemaResult } from './schema.js';
 
 /** What server code may do with the server from inside a function: no plumbing, no sockets. */
 export interface ServerApi {
+  /** Live objects: store them and push their changes to every holder. */
   readonly live: LiveObjects;
   /**
    * A capability minted with the current key, verified for this server. Bound to every session it is sent
@@ -26,9 +27,11 @@ export interface ServerApi {
 
 /** What every server function receives first: the caller (Anvil's `get_user()`), its session and the server. */
 export interface CallContext {
+  /** The caller, or null on an anonymous session. */
   readonly user: User | null;
   /** The calling connection: its id (as in the logs) and when its session token expires. */
   readonly session: { readonly id: string; readonly tokenExpiresAt: number | null };
+  /** What server code may do from here: live objects, mint, revoke. */
   readonly server: ServerApi;
 }
 
@@ -106,6 +109,7 @@ function run(name: string, fn: Callable, ctx: CallContext, args: readonly unknow
  * `ERR_FUNCTION_FAILED`; the log gets this, with the function's name in `fn` and the original in `cause`.
  */
 export class ServerFunctionError extends Error {
+  /** Always `ServerFunctionError`. */
   override name = 'ServerFunctionError';
   /** The server function that failed. */
   readonly fn: string;

@@ -11,11 +11,39 @@ export interface SchemaIssue {
   /** What was expected, e.g. "Invalid input: expected string, received number". */
   readonly message: string;
   /** The argument index, then keys into it; a segment may be a key or `{ key }`, as the spec allows. */
-  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+  readonly path?: ReadonlyArray<PropertyKey | PathSegment> | undefined;
+}
+
+/** One segment of an issue's path, in its object form. */
+export interface PathSegment {
+  /** The key (an argument index, a property name). */
+  readonly key: PropertyKey;
 }
 
 /** The outcome of one validation: the (possibly transformed) value, or the issues. */
-export type SchemaResult<Output> = { readonly value: Output; readonly issues?: undefined } | { readonly issues: ReadonlyArray<SchemaIssue> };
+export type SchemaResult<Output> = SchemaSuccess<Output> | SchemaFailure;
+
+/** A validation that passed. */
+export interface SchemaSuccess<Output> {
+  /** The validated value: what the server function receives. */
+  readonly value: Output;
+  /** Absent on success. */
+  readonly issues?: undefined;
+}
+
+/** A validation that failed. */
+export interface SchemaFailure {
+  /** What was wrong; the first names the argument in `ERR_BAD_ARGUMENTS`. */
+  readonly issues: ReadonlyArray<SchemaIssue>;
+}
+
+/** A schema's types: what goes in (clients send it) and what comes out (the handler receives it). */
+export interface SchemaTypes<Input, Output> {
+  /** What clients send. */
+  readonly input: Input;
+  /** What the server function receives. */
+  readonly output: Output;
+}
 
 /**
  * A schema for a server function's argument list, e.g. `z.tuple([z.instanceof(Capability), z.string().max(5000)])`.
@@ -24,10 +52,14 @@ export type SchemaResult<Output> = { readonly value: Output; readonly issues?: u
 export interface ArgumentsSchema<Input = unknown, Output extends readonly unknown[] = readonly unknown[]> {
   /** The Standard Schema v1 interface. */
   readonly '~standard': {
+    /** The Standard Schema version. */
     readonly version: 1;
+    /** The schema library (`zod`, `valibot`, ...). */
     readonly vendor: string;
+    /** Validates the argument list: the (possibly transformed) value, or the issues. */
     readonly validate: (value: unknown) => SchemaResult<Output> | Promise<SchemaResult<Output>>;
-    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
+    /** Types only: the input (what clients send) and output (what the handler receives). */
+    readonly types?: SchemaTypes<Input, Output> | undefined;
   };
 }
 

@@ -13,7 +13,15 @@ export interface ServerFunction<Args extends readonly unknown[] = readonly unkno
   /** The runtime check of the arguments; absent when the function was declared without a schema. */
   readonly args?: ArgumentsSchema | undefined;
   /** Types only, never set at runtime. */
-  readonly '~types'?: { readonly args: Args; readonly result: Result } | undefined;
+  readonly '~types'?: DeclaredTypes<Args, Result> | undefined;
+}
+
+/** What a declared server function takes from a client and gives back (types only). */
+export interface DeclaredTypes<Args extends readonly unknown[], Result> {
+  /** The arguments a client passes (the schema's input). */
+  readonly args: Args;
+  /** What the call resolves to (the handler's awaited result). */
+  readonly result: Result;
 }
 
 /**

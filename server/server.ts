@@ -19,7 +19,7 @@ export function hubOf(server: CapsyncServer): Hub {
 }
 
 /**
- * The capsync server: the socket-free core ({@link Hub}: server functions, live objects pushed to
+ * The capsync server: the socket-free core (`Hub`: server functions, live objects pushed to
  * capability holders, delegation, revocation) behind a Node HTTP + WebSocket listener.
  *
  * @example
@@ -59,6 +59,7 @@ export class CapsyncServer implements ServerApi {
     return this.#hub.store;
   }
 
+  /** The logger this server writes connection events and failed calls to. */
   get logger(): Logger {
     return this.#hub.logger;
   }

@@ -3,6 +3,7 @@ import type { FrameType, FrameOf } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { Deadlines } from './deadlines.js';
+import type { HoldingBudgets } from './holdings.js';
 import type { ConnectionLimits } from './options.js';
 import type { ServerSession } from './session.js';
 
@@ -28,6 +29,8 @@ export interface SessionEnv {
   readonly verifier: CapabilityVerifier;
   readonly connection: ConnectionLimits;
   readonly deadlines: Deadlines;
+  /** The per-principal bound on held capabilities, shared by every session. */
+  readonly holdingBudgets: HoldingBudgets;
   /** How long before the JWT expires the client is warned. */
   readonly tokenRefreshWindowMs: number;
   /** Runs a request frame (call, delegate, revoke, refresh, presence): its answer, or a promise of it. */

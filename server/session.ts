@@ -52,7 +52,11 @@ export class ServerSession {
       held: (scope) => env.hold(this, scope),
       released: (scope) => env.release(this, scope),
       ended: (id, scope, reason) => this.send([FrameType.revoked, id, scope, reason]),
-    });
+      refused: (error) => {
+        env.logFailure(this, 'holding_refused', error.code);
+        this.sendError(null, error);
+      },
+    }, env.holdingBudgets);
     const verifier = env.verifier;
     // Getters: an anonymous session's principal changes once, when a resume re-presents an earlier identity.
     const self = this;

@@ -22,6 +22,7 @@ export interface MemoryConnectOptions extends ConnectOptions {
 
 /** A client connected in memory, and the link under it (`link.drop()` cuts it like a network failure). */
 export interface MemoryConnection {
+  /** The connected client: use it as one connected over a socket. */
   readonly client: CapsyncClient;
   /** The link of the client's current connection: a reconnecting client gets a new one each time. */
   readonly link: MemoryLink;

@@ -7,7 +7,7 @@ const OPEN = 1;
 const CLOSED = 3;
 
 /**
- * One in-memory connection between a client socket and a server {@link Transport}: what a WebSocket over
+ * One in-memory connection between a client socket and a server `Transport`: what a WebSocket over
  * loopback gives, without one. Frames are copied and delivered in order, each in its own microtask (never
  * inside the sender's call, as with a real socket); either side may close; `drop()` cuts the connection
  * the way a network failure does (both ends see 1006, no close frame).
@@ -94,6 +94,7 @@ export class MemoryLink {
     this.#stalled = true;
   }
 
+  /** Ends a {@link stall}: the held frames go to the client, in order, and later ones pass at once. */
   resume(): void {
     this.#stalled = false;
     for (const bytes of this.#held.splice(0)) {

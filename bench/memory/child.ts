@@ -41,6 +41,8 @@ if (values.mode === 'ws') {
     census: () => (settled(), census()),
     connections: () => server.sessionCount,
     token: (user: string) => server.auth.issue(demoUsers[user as keyof typeof demoUsers]!),
+    // One user per idle connection: a user may have only maxConnectionsPerUser open at once.
+    tokens: (n: number) => Promise.all(Array.from({ length: n }, (_, i) => server.auth.issue({ id: `idle-${i}`, roles: [] }))),
   });
   announceReady({ port: new URL(server.url).port });
 }

@@ -66,6 +66,7 @@ async function measureHeld(counts: readonly number[]): Promise<{ held: number; h
   }
 }
 
+/** Opens a socket; for capsync, resolves once hello arrived (the session exists). */
 function open(url: string, token: string | undefined): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, token === undefined ? [] : ['capsync.v1'], {
@@ -78,15 +79,20 @@ function open(url: string, token: string | undefined): Promise<WebSocket> {
   });
 }
 
+/** Polls the child until `check` holds; fails after 120 s rather than hang (a refused connection never counts). */
 async function until(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setImmediate(resolve));
+  const deadline = Date.now() + 120_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('the server child never reached the expected connection count');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /** Heap per idle connection and RSS after closing, for one server kind. */
 async function measureIdle(mode: 'capsync' | 'ws', n: number, waveCount: number) {
   const { link, port } = await child(mode);
   try {
-    const token = mode === 'capsync' ? await link.request<string>('token', 'guest') : undefined;
+    const tokens = mode === 'capsync' ? await link.request<string[]>('tokens', n) : undefined;
     const start = await link.request<Memory>('memory');
     let heapPerConnection = 0;
     const rssAfterClose: number[] = [];
@@ -94,7 +100,7 @@ async function measureIdle(mode: 'capsync' | 'ws', n: number, waveCount: number)
     for (let wave = 0; wave < waveCount; wave++) {
       const sockets: WebSocket[] = [];
       for (let i = 0; i < n; i += 200) {
-        sockets.push(...(await Promise.all(Array.from({ length: Math.min(200, n - i) }, () => open(`ws://127.0.0.1:${port}`, token)))));
+        sockets.push(...(await Promise.all(Array.from({ length: Math.min(200, n - i) }, (_, j) => open(`ws://127.0.0.1:${port}`, tokens?.[i + j])))));
       }
       await until(async () => (await link.request<number>('connections')) === n);
       const opened = await link.request<Memory>('memory');

@@ -20,6 +20,30 @@ type Reply =
 export type Handlers = Record<string, (args: never) => unknown>;
 
 /**
+ * A process that runs a server and its load together (`bench/peers/inproc.ts`): the server's handlers wait
+ * here for the load's, and one channel serves both. Kept on the global object, not in this module: the two
+ * scripts may be bundled apart, each with its own copy of this file.
+ */
+const HELD = Symbol.for('capsync.bench.heldServer');
+type Held = { handlers: Handlers; ready: unknown } | undefined;
+const slot = globalThis as { [HELD]?: Held };
+
+/** True in a process started by `inproc.ts`: the server does not answer the runner itself. */
+export const inProcess = process.env['CAPSYNC_BENCH_INPROC'] === '1';
+
+/** Server side, in one process with its load: keeps the handlers and the ready value for the load to serve. */
+export function holdServer(handlers: Handlers, ready: unknown): void {
+  slot[HELD] = { handlers, ready };
+}
+
+/** Load side, in one process with its server: the server's handlers and ready value, if one was held. */
+export function takeServer(): { handlers: Handlers; ready: unknown } | undefined {
+  const held = slot[HELD];
+  slot[HELD] = undefined;
+  return held;
+}
+
+/**
  * Child side: answers the runner's requests (and the built-in `exit`). The child exits as soon as the runner goes away, so a crashed
  * or killed runner never leaves servers or load processes behind.
  */

@@ -11,6 +11,8 @@ import type { SystemId } from './systems.js';
 export interface CallsRound {
   readonly system: SystemId;
   readonly round: number;
+  /** Server and load generator in one process (CPU figures are then the process's, both together). */
+  readonly inProcess?: boolean;
   readonly connections: number;
   readonly calls: number;
   readonly seconds: number;
@@ -65,6 +67,7 @@ const DELIVERY_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 240_000;
 
 const serverScript = (system: SystemId): URL => new URL(`./servers/${system}.js`, import.meta.url);
+const inProcessScript = new URL('./inproc.js', import.meta.url);
 const loadScript = (system: SystemId): URL => new URL(`./clients/${system}.js`, import.meta.url);
 
 async function startServer(system: SystemId, options: BenchOptions, context: RunContext): Promise<{ server: ChildLink; url: string }> {
@@ -79,7 +82,7 @@ async function startServer(system: SystemId, options: BenchOptions, context: Run
 }
 
 /** `--cpu-prof` when profiling: each system's servers and load processes write to their own folder. */
-function profiling(system: SystemId, kind: 'server' | 'load', options: BenchOptions): string[] {
+function profiling(system: SystemId, kind: 'server' | 'load' | 'inproc', options: BenchOptions): string[] {
   if (options.profile === undefined) return [];
   return ['--cpu-prof', `--cpu-prof-dir=${join(options.profile, system, kind)}`];
 }
@@ -97,9 +100,19 @@ async function stopAll(server: ChildLink, loads: readonly ChildLink[]): Promise<
  * Calls per second with `options.connections` connections and one call in flight on each: a closed loop
  * that warms up, then measures for `options.durationSeconds` while the server counts its CPU and RSS.
  */
-export async function measureCalls(system: SystemId, round: number, options: BenchOptions, context: RunContext): Promise<CallsRound> {
-  const { server, url } = await startServer(system, options, context);
-  const load = forkLoad(system, `${system} load`, options, context);
+export async function measureCalls(system: SystemId, round: number, options: BenchOptions, context: RunContext, inProcess = false): Promise<CallsRound> {
+  let server: ChildLink;
+  let load: ChildLink;
+  let url: string;
+  if (inProcess) {
+    // One process: the same link answers the server's commands and the load's.
+    server = load = ChildLink.fork(`${system} server + load`, inProcessScript, { args: [system], execArgv: ['--expose-gc', ...profiling(system, 'inproc', options)], env: context.env });
+    const { port } = await server.ready<{ port: number }>();
+    url = `${system === 'socketio' ? 'http' : 'ws'}://127.0.0.1:${port}`;
+  } else {
+    ({ server, url } = await startServer(system, options, context));
+    load = forkLoad(system, `${system} load`, options, context);
+  }
   try {
     await load.ready();
     const connected = await load.request<ConnectResult>(
@@ -116,6 +129,7 @@ export async function measureCalls(system: SystemId, round: number, options: Ben
     return {
       system,
       round,
+      ...(inProcess ? { inProcess } : {}),
       connections: options.connections,
       calls: result.calls,
       seconds: result.seconds,
@@ -129,7 +143,7 @@ export async function measureCalls(system: SystemId, round: number, options: Ben
       loadCpuSeconds: result.loadCpuSeconds,
     };
   } finally {
-    await stopAll(server, [load]);
+    await stopAll(server, inProcess ? [] : [load]);
   }
 }
 

@@ -16,6 +16,10 @@ export interface BenchOptions {
   /** Measured updates per fan-out round (after one warm-up update). */
   readonly updates: number;
   readonly systems: readonly SystemId[];
+  /** Interleaved rounds of the calls benchmark with each system's server and load in one process (0 skips). */
+  readonly inProcessRounds: number;
+  /** Capabilities each capsync connection holds (minted for it and sent) before it calls or subscribes. */
+  readonly holdings: number;
   /** Where peers.json and peers.svg go. */
   readonly out: string;
   /** If set, every server and load process runs with `--cpu-prof` and writes its profile under this folder. */
@@ -28,6 +32,8 @@ Compares capsync with raw ws + msgpackr (the floor), Socket.IO 4 and Cap'n Web o
 
   --rounds N          interleaved rounds of the calls benchmark; figures are medians (default 5)
   --fanout-rounds N   interleaved rounds of the fan-out benchmark (default 3)
+  --in-process-rounds N  rounds of the calls benchmark with server and load in one process (default: --rounds; 0 skips)
+  --holdings N        capabilities each capsync connection holds before it calls or subscribes (default 100)
   --connections N     connections of the calls benchmark, one call in flight each (default 50)
   --duration S        measured seconds per system and round (default 4)
   --warmup S          warm-up seconds before each measurement (default 1)
@@ -49,6 +55,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       rounds: { type: 'string' },
       'fanout-rounds': { type: 'string' },
       connections: { type: 'string' },
+      'in-process-rounds': { type: 'string' },
+      holdings: { type: 'string' },
       duration: { type: 'string' },
       warmup: { type: 'string' },
       fanout: { type: 'string' },
@@ -69,8 +77,11 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     .split(',')
     .map((n) => integer('fanout', n.trim(), 0))
     .filter((n) => n > 0);
+  const rounds = integer('rounds', values.rounds ?? (quick ? '1' : '5'), 1);
   return {
-    rounds: integer('rounds', values.rounds ?? (quick ? '1' : '5'), 1),
+    rounds,
+    inProcessRounds: integer('in-process-rounds', values['in-process-rounds'] ?? String(rounds), 0),
+    holdings: integer('holdings', values.holdings ?? '100', 0),
     fanoutRounds: integer('fanout-rounds', values['fanout-rounds'] ?? (quick ? '1' : '3'), 1),
     connections: integer('connections', values.connections ?? '50', 1),
     durationSeconds: number('duration', values.duration ?? (quick ? '2' : '4'), 0.1),

@@ -71,10 +71,12 @@ export interface Report {
   readonly versions: Readonly<Record<string, string>>;
   readonly options: Omit<BenchOptions, 'out' | 'profile'>;
   readonly calls: readonly CallsRow[];
+  /** The calls benchmark with server and load in one process: CPU per call is the process's (both). */
+  readonly callsInProcess: readonly CallsRow[];
   readonly fanout: readonly FanoutRow[];
   readonly targets: readonly Target[];
   readonly notes: readonly string[];
-  readonly rounds: { readonly calls: readonly CallsRound[]; readonly fanout: readonly FanoutRound[] };
+  readonly rounds: { readonly calls: readonly CallsRound[]; readonly callsInProcess: readonly CallsRound[]; readonly fanout: readonly FanoutRound[] };
 }
 
 const MB = 1024 * 1024;
@@ -152,10 +154,25 @@ export function fanoutRows(rounds: readonly FanoutRound[], systems: readonly Sys
   );
 }
 
-/** Judges the targets of issue 6. */
-export function judgeTargets(calls: readonly CallsRow[], fanout: readonly FanoutRow[]): Target[] {
+/** The call targets of issue 15 for one form of the calls benchmark: throughput and p99 against the floor. */
+function nearFloor(rows: readonly CallsRow[], form: string): Target[] {
+  const capsync = rows.find((r) => r.system === 'capsync');
+  const floor = rows.find((r) => r.system === 'floor');
+  if (capsync === undefined || floor === undefined) return [];
+  return [
+    { target: `capsync calls/s >= 0.9x the raw floor (${form})`, met: capsync.ratio >= 0.9, detail: `${fmt(capsync.ratio, 2)}x` },
+    {
+      target: `capsync p99 <= the floor's + 0.5 ms (${form})`,
+      met: capsync.p99Ms <= floor.p99Ms + 0.5,
+      detail: `capsync ${fmt(capsync.p99Ms, 2)} ms, floor ${fmt(floor.p99Ms, 2)} ms`,
+    },
+  ];
+}
+
+/** Judges the targets of issues 6 and 15. */
+export function judgeTargets(calls: readonly CallsRow[], fanout: readonly FanoutRow[], callsInProcess: readonly CallsRow[] = []): Target[] {
   const call = (s: SystemId) => calls.find((r) => r.system === s);
-  const targets: Target[] = [];
+  const targets: Target[] = [...nearFloor(calls, 'a process each'), ...nearFloor(callsInProcess, 'server and load in one process')];
   const capsync = call('capsync');
   targets.push({
     target: 'capsync calls/s >= 0.85x the raw floor',
@@ -200,6 +217,7 @@ function table(headers: readonly string[], rows: readonly (readonly string[])[])
 export function formatReport(report: Report): string {
   const o = report.options;
   const parts: string[] = [];
+  parts.push(`Every capsync connection holds ${o.holdings} capabilities (minted for it and sent) before it calls or subscribes.`);
   parts.push(
     `Calls: ${o.connections} connections, one call in flight each, ${o.durationSeconds} s after ${o.warmupSeconds} s warm-up; ` +
       `median of ${o.rounds} interleaved round${o.rounds === 1 ? '' : 's'} (x floor: median of per-round ratios)`,
@@ -213,6 +231,18 @@ export function formatReport(report: Report): string {
       ]),
     ),
   );
+  if (report.callsInProcess.length > 0) {
+    parts.push('');
+    parts.push(`Calls with each server and its load generator in one process: median of ${o.inProcessRounds} interleaved round${o.inProcessRounds === 1 ? '' : 's'}; CPU is the process's (server and client together)`);
+    parts.push(
+      table(
+        ['system', 'calls/s', 'x floor', 'p50 ms', 'p99 ms', 'p99 x floor', 'CPU us/call', 'CPU/call x floor', 'peak RSS MB'],
+        report.callsInProcess.map((r) => [
+          r.label, fmt(r.callsPerSecond), fmt(r.ratio, 2), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.p99Ratio, 2), fmt(r.serverCpuMicrosPerCall, 1), fmt(r.cpuRatio, 2), fmt(r.serverPeakRssMb, 0),
+        ]),
+      ),
+    );
+  }
   if (report.fanout.length > 0) {
     parts.push('');
     parts.push(`Fan-out: one update to every connection, ms from the server starting it to the last connection having it; median of ${o.fanoutRounds} round${o.fanoutRounds === 1 ? '' : 's'} x ${o.updates} updates`);
@@ -227,7 +257,7 @@ export function formatReport(report: Report): string {
     );
   }
   parts.push('');
-  parts.push('Targets (issue 6):');
+  parts.push('Targets (issues 6 and 15):');
   for (const t of report.targets) parts.push(`  [${t.met === null ? 'n/a ' : t.met ? 'met ' : 'MISS'}] ${t.target}: ${t.detail}`);
   for (const note of report.notes) parts.push(`Note: ${note}`);
   return parts.join('\n');

@@ -27,7 +27,9 @@ async function main(): Promise<void> {
   }
   warnAboutFileLimit(options);
   if (options.profile !== undefined) mkdirSync(options.profile, { recursive: true });
-  const context: RunContext = { env: { ...process.env, CAPSYNC_BENCH_SECRET: randomBytes(32).toString('hex') } };
+  const context: RunContext = {
+    env: { ...process.env, CAPSYNC_BENCH_SECRET: randomBytes(32).toString('hex'), CAPSYNC_BENCH_HOLDINGS: String(options.holdings) },
+  };
   const started = now();
 
   const failures: string[] = [];
@@ -51,6 +53,17 @@ async function main(): Promise<void> {
     }
   }
 
+  // The same calls with each system's server and load generator in one process, as many users' load tests run.
+  const inProcess: CallsRound[] = [];
+  for (let round = 1; round <= options.inProcessRounds; round++) {
+    for (const system of options.systems) {
+      const r = await attempt(`in-process calls round ${round} ${labelOf(system)}`, () => measureCalls(system, round, options, context, true));
+      if (r === undefined) continue;
+      inProcess.push(r);
+      log(`calls, one process, round ${round}/${options.inProcessRounds}  ${labelOf(system).padEnd(18)} ${fmt(r.callsPerSecond).padStart(8)} calls/s  p99 ${fmt(r.latencyMs.p99, 2)} ms` + (r.errors > 0 ? `  ${r.errors} errors (${r.firstError})` : ''));
+    }
+  }
+
   const fanout: FanoutRound[] = [];
   for (const size of options.fanout) {
     for (let round = 1; round <= options.fanoutRounds; round++) {
@@ -70,6 +83,7 @@ async function main(): Promise<void> {
 
   const callRows = callsRows(calls, options.systems);
   const fanRows = fanoutRows(fanout, options.systems, options.fanout);
+  const inProcessRows = callsRows(inProcess, options.systems);
   const report: Report = {
     benchmark: 'peers',
     command: 'npm run bench:peers' + (process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''),
@@ -84,6 +98,8 @@ async function main(): Promise<void> {
     versions: versions(['ws', 'msgpackr', 'socket.io', 'socket.io-client', 'capnweb']),
     options: {
       rounds: options.rounds,
+      inProcessRounds: options.inProcessRounds,
+      holdings: options.holdings,
       fanoutRounds: options.fanoutRounds,
       connections: options.connections,
       durationSeconds: options.durationSeconds,
@@ -93,10 +109,11 @@ async function main(): Promise<void> {
       systems: options.systems,
     },
     calls: callRows,
+    callsInProcess: inProcessRows,
     fanout: fanRows,
-    targets: judgeTargets(callRows, fanRows),
+    targets: judgeTargets(callRows, fanRows, inProcessRows),
     notes: [...failures, ...notes(fanout, options)],
-    rounds: { calls, fanout },
+    rounds: { calls, callsInProcess: inProcess, fanout },
   };
 
   const out = resolve(options.out);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
 import { CapsyncError, type ObjectStore } from '../../server/index.js';
+import { settingOnce } from '../../server/keys.js';
 
 /** The flags of `capsync serve` (and `npm start`), each with an environment variable fallback. */
 export const serveFlags = {
@@ -21,6 +22,13 @@ export const serveFlags = {
     type: 'boolean',
     env: 'CAPSYNC_DEV_LOGIN_BEYOND_LOOPBACK',
     help: 'serve the development login although --host is not a loopback address (it still answers only Host: localhost/127.0.0.1/[::1])',
+  },
+  redis: { type: 'string', env: 'CAPSYNC_REDIS_URL', help: 'share a Redis with other nodes (redis://host:port) instead of the SQLite file in --data' },
+  'redis-durability': {
+    type: 'string',
+    env: 'CAPSYNC_REDIS_DURABILITY',
+    default: 'always',
+    help: 'what Redis must be configured for, checked at start: always (AOF, appendfsync always: no acknowledged write lost), everysec (up to ~1 s lost), none (no check)',
   },
   'heartbeat-ms': { type: 'string', env: 'CAPSYNC_HEARTBEAT_MS', default: '30000', help: 'ping interval in ms, announced to clients (a silent peer is dropped after one missed ping)' },
   'log-level': { type: 'string', env: 'CAPSYNC_LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, silent' },
@@ -46,6 +54,9 @@ export interface ServeConfig {
   readonly logLevel: LogLevelName;
   /** The server's ping interval, ms. */
   readonly heartbeatMs: number;
+  /** A Redis URL: the node shares it with others (no SQLite file). */
+  readonly redis?: string;
+  readonly redisDurability: 'always' | 'everysec' | 'none';
   readonly help: boolean;
 }
 
@@ -104,6 +115,10 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   }
   const jwksUrl = pick('jwks-url') as string | undefined;
   if (jwksUrl !== undefined && !isHttpUrl(jwksUrl)) throw bad(`--jwks-url must be an http(s) URL (got ${JSON.stringify(jwksUrl)})`);
+  const redis = pick('redis') as string | undefined;
+  if (redis !== undefined && !/^rediss?:\/\/[^/\s]/.test(redis)) throw bad(`--redis must be a redis:// or rediss:// URL (got ${JSON.stringify(redis)})`);
+  const redisDurability = pick('redis-durability') as string;
+  if (!['always', 'everysec', 'none'].includes(redisDurability)) throw bad(`--redis-durability must be always, everysec or none (got ${JSON.stringify(redisDurability)})`);
   const host = pick('host') as string;
   if (host.trim() === '' || /[\s/]/.test(host)) throw bad(`--host must be a host name or an IP address (got ${JSON.stringify(host)})`);
   return {
@@ -119,6 +134,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     devLoginBeyondLoopback: (pick('dev-login-beyond-loopback') as boolean | undefined) ?? false,
     logLevel: logLevel as LogLevelName,
     heartbeatMs,
+    ...(redis !== undefined ? { redis } : {}),
+    redisDurability: redisDurability as ServeConfig['redisDurability'],
     help: (values['help'] as boolean | undefined) ?? false,
   };
 }
@@ -154,9 +171,6 @@ export function storeFilename(data: string): string {
 /** The JWT secret: configured, or generated once and kept in the store so restarts keep sessions valid. */
 export async function jwtSecretFor(config: ServeConfig, store: ObjectStore): Promise<string> {
   if (config.jwtSecret !== undefined) return config.jwtSecret;
-  const saved = await store.getSetting('jwt-secret');
-  if (saved !== undefined) return saved;
-  const secret = randomBytes(32).toString('base64url');
-  await store.setSetting('jwt-secret', secret);
-  return secret;
+  // First writer wins on a shared store: nodes starting together on an empty Redis agree on one secret.
+  return settingOnce(store, 'jwt-secret', () => randomBytes(32).toString('base64url'));
 }

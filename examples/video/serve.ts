@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { CapsyncError, CapsyncServer, SqliteStore } from '../../server/index.js';
+import { CapsyncError, CapsyncServer, SqliteStore, connectRedis } from '../../server/index.js';
 import { isLoopbackAddress } from '../../server/node/http.js';
 import { installVideoApp, demoUsers, seedIfEmpty } from './app.js';
 import { jwtSecretFor, parseServeArgs, serveHelp, storeFilename, type ServeConfig } from './config.js';
@@ -9,12 +9,15 @@ import { dashboardOriginHint, startupProblem } from './startup-problems.js';
 /** Starts the demo server from parsed settings. Resolves once it listens; a failure to listen closes what was opened. */
 export async function startDemo(config: ServeConfig): Promise<CapsyncServer> {
   const logger = pino({ level: config.logLevel });
-  const store = new SqliteStore(storeFilename(config.data));
+  // Several nodes share one Redis; one node alone keeps its SQLite file.
+  const shared = config.redis === undefined ? undefined : await connectRedis({ url: config.redis, durability: config.redisDurability, logger });
+  const store = shared?.store ?? new SqliteStore(storeFilename(config.data));
   let server: CapsyncServer;
   try {
     const secret = config.jwksUrl ? undefined : await jwtSecretFor(config, store);
     server = await CapsyncServer.create({
       store,
+      ...(shared ? { fanout: shared.fanout, cluster: shared.cluster } : {}),
       logger,
       heartbeatMs: config.heartbeatMs,
       auth: { ...(secret ? { secret } : { jwksUrl: config.jwksUrl! }), allowAnonymous: config.anonymous },

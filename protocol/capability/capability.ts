@@ -17,6 +17,8 @@ export interface Restrictions {
 export interface BindingRestrictions extends Restrictions {
   readonly generation?: number;
 }
+// Set by the static block below: the only way to read the class-private brand from outside the class body.
+let builtLocally: (value: object) => boolean;
 
 /**
  * A capability: a hierarchical scope (`["youtube_videos", id, "update"]`) that grants whoever holds it
@@ -32,9 +34,6 @@ export interface BindingRestrictions extends Restrictions {
  * const update = cap.narrow(['update'], { expiresAt: Date.now() + 60_000 });
  * ```
  */
-// Set by the static block below: the only way to read the class-private brand from outside the class body.
-let builtLocally: (value: object) => boolean;
-
 export class Capability {
   /**
    * The local-origin brand. Only the constructor gives an object this class-private field, which no code
@@ -159,6 +158,7 @@ export class Capability {
     return `Capability(${JSON.stringify(this.scope)})`;
   }
 
+  /** What `JSON.stringify` shows: the scope only, never the token (a log line must not leak the right). */
   toJSON(): { scope: readonly JsonValue[] } {
     return { scope: this.scope };
   }

@@ -1,4 +1,4 @@
-import { nobleCrypto, type CryptoProvider } from '../crypto.js';
+import { nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
 import { defaultLimits, type Limits } from '../limits.js';
 import { NONCE_BYTES, TAG_BYTES, encodeBlock, encodeToken, type Block } from './token.js';
 
@@ -43,22 +43,25 @@ function link(crypto: CryptoProvider, previous: Uint8Array, blockBytes: Uint8Arr
   return crypto.hmacSha256(previous, blockBytes);
 }
 
-/** Every tag of the chain from `root` over `blockBytes`, first to last. */
-export function walkChain(crypto: CryptoProvider, root: Uint8Array, blockBytes: readonly Uint8Array[]): Uint8Array[] {
+/**
+ * Every tag of the chain over `blockBytes`, first to last. `root` is HMAC-SHA-256 under the root key
+ * (precomputed by the verifier, {@link keyedHmac}): only block 0 is signed with it.
+ */
+export function walkChain(crypto: CryptoProvider, root: KeyedHmac, blockBytes: readonly Uint8Array[]): Uint8Array[] {
   const tags = new Array<Uint8Array>(blockBytes.length);
-  let tag = root;
-  for (let i = 0; i < blockBytes.length; i++) tags[i] = tag = link(crypto, tag, blockBytes[i]!);
+  let tag = (tags[0] = root(blockBytes[0]!));
+  for (let i = 1; i < blockBytes.length; i++) tags[i] = tag = link(crypto, tag, blockBytes[i]!);
   return tags;
 }
 
 /**
- * Signs pending blocks (a capability made by local code) under `kid`/`root`: each block gets a fresh nonce.
- * Returns the chain and every tag (the verification the signer records).
+ * Signs pending blocks (a capability made by local code) under `kid` with `root` (HMAC under its key): each
+ * block gets a fresh nonce. Returns the chain and every tag (the verification the signer records).
  */
 export function signChain(
   blocks: readonly Block[],
   kid: string,
-  root: Uint8Array,
+  root: KeyedHmac,
   suite: ChainSuite,
   random: (length: number) => Uint8Array = randomNonce,
 ): { chain: SignedChain; tags: Uint8Array[] } {
@@ -71,10 +74,21 @@ export function signChain(
  * Recomputes a received chain from `root` and compares its last tag with the token's, in constant time.
  * Returns every tag when they match, undefined otherwise (bad signature).
  */
-export function verifyChain(chain: SignedChain, root: Uint8Array, crypto: CryptoProvider): Uint8Array[] | undefined {
+export function verifyChain(chain: SignedChain, root: KeyedHmac, crypto: CryptoProvider): Uint8Array[] | undefined {
   if (chain.tag.length !== TAG_BYTES) return undefined; // the length is public: nothing leaks by stopping early
   const tags = walkChain(crypto, root, chain.blockBytes);
   return crypto.timingSafeEqual(tags[tags.length - 1]!, chain.tag) ? tags : undefined;
+}
+
+/**
+ * One step of a received chain whose prefix is already verified: `previous` (HMAC under the prefix's last
+ * tag, {@link keyedHmac}) over `lastBlock`,
+ * compared with the token's `tag` in constant time. The tag when they match, undefined otherwise.
+ */
+export function verifyLastStep(crypto: CryptoProvider, previous: KeyedHmac, lastBlock: Uint8Array, tag: Uint8Array): Uint8Array | undefined {
+  if (tag.length !== TAG_BYTES) return undefined;
+  const next = previous(lastBlock);
+  return crypto.timingSafeEqual(next, tag) ? next : undefined;
 }
 
 /**

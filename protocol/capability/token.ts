@@ -3,6 +3,7 @@ import { CapsyncError, fail } from '../errors.js';
 import { assertJsonValue, type JsonValue } from '../json-value.js';
 import type { Limits } from '../limits.js';
 import { scanFrame } from '../wire-guard.js';
+import { readBlockFast, readTokenFast } from './token-fast.js';
 
 /**
  * The capability token: the bytes inside msgpack extension type 1 (see protocol/SPEC.md, section 3.1).
@@ -113,7 +114,7 @@ function unpackInner(bytes: Uint8Array, limits: Limits): unknown {
 /** Splits token bytes into parts, checking the layout and the limits. Throws `ERR_CAPABILITY_MALFORMED` or a limit code. */
 export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
   if (bytes.length > limits.maxTokenBytes) throw fail('ERR_CAPABILITY_MALFORMED', 'capability token is too large');
-  const value = unpackInner(bytes, limits);
+  const value = readTokenFast(bytes, limits) ?? unpackInner(bytes, limits);
   if (!Array.isArray(value) || value.length !== 4 || value[0] !== TOKEN_VERSION) throw fail('ERR_CAPABILITY_MALFORMED');
   const [, kid, blocks, tag] = value as [unknown, unknown, unknown, unknown];
   if (typeof kid !== 'string' || !Array.isArray(blocks) || !isBytes(tag)) throw fail('ERR_CAPABILITY_MALFORMED');
@@ -127,7 +128,7 @@ export function decodeToken(bytes: Uint8Array, limits: Limits): TokenParts {
  * non-finite number, no extension), as SPEC section 3.1 requires. The scan already bounded the depth.
  */
 export function decodeBlock(bytes: Uint8Array, limits: Limits, first = false): Block {
-  const value = unpackInner(bytes, limits);
+  const value = readBlockFast(bytes, limits) ?? unpackInner(bytes, limits);
   // Only block 0 may name ancestors: it is signed with the root key, so no holder can add or strip them.
   // A sixth element (the audience's generation, SPEC section 3.9) may follow in any block; then the fifth is
   // nil outside block 0.
@@ -168,7 +169,14 @@ export function decodeBlock(bytes: Uint8Array, limits: Limits, first = false): B
  */
 export function parseToken(bytes: Uint8Array, limits: Limits): ParsedToken {
   const token = new Uint8Array(bytes);
-  const parts = decodeToken(token, limits);
+  return parseBlocks(token, decodeToken(token, limits), limits);
+}
+
+/**
+ * The rest of {@link parseToken} once {@link decodeToken} has split the (private copy of the) token: every
+ * block decoded, the scope assembled and checked.
+ */
+export function parseBlocks(token: Uint8Array, parts: TokenParts, limits: Limits): ParsedToken {
   const decoded: Block[] = [];
   const scope: JsonValue[] = [];
   for (const blockBytes of parts.blocks) {
@@ -176,7 +184,12 @@ export function parseToken(bytes: Uint8Array, limits: Limits): ParsedToken {
     decoded.push(block);
     for (const element of block.segment) scope.push(element);
   }
-  if (scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
-  if (scope.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
-  return { kid: parts.kid, blocks: parts.blocks, tag: parts.tag, token, decoded, scope };
+  return checkedScope({ kid: parts.kid, blocks: parts.blocks, tag: parts.tag, token, decoded, scope }, limits);
+}
+
+/** Refuses a token whose assembled scope is empty or longer than the limit. */
+export function checkedScope(parsed: ParsedToken, limits: Limits): ParsedToken {
+  if (parsed.scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
+  if (parsed.scope.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
+  return parsed;
 }

@@ -8,6 +8,7 @@ import { serverDefaults, type ServerOptions } from '../options.js';
 import type { ServerSession, Transport } from '../session.js';
 import { SUBPROTOCOL, bearerToken, isLoopbackAddress, originAllowed, refuseUpgrade } from './http.js';
 import { handleRequest } from './routes.js';
+import { FairInbox } from '../fairness.js';
 
 /**
  * The only part of capsync that knows `node:http` and `ws`: HTTP routes, the upgrade (origin, then the
@@ -48,7 +49,7 @@ export class NodeListener {
   async listen(port: number, host: string): Promise<AddressInfo> {
     await new Promise<void>((resolve, reject) => {
       this.#http.once('error', reject);
-      this.#http.listen(port, host, () => {
+      this.#http.listen({ port, host, backlog: this.#options.listenBacklog ?? serverDefaults.listenBacklog }, () => {
         this.#http.off('error', reject);
         resolve();
       });
@@ -84,7 +85,8 @@ export class NodeListener {
   }
 
   /**
-   * Drains: every connection gets a 1001 close frame, and the listener waits (at most `drainMs`) for the
+   * Drains: every connection gets a 1001 close frame (all at once, or spread over `closeSpreadMs` in a random
+   * order, serving the others meanwhile), and the listener waits (at most `drainMs` after the last) for the
    * close handshakes, so clients see "going away" rather than a dropped socket; then terminates the rest.
    */
   async close(): Promise<void> {
@@ -92,7 +94,7 @@ export class NodeListener {
     clearInterval(this.#prune);
     const closing = this.#http.listening ? new Promise<void>((resolve) => this.#http.close(() => resolve())) : Promise.resolve();
     const pending = [...this.#wss.clients].map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
-    for (const session of this.#hub.sessions()) session.end(fail('ERR_SERVER_CLOSING'));
+    await spreadCloses(this.#hub.sessions(), this.#options.closeSpreadMs ?? serverDefaults.closeSpreadMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
       Promise.all(pending).then(() => true),
@@ -126,8 +128,19 @@ export class NodeListener {
       this.#alive.add(ws);
       const user = authenticated.user?.id ?? null;
       ws.on('pong', () => this.#alive.add(ws));
-      ws.on('message', (data: Buffer, isBinary: boolean) => (isBinary ? session.receive(data) : session.receiveText()));
+      // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
+      const inbox = new FairInbox(this.#hub.connection, {
+        deliver: (data, isBinary) => (isBinary ? session.receive(data) : session.receiveText()),
+        pause: () => ws.pause(),
+        resume: () => ws.resume(),
+        close: (error) => {
+          logger.warn({ event: 'over_budget', session: session.id, user });
+          session.end(error);
+        },
+      });
+      ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push(data, isBinary));
       ws.on('close', (code) => {
+        inbox.dispose();
         this.#sessions.delete(ws);
         session.dispose();
         logger.info({ event: 'disconnected', session: session.id, user, code });
@@ -156,6 +169,30 @@ export class NodeListener {
       if (session) session.end(fail('ERR_HEARTBEAT_TIMEOUT'));
       else ws.terminate();
     }
+  }
+}
+
+/**
+ * Ends every session with 1001, spread evenly over `spreadMs` in a random order, so that a deploy does not
+ * send the whole fleet back in one millisecond (each client adds its own jittered backoff on top). Sessions
+ * that connected meanwhile cannot exist: the hub refuses new connections once closing.
+ */
+async function spreadCloses(sessions: readonly ServerSession[], spreadMs: number): Promise<void> {
+  const order = [...sessions];
+  if (spreadMs <= 0 || order.length < 2) {
+    for (const session of order) session.end(fail('ERR_SERVER_CLOSING'));
+    return;
+  }
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const started = performance.now();
+  const step = spreadMs / (order.length - 1);
+  for (let next = 0; next < order.length; ) {
+    const due = Math.min(order.length, Math.floor((performance.now() - started) / step) + 1);
+    for (; next < due; next++) order[next]!.end(fail('ERR_SERVER_CLOSING'));
+    if (next < order.length) await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(step, 50))));
   }
 }
 

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+import { LRUCache } from 'lru-cache';
 import { fail, VersionConflictError } from '../../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import type { RevocationSet } from '../../protocol/revocation.js';
@@ -31,11 +32,23 @@ export function loadBetterSqlite3(require: (id: string) => unknown = createRequi
 
 const COLUMNS = 'address, type, state, version, seq';
 
+/** Options of a {@link SqliteStore}. */
+export interface SqliteStoreOptions extends StoreOptions {
+  /**
+   * `'full'` (default): every commit is fsynced before the write resolves (`synchronous = FULL`).
+   * `'normal'`: WAL's `synchronous = NORMAL`, several times faster per write; survives a process crash, but a
+   * power cut or OS crash may lose the latest acknowledged writes. `npm run bench:durability` measures both.
+   */
+  readonly durability?: 'full' | 'normal';
+}
+
 /**
  * The embedded store: one SQLite file (or `:memory:`) through better-sqlite3, loaded when the first store is
  * constructed (throws `ERR_STORE_UNAVAILABLE` if it is not installed). Writes are synchronous and durable
- * before the promise resolves (WAL mode), so a push never announces a version the store lost. A file made
- * by an earlier capsync is migrated in place when opened (see `sqlite-schema.ts`).
+ * before the promise resolves: WAL mode with `synchronous = FULL`, so every commit is fsynced and a push
+ * never announces a version the store lost, even to a power cut. `durability: 'normal'` trades that for
+ * speed (`synchronous = NORMAL`: a process crash loses nothing, a power cut may lose the last commits).
+ * A file made by an earlier capsync is migrated in place when opened (see `sqlite-schema.ts`).
  *
  * @example
  * ```ts
@@ -54,14 +67,24 @@ export class SqliteStore implements ObjectStore {
   readonly #put: (row: Record<string, unknown>, ifVersion: number | undefined) => WriteResult;
   readonly #update: (address: readonly JsonValue[], mutate: (current: StoredObject | undefined) => StoredUpdate | undefined) => WriteResult | undefined;
   readonly #delete: (key: string) => WriteResult | undefined;
+  /**
+   * Pages of {@link changes} by `since`, `limit` and the head (seq, horizon) they were read at: rows below an
+   * unchanged head cannot change, and a herd of clients resuming after a restart asks for the same page
+   * thousands of times. Bounded by the bytes of the states it keeps.
+   */
+  readonly #pages = new LRUCache<string, readonly StoredChange[]>({
+    maxSize: 16 * 2 ** 20,
+    sizeCalculation: (rows) => rows.reduce((n, r) => n + 64 + (r.state?.length ?? 0), 1),
+  });
+  readonly #readPage: (since: number, limit: number) => { head: string; rows: Row[] } | undefined;
 
-  constructor(filename = ':memory:', options: StoreOptions = {}) {
+  constructor(filename = ':memory:', options: SqliteStoreOptions = {}) {
     // Typed here, not in the loader's signature: better-sqlite3's types stay out of the published declarations.
     const Sqlite = loadBetterSqlite3() as typeof BetterSqlite3;
     this.#clock = options.clock ?? Date;
     const db = (this.#db = new Sqlite(filename));
     db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
+    db.pragma(options.durability === 'normal' ? 'synchronous = NORMAL' : 'synchronous = FULL');
     migrate(db, this.#clock.now());
     this.revocations = new SqliteRevocationSet(db);
     // Read once: nothing but a replaced file changes it, and a replaced file is a new store.
@@ -104,6 +127,13 @@ export class SqliteStore implements ObjectStore {
       const written = tombstone.get({ key, now: this.#clock.now() }) as WriteResult | undefined;
       if (written !== undefined) advance.run(written.seq);
       return written;
+    });
+    // The head and the rows in one read transaction: a writer in another process cannot slip between them.
+    this.#readPage = db.transaction((since: number, limit: number) => {
+      const { seq, horizon } = this.#sequence();
+      const head = `${since}:${limit}:${seq}:${horizon}`;
+      if (this.#pages.has(head)) return { head, rows: [] };
+      return { head, rows: this.#sql(`SELECT ${COLUMNS} FROM objects WHERE seq > ? ORDER BY seq LIMIT ?`).all(since, limit) as Row[] };
     });
   }
 
@@ -157,20 +187,22 @@ export class SqliteStore implements ObjectStore {
     return this.#sql('SELECT seq, horizon FROM sequence WHERE id = 1').get() as { seq: number; horizon: number };
   }
 
-  async changes(since: number, limit: number): Promise<StoredChange[]> {
+  async changes(since: number, limit: number): Promise<readonly StoredChange[]> {
     // One row per address, holding its latest change: "each object at most once" is the table's shape.
-    const rows = this.#sql(`SELECT ${COLUMNS} FROM objects WHERE seq > ? ORDER BY seq LIMIT ?`).all(since, limit) as Row[];
-    return rows.map((r) => ({ address: JSON.parse(r.address) as JsonValue[], type: r.type, version: r.version, seq: r.seq, state: r.state }));
+    const { head, rows } = this.#readPage(since, limit)!;
+    const cached = this.#pages.get(head);
+    if (cached !== undefined) return cached;
+    const page = Object.freeze(rows.map((r) => Object.freeze({ address: JSON.parse(r.address) as JsonValue[], type: r.type, version: r.version, seq: r.seq, state: r.state })));
+    this.#pages.set(head, page);
+    return page;
   }
 
   async listUnder(prefix: readonly JsonValue[], limit: number): Promise<StoredObject[]> {
     const keys = prefixKeys(prefix);
-    const rows = this.#db
-      .prepare(
-        `SELECT ${COLUMNS} FROM objects WHERE state IS NOT NULL
+    const rows = this.#sql(
+      `SELECT ${COLUMNS} FROM objects WHERE state IS NOT NULL
          AND (@all OR key = @whole OR (key >= @open AND key < @openEnd)) ORDER BY created, key LIMIT @limit`,
-      )
-      .all({ all: keys === null ? 1 : 0, whole: keys?.whole ?? '', open: keys?.open ?? '', openEnd: keys?.openEnd ?? '', limit }) as Row[];
+    ).all({ all: keys === null ? 1 : 0, whole: keys?.whole ?? '', open: keys?.open ?? '', openEnd: keys?.openEnd ?? '', limit }) as Row[];
     return rows.map(toObject);
   }
 
@@ -192,8 +224,7 @@ export class SqliteStore implements ObjectStore {
   async claimCall(principal: string, key: string, owner: string, expiresAt: number): Promise<CallRecord | undefined> {
     // Insert-or-nothing then read, in one transaction: two servers on one file cannot both win.
     return this.#db.transaction(() => {
-      const inserted = this.#db
-        .prepare('INSERT INTO calls (principal, key, owner, outcome, expires_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING')
+      const inserted = this.#sql('INSERT INTO calls (principal, key, owner, outcome, expires_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING')
         .run(principal, key, owner, expiresAt);
       if (inserted.changes === 1) return undefined;
       const row = this.#sql('SELECT owner, outcome, expires_at FROM calls WHERE principal = ? AND key = ?').get(principal, key) as CallRow;
@@ -223,6 +254,12 @@ export class SqliteStore implements ObjectStore {
     return rows.map((r) => ({ id: r.id, expiresAt: r.expires_at }));
   }
 
+  /** The durability in force, read back from SQLite (`PRAGMA synchronous`): what an operator can check. */
+  get durability(): 'full' | 'normal' | 'other' {
+    const level = this.#db.pragma('synchronous', { simple: true }) as number;
+    return level === 2 ? 'full' : level === 1 ? 'normal' : 'other';
+  }
+
   async pruneIssued(now: number): Promise<number> {
     return this.#sql('DELETE FROM issued WHERE expires_at IS NOT NULL AND expires_at < ?').run(now).changes;
   }
@@ -234,12 +271,10 @@ export class SqliteStore implements ObjectStore {
   }
 
   async delegations(filter: DelegationFilter): Promise<DelegationRecord[]> {
-    const rows = this.#db
-      .prepare(
-        `SELECT * FROM delegations WHERE (@from IS NULL OR from_user = @from) AND (@to IS NULL OR to_user = @to)
+    const rows = this.#sql(
+      `SELECT * FROM delegations WHERE (@from IS NULL OR from_user = @from) AND (@to IS NULL OR to_user = @to)
          AND (@now IS NULL OR expires_at IS NULL OR expires_at >= @now) ORDER BY seq`,
-      )
-      .all({ from: filter.from ?? null, to: filter.to ?? null, now: filter.now ?? null }) as DelegationRow[];
+    ).all({ from: filter.from ?? null, to: filter.to ?? null, now: filter.now ?? null }) as DelegationRow[];
     return rows.map((r) => ({
       from: r.from_user, to: r.to_user, scope: JSON.parse(r.scope) as JsonValue[], revocationId: r.revocation_id, bound: r.bound === 1, at: r.at,
       token: r.token, expiresAt: r.expires_at,

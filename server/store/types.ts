@@ -9,7 +9,9 @@ import type { RevocationSet } from '../../protocol/revocation.js';
  * portable objects and every other codec rule stay in one place, and a Redis or SQL store only moves bytes.
  */
 export interface StoredObject {
+  /** The object's address (a scope). */
   readonly address: JsonValue[];
+  /** Its portable class name. */
   readonly type: string;
   /** The encoded state, as given to {@link ObjectStore.put}; a copy the caller may keep. */
   readonly state: Uint8Array;
@@ -21,16 +23,23 @@ export interface StoredObject {
 
 /** One change in the store's change sequence; `state` null means deleted (a tombstone). */
 export interface StoredChange {
+  /** The object's address (a scope). */
   readonly address: JsonValue[];
+  /** Its portable class name. */
   readonly type: string;
+  /** Its version after this change. */
   readonly version: number;
+  /** The store-wide change sequence number of this change. */
   readonly seq: number;
+  /** Its state as codec bytes, or null for a deletion (a tombstone). */
   readonly state: Uint8Array | null;
 }
 
 /** What {@link ObjectStore.put} and {@link ObjectStore.delete} report: the object's new version and the change's sequence number. */
 export interface WriteResult {
+  /** The object's new version. */
   readonly version: number;
+  /** The store-wide sequence number the write got. */
   readonly seq: number;
 }
 
@@ -51,11 +60,17 @@ export interface StoredUpdate {
 
 /** A delegation the server recorded: who gave which capability to whom, and the token delivered. */
 export interface DelegationRecord {
+  /** The delegating user (or anonymous identity). */
   readonly from: string;
+  /** The recipient. */
   readonly to: string;
+  /** The delegated capability's scope. */
   readonly scope: JsonValue[];
+  /** The delivered capability's revocation id. */
   readonly revocationId: string;
+  /** False for a bearer delegation (usable by whoever holds its bytes). */
   readonly bound: boolean;
+  /** When it was delegated (ms since the epoch). */
   readonly at: number;
   /**
    * The capability token delivered, so the server can list "capabilities delegated to you" after a reload.
@@ -68,7 +83,9 @@ export interface DelegationRecord {
 
 /** Which delegations {@link ObjectStore.delegations} returns: those matching every given field. */
 export interface DelegationFilter {
+  /** Only delegations by this user. */
   readonly from?: string;
+  /** Only delegations to this user. */
   readonly to?: string;
   /** Leaves out delegations expired at `now` (one expiring exactly at `now` is kept), as `issuedTo` does. */
   readonly now?: number;
@@ -76,7 +93,9 @@ export interface DelegationFilter {
 
 /** A capability issued to a user, by revocation id, with its expiry (ms since epoch) if it has one. */
 export interface IssuedRecord {
+  /** The issued capability's revocation id. */
   readonly id: string;
+  /** When it expires (ms since the epoch), or null. */
   readonly expiresAt: number | null;
 }
 
@@ -140,7 +159,7 @@ export interface ObjectStore {
    * (its latest change), a deleted one as a tombstone. Deletions older than {@link ObjectStore.horizon} may
    * be missing.
    */
-  changes(since: number, limit: number): Promise<StoredChange[]>;
+  changes(since: number, limit: number): Promise<readonly StoredChange[]>;
   /**
    * Every live object whose address starts with `prefix` (element by element, elements compared as JSON
    * values with map key order ignored; the whole address counts as a prefix of itself), in the order their
@@ -175,6 +194,7 @@ export interface ObjectStore {
   issuedTo(user: string, now: number): Promise<IssuedRecord[]>;
   /** Drops issued records whose capability expired before `now`; returns how many. */
   pruneIssued(now: number): Promise<number>;
+  /** Records who delegated what to whom (with the delivered token). */
   recordDelegation(record: DelegationRecord): Promise<void>;
   /** Recorded delegations matching every given field of `filter`, oldest first. */
   delegations(filter: DelegationFilter): Promise<DelegationRecord[]>;
@@ -182,7 +202,13 @@ export interface ObjectStore {
   pruneDelegations(now: number): Promise<number>;
   /** A small named value (the server's root key, settings). Names starting with `store.` are the store's own. */
   getSetting(name: string): Promise<string | undefined>;
+  /** Stores a named setting (keys, the JWT secret, the epoch). */
   setSetting(name: string, value: string): Promise<void>;
+  /**
+   * Optional, for a store several nodes share: stores `value` only if `name` has none, atomically, and
+   * returns the stored value (this one, or the one another node wrote first). See `settingOnce`.
+   */
+  setSettingIfAbsent?(name: string, value: string): Promise<string>;
   /** The revocation set kept in this store. */
   readonly revocations: RevocationSet;
   /** Releases the store; closing twice is harmless. */

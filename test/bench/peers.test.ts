@@ -18,13 +18,16 @@ const SYSTEMS = ['floor', 'capsync', 'socketio', 'capnweb'];
 async function buildBenchmark(outdir: string): Promise<void> {
   const entry = (dir: string) => readdirSync(join('bench/peers', dir)).filter((f) => f.endsWith('.ts') && f !== 'harness.ts').map((f) => join('bench/peers', dir, f));
   await build({
-    entryPoints: ['bench/peers/run.ts', ...entry('servers'), ...entry('clients')],
+    entryPoints: ['bench/peers/run.ts', 'bench/peers/inproc.ts', ...entry('servers'), ...entry('clients')],
     outbase: 'bench/peers',
     outdir,
     bundle: true,
     packages: 'external',
     platform: 'node',
     format: 'esm',
+    // Shared chunks: the one-process form loads a server and its client into one process, which must then
+    // share one copy of capsync (msgpackr's extension registry is global).
+    splitting: true,
     target: 'node20',
     logLevel: 'error',
   });
@@ -62,11 +65,12 @@ describe('bench:peers', () => {
   it('gets an answer from every system and writes the report and the chart', async () => {
     const { code, output } = await run(
       join(buildDir, 'run.js'),
-      ['--rounds', '1', '--fanout-rounds', '1', '--duration', '0.7', '--warmup', '0.2', '--connections', '4', '--fanout', '20', '--updates', '2', '--out', outDir],
+      ['--rounds', '1', '--fanout-rounds', '1', '--duration', '0.7', '--warmup', '0.2', '--connections', '4', '--fanout', '20', '--updates', '2', '--holdings', '5', '--out', outDir],
       children,
     );
     expect(code, output).toBe(0);
-    expect(output).toContain('Targets (issue 6)');
+    expect(output).toContain('Targets (issues 6 and 15)');
+    expect(output).toContain('in one process');
 
     const report = JSON.parse(readFileSync(join(outDir, 'peers.json'), 'utf8')) as Report;
     expect(report.calls.map((r) => r.system)).toEqual(SYSTEMS);
@@ -78,17 +82,24 @@ describe('bench:peers', () => {
       expect(row.serverPeakRssMb, row.system).toBeGreaterThan(0);
     }
     expect(report.calls[0]!.ratio).toBe(1);
+    // The same calls with each server and its load in one process.
+    expect(report.callsInProcess.map((r) => r.system)).toEqual(SYSTEMS);
+    for (const row of report.callsInProcess) {
+      expect(row.errors, row.system).toBe(0);
+      expect(row.callsPerSecond, row.system).toBeGreaterThan(0);
+    }
+    expect(report.options.holdings).toBe(5);
     expect(report.fanout.map((r) => r.system)).toEqual(SYSTEMS);
     for (const row of report.fanout) {
       expect(row.minReceived, row.system).toBe(20);
       expect(row.lastDeliveryMs, row.system).toBeGreaterThan(0);
     }
-    expect(report.targets).toHaveLength(4);
+    expect(report.targets).toHaveLength(8);
 
     const svg = readFileSync(join(outDir, 'peers.svg'), 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg).toContain('capsync');
-  }, 60_000);
+  }, 180_000);
 
   it('refuses an unknown system before starting anything', async () => {
     const { code, output } = await run(join(buildDir, 'run.js'), ['--systems', 'grpc', '--out', outDir], children);
@@ -100,11 +111,11 @@ describe('bench:peers', () => {
 describe('bench:peers options and statistics', () => {
   it('runs one short round with --quick, and always keeps the floor', () => {
     const options = parseOptions(['--quick', '--systems', 'capsync']);
-    expect(options).toMatchObject({ rounds: 1, fanoutRounds: 1, durationSeconds: 2, fanout: [1000], systems: ['floor', 'capsync'] });
+    expect(options).toMatchObject({ rounds: 1, inProcessRounds: 1, holdings: 100, fanoutRounds: 1, durationSeconds: 2, fanout: [1000], systems: ['floor', 'capsync'] });
   });
 
-  it('skips the fan-out with --fanout 0', () => {
-    expect(parseOptions(['--fanout', '0'])).toMatchObject({ fanout: [] });
+  it('skips the fan-out with --fanout 0 and the one-process calls with --in-process-rounds 0', () => {
+    expect(parseOptions(['--fanout', '0', '--in-process-rounds', '0'])).toMatchObject({ fanout: [], inProcessRounds: 0 });
   });
 
   it('rejects a duration that is not a number', () => {

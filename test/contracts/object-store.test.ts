@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { MemoryStore } from '../../server/store/memory.js';
 import { SqliteStore } from '../../server/store/sqlite.js';
+import { redisForFile } from '../redis/backend.js';
 import { objectStoreContract } from './object-store.contract.js';
 
 const dirs: string[] = [];
@@ -18,3 +19,6 @@ objectStoreContract('SqliteStore in a file', (clock) => {
   dirs.push(dir);
   return new SqliteStore(join(dir, 'capsync.sqlite'), { clock });
 });
+
+const redis = redisForFile();
+objectStoreContract('RedisStore', async (clock) => (await redis.backend({ clock })).store);

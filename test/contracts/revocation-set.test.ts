@@ -6,6 +6,7 @@ import { MemoryRevocationSet } from '../../protocol/revocation.js';
 import { MemoryStore } from '../../server/store/memory.js';
 import { SqliteStore } from '../../server/store/sqlite.js';
 import type { ObjectStore } from '../../server/store/types.js';
+import { redisForFile } from '../redis/backend.js';
 import { revocationSetContract } from './revocation-set.contract.js';
 
 const dirs: string[] = [];
@@ -24,3 +25,6 @@ revocationSetContract('SqliteStore revocations in a file', () => {
   dirs.push(dir);
   return setOf(new SqliteStore(join(dir, 'capsync.sqlite')));
 });
+
+const redis = redisForFile();
+revocationSetContract('RedisStore revocations', async () => setOf((await redis.backend()).store));

@@ -7,17 +7,29 @@ import { runLoad, type BenchClient } from './harness.js';
 const secret = process.env['CAPSYNC_BENCH_SECRET'];
 if (secret === undefined) throw new Error('CAPSYNC_BENCH_SECRET is not set');
 const auth = new Authenticator({ secret });
+const holdings = Number(process.env['CAPSYNC_BENCH_HOLDINGS'] ?? '0');
+
+/** Receives the capabilities the connection holds besides the one its calls use, and keeps them. */
+async function hold(client: CapsyncClient): Promise<Capability[]> {
+  if (holdings === 0) return [];
+  const caps = await client.call<Capability[]>('hold', holdings);
+  if (!Array.isArray(caps) || caps.length !== holdings) throw new Error('hold did not return the capabilities asked for');
+  return caps;
+}
 
 /**
  * The real capsync client (`connect()`), one user per connection, authenticated with a JWT at the upgrade.
- * Every call passes the connection's capability, which the server checks.
+ * Every call passes the connection's capability, which the server checks. Each connection first receives
+ * and keeps `CAPSYNC_BENCH_HOLDINGS` capabilities besides (so the server tracks real holdings).
  */
 async function connectCapsync(url: string, index: number): Promise<BenchClient> {
   const token = await auth.issue({ id: `bench-${index}`, roles: [] });
   const client: CapsyncClient = await connect(url, { token, callTimeoutMs: 60_000, connectTimeoutMs: 60_000 });
   let cap: Capability | undefined;
+  let held: Capability[] = [];
   return {
     prepareCalls: async () => {
+      held = await hold(client);
       cap = await client.call<Capability>('grant');
     },
     call: () => client.call('echo', cap, callPayload),
@@ -25,10 +37,14 @@ async function connectCapsync(url: string, index: number): Promise<BenchClient> 
       client.changes.subscribe((change) => {
         if (change.state !== null) onUpdate((change.state as { seq: number }).seq);
       });
+      held = await hold(client);
       const item = await client.call<BenchItem>('subscribe');
       if (!(item instanceof BenchItem)) throw new Error('subscribe did not return a BenchItem');
     },
-    close: () => void client.close(),
+    close: () => {
+      held = [];
+      void client.close();
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { now, sleep } from '../clock.js';
-import { announceReady, serveRequests } from '../ipc.js';
+import { announceReady, serveRequests, takeServer } from '../ipc.js';
 import { Samples, type LatencySummary } from '../stats.js';
 
 /** One connection of a load process, as each system's client library makes it. */
@@ -100,7 +100,9 @@ export function runLoad(connectClient: ConnectClient): void {
     }
   };
 
+  const server = takeServer();
   serveRequests({
+    ...server?.handlers,
     connect: async (request: ConnectRequest): Promise<ConnectResult> => {
       const started = now();
       let next = 0;
@@ -160,7 +162,7 @@ export function runLoad(connectClient: ConnectClient): void {
       return { received: entry.count, lastAt: entry.lastAt };
     },
   });
-  announceReady(null);
+  announceReady(server?.ready ?? null);
 }
 
 function describe(error: unknown): string {

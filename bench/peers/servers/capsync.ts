@@ -8,6 +8,7 @@ import { HEARTBEAT_MS, runServer } from './harness.js';
  * `echo` checks the capability passed with every call (verified, cache hit, revocation and expiry
  * re-checked, scope matched) and returns its argument. `subscribe` returns the live BenchItem with a
  * capability covering it, which makes the connection a holder that every `live.put` of the item reaches.
+ * `hold` sends a connection the capabilities it holds besides (`--holdings`, default 100).
  */
 await runServer(async () => {
   const secret = process.env['CAPSYNC_BENCH_SECRET'];
@@ -20,6 +21,11 @@ await runServer(async () => {
   server.callable('echo', (_ctx, cap: unknown, value: unknown) => {
     unwrapCapability(cap, ['bench', ANY, 'echo']);
     return value;
+  });
+  // What each connection holds besides: `count` capabilities of its own, minted, bound to it and sent.
+  server.callable('hold', ({ user }, count: unknown) => {
+    if (typeof count !== 'number' || !Number.isInteger(count) || count < 0 || count > 10_000) throw new Error('hold: bad count');
+    return Array.from({ length: count }, (_, i) => server.mint(['bench', user?.id ?? 'anonymous', 'doc', i]));
   });
   server.callable('subscribe', () => server.live.grantedBy(server.mint(['bench', item.id])));
 

@@ -1,5 +1,5 @@
 import { now } from '../clock.js';
-import { announceReady, serveRequests } from '../ipc.js';
+import { announceReady, holdServer, inProcess, serveRequests, type Handlers } from '../ipc.js';
 
 /** What each system's server gives the harness. */
 export interface BenchServer {
@@ -50,7 +50,7 @@ export async function runServer(start: () => Promise<BenchServer>): Promise<void
   sampler.unref();
   const gc = (globalThis as { gc?: () => void }).gc;
 
-  serveRequests({
+  const handlers: Handlers = {
     mark: (): null => {
       cpuAtMark = process.cpuUsage();
       markedAt = now();
@@ -74,7 +74,9 @@ export async function runServer(start: () => Promise<BenchServer>): Promise<void
       await server.broadcast(seq);
       return { startedAt, sentAt: now() };
     },
-  });
+  };
+  if (inProcess) return holdServer(handlers, { port: server.port });
+  serveRequests(handlers);
   announceReady({ port: server.port });
 }
 

@@ -1,0 +1,24 @@
+/**
+ * The other nodes of a deployment, as one node's core sees them: who is online anywhere (for `presence()`
+ * and delegation), and delivery of a delegation to a user whose sessions are on another node. A single node
+ * has none; `server/redis/peers.ts` is the Redis implementation.
+ */
+export interface ClusterPeers {
+  /** A user's first session opened on this node. */
+  joined(userId: string): void;
+  /** A user's last session on this node closed. */
+  left(userId: string): void;
+  /** Ids of users with a session on any node (this one included). */
+  onlineUsers(): Promise<string[]>;
+  /** Sends a delegation to the sessions of `to` on the other nodes; resolves with how many nodes took it. */
+  deliver(to: string, delegation: RemoteDelegation): Promise<number>;
+  /** Called with every delegation another node sent to a user with a session here. Returns an unsubscribe function. */
+  onDelivery(listener: (to: string, delegation: RemoteDelegation) => void): () => void;
+  close(): Promise<void>;
+}
+
+/** A delegation as it travels between nodes: the recipient's node decodes and verifies the token itself. */
+export interface RemoteDelegation {
+  readonly from: string;
+  readonly token: Uint8Array;
+}

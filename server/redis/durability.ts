@@ -1,0 +1,49 @@
+import type { Redis } from 'ioredis';
+import { fail } from '../../protocol/errors.js';
+import type { Logger } from '../options.js';
+
+/**
+ * How much an acknowledged write may be lost when Redis itself crashes (a kill -9, a power cut):
+ * - `always`: nothing. Needs `appendonly yes` and `appendfsync always` (Redis fsyncs the AOF before it replies).
+ * - `everysec`: up to about one second of acknowledged writes. Needs `appendonly yes` (`appendfsync everysec` or `always`).
+ * - `none`: no check (a cache-like deployment, RDB snapshots, or a managed Redis that hides its config):
+ *   everything since the last snapshot may be lost.
+ */
+export type Durability = 'always' | 'everysec' | 'none';
+
+/** What the server's config gives, in the same terms. */
+export function durabilityOf(appendonly: string | undefined, appendfsync: string | undefined): Durability {
+  if (appendonly !== 'yes') return 'none';
+  return appendfsync === 'always' ? 'always' : appendfsync === 'everysec' ? 'everysec' : 'none';
+}
+
+const rank: Record<Durability, number> = { none: 0, everysec: 1, always: 2 };
+
+/**
+ * Checks at start that Redis is configured for the chosen durability (`CONFIG GET appendonly appendfsync`).
+ * Weaker: refuses to start (`ERR_STORE_UNAVAILABLE`, saying what to set) unless `weaker: 'warn'`, which logs
+ * a warning instead. A Redis that refuses CONFIG (some managed services) is reported as unchecked.
+ */
+export async function checkDurability(connection: Redis, wanted: Durability, weaker: 'refuse' | 'warn', logger: Logger): Promise<Durability | 'unknown'> {
+  if (wanted === 'none') return 'none';
+  let config: Record<string, string>;
+  try {
+    const reply = (await connection.call('CONFIG', 'GET', 'append*')) as string[];
+    config = {};
+    for (let i = 0; i + 1 < reply.length; i += 2) config[reply[i]!] = reply[i + 1]!;
+  } catch (error) {
+    logger.warn({ event: 'redis_durability_unchecked', wanted, err: error });
+    return 'unknown';
+  }
+  const actual = durabilityOf(config['appendonly'], config['appendfsync']);
+  if (rank[actual] >= rank[wanted]) return actual;
+  const fix = wanted === 'always' ? 'appendonly yes, appendfsync always' : 'appendonly yes, appendfsync everysec';
+  const message =
+    `Redis is configured for durability "${actual}" (appendonly ${config['appendonly'] ?? '?'}, appendfsync ${config['appendfsync'] ?? '?'}), ` +
+    `weaker than "${wanted}": set ${fix} in redis.conf (or CONFIG SET), or choose a weaker durability`;
+  if (weaker === 'warn') {
+    logger.warn({ event: 'redis_durability_weaker', wanted, actual, message });
+    return actual;
+  }
+  throw fail('ERR_STORE_UNAVAILABLE', message);
+}

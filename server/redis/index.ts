@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import { Codec } from '../../protocol/codec.js';
+import { resolveLimits, type Limits } from '../../protocol/limits.js';
+import { silentLogger, type Logger } from '../options.js';
+import type { StoreOptions } from '../store/types.js';
+import { openConnection, redactUrl } from './connection.js';
+import { checkDurability, type Durability } from './durability.js';
+import { RedisFanout, type RedisFanoutOptions } from './fanout.js';
+import { RedisPeers, type RedisPeersOptions } from './peers.js';
+import { RedisRevocationSet, type RevocationFeedOptions } from './revocations.js';
+import { RedisStore } from './store.js';
+
+export { RedisFanout } from './fanout.js';
+export { RedisPeers } from './peers.js';
+export { RedisRevocationSet } from './revocations.js';
+export { RedisStore } from './store.js';
+export { checkDurability, durabilityOf, type Durability } from './durability.js';
+
+/** Options of {@link connectRedis}. */
+export interface RedisOptions extends StoreOptions {
+  /** `redis://[:password@]host:port[/db]` (or `rediss://`). */
+  readonly url: string;
+  /** Prefix of every key and channel: several deployments can share one Redis. Default `{capsync}:` (one Cluster slot). */
+  readonly prefix?: string;
+  /** What Redis must guarantee for acknowledged writes (see {@link Durability}). Default `always`. */
+  readonly durability?: Durability;
+  /** When Redis is configured weaker than `durability`: refuse to start (default) or log a warning. */
+  readonly weakerDurability?: 'refuse' | 'warn';
+  /** Same as the server's, so bus messages decode under the same limits. */
+  readonly limits?: Partial<Limits>;
+  readonly logger?: Logger;
+  /** This node's name in presence and in `CLIENT LIST`. Default random. */
+  readonly node?: string;
+  readonly feed?: RevocationFeedOptions;
+  readonly bus?: RedisFanoutOptions;
+  readonly peers?: RedisPeersOptions;
+  /** A command not answered within this many ms fails (Redis away for longer). Default 10 s. */
+  readonly commandTimeoutMs?: number;
+}
+
+/** What one node needs to share a Redis with others: pass `store`, `fanout` and `cluster` to `CapsyncServer.create`. */
+export interface RedisBackend {
+  readonly store: RedisStore;
+  readonly fanout: RedisFanout;
+  readonly cluster: RedisPeers;
+  readonly node: string;
+  /** What Redis's config gives (checked at start), or `unknown` if it would not say. */
+  readonly durability: Durability | 'unknown';
+}
+
+/**
+ * Connects a node to a shared Redis: checks its durability config, loads the revocation set and starts
+ * reading the feed, opens the bus and presence. Four connections: commands, the bus (sharded pub/sub),
+ * the revocation feed (blocking reads) and the peers' channel. Closing the store (the server does) closes them all.
+ *
+ * @example
+ * ```ts
+ * const redis = await connectRedis({ url: 'redis://127.0.0.1:6379' });
+ * const server = await CapsyncServer.create({ auth: { secret }, ...redis });
+ * ```
+ */
+export async function connectRedis(options: RedisOptions): Promise<RedisBackend> {
+  const node = options.node ?? randomUUID().slice(0, 8);
+  const prefix = options.prefix ?? '{capsync}:';
+  const logger = options.logger ?? silentLogger;
+  const timeout = options.commandTimeoutMs ?? 10_000;
+  const staleMs = options.feed?.staleMs ?? 1000;
+  const command = await openConnection(options.url, 'command', node, { commandTimeoutMs: timeout });
+  const opened = [command];
+  try {
+    const durability = await checkDurability(command, options.durability ?? 'always', options.weakerDurability ?? 'refuse', logger);
+    const feed = await openConnection(options.url, 'feed', node, { commandTimeoutMs: (options.feed?.blockMs ?? 200) + staleMs });
+    opened.push(feed);
+    const bus = await openConnection(options.url, 'bus', node);
+    opened.push(bus);
+    const peersSub = await openConnection(options.url, 'peers', node);
+    opened.push(peersSub);
+    const revocations = new RedisRevocationSet(command, feed, prefix, options.feed);
+    await revocations.ready();
+    const epoch = await RedisStore.epochOf(command, prefix);
+    let fanout: RedisFanout | undefined;
+    let cluster: RedisPeers | undefined;
+    const store = new RedisStore(command, prefix, epoch, revocations, async () => {
+      await cluster?.close();
+      await fanout?.close();
+      await revocations.close();
+      command.disconnect();
+    }, options);
+    fanout = new RedisFanout(bus, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
+    cluster = new RedisPeers(command, peersSub, prefix, node, logger, options.peers);
+    await cluster.start();
+    logger.info({ event: 'redis_connected', url: redactUrl(options.url), node, durability });
+    return { store, fanout, cluster, node, durability };
+  } catch (error) {
+    for (const c of opened) c.disconnect();
+    throw error;
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * @internal The Lua scripts of the Redis store. Each runs atomically in Redis, so a write, its version, its
+ * change seq, its indexes and its announcement on the bus happen together or not at all: no change reaches
+ * the bus without being stored, and no stored change is missing from `changes` (what resume reads).
+ *
+ * Key layout under the prefix `p` (by default `{capsync}:`, one hash tag, so on Redis Cluster every key and
+ * channel of one deployment lives in one slot and the scripts stay legal there):
+ *   p..'meta'        hash: seq, horizon, created (counter), epoch
+ *   p..'o:'..key     hash per address: address (JSON), type, state (absent for a tombstone), version, seq, at, created
+ *   p..'order'       zset created -> key (every address, tombstones too: `list` order, as SQLite's `created`)
+ *   p..'lex'         zset 0 -> key (prefix ranges for `listUnder`)
+ *   p..'t:'..type    zset created -> key (live objects of a type)
+ *   p..'changes'     zset seq -> key (each address once, at its latest change)
+ *   p..'tomb'        zset at -> key (tombstones by deletion time)
+ * Bus messages: "<version> <seq> <live>\n<[address,type] JSON>\n<state bytes>".
+ */
+
+/**
+ * ARGV: prefix, key, address JSON, type, state, now, ifVersion ('' for none), header JSON, channels...
+ * Returns {version, seq}, or {0, current} when the object is not at ifVersion (0: no live object), writing nothing.
+ */
+export const PUT = `
+local p, key, typ = ARGV[1], ARGV[2], ARGV[4]
+local ok = p .. 'o:' .. key
+local old = redis.call('HMGET', ok, 'type', 'created', 'version', 'state')
+if ARGV[7] ~= '' then
+  local current = 0
+  if old[4] then current = tonumber(old[3]) end
+  if current ~= tonumber(ARGV[7]) then return {0, current} end
+end
+local seq = redis.call('HINCRBY', p .. 'meta', 'seq', 1)
+local version, created
+if old[1] then
+  version = redis.call('HINCRBY', ok, 'version', 1)
+  created = old[2]
+  if old[1] ~= typ then redis.call('ZREM', p .. 't:' .. old[1], key) end
+  redis.call('ZREM', p .. 'tomb', key)
+else
+  version = 1
+  created = redis.call('HINCRBY', p .. 'meta', 'created', 1)
+  redis.call('HSET', ok, 'address', ARGV[3], 'version', 1, 'created', created)
+  redis.call('ZADD', p .. 'order', created, key)
+  redis.call('ZADD', p .. 'lex', 0, key)
+end
+redis.call('HSET', ok, 'type', typ, 'state', ARGV[5], 'seq', seq, 'at', ARGV[6])
+redis.call('ZADD', p .. 't:' .. typ, created, key)
+redis.call('ZADD', p .. 'changes', seq, key)
+local message = version .. ' ' .. seq .. ' 1\\n' .. ARGV[8] .. '\\n' .. ARGV[5]
+for i = 9, #ARGV do redis.call('SPUBLISH', ARGV[i], message) end
+return {version, seq}
+`;
+
+/** ARGV: prefix, key, now, channels... Returns {version, seq} or false when there was nothing to delete. */
+export const DELETE = `
+local p, key = ARGV[1], ARGV[2]
+local ok = p .. 'o:' .. key
+local row = redis.call('HMGET', ok, 'type', 'address')
+if not row[1] or redis.call('HEXISTS', ok, 'state') == 0 then return false end
+local seq = redis.call('HINCRBY', p .. 'meta', 'seq', 1)
+local version = redis.call('HINCRBY', ok, 'version', 1)
+redis.call('HDEL', ok, 'state')
+redis.call('HSET', ok, 'seq', seq, 'at', ARGV[3])
+redis.call('ZREM', p .. 't:' .. row[1], key)
+redis.call('ZADD', p .. 'changes', seq, key)
+redis.call('ZADD', p .. 'tomb', ARGV[3], key)
+local header = '[' .. row[2] .. ',' .. cjson.encode(row[1]) .. ']'
+local message = version .. ' ' .. seq .. ' 0\\n' .. header .. '\\n'
+for i = 4, #ARGV do redis.call('SPUBLISH', ARGV[i], message) end
+return {version, seq}
+`;
+
+/** Rows of the given keys: address, type, state ("" for a tombstone), version, seq, live ("1"/"0") flattened, 6 per row; missing keys skipped. */
+const ROWS = `
+local function rows(p, keys, liveOnly)
+  local out = {}
+  for _, key in ipairs(keys) do
+    local r = redis.call('HMGET', p .. 'o:' .. key, 'address', 'type', 'state', 'version', 'seq')
+    if r[1] and (r[3] or not liveOnly) then
+      out[#out + 1] = r[1]; out[#out + 1] = r[2]; out[#out + 1] = r[3] or ''; out[#out + 1] = r[4]; out[#out + 1] = r[5]
+      out[#out + 1] = r[3] and '1' or '0'
+    end
+  end
+  return out
+end
+`;
+
+/** ARGV: prefix, key. One live row or empty. */
+export const GET = `${ROWS}
+return rows(ARGV[1], {ARGV[2]}, true)
+`;
+
+/** ARGV: prefix, type. Live rows of a type in creation order. */
+export const LIST = `${ROWS}
+return rows(ARGV[1], redis.call('ZRANGE', ARGV[1] .. 't:' .. ARGV[2], 0, -1), true)
+`;
+
+/** ARGV: prefix, since, limit. Rows (tombstones too) of changes after `since`, in seq order. */
+export const CHANGES = `${ROWS}
+local keys = redis.call('ZRANGEBYSCORE', ARGV[1] .. 'changes', '(' .. ARGV[2], '+inf', 'LIMIT', 0, tonumber(ARGV[3]))
+return rows(ARGV[1], keys, false)
+`;
+
+/**
+ * ARGV: prefix, whole, open, openEnd, limit ('' for whole means the empty prefix: everything). Live rows
+ * under the prefix, in creation order, at most limit.
+ */
+export const LIST_UNDER = `${ROWS}
+local p = ARGV[1]
+local keys
+if ARGV[2] == '' then
+  keys = redis.call('ZRANGE', p .. 'order', 0, -1)
+else
+  keys = redis.call('ZRANGEBYLEX', p .. 'lex', '[' .. ARGV[3], '(' .. ARGV[4])
+  if redis.call('EXISTS', p .. 'o:' .. ARGV[2]) == 1 then keys[#keys + 1] = ARGV[2] end
+  local order = {}
+  for _, k in ipairs(keys) do order[k] = tonumber(redis.call('ZSCORE', p .. 'order', k)) end
+  table.sort(keys, function(a, b) return order[a] < order[b] end)
+end
+local live = {}
+for _, k in ipairs(keys) do
+  if #live >= tonumber(ARGV[5]) then break end
+  if redis.call('HEXISTS', p .. 'o:' .. k, 'state') == 1 then live[#live + 1] = k end
+end
+return rows(p, live, true)
+`;
+
+/** ARGV: prefix, before. Drops tombstones deleted before `before`, raises the horizon; returns how many. */
+export const PRUNE_TOMBSTONES = `
+local p = ARGV[1]
+local keys = redis.call('ZRANGEBYSCORE', p .. 'tomb', '-inf', '(' .. ARGV[2])
+local highest = 0
+for _, key in ipairs(keys) do
+  local seq = tonumber(redis.call('HGET', p .. 'o:' .. key, 'seq'))
+  if seq > highest then highest = seq end
+  redis.call('DEL', p .. 'o:' .. key)
+  redis.call('ZREM', p .. 'order', key)
+  redis.call('ZREM', p .. 'lex', key)
+  redis.call('ZREM', p .. 'changes', key)
+  redis.call('ZREM', p .. 'tomb', key)
+end
+local horizon = tonumber(redis.call('HGET', p .. 'meta', 'horizon') or '0')
+if highest > horizon then redis.call('HSET', p .. 'meta', 'horizon', highest) end
+return #keys
+`;
+
+/** KEYS: the call's hash, the expiry zset. ARGV: owner, expiresAt, member. Returns false when claimed now, else {owner, outcome or '', expiresAt, hasOutcome}. */
+export const CLAIM_CALL = `
+if redis.call('HSETNX', KEYS[1], 'owner', ARGV[1]) == 1 then
+  redis.call('HSET', KEYS[1], 'expiresAt', ARGV[2])
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+  return false
+end
+local r = redis.call('HMGET', KEYS[1], 'owner', 'outcome', 'expiresAt')
+return {r[1], r[2] or '', r[3], r[2] and '1' or '0'}
+`;
+
+/** KEYS: the call's hash. ARGV: outcome. Stores it only if the record still exists. */
+export const FINISH_CALL = `
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'outcome', ARGV[1]) end
+return 0
+`;
+
+/** ARGV: prefix, now. Drops call records that expired before now. */
+export const PRUNE_CALLS = `
+local p = ARGV[1]
+local members = redis.call('ZRANGEBYSCORE', p .. 'calls', '-inf', '(' .. ARGV[2])
+for _, m in ipairs(members) do redis.call('DEL', p .. 'call:' .. m); redis.call('ZREM', p .. 'calls', m) end
+return #members
+`;
+
+/**
+ * ARGV: prefix, writer, then id, expiresAt ('' for never) pairs. Adds the ids not yet in the set and
+ * announces those on the revocation feed (one stream entry); returns how many were new.
+ */
+export const REVOKE = `
+local p = ARGV[1]
+local fresh = {}
+for i = 3, #ARGV, 2 do
+  if redis.call('HSETNX', p .. 'rev', ARGV[i], ARGV[i + 1]) == 1 then
+    if ARGV[i + 1] ~= '' then redis.call('ZADD', p .. 'rev:exp', ARGV[i + 1], ARGV[i]) end
+    fresh[#fresh + 1] = ARGV[i]; fresh[#fresh + 1] = ARGV[i + 1]
+  end
+end
+if #fresh > 0 then
+  redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[2], 'kind', 'ids', unpack(fresh))
+end
+return #fresh / 2
+`;
+
+/** ARGV: prefix, now. Drops revocation entries whose capability expired before now. */
+export const PRUNE_REVOCATIONS = `
+local p = ARGV[1]
+local ids = redis.call('ZRANGEBYSCORE', p .. 'rev:exp', '-inf', '(' .. ARGV[2])
+for _, id in ipairs(ids) do redis.call('HDEL', p .. 'rev', id); redis.call('ZREM', p .. 'rev:exp', id) end
+return #ids
+`;
+
+/** ARGV: prefix, writer, user. Raises the user's generation by one and announces it on the feed; returns the new generation. */
+export const BUMP_GENERATION = `
+local p = ARGV[1]
+local generation = redis.call('HINCRBY', p .. 'gen', ARGV[3], 1)
+redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[2], 'kind', 'gen', ARGV[3], generation)
+return generation
+`;
+
+/** ARGV: prefix, now. Drops issued records (\`issued:<user>\` fields) whose capability expired before now. */
+export const PRUNE_ISSUED = `
+local p = ARGV[1]
+local members = redis.call('ZRANGEBYSCORE', p .. 'issued:exp', '-inf', '(' .. ARGV[2])
+for _, m in ipairs(members) do
+  local cut = string.find(m, '\\0', 1, true)
+  redis.call('HDEL', p .. 'issued:' .. string.sub(m, 1, cut - 1), string.sub(m, cut + 1))
+  redis.call('ZREM', p .. 'issued:exp', m)
+end
+return #members
+`;

@@ -1,0 +1,19 @@
+import { describe, expect, it } from 'vitest';
+import { formatReport, runClusterBench } from '../../bench/cluster/run.js';
+
+/**
+ * `npm run bench:cluster` in a short form, from the sources (its node processes are the built demo, which
+ * the global setup builds). Asserts what the report counts, never a timing.
+ */
+describe('bench:cluster --short', () => {
+  it('reports every figure, and each node hears exactly the changes its clients hold', { timeout: 90_000 }, async () => {
+    const report = await runClusterBench(true);
+    expect(report.busRatio.map((b) => b.ratio)).toEqual([1, 1, 1]);
+    for (const d of [report.delivery.local, report.delivery.crossNode, report.delivery.singleNode]) expect(d.n).toBe(50);
+    expect(report.revocation.n).toBe(20);
+    expect(report.calls.baseline.calls).toBeGreaterThan(0);
+    expect(report.calls.redis.map((c) => c.nodes)).toEqual([1]);
+    for (const c of report.calls.redis) expect(c.calls).toBeGreaterThan(0);
+    expect(formatReport(report)).toMatch(/calls\/s/);
+  });
+});

@@ -1,0 +1,121 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CapsyncClient, Delegation } from '../../client/index.js';
+import { Video } from '../../examples/video/video.js';
+import { hubOf } from '../../server/server.js';
+import { next } from '../helpers.js';
+import { TcpProxy } from '../chaos/tcp-proxy.js';
+import { redisForFile } from './backend.js';
+import { startNodes } from './nodes.js';
+
+const redis = redisForFile();
+let cluster: Awaited<ReturnType<typeof startNodes>> | undefined;
+afterEach(async () => {
+  await cluster?.close();
+  cluster = undefined;
+});
+
+const VIDEO = 'dQw4w9WgXcQ';
+async function videoOf(client: CapsyncClient, id = VIDEO): Promise<Video> {
+  return (await client.call<Video[]>('get_my_videos')).find((v) => v.id === id)!;
+}
+
+describe('three nodes on one Redis (in one process)', () => {
+  it('pushes a write made on node C to a holder on node A, and only A and C subscribe', async () => {
+    cluster = await startNodes((await redis.server()).url, 3);
+    const [a, , c] = cluster.nodes;
+    const onA = await a!.connectAs('editor');
+    const onC = await c!.connectAs('admin');
+    const held = await videoOf(onA);
+    const seen = next(onA.live(held), (v) => v.description === 'written on C');
+    await (await videoOf(onC)).set_description('written on C');
+    expect((await seen).description).toBe('written on C');
+    // Node B has no client: it subscribed to nothing and heard nothing.
+    expect(cluster.nodes[1]!.backend.fanout.channels).toEqual([]);
+    expect(cluster.nodes[1]!.backend.fanout.received).toBe(0);
+    expect(a!.backend.fanout.channels.length).toBeGreaterThan(0);
+  });
+
+  it('shares one capability key and one secret: a capability from node A works on node B', async () => {
+    cluster = await startNodes((await redis.server()).url, 2);
+    const [a, b] = cluster.nodes;
+    const cap = a!.server.mint(['youtube_videos', VIDEO, 'update'], { bearer: true });
+    // Verified by B from its bytes alone: B loaded the key A generated (first writer wins), not one of its own.
+    expect(b!.server.isValid(hubOf(b!.server).verifier.decode(cap.toToken(), null))).toBe(true);
+    const token = await a!.server.auth.issue({ id: 'editor', roles: ['editor'] });
+    expect((await b!.server.auth.authenticate(token)).user?.id).toBe('editor');
+  });
+
+  it('refuses on A and C a capability revoked on B, and tells the holders', async () => {
+    cluster = await startNodes((await redis.server()).url, 3);
+    const [a, b, c] = cluster.nodes;
+    const onA = await a!.connectAs('editor');
+    const onB = await b!.connectAs('editor');
+    const onC = await c!.connectAs('editor');
+    const [va, vb, vc] = await Promise.all([videoOf(onA), videoOf(onB), videoOf(onC)]);
+    // One user's capabilities: revoking B's copy revokes a capability the server sent to B only, so revoke the user.
+    const toldA = next(onA.revocations);
+    const toldC = next(onC.revocations);
+    await b!.server.revokeUser('editor');
+    await Promise.all([toldA, toldC]);
+    await expect(va.set_description('on A')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    await expect(vc.set_description('on C')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    await expect(vb.set_description('on B')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+  });
+
+  it('delegates from a client on A to a user on C, and presence lists users of every node', async () => {
+    cluster = await startNodes((await redis.server()).url, 3);
+    const [a, , c] = cluster.nodes;
+    const editor = await a!.connectAs('editor');
+    const guest = await c!.connectAs('guest');
+    expect((await editor.presence()).sort()).toEqual(['guest']);
+    const incoming = next(guest.delegations);
+    const receipt = await editor.delegate((await videoOf(editor)).cap.narrow([]), { to: 'guest' });
+    const delegation = (await incoming) as Delegation<Video>;
+    expect(receipt).toEqual({ revocationId: delegation.cap.revocationId, delivered: 1 });
+    expect(delegation.cap.audiences).toEqual(['guest']);
+    expect(delegation.object!.id).toBe(VIDEO);
+    await expect(delegation.object!.set_description('by the guest on C')).resolves.toBeTypeOf('number');
+    await expect(editor.delegate((await videoOf(editor)).cap.narrow([]), { to: 'nobody' })).rejects.toMatchObject({ code: 'ERR_RECIPIENT_OFFLINE' });
+  });
+});
+
+/** Resolves once `condition()` holds, checked every 20 ms; rejects after `limitMs` (a guard, not a synchronisation). */
+async function until(condition: () => boolean, limitMs = 5000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('a node cut off from the revocation feed', () => {
+  it('refuses capability use with ERR_REVOCATION_FEED_STALE, and serves again once caught up', async () => {
+    const server = await redis.server();
+    const proxy = await TcpProxy.start(server.port);
+    try {
+      // Node 0 reaches Redis through the proxy; node 1 directly.
+      cluster = await startNodes(server.url, 2, { urls: [`redis://127.0.0.1:${proxy.port}`, server.url] });
+      const [a, b] = cluster.nodes;
+      const onA = await a!.connectAs('editor');
+      const video = await videoOf(onA);
+      await expect(video.set_description('before the cut')).resolves.toBeTypeOf('number');
+      proxy.refuse('blackhole');
+      proxy.stall();
+      const revocations = a!.backend.store.revocations;
+      await until(() => !revocations.fresh, 5000, 'feed stale');
+      await expect(video.set_description('during the cut')).rejects.toMatchObject({ code: 'ERR_REVOCATION_FEED_STALE' });
+      // Meanwhile node B revokes the editor's capabilities: A must not serve them once it is back.
+      const onB = await b!.connectAs('editor');
+      await videoOf(onB);
+      await b!.server.revokeUser('editor');
+      proxy.refuse(false);
+      proxy.resume();
+      await until(() => revocations.fresh, 10_000, 'feed caught up');
+      await expect(video.set_description('after the cut')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    } finally {
+      await cluster?.close();
+      cluster = undefined;
+      await proxy.close();
+    }
+  });
+});

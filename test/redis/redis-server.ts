@@ -1,0 +1,2 @@
+/** The redis-server launcher lives with `bench:cluster`, which needs it outside the tests too. */
+export * from '../../bench/cluster/redis-server.js';
