@@ -28,6 +28,7 @@ export interface Fanout {
    * `scope` started being tracked for pushes, or stopped (each hold is released once).
    */
   hold?(scope: readonly JsonValue[]): void;
+  /** The holding of `scope` that {@link Fanout.hold} announced ended. */
   release?(scope: readonly JsonValue[]): void;
   /** Stops delivering and releases connections. */
   close(): Promise<void>;

@@ -9,7 +9,6 @@ export type { LiveObjects, CurrentObject } from './live.js';
 export { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
-export { connectRedis, type RedisOptions, type RedisBackend, type Durability } from './redis/index.js';
 export type { ClusterPeers, RemoteDelegation } from './cluster.js';
 export type {
   ObjectStore, StoredObject, StoredChange, WriteResult, WriteCondition, StoredUpdate, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,

@@ -1,5 +1,7 @@
 import pino from 'pino';
-import { CapsyncError, CapsyncServer, SqliteStore, connectRedis } from '../../server/index.js';
+import { CapsyncError, CapsyncServer, SqliteStore } from '../../server/index.js';
+// Not re-exported by capsync/server: its declarations name ioredis types, an optional dependency.
+import { connectRedis } from '../../server/redis/index.js';
 import { isLoopbackAddress } from '../../server/node/http.js';
 import { installVideoApp, demoUsers, seedIfEmpty } from './app.js';
 import { jwtSecretFor, parseServeArgs, serveHelp, storeFilename, type ServeConfig } from './config.js';
