@@ -67,10 +67,6 @@ export const errorMessages: Readonly<Record<CapsyncErrorCode, string>> = {
   ERR_SESSION_EXPIRED: 'your session expired: log in again',
   ERR_TOO_MANY_BAD_FRAMES: 'the server stopped listening to this page after damaged messages',
   ERR_STORE_UNAVAILABLE: 'the server’s storage is unavailable (a setup problem on the server)',
-  ERR_REVOCATION_FEED_STALE: 'the server cannot check access right now (it lost its revocation feed): try again in a moment',
-  ERR_LIMIT_HOLDINGS: 'you hold too many items at once: close some other pages',
-  ERR_OVER_BUDGET: 'too many requests too fast: slow down and try again',
-  ERR_LIMIT_CONNECTIONS: 'you have too many pages open: close some and try again',
 };
 
 /** A sentence fragment for `error`: a capsync code in words, or the error's message. */
