@@ -178,6 +178,7 @@ export class CapsyncError extends Error {
  * message travel (the message names the current version).
  */
 export class VersionConflictError extends CapsyncError {
+  /** The object's version now (0: no live object at the address). */
   readonly current: number;
 
   constructor(current: number, expected?: number) {

@@ -14,11 +14,14 @@ export interface ClusterPeers {
   deliver(to: string, delegation: RemoteDelegation): Promise<number>;
   /** Called with every delegation another node sent to a user with a session here. Returns an unsubscribe function. */
   onDelivery(listener: (to: string, delegation: RemoteDelegation) => void): () => void;
+  /** Stops listening and leaves the cluster (this node's users are no longer listed). */
   close(): Promise<void>;
 }
 
 /** A delegation as it travels between nodes: the recipient's node decodes and verifies the token itself. */
 export interface RemoteDelegation {
+  /** The delegating user. */
   readonly from: string;
+  /** The delegated capability's token bytes. */
   readonly token: Uint8Array;
 }

@@ -62,6 +62,7 @@ export interface ConnectionLimits {
    * Past it the server stops reading from the socket until the budget refills (backpressure).
    */
   readonly callsPerSecond: number;
+  /** Frames one connection may send at once before the average applies (the bucket's size). */
   readonly callBurst: number;
   /** A connection kept over its budget this long is closed with `ERR_OVER_BUDGET` (4004). */
   readonly overBudgetCloseMs: number;

@@ -49,12 +49,15 @@ export interface WriteResult {
  * `VersionConflictError` (`ERR_VERSION_CONFLICT`, `current` the version now, 0 for none) and writes nothing.
  */
 export interface WriteCondition {
+  /** The version the stored object must have for the write to happen (0: none there). */
   readonly ifVersion?: number;
 }
 
 /** What an {@link ObjectStore.update} mutation returns: the new type and encoded state, or undefined to write nothing. */
 export interface StoredUpdate {
+  /** The portable type name of the new state. */
   readonly type: string;
+  /** The new state, encoded with the server's codec. */
   readonly state: Uint8Array;
 }
 
@@ -218,5 +221,8 @@ export interface ObjectStore {
 /** What a store may be given: the clock that stamps deletions (for {@link ObjectStore.pruneTombstones}). */
 export interface StoreOptions {
   /** Milliseconds since the epoch (a server's `Clock` fits); default the wall clock. */
-  readonly clock?: { now(): number };
+  readonly clock?: {
+    /** Milliseconds since the epoch. */
+    now(): number;
+  };
 }
