@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Capability, Codec, CapsyncError, nobleCrypto, unwrapCapability, type CryptoProvider } from '../../protocol/index.js';
-import { codeOf, makeVerifier, nodeCrypto, toHex } from './helpers.js';
+import { Capability, Codec, CapsyncError, nobleCrypto, unwrapCapability } from '../../protocol/index.js';
+import { codeOf, counting, makeVerifier, nodeCrypto, toHex } from './helpers.js';
 
 describe('new Capability(scope)', () => {
   it('keeps a non-empty list of JSON-compatible values as its scope', () => {
@@ -241,17 +241,6 @@ describe('capabilities made outside the server', () => {
     expect(codeOf(() => unwrapCapability(received, ['doc', 'x']))).toBe('ERR_CAPABILITY_FORGED');
   });
 });
-
-/** A provider that counts its HMAC calls, to see which provider a chain step used. */
-function counting(base: CryptoProvider): CryptoProvider & { hmacs: number } {
-  const provider = {
-    hmacs: 0,
-    hmacSha256: (key: Uint8Array, message: Uint8Array) => (provider.hmacs++, base.hmacSha256(key, message)),
-    sha256: (message: Uint8Array) => base.sha256(message),
-    timingSafeEqual: (a: Uint8Array, b: Uint8Array) => base.timingSafeEqual(a, b),
-  };
-  return provider;
-}
 
 describe('crypto providers', () => {
   it('node:crypto and @noble/hashes compute identical tags and revocation ids', async () => {

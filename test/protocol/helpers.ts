@@ -66,3 +66,14 @@ export function ext(type: number, payload: Uint8Array): Uint8Array {
   else head = [0xc9, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff, t];
   return Uint8Array.from([...head, ...payload]);
 }
+
+/** A provider that counts its HMAC calls, to see which provider (and how many chain steps) a verification used. */
+export function counting(base: CryptoProvider): CryptoProvider & { hmacs: number } {
+  const provider = {
+    hmacs: 0,
+    hmacSha256: (key: Uint8Array, message: Uint8Array) => (provider.hmacs++, base.hmacSha256(key, message)),
+    sha256: (message: Uint8Array) => base.sha256(message),
+    timingSafeEqual: (a: Uint8Array, b: Uint8Array) => base.timingSafeEqual(a, b),
+  };
+  return provider;
+}

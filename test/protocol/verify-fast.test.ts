@@ -1,26 +1,16 @@
 import fc from 'fast-check';
 import { Packr, Unpackr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import { capabilityFromToken, nobleCrypto, unwrapCapability, type Capability, type CryptoProvider, type JsonValue } from '../../protocol/index.js';
+import { capabilityFromToken, nobleCrypto, unwrapCapability, type Capability, type JsonValue } from '../../protocol/index.js';
 import { statusOf, type Verification } from '../../protocol/capability/status.js';
 import { readBlockFast, readTokenFast } from '../../protocol/capability/token-fast.js';
 import { decodeToken, encodeBlock, encodeToken } from '../../protocol/capability/token.js';
 import { defaultLimits, resolveLimits } from '../../protocol/limits.js';
 import { nodeCrypto } from '../../server/node-crypto.js';
-import { codeOf, makeVerifier, toHex } from './helpers.js';
+import { codeOf, counting, makeVerifier, toHex } from './helpers.js';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' });
 const packr = new Packr({ useRecords: false, encodeUndefinedAsNil: true, moreTypes: false });
-
-function counting(base: CryptoProvider): CryptoProvider & { hmacs: number } {
-  const provider = {
-    hmacs: 0,
-    hmacSha256: (key: Uint8Array, message: Uint8Array) => (provider.hmacs++, base.hmacSha256(key, message)),
-    sha256: (message: Uint8Array) => base.sha256(message),
-    timingSafeEqual: (a: Uint8Array, b: Uint8Array) => base.timingSafeEqual(a, b),
-  };
-  return provider;
-}
 
 function verification(cap: Capability): Verification {
   const status = statusOf(cap);
