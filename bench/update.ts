@@ -18,23 +18,13 @@ import { LiveObjects } from '../server/live.js';
 import { MemoryStore } from '../server/store/memory.js';
 import { SqliteStore } from '../server/store/sqlite.js';
 import type { ObjectStore } from '../server/store/types.js';
+import { withoutUpdate } from './without-update.js';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 3 : 11;
 const OPS_PER_SLICE = quick ? 200 : 2000;
 const BURST = 100;
 const address = ['youtube_videos', 'bench'];
-
-/** A store whose optional `update` is hidden: what a store across the network offers. */
-function withoutUpdate(store: ObjectStore): ObjectStore {
-  return new Proxy(store, {
-    get: (target, key) => {
-      if (key === 'update') return undefined;
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
 
 interface Subject {
   readonly name: string;

@@ -3,11 +3,12 @@ import { z } from 'zod';
 import { Video } from '../../examples/video/video.js';
 import { ANY, Capability, unwrapCapability, type CapsyncClient } from '../../client/index.js';
 import { VersionConflictError } from '../../protocol/errors.js';
-import { MemoryStore, SqliteStore, type ObjectStore } from '../../server/index.js';
+import { MemoryStore, SqliteStore } from '../../server/index.js';
 import { LiveObjects } from '../../server/live.js';
 import { LocalFanout } from '../../server/fanout.js';
 import { Codec } from '../../protocol/codec.js';
 import { next, startDemo, type DemoHarness } from '../helpers.js';
+import { withoutUpdate } from '../../bench/without-update.js';
 
 let demo: DemoHarness | undefined;
 afterEach(async () => {
@@ -17,17 +18,6 @@ afterEach(async () => {
 
 const address = ['youtube_videos', 'dQw4w9WgXcQ'];
 const videosOf = (client: CapsyncClient): Promise<Video[]> => client.call<Video[]>('get_my_videos');
-
-/** A store without the optional atomic `update`: what a networked store offers (LiveObjects then retries on conflict). */
-function withoutUpdate(store: ObjectStore): ObjectStore {
-  return new Proxy(store, {
-    get: (target, key) => {
-      if (key === 'update') return undefined;
-      const value: unknown = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
 
 describe('conflict-safe updates over real sockets', () => {
   it('loses none of many concurrent edits from many clients (counted)', async () => {
