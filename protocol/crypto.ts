@@ -1,5 +1,5 @@
-import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
+import { hmacKeyState, hmacSha256, hmacWithState } from './hmac-sha256.js';
 
 /** HMAC-SHA-256 under one fixed key: what {@link CryptoProvider.keyedHmac} returns for a root key. */
 export type KeyedHmac = (message: Uint8Array) => Uint8Array;
@@ -32,7 +32,8 @@ export function keyedHmac(crypto: CryptoProvider, key: Uint8Array): KeyedHmac {
   return (message) => crypto.hmacSha256(copy, message);
 }
 
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+/** Constant-time equality: no branch on the bytes, so the time depends on the length alone (which is public). */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
@@ -40,26 +41,18 @@ function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /**
- * `@noble/hashes` HMAC with the key's inner and outer SHA-256 states computed once: each message then costs
- * the compressions of the message and of the outer block, into one scratch instance reused for every call
- * (calls are synchronous), instead of two more compressions and two new hash objects.
+ * HMAC under a fixed key with the key's inner and outer SHA-256 states computed once: each message then
+ * costs its own compressions and the outer block's (two for a block of the chain), and no object but the tag.
  */
-function nobleKeyedHmac(key: Uint8Array): KeyedHmac {
-  const keyed = hmac.create(sha256, key);
-  const scratch = keyed.clone();
-  return (message) => {
-    keyed._cloneInto(scratch);
-    scratch.update(message);
-    const out = new Uint8Array(32);
-    scratch.digestInto(out);
-    return out;
-  };
+function precomputedHmac(key: Uint8Array): KeyedHmac {
+  const state = hmacKeyState(key);
+  return (message) => hmacWithState(state, message);
 }
 
 /** The isomorphic provider. */
 export const nobleCrypto: CryptoProvider = {
-  hmacSha256: (key, message) => hmac(sha256, key, message),
+  hmacSha256,
   sha256: (message) => sha256(message),
   timingSafeEqual: constantTimeEqual,
-  keyedHmac: nobleKeyedHmac,
+  keyedHmac: precomputedHmac,
 };

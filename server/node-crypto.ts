@@ -1,44 +1,41 @@
 import * as crypto from 'node:crypto';
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { CryptoProvider, KeyedHmac } from '../protocol/crypto.js';
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual, type CryptoProvider, type KeyedHmac } from '../protocol/crypto.js';
+import { hmacKeyState, hmacSha256 as portableHmac, hmacWithState } from '../protocol/hmac-sha256.js';
 
 // One-shot `crypto.hash` (Node 20.12+): no Hash object per digest, which is most of what a short digest costs.
 const oneShot = (crypto as { hash?: (algorithm: string, data: Uint8Array, encoding: 'buffer') => Buffer }).hash;
 
 /**
- * HMAC-SHA-256 under a fixed key (a root key) from `node:crypto`. An OpenSSL Hmac cannot be cloned, and a
- * cloned Hash (`createHash().copy()`) costs more than a fresh Hmac: what a short HMAC costs in Node is the
- * objects, not the compressions. So the key's inner and outer pads are computed once and each message is two
- * one-shot digests, H(opad || H(ipad || message)), with no object made per call.
+ * Below these message lengths the portable HMAC (noble's compression, no object per call) is cheaper than
+ * OpenSSL's: a `node:crypto` digest costs a native call, a Buffer and a Hash or Hmac object, about the price
+ * of three compressions in JS, whatever the length. A chain block is a few dozen bytes, so every step of a
+ * capability's chain takes the portable path; longer messages (a large block) take OpenSSL's, whose
+ * compressions are several times faster. Measured with bench/capability.ts and a sweep of message lengths:
+ * under a precomputed key (2 compressions for a short block) the crossover is near 200 bytes, under a fresh
+ * key (4) near 150.
+ */
+const PORTABLE_KEYED_MAX = 183; // 64 + 183 + 9 bytes: at most 4 blocks, 3 of them the message's
+const PORTABLE_ONE_SHOT_MAX = 119; // 2 message blocks, plus the key's 2 and the outer 1
+
+/**
+ * HMAC-SHA-256 under a fixed key (a root key, a cached chain tag): the key's inner and outer states computed
+ * once (protocol/hmac-sha256.ts), each short message run from them in JS. A long message goes through OpenSSL.
  */
 function nodeKeyedHmac(key: Uint8Array): KeyedHmac {
+  const state = hmacKeyState(key);
   const secret = Buffer.from(key);
-  if (oneShot === undefined) return (message) => createHmac('sha256', secret).update(message).digest();
-  const hash = oneShot;
-  const block = Buffer.alloc(64);
-  block.set(key.length > 64 ? hash('sha256', key, 'buffer') : key);
-  let inner = Buffer.alloc(64 + 256);
-  const outer = Buffer.alloc(64 + 32);
-  for (let i = 0; i < 64; i++) {
-    inner[i] = block[i]! ^ 0x36;
-    outer[i] = block[i]! ^ 0x5c;
-  }
-  return (message) => {
-    if (64 + message.length > inner.length) {
-      const larger = Buffer.alloc(64 + message.length);
-      inner.copy(larger, 0, 0, 64);
-      inner = larger;
-    }
-    inner.set(message, 64);
-    outer.set(hash('sha256', inner.subarray(0, 64 + message.length), 'buffer'), 64);
-    return hash('sha256', outer, 'buffer');
-  };
+  return (message) => (message.length <= PORTABLE_KEYED_MAX ? hmacWithState(state, message) : createHmac('sha256', secret).update(message).digest());
 }
 
-/** The capability chain's primitives from `node:crypto` (OpenSSL): about twice as fast as the portable default. */
+/**
+ * The capability chain's primitives for the Node server: OpenSSL for long messages and SHA-256, the portable
+ * HMAC for the short messages a chain is made of (see {@link PORTABLE_KEYED_MAX}), and a constant-time
+ * comparison in JS (32 bytes: a native call costs more than the loop).
+ */
 export const nodeCrypto: CryptoProvider = {
-  hmacSha256: (key, message) => createHmac('sha256', key).update(message).digest(),
+  hmacSha256: (key, message) => (message.length <= PORTABLE_ONE_SHOT_MAX ? portableHmac(key, message) : createHmac('sha256', key).update(message).digest()),
   sha256: oneShot === undefined ? (message) => createHash('sha256').update(message).digest() : (message) => oneShot('sha256', message, 'buffer'),
-  timingSafeEqual: (a, b) => a.length === b.length && timingSafeEqual(a, b),
+  timingSafeEqual: constantTimeEqual,
   keyedHmac: nodeKeyedHmac,
 };
