@@ -3,7 +3,8 @@ import { Capability, capabilityFromParts, pendingCapability, type BindingRestric
 import { chainOf, minExpiry, randomNonce, restrictionsOf, signChain, tagKey, verifyChain, verifyLastStep, type ChainSuite, type SignedChain } from './capability/chain.js';
 import { base64url } from 'jose';
 import { ancestorIds, assertStillValid, idsOf, marksOf, setStatus, statusOf, type GenerationMark, type Verification, type VerificationAuthority } from './capability/status.js';
-import { TAG_BYTES, checkedScope, decodeBlock, decodeToken, parseBlocks, type Block, type TokenParts } from './capability/token.js';
+import { TAG_BYTES, checkScopeLength, decodeBlock, decodeBlocks, decodeToken, type Block, type TokenParts } from './capability/token.js';
+import { tokenMatches } from './capability/token-match.js';
 import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
 import type { JsonValue } from './json-value.js';
@@ -50,7 +51,7 @@ export interface MintOptions extends Restrictions {
 }
 
 interface CacheEntry {
-  readonly token: Uint8Array;
+  /** A verified capability; a token is this entry's when it is its chain's, byte for byte ({@link tokenMatches}). */
   readonly cap: Capability;
   readonly verification: Verification;
   /** HMAC under the chain's last tag, its state computed once: the one step of every token narrowed from this one. */
@@ -81,9 +82,10 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** The provider and limits every capability this verifier mints or verifies narrows with. */
   readonly #suite: ChainSuite;
   readonly #random: (length: number) => Uint8Array;
-  readonly #cache: LRUCache<string, CacheEntry> | undefined;
+  /** Verified chains by 30 bits of their last tag ({@link cacheKey}). */
+  readonly #cache: LRUCache<number, CacheEntry> | undefined;
   /** The same entries by their chain's last block (see {@link prefixKey}): where a narrowed token finds its parent. */
-  readonly #prefixes: LRUCache<string, CacheEntry> | undefined;
+  readonly #prefixes: LRUCache<number, CacheEntry> | undefined;
   /** HMAC under each root key, its inner and outer state computed once. */
   readonly #roots = new WeakMap<RootKey, KeyedHmac>();
   /** The bound child sent to each (capability, principal): the same token and holding every time it is resent. */
@@ -168,7 +170,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     const verification = statusOf(child) as Verification;
     idsOf(verification);
     // The recipient sends it back with its next call: the verification is known already.
-    this.#remember({ token: child.toToken(), cap: child, verification });
+    this.#remember({ cap: child, verification });
     this.#bound?.set(key, child);
     return child;
   }
@@ -229,8 +231,8 @@ export class CapabilityVerifier implements VerificationAuthority {
 
   #lookup(token: Uint8Array): CacheEntry | undefined {
     if (this.#cache === undefined || token.length < TAG_BYTES) return undefined;
-    const entry = this.#cache.get(cacheKey(token));
-    return entry !== undefined && this.crypto.timingSafeEqual(entry.token, token) ? entry : undefined;
+    const entry = this.#cache.get(cacheKey(token, token.length - TAG_BYTES));
+    return entry !== undefined && tokenMatches(token, entry.cap[chainOf]!) ? entry : undefined;
   }
 
   #root(key: RootKey): KeyedHmac {
@@ -241,20 +243,24 @@ export class CapabilityVerifier implements VerificationAuthority {
 
   #remember(entry: CacheEntry): CacheEntry {
     if (this.#cache === undefined) return entry;
-    this.#cache.set(cacheKey(entry.token), entry);
     const chain = entry.cap[chainOf]!;
-    this.#prefixes!.set(prefixKey(chain.kid, chain.blockBytes), entry);
+    this.#cache.set(cacheKey(chain.tag, 0), entry);
+    this.#prefixes!.set(prefixKey(chain.blockBytes, chain.blockBytes.length), entry);
     return entry;
   }
 
+  /**
+   * Verifies token bytes the cache did not hold. The caller's buffer (a frame the transport may reuse) is
+   * read, never kept: the chain keeps a copy of each block and of the tag, not of the whole token (which
+   * {@link Capability.toToken} re-encodes if the capability is ever sent on).
+   */
   #verify(bytes: Uint8Array): CacheEntry | Capability {
-    const token = new Uint8Array(bytes);
-    const parts = decodeToken(token, this.limits);
+    const parts = decodeToken(bytes, this.limits);
     const parent = this.#parentOf(parts);
-    if (parent !== undefined) return this.#verifyStep(token, parts, parent);
-    const parsed = parseBlocks(token, parts, this.limits);
-    const { scope, decoded: blocks } = parsed;
-    const chain: SignedChain = { kid: parsed.kid, blockBytes: parsed.blocks, tag: parsed.tag, token, suite: this.#suite };
+    if (parent !== undefined) return this.#verifyStep(parts, parent);
+    const blockBytes = parts.blocks.map(owned);
+    const { scope, decoded: blocks } = decodeBlocks(blockBytes, this.limits);
+    const chain: SignedChain = { kid: parts.kid, blockBytes, tag: owned(parts.tag), suite: this.#suite };
     if (chain.kid === '' || chain.tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
     const key = this.keyring.get(chain.kid);
     if (key === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_UNKNOWN_KEY'));
@@ -265,7 +271,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     const marks = marksOf(blocks);
     const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(marks ? { marks } : {}) };
     setStatus(cap, verification);
-    return this.#remember({ token, cap, verification });
+    return this.#remember({ cap, verification });
   }
 
   /**
@@ -274,32 +280,34 @@ export class CapabilityVerifier implements VerificationAuthority {
    */
   #parentOf(parts: TokenParts): CacheEntry | undefined {
     const blocks = parts.blocks;
-    if (this.#prefixes === undefined || blocks.length < 2 || parts.kid === '' || parts.tag.length !== TAG_BYTES) return undefined;
-    const prefix = blocks.slice(0, -1);
-    const entry = this.#prefixes.get(prefixKey(parts.kid, prefix));
+    const length = blocks.length - 1;
+    if (this.#prefixes === undefined || length < 1 || parts.kid === '' || parts.tag.length !== TAG_BYTES) return undefined;
+    const entry = this.#prefixes.get(prefixKey(blocks, length));
     if (entry === undefined) return undefined;
     const chain = entry.cap[chainOf]!;
-    if (chain.kid !== parts.kid || chain.blockBytes.length !== prefix.length || this.keyring.get(parts.kid) === undefined) return undefined;
-    for (let i = 0; i < prefix.length; i++) if (!bytesEqual(chain.blockBytes[i]!, prefix[i]!)) return undefined;
+    if (chain.kid !== parts.kid || chain.blockBytes.length !== length || this.keyring.get(parts.kid) === undefined) return undefined;
+    for (let i = 0; i < length; i++) if (!bytesEqual(chain.blockBytes[i]!, blocks[i]!)) return undefined;
     return entry;
   }
 
   /**
-   * Verifies a token that extends `parent` by one block: that block alone is decoded (the others are the
-   * parent's, byte for byte) and one HMAC step from the parent's last tag checks the token's tag.
+   * Verifies a token that extends `parent` by one block: that block alone is copied and decoded (the others
+   * are the parent's, byte for byte, and the child shares the parent's copies) and one HMAC step from the
+   * parent's last tag checks the token's tag.
    */
-  #verifyStep(token: Uint8Array, parts: TokenParts, parent: CacheEntry): CacheEntry | Capability {
-    const lastBytes = parts.blocks[parts.blocks.length - 1]!;
+  #verifyStep(parts: TokenParts, parent: CacheEntry): CacheEntry | Capability {
+    const lastBytes = owned(parts.blocks[parts.blocks.length - 1]!);
     const last = decodeBlock(lastBytes, this.limits);
     const scope = appended(parent.cap.scope, last.segment);
+    checkScopeLength(scope.length, this.limits);
     const blocks = appended(parent.cap.blocks, [last]);
-    checkedScope({ kid: parts.kid, blocks: parts.blocks, tag: parts.tag, token, decoded: blocks, scope }, this.limits);
-    const chain: SignedChain = { kid: parts.kid, blockBytes: parts.blocks, tag: parts.tag, token, suite: this.#suite };
+    const blockBytes = appended(parent.cap[chainOf]!.blockBytes, [lastBytes]);
     const base = parent.verification;
     parent.step ??= keyedHmac(this.crypto, base.tags[base.tags.length - 1]!);
     const tag = verifyLastStep(this.crypto, parent.step, lastBytes, parts.tag);
-    if (tag === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-    const cap = capabilityFromParts(scope, blocks, chain);
+    if (tag === undefined) return rejected(scope, blocks, { kid: parts.kid, blockBytes, tag: owned(parts.tag), suite: this.#suite }, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+    // The tag just computed equals the token's: the chain keeps it rather than a copy of the token's.
+    const cap = capabilityFromParts(scope, blocks, { kid: parts.kid, blockBytes, tag, suite: this.#suite });
     const verification: Verification = {
       tags: appended(base.tags, [tag]),
       expiresAt: minExpiry(base.expiresAt, last.expiresAt),
@@ -307,10 +315,10 @@ export class CapabilityVerifier implements VerificationAuthority {
       authority: this,
     };
     if (base.ancestors !== undefined) (verification as { ancestors?: readonly string[] }).ancestors = base.ancestors;
-    const marks = marksOf(blocks);
+    const marks = last.generation !== undefined && last.audience !== null ? appended(base.marks ?? [], [[last.audience, last.generation] as const]) : base.marks;
     if (marks !== undefined) (verification as { marks?: readonly GenerationMark[] }).marks = marks;
     setStatus(cap, verification);
-    return this.#remember({ token, cap, verification });
+    return this.#remember({ cap, verification });
   }
 }
 
@@ -321,14 +329,17 @@ function rejected(scope: JsonValue[], blocks: Block[], chain: SignedChain | unde
 }
 
 /**
- * Where a chain waits for tokens that extend it: its key id, length and the last 16 bytes of its last block
- * (that block's random nonce, or block 0's last ancestor id). Near unique; a hit is confirmed block by block.
+ * Where a chain of `length` blocks waits for tokens that extend it: a hash of its length and of the last 16
+ * bytes of its last block (that block's random nonce, and its generation when it has one; or block 0's last
+ * ancestor id), kept a small integer so the key costs no allocation. Near unique; a hit is confirmed block by
+ * block, so a collision (even a chosen one: a holder picks its own nonces) costs a miss, never a wrong answer.
  */
-function prefixKey(kid: string, blockBytes: readonly Uint8Array[]): string {
-  const last = blockBytes[blockBytes.length - 1]!;
-  return kid + '\u0000' + blockBytes.length + '\u0000' + tagKey(last.subarray(Math.max(0, last.length - 16)));
+function prefixKey(blockBytes: readonly Uint8Array[], length: number): number {
+  const last = blockBytes[length - 1]!;
+  let h = length;
+  for (let i = Math.max(0, last.length - 16); i < last.length; i++) h = (Math.imul(h, 31) + last[i]!) | 0;
+  return h & 0x3fffffff;
 }
-
 /** A new list of `head` then `tail` (frozen lists make `concat` and spreads slow). */
 function appended<T>(head: readonly T[], tail: readonly T[]): T[] {
   const out = new Array<T>(head.length + tail.length);
@@ -343,7 +354,15 @@ function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-// The tag is the token's last 32 bytes: a cheap, well-spread key. The whole token is compared on a hit.
-function cacheKey(token: Uint8Array): string {
-  return tagKey(token.subarray(token.length - TAG_BYTES));
+/** A private copy of bytes read from the caller's buffer (64 bytes or fewer stay on the JS heap). */
+function owned(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+/**
+ * 30 bits of the tag at `offset` (a token's last 32 bytes, or a chain's tag at 0): an HMAC output, so evenly
+ * spread, and a small integer, so a map key that costs no allocation. A hit is confirmed by {@link tokenMatches}.
+ */
+function cacheKey(bytes: Uint8Array, offset: number): number {
+  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | ((bytes[offset + 3]! & 0x3f) << 24));
 }

@@ -177,19 +177,33 @@ export function parseToken(bytes: Uint8Array, limits: Limits): ParsedToken {
  * block decoded, the scope assembled and checked.
  */
 export function parseBlocks(token: Uint8Array, parts: TokenParts, limits: Limits): ParsedToken {
-  const decoded: Block[] = [];
+  const { decoded, scope } = decodeBlocks(parts.blocks, limits);
+  return { kid: parts.kid, blocks: parts.blocks, tag: parts.tag, token, decoded, scope };
+}
+
+/**
+ * Every block of a chain decoded, and the scope they assemble, checked ({@link checkScopeLength}): what a
+ * verifier needs of the blocks, without the token. Throws `ERR_CAPABILITY_MALFORMED` or a limit code.
+ */
+export function decodeBlocks(blocks: readonly Uint8Array[], limits: Limits): { decoded: Block[]; scope: JsonValue[] } {
+  const decoded = new Array<Block>(blocks.length);
   const scope: JsonValue[] = [];
-  for (const blockBytes of parts.blocks) {
-    const block = decodeBlock(blockBytes, limits, decoded.length === 0);
-    decoded.push(block);
+  for (let i = 0; i < blocks.length; i++) {
+    const block = (decoded[i] = decodeBlock(blocks[i]!, limits, i === 0));
     for (const element of block.segment) scope.push(element);
   }
-  return checkedScope({ kid: parts.kid, blocks: parts.blocks, tag: parts.tag, token, decoded, scope }, limits);
+  checkScopeLength(scope.length, limits);
+  return { decoded, scope };
+}
+
+/** Refuses an assembled scope that is empty or longer than the limit. */
+export function checkScopeLength(length: number, limits: Limits): void {
+  if (length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
+  if (length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
 }
 
 /** Refuses a token whose assembled scope is empty or longer than the limit. */
 export function checkedScope(parsed: ParsedToken, limits: Limits): ParsedToken {
-  if (parsed.scope.length === 0) throw fail('ERR_CAPABILITY_MALFORMED', 'capability scope is empty');
-  if (parsed.scope.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
+  checkScopeLength(parsed.scope.length, limits);
   return parsed;
 }
