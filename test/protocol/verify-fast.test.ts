@@ -104,6 +104,57 @@ describe('a token narrowed from a cached capability', () => {
   });
 });
 
+describe('what a verifier keeps of the bytes it is given', () => {
+  it('keeps no view of the caller\'s buffer: a frame reused after decode changes nothing, cold or by one step', async () => {
+    const { verifier } = await makeVerifier({ crypto: nodeCrypto });
+    const parent = verifier.mint(['doc', 7]).narrow(['read']);
+    const child = capabilityFromToken(parent.toToken()).narrow(['page'], { audience: 'alice' });
+    for (const token of [parent.toToken(), child.toToken()]) {
+      const frame = Uint8Array.from(token);
+      const cap = verifier.decode(frame, 'alice');
+      frame.fill(0);
+      expect(toHex(cap.toToken())).toBe(toHex(token));
+      expect(verification(cap).tags.at(-1)).toEqual(token.subarray(token.length - 32));
+      // The same bytes again are a cache hit; the zeroed frame is not.
+      expect(verifier.decode(Uint8Array.from(token), 'alice')).toBe(cap);
+      expect(() => verifier.decode(frame, 'alice')).toThrow();
+    }
+  });
+
+  it('confirms a cache hit on every part: the same tag under other blocks, another kid or a flipped tag byte is no hit', async () => {
+    const { verifier } = await makeVerifier({ crypto: nodeCrypto });
+    const cap = verifier.mint(['doc', 1]).narrow(['read']);
+    const token = cap.toToken();
+    verifier.decode(token, null);
+    const parts = decodeToken(token, defaultLimits);
+    const otherBlock = encodeBlock({ segment: ['write'], expiresAt: null, audience: null }, new Uint8Array(16));
+    const sameTagOtherBlocks = encodeToken({ kid: parts.kid, blocks: [parts.blocks[0]!, otherBlock], tag: parts.tag });
+    expect(codeOf(() => unwrapCapability(verifier.decode(sameTagOtherBlocks, null), ['doc']))).toBe('ERR_CAPABILITY_BAD_SIGNATURE');
+    const otherKid = encodeToken({ kid: 'k9', blocks: parts.blocks, tag: parts.tag });
+    expect(codeOf(() => unwrapCapability(verifier.decode(otherKid, null), ['doc']))).toBe('ERR_CAPABILITY_UNKNOWN_KEY');
+    for (const at of [0, 31]) {
+      const flipped = Uint8Array.from(token);
+      flipped[flipped.length - 32 + at]! ^= 0x80;
+      expect(codeOf(() => unwrapCapability(verifier.decode(flipped, null), ['doc']))).toBe('ERR_CAPABILITY_BAD_SIGNATURE');
+    }
+    expect(unwrapCapability(verifier.decode(token, null), ['doc', 1, 'read'])).toHaveLength(3);
+  });
+
+  it('verifies a token in a longer but valid encoding (bin16 blocks) as the same capability', async () => {
+    const { verifier } = await makeVerifier({ crypto: nodeCrypto });
+    const cap = verifier.mint(['doc', 2]);
+    const parts = decodeToken(cap.toToken(), defaultLimits);
+    const bin16 = (b: Uint8Array): number[] => [0xc5, b.length >> 8, b.length & 0xff, ...b];
+    const kid = [...new TextEncoder().encode(parts.kid)];
+    const long = Uint8Array.from([0x94, 0x01, 0xa0 + kid.length, ...kid, 0x91, ...bin16(parts.blocks[0]!), 0xc4, 32, ...parts.tag]);
+    expect(long.length).toBeGreaterThan(cap.toToken().length);
+    const first = verifier.decode(long, null);
+    expect(unwrapCapability(first, ['doc', 2])).toHaveLength(2);
+    expect(first.revocationId).toBe(cap.revocationId);
+    expect(unwrapCapability(verifier.decode(long, null), ['doc', 2])).toHaveLength(2);
+  });
+});
+
 /** Bytes near a real token or block: the canonical encoding, then random edits and truncations. */
 function mutated(base: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8Array> {
   return fc.tuple(base, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), fc.nat()).map(([bytes, edits, cut]) => {
