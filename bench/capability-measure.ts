@@ -1,7 +1,12 @@
-/** Interleaved timing for `bench:capability`: slices of every operation in turn, medians over rounds. */
+/**
+ * Interleaved timing for `bench:capability`: small batches of every operation in turn (in reverse order
+ * every other round), each batch's CPU time recorded, medians over the rounds. The batches are short (a few
+ * ms) so that the operations a target compares run within milliseconds of each other and a burst of load on
+ * a shared machine lands on both: timing `jose` and capsync at different moments made their ratio swing 6x.
+ */
 
-const ROUNDS = 15;
-const SLICE_MS = 50;
+const ROUNDS = 150;
+const SLICE_MS = 2;
 const WARMUP_MS = 200;
 
 export interface Op {
@@ -47,8 +52,9 @@ export async function measure(ops: Op[]): Promise<number> {
     o.iterations = Math.max(1, Math.round((n * SLICE_MS * 1e6) / ns));
     await slice(o, Math.round((o.iterations * WARMUP_MS) / SLICE_MS)); // JIT, caches and thread pool warmed
   }
+  const reversed = [...ops].reverse();
   for (let r = 0; r < ROUNDS; r++) {
-    for (const o of ops) {
+    for (const o of r % 2 === 0 ? ops : reversed) {
       await slice(o, Math.ceil(o.iterations / 10)); // back in cache after the other operations ran
       const { wall, cpu } = await slice(o, o.iterations);
       o.samples.push(cpu / o.iterations);
@@ -64,8 +70,8 @@ export function median(values: readonly number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-/** The median over rounds of a / b measured in the same round (CPU time, or wall time). */
+/** The ratio of the medians over rounds of a and b (CPU time, or wall time): a batch is too short to be judged alone. */
 export function ratio(a: Op, b: Op, wall = false): number {
   const [x, y] = wall ? [a.wall, b.wall] : [a.samples, b.samples];
-  return median(x.map((v, i) => v / y[i]!));
+  return median(x) / median(y);
 }
