@@ -7,8 +7,9 @@ export type KeyedHmac = (message: Uint8Array) => Uint8Array;
 /**
  * The two primitives the capability chain needs, synchronous so `narrow()` never waits.
  * The default is `@noble/hashes` (audited, runs in browsers). There is no process-wide choice: a
- * `CapabilityVerifier` is given its provider (the Node server passes `node:crypto`, about twice as fast),
- * and the capabilities it mints or verifies keep it for narrowing.
+ * `CapabilityVerifier` is given its provider (the Node server passes `nodeCrypto`: OpenSSL for long messages),
+ * and the capabilities it mints or verifies keep it for narrowing. Both run a chain's HMACs through
+ * protocol/hmac-sha256.ts, which for a message of a few dozen bytes is cheaper than a native call.
  */
 export interface CryptoProvider {
   /** HMAC-SHA-256 of `message` under `key`. */

@@ -4,6 +4,7 @@ import { chainOf, minExpiry, randomNonce, restrictionsOf, signChain, tagKey, ver
 import { base64url } from 'jose';
 import { ancestorIds, assertStillValid, idsOf, marksOf, setStatus, statusOf, type GenerationMark, type Verification, type VerificationAuthority } from './capability/status.js';
 import { TAG_BYTES, checkScopeLength, decodeBlock, decodeBlocks, decodeToken, type Block, type TokenParts } from './capability/token.js';
+import { readTokenLayout } from './capability/token-fast.js';
 import { tokenMatches } from './capability/token-match.js';
 import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
@@ -30,8 +31,8 @@ export interface VerifierOptions {
   readonly random?: (length: number) => Uint8Array;
   /**
    * The HMAC and SHA-256 implementation. Default `nobleCrypto` (`@noble/hashes`, runs anywhere); the Node
-   * server passes `nodeCrypto` (OpenSSL, about twice as fast). Capabilities this verifier mints or verifies
-   * keep it: narrowing them on the server uses the same provider.
+   * server passes `nodeCrypto` (OpenSSL for long messages, the same portable HMAC for a chain's short
+   * blocks). Capabilities this verifier mints or verifies keep it: narrowing them on the server uses the same provider.
    */
   readonly crypto?: CryptoProvider;
 }
@@ -245,22 +246,45 @@ export class CapabilityVerifier implements VerificationAuthority {
     if (this.#cache === undefined) return entry;
     const chain = entry.cap[chainOf]!;
     this.#cache.set(cacheKey(chain.tag, 0), entry);
-    this.#prefixes!.set(prefixKey(chain.blockBytes, chain.blockBytes.length), entry);
+    const last = chain.blockBytes[chain.blockBytes.length - 1]!;
+    this.#prefixes!.set(prefixKey(last, 0, last.length, chain.blockBytes.length), entry);
     return entry;
   }
 
   /**
    * Verifies token bytes the cache did not hold. The caller's buffer (a frame the transport may reuse) is
    * read, never kept: the chain keeps a copy of each block and of the tag, not of the whole token (which
-   * {@link Capability.toToken} re-encodes if the capability is ever sent on).
+   * {@link Capability.toToken} re-encodes if the capability is ever sent on). A token in the encoding capsync
+   * writes is read in place (no view made of its parts); any other goes through the generic decoder.
    */
   #verify(bytes: Uint8Array): CacheEntry | Capability {
-    const parts = decodeToken(bytes, this.limits);
+    const limits = this.limits;
+    const layout = bytes.length > limits.maxTokenBytes ? undefined : readTokenLayout(bytes, limits);
+    if (layout === undefined) return this.#verifyParts(decodeToken(bytes, limits));
+    // What decodeToken checks beyond the layout, in its order.
+    const { kid, at } = layout;
+    const count = at.length / 2 - 1;
+    if (count === 0) throw fail('ERR_CAPABILITY_MALFORMED');
+    if (count - 1 > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
+    const tagStart = at[2 * count]!;
+    const parent = this.#parentAt(bytes, kid, at, tagStart);
+    if (parent !== undefined) return this.#verifyStep(kid, copyOf(bytes, at[2 * count - 2]!, at[2 * count - 1]!), bytes.subarray(tagStart), parent);
+    const blocks = new Array<Uint8Array>(count);
+    for (let i = 0; i < count; i++) blocks[i] = copyOf(bytes, at[2 * i]!, at[2 * i + 1]!);
+    return this.#verifyCold(kid, blocks, copyOf(bytes, tagStart, bytes.length));
+  }
+
+  /** {@link #verify} of a token the generic decoder split (its parts may be views of the caller's buffer). */
+  #verifyParts(parts: TokenParts): CacheEntry | Capability {
     const parent = this.#parentOf(parts);
-    if (parent !== undefined) return this.#verifyStep(parts, parent);
-    const blockBytes = parts.blocks.map(owned);
+    if (parent !== undefined) return this.#verifyStep(parts.kid, owned(parts.blocks[parts.blocks.length - 1]!), parts.tag, parent);
+    return this.#verifyCold(parts.kid, parts.blocks.map(owned), owned(parts.tag));
+  }
+
+  /** Verifies a whole chain from its root key; `blockBytes` and `tag` are the verifier's own copies. */
+  #verifyCold(kid: string, blockBytes: Uint8Array[], tag: Uint8Array): CacheEntry | Capability {
     const { scope, decoded: blocks } = decodeBlocks(blockBytes, this.limits);
-    const chain: SignedChain = { kid: parts.kid, blockBytes, tag: owned(parts.tag), suite: this.#suite };
+    const chain: SignedChain = { kid, blockBytes, tag, suite: this.#suite };
     if (chain.kid === '' || chain.tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
     const key = this.keyring.get(chain.kid);
     if (key === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_UNKNOWN_KEY'));
@@ -282,21 +306,33 @@ export class CapabilityVerifier implements VerificationAuthority {
     const blocks = parts.blocks;
     const length = blocks.length - 1;
     if (this.#prefixes === undefined || length < 1 || parts.kid === '' || parts.tag.length !== TAG_BYTES) return undefined;
-    const entry = this.#prefixes.get(prefixKey(blocks, length));
+    const last = blocks[length - 1]!;
+    const entry = this.#prefixes.get(prefixKey(last, 0, last.length, length));
     if (entry === undefined) return undefined;
     const chain = entry.cap[chainOf]!;
     if (chain.kid !== parts.kid || chain.blockBytes.length !== length || this.keyring.get(parts.kid) === undefined) return undefined;
-    for (let i = 0; i < length; i++) if (!bytesEqual(chain.blockBytes[i]!, blocks[i]!)) return undefined;
+    for (let i = 0; i < length; i++) if (!bytesEqualAt(chain.blockBytes[i]!, blocks[i]!, 0, blocks[i]!.length)) return undefined;
+    return entry;
+  }
+
+  /** {@link #parentOf} of a token read in place: block `i` is `bytes` from `at[2i]` to `at[2i + 1]`. */
+  #parentAt(bytes: Uint8Array, kid: string, at: readonly number[], tagStart: number): CacheEntry | undefined {
+    const length = at.length / 2 - 2;
+    if (this.#prefixes === undefined || length < 1 || kid === '' || bytes.length - tagStart !== TAG_BYTES) return undefined;
+    const entry = this.#prefixes.get(prefixKey(bytes, at[2 * length - 2]!, at[2 * length - 1]!, length));
+    if (entry === undefined) return undefined;
+    const chain = entry.cap[chainOf]!;
+    if (chain.kid !== kid || chain.blockBytes.length !== length || this.keyring.get(kid) === undefined) return undefined;
+    for (let i = 0; i < length; i++) if (!bytesEqualAt(chain.blockBytes[i]!, bytes, at[2 * i]!, at[2 * i + 1]!)) return undefined;
     return entry;
   }
 
   /**
-   * Verifies a token that extends `parent` by one block: that block alone is copied and decoded (the others
-   * are the parent's, byte for byte, and the child shares the parent's copies) and one HMAC step from the
-   * parent's last tag checks the token's tag.
+   * Verifies a token that extends `parent` by one block, `lastBytes` (the verifier's copy): that block alone
+   * is decoded (the others are the parent's, byte for byte, and the child shares the parent's copies) and
+   * one HMAC step from the parent's last tag checks the token's `tag` (read, not kept).
    */
-  #verifyStep(parts: TokenParts, parent: CacheEntry): CacheEntry | Capability {
-    const lastBytes = owned(parts.blocks[parts.blocks.length - 1]!);
+  #verifyStep(kid: string, lastBytes: Uint8Array, tokenTag: Uint8Array, parent: CacheEntry): CacheEntry | Capability {
     const last = decodeBlock(lastBytes, this.limits);
     const scope = appended(parent.cap.scope, last.segment);
     checkScopeLength(scope.length, this.limits);
@@ -304,10 +340,10 @@ export class CapabilityVerifier implements VerificationAuthority {
     const blockBytes = appended(parent.cap[chainOf]!.blockBytes, [lastBytes]);
     const base = parent.verification;
     parent.step ??= keyedHmac(this.crypto, base.tags[base.tags.length - 1]!);
-    const tag = verifyLastStep(this.crypto, parent.step, lastBytes, parts.tag);
-    if (tag === undefined) return rejected(scope, blocks, { kid: parts.kid, blockBytes, tag: owned(parts.tag), suite: this.#suite }, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+    const tag = verifyLastStep(this.crypto, parent.step, lastBytes, tokenTag);
+    if (tag === undefined) return rejected(scope, blocks, { kid, blockBytes, tag: owned(tokenTag), suite: this.#suite }, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
     // The tag just computed equals the token's: the chain keeps it rather than a copy of the token's.
-    const cap = capabilityFromParts(scope, blocks, { kid: parts.kid, blockBytes, tag, suite: this.#suite });
+    const cap = capabilityFromParts(scope, blocks, { kid, blockBytes, tag, suite: this.#suite });
     const verification: Verification = {
       tags: appended(base.tags, [tag]),
       expiresAt: minExpiry(base.expiresAt, last.expiresAt),
@@ -334,10 +370,9 @@ function rejected(scope: JsonValue[], blocks: Block[], chain: SignedChain | unde
  * ancestor id), kept a small integer so the key costs no allocation. Near unique; a hit is confirmed block by
  * block, so a collision (even a chosen one: a holder picks its own nonces) costs a miss, never a wrong answer.
  */
-function prefixKey(blockBytes: readonly Uint8Array[], length: number): number {
-  const last = blockBytes[length - 1]!;
+function prefixKey(bytes: Uint8Array, start: number, end: number, length: number): number {
   let h = length;
-  for (let i = Math.max(0, last.length - 16); i < last.length; i++) h = (Math.imul(h, 31) + last[i]!) | 0;
+  for (let i = Math.max(start, end - 16); i < end; i++) h = (Math.imul(h, 31) + bytes[i]!) | 0;
   return h & 0x3fffffff;
 }
 /** A new list of `head` then `tail` (frozen lists make `concat` and spreads slow). */
@@ -348,10 +383,22 @@ function appended<T>(head: readonly T[], tail: readonly T[]): T[] {
   return out;
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** True when `a` equals `bytes` from `start` to `end`. */
+function bytesEqualAt(a: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
+  if (a.length !== end - start) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== bytes[start + i]) return false;
   return true;
+}
+
+/**
+ * A private copy of `bytes` from `start` to `end`, as a plain Uint8Array. Never `slice`: on a Node Buffer (a
+ * frame) `slice` is a view of the same memory.
+ */
+function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  const out = new Uint8Array(end - start);
+  if (out.length > 64) out.set(bytes.subarray(start, end));
+  else for (let i = 0; i < out.length; i++) out[i] = bytes[start + i]!;
+  return out;
 }
 
 /** A private copy of bytes read from the caller's buffer (64 bytes or fewer stay on the JS heap). */

@@ -54,15 +54,8 @@ function asciiString(r: Reader, limits: Limits): string | undefined {
 
 /** A bin8/bin16 payload at the cursor (a view, not a copy), or undefined. */
 function binary(r: Reader, limits: Limits): Uint8Array | undefined {
-  const t = r.b[r.pos];
-  let len: number;
-  let start: number;
-  if (t === 0xc4 && r.pos + 2 <= r.end) (len = r.b[r.pos + 1]!), (start = r.pos + 2);
-  else if (t === 0xc5 && r.pos + 3 <= r.end) (len = (r.b[r.pos + 1]! << 8) | r.b[r.pos + 2]!), (start = r.pos + 3);
-  else return undefined;
-  if (start + len > r.end || len > limits.maxBinaryBytes) return undefined;
-  r.pos = start + len;
-  return r.b.subarray(start, start + len);
+  const start = binaryAt(r, limits);
+  return start < 0 ? undefined : r.b.subarray(start, r.pos);
 }
 
 const NOT_READ = Symbol('not read');
@@ -137,4 +130,40 @@ export function readBlockFast(bytes: Uint8Array, limits: Limits): [JsonValue[], 
   const nonce = binary(r, limits);
   if (nonce === undefined || r.pos !== r.end) return undefined;
   return [segment, expiresAt, audience, nonce];
+}
+
+/**
+ * Where the parts of a token in its canonical encoding lie, without a view made of any: the key id, then
+ * the start and end of every block and, last, of the tag, in `at`. Accepts exactly what {@link readTokenFast}
+ * accepts (and undefined otherwise), for a verifier that copies only the bytes it keeps.
+ */
+export function readTokenLayout(bytes: Uint8Array, limits: Limits): { kid: string; at: number[] } | undefined {
+  const r: Reader = { b: bytes, pos: 0, end: bytes.length };
+  if (bytes[0] !== 0x94 || bytes[1] !== 0x01 || limits.maxDepth < 2 || bytes.length > limits.maxFrameBytes) return undefined;
+  r.pos = 2;
+  const kid = asciiString(r, limits);
+  if (kid === undefined) return undefined;
+  const count = listLength(r);
+  if (count < 0 || 6 + count > limits.maxElements) return undefined;
+  const at = new Array<number>(2 * count + 2);
+  for (let i = 0; i <= count; i++) {
+    const start = binaryAt(r, limits);
+    if (start < 0) return undefined;
+    at[2 * i] = start;
+    at[2 * i + 1] = r.pos;
+  }
+  return r.pos === r.end ? { kid, at } : undefined;
+}
+
+/** {@link binary} without the view: the payload's start (the cursor moves past it), or -1. */
+function binaryAt(r: Reader, limits: Limits): number {
+  const t = r.b[r.pos];
+  let len: number;
+  let start: number;
+  if (t === 0xc4 && r.pos + 2 <= r.end) (len = r.b[r.pos + 1]!), (start = r.pos + 2);
+  else if (t === 0xc5 && r.pos + 3 <= r.end) (len = (r.b[r.pos + 1]! << 8) | r.b[r.pos + 2]!), (start = r.pos + 3);
+  else return -1;
+  if (start + len > r.end || len > limits.maxBinaryBytes) return -1;
+  r.pos = start + len;
+  return start;
 }

@@ -105,19 +105,21 @@ describe('a token narrowed from a cached capability', () => {
 });
 
 describe('what a verifier keeps of the bytes it is given', () => {
-  it('keeps no view of the caller\'s buffer: a frame reused after decode changes nothing, cold or by one step', async () => {
-    const { verifier } = await makeVerifier({ crypto: nodeCrypto });
-    const parent = verifier.mint(['doc', 7]).narrow(['read']);
-    const child = capabilityFromToken(parent.toToken()).narrow(['page'], { audience: 'alice' });
-    for (const token of [parent.toToken(), child.toToken()]) {
-      const frame = Uint8Array.from(token);
-      const cap = verifier.decode(frame, 'alice');
-      frame.fill(0);
-      expect(toHex(cap.toToken())).toBe(toHex(token));
-      expect(verification(cap).tags.at(-1)).toEqual(token.subarray(token.length - 32));
-      // The same bytes again are a cache hit; the zeroed frame is not.
-      expect(verifier.decode(Uint8Array.from(token), 'alice')).toBe(cap);
-      expect(() => verifier.decode(frame, 'alice')).toThrow();
+  it('keeps no view of the caller\'s buffer (a Uint8Array or a Buffer): a frame reused after decode changes nothing, cold or by one step', async () => {
+    for (const asFrame of [(t: Uint8Array) => Uint8Array.from(t), (t: Uint8Array) => Buffer.from(t)]) {
+      const { verifier } = await makeVerifier({ crypto: nodeCrypto });
+      const parent = verifier.mint(['doc', 7]).narrow(['read']);
+      const child = capabilityFromToken(parent.toToken()).narrow(['page'], { audience: 'alice' });
+      for (const token of [parent.toToken(), child.toToken()]) {
+        const frame = asFrame(token);
+        const cap = verifier.decode(frame, 'alice');
+        frame.fill(0);
+        expect(toHex(cap.toToken())).toBe(toHex(token));
+        expect(verification(cap).tags.at(-1)).toEqual(token.subarray(token.length - 32));
+        // The same bytes again are a cache hit; the zeroed frame is not.
+        expect(verifier.decode(Uint8Array.from(token), 'alice')).toBe(cap);
+        expect(() => verifier.decode(frame, 'alice')).toThrow();
+      }
     }
   });
 
