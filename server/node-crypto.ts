@@ -30,7 +30,7 @@ function nodeKeyedHmac(key: Uint8Array): KeyedHmac {
 
 /**
  * The capability chain's primitives for the Node server: OpenSSL for long messages and SHA-256, the portable
- * HMAC for the short messages a chain is made of (see {@link PORTABLE_KEYED_MAX}), and a constant-time
+ * HMAC for the short messages a chain is made of (see `PORTABLE_KEYED_MAX`), and a constant-time
  * comparison in JS (32 bytes: a native call costs more than the loop).
  */
 export const nodeCrypto: CryptoProvider = {

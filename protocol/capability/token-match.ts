@@ -6,7 +6,7 @@ import type { SignedChain } from './chain.js';
  *
  * A verifier confirms a cache hit with it, so a verified chain needs no private copy of the whole token it
  * came in (only its blocks and tag): a copy of more than 64 bytes is an off-heap buffer, which costs more
- * to allocate and free than a chain step. It reads the header forms {@link readTokenFast} reads and returns
+ * to allocate and free than a chain step. It reads the header forms `readTokenFast` reads and returns
  * false for any other encoding (the caller then verifies the token afresh), so it never accepts bytes the
  * token decoder would read differently.
  */
