@@ -40,6 +40,22 @@ export interface CodecOptions {
   readonly portables?: PortableRegistry;
 }
 
+/** How {@link Codec.encode} checks what it wrote. */
+export interface EncodeOptions {
+  /**
+   * Scan the bytes as the peer will, so a value the peer refuses fails here, with a typed error, instead of
+   * being dropped there. `true`: every refusal is `ERR_NOT_ENCODABLE` (its message names the scan's code).
+   * `'limits'`: a broken limit keeps its own code (`ERR_FRAME_TOO_LARGE`, `ERR_LIMIT_STRING`, ...), so a
+   * client's call over a limit fails at once with the code the server would have answered.
+   */
+  readonly check?: boolean | 'limits';
+}
+
+/** The scan's codes for a value that is well formed but over one of the {@link Limits}. */
+const limitCodes: ReadonlySet<string> = new Set([
+  'ERR_FRAME_TOO_LARGE', 'ERR_LIMIT_DEPTH', 'ERR_LIMIT_ELEMENTS', 'ERR_LIMIT_STRING', 'ERR_LIMIT_BINARY', 'ERR_CAPABILITY_MALFORMED',
+]);
+
 /**
  * One encode or decode of one codec: what msgpackr's global dispatchers (protocol/extensions.ts) forward to
  * while it runs, and what it met on the way.
@@ -203,7 +219,7 @@ export class Codec {
   }
 
   /** Encodes a value. Unsigned capabilities are signed when the context has a verifier (server side). */
-  encode(value: unknown, context: CodecContext = {}, options: { check?: boolean } = {}): Uint8Array {
+  encode(value: unknown, context: CodecContext = {}, options: EncodeOptions = {}): Uint8Array {
     const run = new Run(this, context, false);
     let bytes: Uint8Array;
     try {
@@ -219,11 +235,28 @@ export class Codec {
         scanFrame(bytes, this.limits);
       } catch (error) {
         context.outboundHandles?.rollback(run.bound);
-        throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${(error as CapsyncError).code}`);
+        const code = (error as CapsyncError).code;
+        if (options.check === 'limits' && limitCodes.has(code)) throw error;
+        throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${code}`);
       }
     }
     if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
     return bytes;
+  }
+
+  /**
+   * @internal For a frame {@link Codec.decode} refused after its scan passed (an unknown portable class, a
+   * capability that does not decode): msgpackr's value with every extension left unbuilt, as undefined, so
+   * that plain parts (a push's address) can still be read. Undefined if the bytes do not scan or decode.
+   */
+  outline(bytes: Uint8Array): unknown {
+    const run: ExtensionRun = { decoding: true, packr: this.packr, packCapability: () => undefined, packPortable: () => new Uint8Array(0), noteExtension: () => undefined };
+    try {
+      scanFrame(bytes, this.limits);
+      return withRun(run, () => this.unpackr.unpack(bytes) as unknown);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Decodes bytes from a peer: scans limits first, then builds the value. Throws a {@link CapsyncError}. */
