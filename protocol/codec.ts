@@ -63,6 +63,12 @@ const limitCodes: ReadonlySet<string> = new Set([
 class Run implements ExtensionRun {
   /** Extensions met by the decoder, resolved once msgpackr has returned. */
   pending = 0;
+  /**
+   * The first extension that failed to build. The walk goes on past it, so that every handle binding of a
+   * frame that decodes is made even when the frame is refused (SPEC section 3.7): the sender counts its
+   * handles as bound once sent, and one refused frame must not shift the numbering of all later ones.
+   */
+  failed: CapsyncError | undefined;
   readonly capabilities: Capability[] = [];
   readonly portables: object[] = [];
   /** Capabilities bound to new handles by this encode (undone if the encode fails). */
@@ -129,13 +135,18 @@ function resolve(value: unknown, run: Run): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Pending) {
     run.pending--;
-    switch (value.type) {
-      case ExtensionType.capability:
-        return resolveCapability(value.bytes, run);
-      case ExtensionType.portable:
-        return resolvePortable(value.bytes, run);
-      default:
-        return resolveHandle(value.type, value.bytes, run);
+    try {
+      switch (value.type) {
+        case ExtensionType.capability:
+          return resolveCapability(value.bytes, run);
+        case ExtensionType.portable:
+          return resolvePortable(value.bytes, run);
+        default:
+          return resolveHandle(value.type, value.bytes, run);
+      }
+    } catch (error) {
+      run.failed ??= error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
+      return undefined;
     }
   }
   // Once every extension met by the decoder is resolved, the rest of the value holds none: stop walking.
@@ -182,9 +193,13 @@ function resolveHandle(type: number, payload: Uint8Array, run: Run): Capability 
 
 function resolvePortable(payload: Uint8Array, run: Run): object {
   const value: unknown = run.codec.unpackr.unpack(payload);
-  if (!Array.isArray(value) || value.length !== 2) throw fail('ERR_PORTABLE_INVALID');
+  if (!Array.isArray(value) || value.length !== 2) {
+    resolve(value, run); // for the handle bindings inside
+    throw fail('ERR_PORTABLE_INVALID');
+  }
   const [name, fields] = value as [unknown, unknown];
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields) || fields instanceof Pending || fields instanceof Uint8Array) {
+    resolve(fields, run);
     throw fail('ERR_PORTABLE_INVALID');
   }
   const object = run.codec.portables.revive(name, resolve(fields, run));
@@ -267,7 +282,9 @@ export class Codec {
     try {
       value = withRun(run, () => {
         const decoded: unknown = this.unpackr.unpack(bytes);
-        return run.pending > 0 ? resolve(decoded, run) : decoded;
+        const built = run.pending > 0 ? resolve(decoded, run) : decoded;
+        if (run.failed !== undefined) throw run.failed;
+        return built;
       });
     } catch (error) {
       throw error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');

@@ -6,7 +6,7 @@ import { Codec } from '../../protocol/codec.js';
 import { FrameType } from '../../protocol/frames.js';
 import { CapsyncServer, silentLogger } from '../../server/index.js';
 import { FakeServer, Note } from '../client/fake-server.js';
-import { RawPeer } from '../fuzz/raw-peer.js';
+import { RawPeer } from '../../bench/fuzz/raw-peer.js';
 import { SECRET } from '../helpers.js';
 import { codeOf, ext } from '../protocol/helpers.js';
 

@@ -1,4 +1,4 @@
-import WebSocket from 'ws';
+import { WebSocket } from 'ws';
 import { Codec } from '../../protocol/codec.js';
 
 /**
