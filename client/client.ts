@@ -100,8 +100,10 @@ export class CapsyncClient {
       inbound: { onPortable: (object) => this.#adopt(object), onCapability: (cap) => this.#resume.held.add(cap) },
       hello: (hello) => this.#hello(hello),
       frame: (frame) => this.#dispatch(frame),
-      unreadable: (id, reason) => {
+      unreadable: (id, reason, pushAddress) => {
         if (id !== null) this.#requests.reject(id, reason);
+        // An object whose push cannot be read cannot be kept up to date: its live streams say why.
+        if (pushAddress !== undefined) this.#live.fail(pushAddress, reason);
       },
       resumeFrame: (id) => this.#resume.frame(id),
       resumed: (answer) => {

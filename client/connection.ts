@@ -1,6 +1,8 @@
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { CapsyncError, CloseCode, fail } from '../protocol/errors.js';
 import { FrameType, peekAnswerId, serverFrameTypes, validateFrame, type Frame, type FrameOf } from '../protocol/frames.js';
+import type { JsonValue } from '../protocol/json-value.js';
+import { unreadablePushAddress } from './unreadable.js';
 import { OutboundHandles } from '../protocol/handles.js';
 
 /** The minimal WebSocket surface the client uses: the browser's WebSocket and `ws` both provide it. */
@@ -48,8 +50,11 @@ export interface ConnectionEvents {
   hello(hello: Hello): void;
   /** Every frame that decoded and validated, hello included (a ping has already been answered). */
   frame(frame: Frame): void;
-  /** A frame that could not be decoded; `answerId` is the call it answered when its first bytes say so. */
-  unreadable(answerId: number | null, reason: CapsyncError): void;
+  /**
+   * A frame that could not be decoded; `answerId` is the call it answered when its first bytes say so, and
+   * `pushAddress` the object a push was about when its plain parts say so.
+   */
+  unreadable(answerId: number | null, reason: CapsyncError, pushAddress?: JsonValue[]): void;
   /**
    * The socket closed, or was given up by {@link Connection.abandon}. Called once, before
    * {@link Connection.closed} resolves; `refusal` is the typed reason the upgrade was refused, if it was.
@@ -145,7 +150,8 @@ export class Connection {
    * (`ERR_NOT_ENCODABLE`, ...) before anything is sent.
    */
   send(frame: unknown[]): void {
-    this.#socket.send(this.#codec.encode(frame, this.#outbound));
+    // Scanned as the server will scan it: an argument over a limit fails here with the limit's code.
+    this.#socket.send(this.#codec.encode(frame, this.#outbound, { check: 'limits' }));
   }
 
   /** Sends bytes as they are (scripted protocol tests). */
@@ -191,7 +197,8 @@ export class Connection {
     } catch (error) {
       // Nothing from an unreadable frame is used; if it answers a call, that call fails now with the reason
       // rather than at its timeout.
-      this.#events.unreadable(peekAnswerId(bytes), error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED'));
+      const reason = error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
+      this.#events.unreadable(peekAnswerId(bytes), reason, unreadablePushAddress(this.#codec, bytes));
       return;
     }
     if (frame[0] === FrameType.ping) this.#socket.send(this.#codec.encode([FrameType.pong, frame[1]]));

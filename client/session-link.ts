@@ -3,6 +3,7 @@ import type { CodecContext } from '../protocol/codec.js';
 import { Codec } from '../protocol/codec.js';
 import { CapsyncError, CloseCode, fail } from '../protocol/errors.js';
 import { FrameType, type Frame } from '../protocol/frames.js';
+import type { JsonValue } from '../protocol/json-value.js';
 import { closeClassOf, refusalClassOf } from './close-codes.js';
 import { Connection, type CloseInfo, type Hello, type SocketFactory } from './connection.js';
 import { Heartbeat } from './heartbeat.js';
@@ -18,8 +19,8 @@ export interface LinkHooks {
   hello(hello: Hello): void;
   /** Every frame but the resume's answer, in arrival order. */
   frame(frame: Frame): void;
-  /** A frame that could not be decoded; `answerId` is the request it answered when its first bytes say so. */
-  unreadable(answerId: number | null, reason: CapsyncError): void;
+  /** A frame that could not be decoded; `answerId` (a request) or `pushAddress` (a push) say what it was about, when they can be read. */
+  unreadable(answerId: number | null, reason: CapsyncError, pushAddress?: JsonValue[]): void;
   /** The resume frame for a new connection, with request id `id`. */
   resumeFrame(id: number): unknown[];
   /** The resume was answered (`answer` undefined: refused by a server that cannot resume). */
@@ -141,9 +142,9 @@ export class SessionLink {
         open: () => this.#opened(connection),
         hello: (hello) => this.#hello(connection, hello),
         frame: (frame) => this.#frame(frame),
-        unreadable: (id, reason) => {
+        unreadable: (id, reason, pushAddress) => {
           this.#heartbeat?.heard();
-          this.#hooks.unreadable(id, reason);
+          this.#hooks.unreadable(id, reason, pushAddress);
         },
         closed: (info, refusal) => this.#dropped(connection, info, refusal),
       },

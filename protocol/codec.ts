@@ -40,6 +40,22 @@ export interface CodecOptions {
   readonly portables?: PortableRegistry;
 }
 
+/** How {@link Codec.encode} checks what it wrote. */
+export interface EncodeOptions {
+  /**
+   * Scan the bytes as the peer will, so a value the peer refuses fails here, with a typed error, instead of
+   * being dropped there. `true`: every refusal is `ERR_NOT_ENCODABLE` (its message names the scan's code).
+   * `'limits'`: a broken limit keeps its own code (`ERR_FRAME_TOO_LARGE`, `ERR_LIMIT_STRING`, ...), so a
+   * client's call over a limit fails at once with the code the server would have answered.
+   */
+  readonly check?: boolean | 'limits';
+}
+
+/** The scan's codes for a value that is well formed but over one of the {@link Limits}. */
+const limitCodes: ReadonlySet<string> = new Set([
+  'ERR_FRAME_TOO_LARGE', 'ERR_LIMIT_DEPTH', 'ERR_LIMIT_ELEMENTS', 'ERR_LIMIT_STRING', 'ERR_LIMIT_BINARY', 'ERR_CAPABILITY_MALFORMED',
+]);
+
 /**
  * One encode or decode of one codec: what msgpackr's global dispatchers (protocol/extensions.ts) forward to
  * while it runs, and what it met on the way.
@@ -47,6 +63,12 @@ export interface CodecOptions {
 class Run implements ExtensionRun {
   /** Extensions met by the decoder, resolved once msgpackr has returned. */
   pending = 0;
+  /**
+   * The first extension that failed to build. The walk goes on past it, so that every handle binding of a
+   * frame that decodes is made even when the frame is refused (SPEC section 3.7): the sender counts its
+   * handles as bound once sent, and one refused frame must not shift the numbering of all later ones.
+   */
+  failed: CapsyncError | undefined;
   readonly capabilities: Capability[] = [];
   readonly portables: object[] = [];
   /** Capabilities bound to new handles by this encode (undone if the encode fails). */
@@ -113,13 +135,18 @@ function resolve(value: unknown, run: Run): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (value instanceof Pending) {
     run.pending--;
-    switch (value.type) {
-      case ExtensionType.capability:
-        return resolveCapability(value.bytes, run);
-      case ExtensionType.portable:
-        return resolvePortable(value.bytes, run);
-      default:
-        return resolveHandle(value.type, value.bytes, run);
+    try {
+      switch (value.type) {
+        case ExtensionType.capability:
+          return resolveCapability(value.bytes, run);
+        case ExtensionType.portable:
+          return resolvePortable(value.bytes, run);
+        default:
+          return resolveHandle(value.type, value.bytes, run);
+      }
+    } catch (error) {
+      run.failed ??= error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
+      return undefined;
     }
   }
   // Once every extension met by the decoder is resolved, the rest of the value holds none: stop walking.
@@ -166,9 +193,13 @@ function resolveHandle(type: number, payload: Uint8Array, run: Run): Capability 
 
 function resolvePortable(payload: Uint8Array, run: Run): object {
   const value: unknown = run.codec.unpackr.unpack(payload);
-  if (!Array.isArray(value) || value.length !== 2) throw fail('ERR_PORTABLE_INVALID');
+  if (!Array.isArray(value) || value.length !== 2) {
+    resolve(value, run); // for the handle bindings inside
+    throw fail('ERR_PORTABLE_INVALID');
+  }
   const [name, fields] = value as [unknown, unknown];
   if (fields === null || typeof fields !== 'object' || Array.isArray(fields) || fields instanceof Pending || fields instanceof Uint8Array) {
+    resolve(fields, run);
     throw fail('ERR_PORTABLE_INVALID');
   }
   const object = run.codec.portables.revive(name, resolve(fields, run));
@@ -203,7 +234,7 @@ export class Codec {
   }
 
   /** Encodes a value. Unsigned capabilities are signed when the context has a verifier (server side). */
-  encode(value: unknown, context: CodecContext = {}, options: { check?: boolean } = {}): Uint8Array {
+  encode(value: unknown, context: CodecContext = {}, options: EncodeOptions = {}): Uint8Array {
     const run = new Run(this, context, false);
     let bytes: Uint8Array;
     try {
@@ -219,11 +250,28 @@ export class Codec {
         scanFrame(bytes, this.limits);
       } catch (error) {
         context.outboundHandles?.rollback(run.bound);
-        throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${(error as CapsyncError).code}`);
+        const code = (error as CapsyncError).code;
+        if (options.check === 'limits' && limitCodes.has(code)) throw error;
+        throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${code}`);
       }
     }
     if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
     return bytes;
+  }
+
+  /**
+   * @internal For a frame {@link Codec.decode} refused after its scan passed (an unknown portable class, a
+   * capability that does not decode): msgpackr's value with every extension left unbuilt, as undefined, so
+   * that plain parts (a push's address) can still be read. Undefined if the bytes do not scan or decode.
+   */
+  outline(bytes: Uint8Array): unknown {
+    const run: ExtensionRun = { decoding: true, packr: this.packr, packCapability: () => undefined, packPortable: () => new Uint8Array(0), noteExtension: () => undefined };
+    try {
+      scanFrame(bytes, this.limits);
+      return withRun(run, () => this.unpackr.unpack(bytes) as unknown);
+    } catch {
+      return undefined;
+    }
   }
 
   /** Decodes bytes from a peer: scans limits first, then builds the value. Throws a {@link CapsyncError}. */
@@ -234,7 +282,9 @@ export class Codec {
     try {
       value = withRun(run, () => {
         const decoded: unknown = this.unpackr.unpack(bytes);
-        return run.pending > 0 ? resolve(decoded, run) : decoded;
+        const built = run.pending > 0 ? resolve(decoded, run) : decoded;
+        if (run.failed !== undefined) throw run.failed;
+        return built;
       });
     } catch (error) {
       throw error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');

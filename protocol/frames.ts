@@ -2,6 +2,7 @@
 import * as z from 'zod/mini';
 import { Capability } from './capability/capability.js';
 import { fail } from './errors.js';
+import { peekFrameId } from './frame-id.js';
 
 /**
  * Every frame is a msgpack list whose first element is its type. Layouts are in protocol/SPEC.md.
@@ -191,18 +192,29 @@ export function validateFrame(value: unknown, allowed: ReadonlySet<number>): Fra
   return parsed.data as Frame;
 }
 
+/** Client frames that carry a request id in position 1 (answered by a result or an error frame with that id). */
+const requestTypes: ReadonlySet<number> = new Set([
+  FrameType.call, FrameType.delegate, FrameType.revoke, FrameType.refresh, FrameType.presence, FrameType.resume,
+  FrameType.grants, FrameType.watch,
+]);
+
+/** Server frames that answer a request by its id. */
+const answerTypes: ReadonlySet<number> = new Set([FrameType.result, FrameType.error]);
+
 /** The call id of a frame that failed validation, when one can be read, so the error can answer the call. */
 export function frameIdOf(value: unknown): number | null {
-  if (Array.isArray(value) && typeof value[1] === 'number' && Number.isSafeInteger(value[1]) && value[1] >= 0) {
-    const type = value[0];
-    if (
-      type === FrameType.call || type === FrameType.delegate || type === FrameType.revoke || type === FrameType.refresh ||
-      type === FrameType.presence || type === FrameType.resume || type === FrameType.grants || type === FrameType.watch
-    ) {
-      return value[1];
-    }
+  if (Array.isArray(value) && typeof value[1] === 'number' && Number.isSafeInteger(value[1]) && value[1] >= 0 && requestTypes.has(value[0] as number)) {
+    return value[1];
   }
   return null;
+}
+
+/**
+ * The id of a request frame read from its first bytes, for a frame the scan or the decoder refused: the
+ * server's error frame then answers that request (SPEC section 5).
+ */
+export function peekRequestId(bytes: Uint8Array): number | null {
+  return peekFrameId(bytes, requestTypes);
 }
 
 /**
@@ -210,12 +222,5 @@ export function frameIdOf(value: unknown): number | null {
  * cannot decode a result (say, a portable class it never registered) still fails the right call, at once.
  */
 export function peekAnswerId(bytes: Uint8Array): number | null {
-  if ((bytes[0]! & 0xf0) !== 0x90 || (bytes[1] !== FrameType.result && bytes[1] !== FrameType.error)) return null;
-  const t = bytes[2];
-  if (t === undefined) return null;
-  if (t <= 0x7f) return t;
-  if (t === 0xcc && bytes.length > 3) return bytes[3]!;
-  if (t === 0xcd && bytes.length > 4) return (bytes[3]! << 8) | bytes[4]!;
-  if (t === 0xce && bytes.length > 6) return ((bytes[3]! << 24) | (bytes[4]! << 16) | (bytes[5]! << 8) | bytes[6]!) >>> 0;
-  return null;
+  return peekFrameId(bytes, answerTypes);
 }

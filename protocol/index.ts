@@ -12,7 +12,7 @@ export {
   type CapsyncErrorCode,
   type CloseCodeClass,
 } from './errors.js';
-export { Codec, type CodecContext, type CodecOptions } from './codec.js';
+export { Codec, type CodecContext, type CodecOptions, type EncodeOptions } from './codec.js';
 export { defaultLimits, resolveLimits, type Limits } from './limits.js';
 export { Keyring, type RootKey } from './keyring.js';
 export { CapabilityVerifier, type MintOptions, type VerifierOptions } from './verifier.js';

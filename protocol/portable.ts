@@ -84,7 +84,7 @@ export class PortableRegistry {
   revive(name: unknown, fields: unknown): object {
     if (typeof name !== 'string') throw fail('ERR_PORTABLE_INVALID');
     const type = this.#byName.get(name);
-    if (type === undefined) throw fail('ERR_PORTABLE_UNKNOWN', `portable class ${JSON.stringify(name).slice(0, 64)} is not registered`);
+    if (type === undefined) throw unknownClass(name);
     if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) throw fail('ERR_PORTABLE_INVALID');
     const proto = type.cls.prototype as object;
     const object = Object.create(proto) as Record<string, unknown>;
@@ -94,6 +94,20 @@ export class PortableRegistry {
     }
     return object;
   }
+}
+
+/**
+ * `ERR_PORTABLE_UNKNOWN` for a class name from the wire, naming it (cut to 64 characters) and the likely
+ * cause. In TypeScript, `import type { Video }` (or an import only used as a type, which the compiler elides)
+ * never runs the module that calls `registerPortable`: the class is then unknown on that side only.
+ */
+function unknownClass(name: string): Error {
+  const shown = JSON.stringify(name).slice(0, 64);
+  return fail(
+    'ERR_PORTABLE_UNKNOWN',
+    `portable class ${shown} is not registered on this side: register it with registerPortable here too ` +
+      '(in TypeScript, import the module that registers it as a value: `import type` drops the registration)',
+  );
 }
 
 /** The registry {@link registerPortable} fills and codecs use when given none. */

@@ -149,7 +149,8 @@ function scanValue(
     } else {
       if (baseDepth + stackTop - base > limits.maxDepth) throw fail('ERR_LIMIT_DEPTH');
       const inner = scanValue(b, pos, pos + extLen, baseDepth + stackTop - base, limits, allowExtensions, state);
-      if (inner !== pos + extLen) throw fail('ERR_FRAME_MALFORMED', 'portable object payload has trailing bytes');
+      // Valid msgpack, but not one portable object: a value the SPEC (section 4.2) refuses as ERR_PORTABLE_INVALID.
+      if (inner !== pos + extLen) throw fail('ERR_PORTABLE_INVALID', 'portable object payload has bytes after its [name, fields] value');
     }
     pos += extLen;
   }

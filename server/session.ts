@@ -3,7 +3,7 @@ import type { CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import { statusOf } from '../protocol/capability/status.js';
-import { FrameType, clientFrameTypes, frameIdOf, validateFrame, type Frame } from '../protocol/frames.js';
+import { FrameType, clientFrameTypes, frameIdOf, peekRequestId, validateFrame, type Frame } from '../protocol/frames.js';
 import type { User } from './auth.js';
 import type { Deadline } from './deadlines.js';
 import { Holdings, type HeldCapability } from './holdings.js';
@@ -185,7 +185,8 @@ export class ServerSession {
       value = this.#env.codec.decode(bytes, this.#inbound);
       frame = validateFrame(value, clientFrameTypes);
     } catch (error) {
-      this.#badFrame(frameIdOf(value), error);
+      // A frame the scan or the decoder refused has no value: its id is read from its first bytes.
+      this.#badFrame(frameIdOf(value) ?? peekRequestId(bytes), error);
       return;
     }
     switch (frame[0]) {

@@ -105,6 +105,8 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     } catch {
       throw bad(`--capability-keys: cannot read a JWK set from ${keysFile}`);
     }
+    // `{}` or `{"keys": 5}` would otherwise fall back to a generated key without a word (SPEC section 7).
+    if (!Array.isArray(capabilityKeys)) throw bad(`--capability-keys: ${keysFile} holds neither {"keys": [...]} nor a list of JWKs`);
   }
   const devLogin = values['no-dev-login'] ? false : ((pick('dev-login') as boolean | undefined) ?? devLoginDefault);
   const logLevel = pick('log-level') as string;

@@ -36,3 +36,23 @@ describe('server configuration', () => {
     for (const flag of ['--port', '--data', '--jwt-secret', '--origin', 'CAPSYNC_PORT', 'CAPSYNC_ORIGINS']) expect(help).toContain(flag);
   });
 });
+
+describe('the --capability-keys file (SPEC section 7)', () => {
+  it('reads a JWK set or a bare list, and refuses a file holding neither instead of generating a key', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'capsync-keys-'));
+    try {
+      const key = { kty: 'oct', k: 'a'.repeat(43), kid: 'k1' };
+      const file = (name: string, text: string): string => (writeFileSync(join(dir, name), text), join(dir, name));
+      expect(parseServeArgs(['--capability-keys', file('set.json', JSON.stringify({ keys: [key] }))], {}).capabilityKeys).toEqual([key]);
+      expect(parseServeArgs(['--capability-keys', file('list.json', JSON.stringify([key]))], {}).capabilityKeys).toEqual([key]);
+      for (const text of ['{}', '{"keys": 5}', '"key"']) {
+        expect(() => parseServeArgs(['--capability-keys', file('bad.json', text)], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -102,7 +102,7 @@ describe('capabilities bound to their holder by default', () => {
     expect(replayed.slice(0, 3)).toEqual([FrameType.error, 41, 'ERR_CAPABILITY_AUDIENCE']);
     // The handle alone means nothing on a connection that never bound it.
     const bare = await rawAnswer(editor2, 42, Uint8Array.from([0x94, 0x01, 42, 0xa6, ...Buffer.from('record'), 0x91, 0xd6, 0x05, 0, 0, 0, 1]));
-    expect(bare.slice(0, 3)).toEqual([FrameType.error, null, 'ERR_CAPABILITY_MALFORMED']);
+    expect(bare.slice(0, 3)).toEqual([FrameType.error, 42, 'ERR_CAPABILITY_MALFORMED']); // refused, and answered by its id (SPEC section 5)
     expect(ran).toEqual([]);
   });
 
