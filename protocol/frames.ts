@@ -116,7 +116,11 @@ const schemas = {
   [FrameType.delegate]: z.tuple([z.literal(FrameType.delegate), id, z.string().check(z.minLength(1), z.maxLength(256)), cap, delegateOptionsSchema]),
   [FrameType.delegation]: z.tuple([z.literal(FrameType.delegation), delegationSchema]),
   [FrameType.revoke]: z.tuple([z.literal(FrameType.revoke), id, cap]),
-  [FrameType.revoked]: z.tuple([z.literal(FrameType.revoked), z.string(), scope, z.enum(['revoked', 'expired'])]),
+  // The holding's own revocation id, its scope, the reason, and (optional) the revoked id that ended it when that is another one.
+  [FrameType.revoked]: z.union([
+    z.tuple([z.literal(FrameType.revoked), z.string(), scope, z.enum(['revoked', 'expired'])]),
+    z.tuple([z.literal(FrameType.revoked), z.string(), scope, z.enum(['revoked', 'expired']), z.string()]),
+  ]),
   [FrameType.ping]: z.tuple([z.literal(FrameType.ping), id]),
   [FrameType.pong]: z.tuple([z.literal(FrameType.pong), id]),
   [FrameType.refresh]: z.tuple([z.literal(FrameType.refresh), id, z.string().check(z.minLength(1), z.maxLength(16 * 1024))]),
