@@ -105,6 +105,8 @@ if (values.mode === 'latency') {
       return changed;
     },
     sessions: () => a.server.sessionCount + b.server.sessionCount,
+    /** This process's CPU time so far, in ms. */
+    cpu: () => cpuNow() * 1000,
   });
   const port = (s: CapsyncServer) => new URL(s.url).port;
   await Promise.all([a.server.listen(0, '127.0.0.1'), b.server.listen(0, '127.0.0.1')]);
