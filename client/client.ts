@@ -294,7 +294,7 @@ export class CapsyncClient {
         break;
       case FrameType.revoked:
         this.#resume.revoked(frame[1], frame[2] as JsonValue[], frame[3]);
-        this.#streams.revoked({ revocationId: frame[1], scope: frame[2] as JsonValue[], reason: frame[3] });
+        this.#streams.revoked({ revocationId: frame[1], scope: frame[2] as JsonValue[], reason: frame[3], ...(frame[4] !== undefined ? { cause: frame[4] } : {}) });
         break;
       case FrameType.snapshot:
         this.#collections.snapshot(frame[1], frame[2]);

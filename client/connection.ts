@@ -98,6 +98,7 @@ export class Connection {
   #opened: (hello: Hello) => void = () => {};
   #ended: (info: CloseInfo) => void = () => {};
   #closeInfo: CloseInfo | undefined;
+  #timedOut = false;
 
   constructor(socket: SocketLike, options: ConnectionOptions) {
     this.#socket = socket;
@@ -108,6 +109,7 @@ export class Connection {
     this.closed = new Promise((resolve) => (settleClosed = resolve));
     this.ready = new Promise<Hello>((resolve, reject) => {
       const timer = setTimeout(() => {
+        this.#timedOut = true;
         reject(fail('ERR_NOT_CONNECTED', 'connection timed out'));
         this.abandon(CloseCode.heartbeatTimeout, 'no hello in time');
       }, options.connectTimeoutMs);
@@ -170,6 +172,11 @@ export class Connection {
    * a connection presumed dead (no hello, a silent heartbeat): its close frame may never be answered, and
    * `ws` would wait 30 s for it before ending the socket.
    */
+  /** True if this connection was given up because no hello came within `connectTimeoutMs`. */
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
   abandon(code: number, reason: string): void {
     if (this.#closeInfo !== undefined) return;
     this.#ended({ code, reason });

@@ -47,8 +47,9 @@ export class HeldCapabilities {
   }
 
   /**
-   * The capabilities a `revoked` notice ends: the one with that revocation id, or, when the id is an
-   * ancestor's (a client cannot compute its chain's inner ids), those with the notice's scope.
+   * The capabilities a `revoked` notice ends: the one with that revocation id (a server names the
+   * holding's own id, SPEC section 7), or, from a server that named another id of the chain (a client
+   * cannot compute its chain's inner ids), those with the notice's scope.
    */
   revokedBy(revocationId: string, scope: readonly JsonValue[]): Capability[] {
     const held = this.list();

@@ -25,7 +25,12 @@ export interface ConnectOptions {
   readonly token?: string | TokenProvider;
   /** How long a call may take before it fails with `ERR_CALL_TIMEOUT`, reconnects included. Default 30 s. */
   readonly callTimeoutMs?: number;
-  /** How long to wait for the connection and the server's hello (and, on a reconnect, the resume's answer). Default 10 s. */
+  /**
+   * How long to wait for the connection and the server's hello (and, on a reconnect, for the resume's answer,
+   * counted from the server's last frame). Default 10 s. A reconnect attempt after attempts that timed out
+   * waits twice as long per timeout in a row, up to 8 times this (the server is most likely busy with a
+   * herd of reconnects, not gone); an answered resume resets it.
+   */
   readonly connectTimeoutMs?: number;
   /** Bounds on the frames this client decodes (and on capabilities it narrows); unset fields keep `defaultLimits`. */
   readonly limits?: Partial<Limits>;

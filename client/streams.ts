@@ -28,8 +28,17 @@ export interface Delegation<T = unknown> {
 
 /** A capability this connection held that stopped working. */
 export interface Revocation {
-  /** The revocation id that stopped working. */
+  /**
+   * The revocation id of the capability this client held (`cap.revocationId` of the one that stopped
+   * working: the server names the holding's own id, never an ancestor's).
+   */
   readonly revocationId: string;
+  /**
+   * The revoked id that ended it, when that is another one: the capability it was narrowed or delegated
+   * from was revoked. Absent when the capability itself was revoked, when it expired, and when server code
+   * revoked everything sent to this user (`revokeUser`).
+   */
+  readonly cause?: string;
   /** The scope of the capability this client held. */
   readonly scope: JsonValue[];
   /** Whether it was revoked or expired. */

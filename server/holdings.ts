@@ -70,8 +70,12 @@ export interface HoldingEvents {
   held(scope: readonly JsonValue[]): void;
   /** One fewer capability of this scope covers it. */
   released(scope: readonly JsonValue[]): void;
-  /** A holding ended by itself: the client is told which capability stopped working. */
-  ended(revocationId: string, scope: readonly JsonValue[], reason: 'revoked' | 'expired'): void;
+  /**
+   * A holding ended by itself: the client is told which capability stopped working. `revocationId` is the
+   * holding's own (its last step's, the id the client's copy of the capability has); `cause` is the revoked
+   * id that ended it when that is another one (an ancestor's, or a step it was narrowed from).
+   */
+  ended(revocationId: string, scope: readonly JsonValue[], reason: 'revoked' | 'expired', cause?: string): void;
   /** A capability was not held: its principal holds `maxHoldingsPerUser` on other connections. */
   refused(error: CapsyncError): void;
 }
@@ -176,8 +180,9 @@ export class Holdings {
   /** Ends every holding that a revoked id covers. */
   revoked(ids: ReadonlySet<string>): void {
     for (const [key, holding] of this.#holdings) {
-      const hit = idsOf(holding.verification).find((id) => ids.has(id));
-      if (hit !== undefined) this.#end(key, holding, 'revoked', hit);
+      const own = idsOf(holding.verification);
+      const hit = own.find((id) => ids.has(id));
+      if (hit !== undefined) this.#end(key, holding, 'revoked', own[holding.verification.tags.length - 1]!, hit);
     }
   }
 
@@ -230,8 +235,8 @@ export class Holdings {
     return true;
   }
 
-  #end(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string): void {
-    if (this.#release(key, holding)) this.#events.ended(id, holding.cap.scope, reason);
+  #end(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string, cause?: string): void {
+    if (this.#release(key, holding)) this.#events.ended(id, holding.cap.scope, reason, cause !== undefined && cause !== id ? cause : undefined);
   }
 }
 

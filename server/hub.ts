@@ -384,7 +384,8 @@ export class Hub implements ServerApi {
 
   /** Tells every user who may see `change.user` (by the presence policy) that it joined or left; never the user itself. */
   #announce(change: PresenceChange): void {
-    if (this.#closing) return;
+    // With 'none' there is no one to tell: skip the walk over every session (n² over a herd of joins).
+    if (this.#closing || this.#presence.hidesAll) return;
     for (const session of this.#directory) {
       const viewer = session.user;
       if (viewer === null || viewer.id === change.user || !this.#presence.visible(viewer, change.user)) continue;

@@ -11,6 +11,11 @@ export class Presence {
     this.#policy = policy;
   }
 
+  /** True when no one may see anyone (`'none'`): a join or leave has no one to tell. */
+  get hidesAll(): boolean {
+    return this.#policy === 'none';
+  }
+
   /** True if `viewer` may see `other`. */
   visible(viewer: User, other: string): boolean {
     const policy = this.#policy;

@@ -51,7 +51,7 @@ export class ServerSession {
     this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, {
       held: (scope) => env.hold(this, scope),
       released: (scope) => env.release(this, scope),
-      ended: (id, scope, reason) => this.send([FrameType.revoked, id, scope, reason]),
+      ended: (id, scope, reason, cause) => this.send(cause === undefined ? [FrameType.revoked, id, scope, reason] : [FrameType.revoked, id, scope, reason, cause]),
       refused: (error) => {
         env.logFailure(this, 'holding_refused', error.code);
         this.sendError(null, error);

@@ -67,7 +67,7 @@ async function startServer(data: string, options: ResumeOptions, env: NodeJS.Pro
   }
 }
 
-/** `--cpu-prof` arguments for a server child when the run profiles. */
+/** `--cpu-prof` arguments for a server or load child when the run profiles. */
 export function profiling(options: ResumeOptions): string[] {
   return options.profile === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', options.profile];
 }
@@ -105,7 +105,7 @@ export async function measureHerd(options: ResumeOptions, env: NodeJS.ProcessEnv
     server = first.link;
     const url = first.ready.url;
     const port = Number(new URL(url).port);
-    for (let p = 0; p < options.loadProcesses; p++) loads.push(ChildLink.fork(`herd load ${p + 1}`, script('load'), { env }));
+    for (let p = 0; p < options.loadProcesses; p++) loads.push(ChildLink.fork(`herd load ${p + 1}`, script('load'), { env, execArgv: profiling(options) }));
     await Promise.all(loads.map((l) => l.ready()));
     const share = Math.ceil(options.clients / loads.length);
     const started = now();

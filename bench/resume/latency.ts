@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ChildLink } from '../peers/ipc.js';
-import { Samples, type LatencySummary } from '../peers/stats.js';
+import { median, Samples, type LatencySummary } from '../peers/stats.js';
 import { CARDS_PER_FOLDER, FOLDERS } from './item.js';
 import type { Expected, ResumeSample, Timed } from './load.js';
 import { profiling } from './herd.js';
@@ -34,6 +34,17 @@ export interface LatencyResult {
   /** A client that got live pushes, then went away while 10 more changed: states its resume brought. */
   readonly afterLivePushes: { readonly expected: number; readonly received: number };
   readonly frameBytes: { readonly incremental: { sent: number[]; received: number[] }; readonly snapshot: { sent: number; received: number; frames: number } };
+  /**
+   * CPU ms per incremental resume and per reload, in the server process and in the client's (load) process:
+   * medians over every measured one. CPU time, unlike wall time, hardly grows with the machine's load.
+   */
+  readonly cpuMs: { readonly incremental: CpuSplit; readonly reload: CpuSplit };
+}
+
+/** CPU ms of one operation on each side (each includes one IPC request of the runner, about 0.1 ms). */
+export interface CpuSplit {
+  readonly server: number;
+  readonly client: number;
 }
 
 const script = (name: string): URL => new URL(`./${name}.js`, import.meta.url);
@@ -48,7 +59,7 @@ const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b
 export async function measureLatency(options: ResumeOptions, env: NodeJS.ProcessEnv, log: (line: string) => void): Promise<LatencyResult> {
   const data = mkdtempSync(join(tmpdir(), 'capsync-bench-resume-'));
   const server = ChildLink.fork('latency server', script('server'), { args: ['--mode', 'latency', '--data', data], env, execArgv: profiling(options) });
-  const load = ChildLink.fork('latency load', script('load'), { env });
+  const load = ChildLink.fork('latency load', script('load'), { env, execArgv: profiling(options) });
   try {
     const urls = await server.ready<{ a: string; b: string; floor: string }>();
     await load.ready();
@@ -60,10 +71,20 @@ export async function measureLatency(options: ResumeOptions, env: NodeJS.Process
     const snap = { min: Infinity, max: 0, exact: 0, count: 0 };
     let reloadCards = 0;
 
+    const cpu = { incremental: { server: [] as number[], client: [] as number[] }, reload: { server: [] as number[], client: [] as number[] } };
+    // CPU of each process across `run`: read before and after, outside it (so the runner's own changes do not count).
+    const cpuOf = async <T>(into: { server: number[]; client: number[] }, run: () => Promise<T>): Promise<T> => {
+      const [s0, c0] = await Promise.all([server.request<number>('cpu'), load.request<number>('cpu')]);
+      const result = await run();
+      const [s1, c1] = await Promise.all([server.request<number>('cpu'), load.request<number>('cpu')]);
+      into.server.push(s1 - s0);
+      into.client.push(c1 - c0);
+      return result;
+    };
     const incremental = async (record = false): Promise<ResumeSample> => {
       await load.request('away');
       const expected = await server.request<Expected[]>('change', { count: changed, noise });
-      const s = await load.request<ResumeSample>('resume', { expected, record });
+      const s = await cpuOf(cpu.incremental, () => load.request<ResumeSample>('resume', { expected, record }));
       Object.assign(inc, { min: Math.min(inc.min, s.states), max: Math.max(inc.max, s.states), exact: inc.exact + Number(s.states === changed), applied: inc.applied + Number(s.applied === changed), count: inc.count + 1 });
       return s;
     };
@@ -75,7 +96,7 @@ export async function measureLatency(options: ResumeOptions, env: NodeJS.Process
       return s;
     };
     const reload = async (): Promise<Timed> => {
-      const r = await load.request<Timed & { caps: number; cards: number }>('reload', { url: urls.a });
+      const r = await cpuOf(cpu.reload, () => load.request<Timed & { caps: number; cards: number }>('reload', { url: urls.a }));
       reloadCards = Math.max(reloadCards, r.cards);
       return r;
     };
@@ -94,6 +115,7 @@ export async function measureLatency(options: ResumeOptions, env: NodeJS.Process
     }
     Object.assign(inc, { min: Infinity, max: 0, exact: 0, applied: 0, count: 0 });
     Object.assign(snap, { min: Infinity, max: 0, exact: 0, count: 0 });
+    for (const split of Object.values(cpu)) split.server.length = split.client.length = 0;
 
     const rounds: LatencyRound[] = [];
     for (let round = 1; round <= options.rounds; round++) {
@@ -130,6 +152,10 @@ export async function measureLatency(options: ResumeOptions, env: NodeJS.Process
       capabilities: joined.caps, cards: joined.cards, changed, noise, rounds,
       incrementalStates: inc, snapshotStates: snap, reloadCards,
       afterLivePushes: { expected: changed, received: afterLive.states },
+      cpuMs: {
+        incremental: { server: median(cpu.incremental.server), client: median(cpu.incremental.client) },
+        reload: { server: median(cpu.reload.server), client: median(cpu.reload.client) },
+      },
       frameBytes: {
         incremental: { sent: sized.sentBytes, received: sized.receivedBytes },
         snapshot: { sent: sum(sizedSnapshot.sentBytes), received: sum(sizedSnapshot.receivedBytes), frames: sizedSnapshot.receivedBytes.length },

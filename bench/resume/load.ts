@@ -48,6 +48,11 @@ const token = (user: string): Promise<string> => auth.issue({ id: user, roles: [
 
 serveRequests({
   ...herdHandlers(auth),
+  /** This process's CPU time so far, in ms. */
+  cpu: () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  },
   /** Connects the measured client and loads its 100 capabilities and 1,000 cards. */
   'reader-connect': async ({ url }: { url: string }) => {
     const jwt = await token('reader');

@@ -19,7 +19,7 @@ export interface ResumeOptions {
   readonly quick: boolean;
   /** Where resume.json goes. */
   readonly out: string;
-  /** If set, every server child runs with `--cpu-prof` and writes its profile here (a killed one writes none). */
+  /** If set, every server and load child runs with `--cpu-prof` and writes its profile here (a killed one writes none). */
   readonly profile: string | undefined;
 }
 
@@ -34,7 +34,7 @@ Times capsync's resume on 127.0.0.1, beside baselines measured in the same run.
   --herd-rounds N      kill -9 and restarts of the herd server (default 3)
   --groups N           groups of 10 cards the herd clients share (default 100)
   --out DIR            where resume.json is written (default bench/results)
-  --profile DIR        run the server children with --cpu-prof, profiles in DIR (a server killed with -9 writes none)
+  --profile DIR        run the server and load children with --cpu-prof, profiles in DIR (a server killed with -9 writes none)
   --quick              2 rounds of 8, a herd of 200 clients in 1 load process, 2 herd rounds
   --help               this text
 `;

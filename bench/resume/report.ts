@@ -154,6 +154,8 @@ export function formatReport(report: Report): string {
       ),
       `    frames: resume ${res.frameBytes.incremental.sent.join('+')} B sent, ${res.frameBytes.incremental.received.length} frames / ${fmt(res.frameBytes.incremental.received.reduce((a, b) => a + b, 0))} B back; ` +
         `snapshot ${fmt(res.frameBytes.snapshot.received)} B in ${res.frameBytes.snapshot.frames} frames; reload returns ${res.reloadCards} cards`,
+      `    CPU per operation (medians; CPU time hardly grows with the machine's load): resume ${fmt(res.cpuMs.incremental.server, 2)} ms server + ${fmt(res.cpuMs.incremental.client, 2)} ms client, ` +
+        `reload ${fmt(res.cpuMs.reload.server, 2)} ms server + ${fmt(res.cpuMs.reload.client, 2)} ms client (resume / reload ${fmt((res.cpuMs.incremental.server + res.cpuMs.incremental.client) / (res.cpuMs.reload.server + res.cpuMs.reload.client), 2)})`,
       `    after live pushes, then away with ${res.afterLivePushes.expected} changes: the resume brought ${res.afterLivePushes.received} states`,
       '',
     );

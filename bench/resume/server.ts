@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { JWK } from 'jose';
 import { WebSocketServer, type RawData } from 'ws';
-import { CapsyncServer, MemoryStore, SqliteStore, type ObjectStore } from '../../server/index.js';
+import { CapsyncServer, MemoryStore, SqliteStore, type ObjectStore, type ServerOptions } from '../../server/index.js';
 import { now } from '../peers/clock.js';
 import { announceReady, serveRequests } from '../peers/ipc.js';
 import { CARDS_PER_FOLDER, Card, FOLDERS, folderName, seedCard, type Holdings } from './item.js';
@@ -60,8 +60,8 @@ class Cards {
   }
 }
 
-async function makeServer(store: ObjectStore): Promise<{ server: CapsyncServer; cards: Cards }> {
-  const server = await CapsyncServer.create({ auth: { secret: secret! }, store, capabilityKeys, heartbeatMs: HEARTBEAT_MS });
+async function makeServer(store: ObjectStore, options: Partial<ServerOptions> = {}): Promise<{ server: CapsyncServer; cards: Cards }> {
+  const server = await CapsyncServer.create({ auth: { secret: secret! }, store, capabilityKeys, heartbeatMs: HEARTBEAT_MS, ...options });
   const cards = new Cards(server);
   const mine = Array.from({ length: FOLDERS }, (_, f) => folderName('f', f));
   // What an app without resume calls after every reconnect: its folders' capabilities and every card in them.
@@ -105,12 +105,19 @@ if (values.mode === 'latency') {
       return changed;
     },
     sessions: () => a.server.sessionCount + b.server.sessionCount,
+    /** This process's CPU time so far, in ms. */
+    cpu: () => cpuNow() * 1000,
   });
   const port = (s: CapsyncServer) => new URL(s.url).port;
   await Promise.all([a.server.listen(0, '127.0.0.1'), b.server.listen(0, '127.0.0.1')]);
   announceReady({ a: `ws://127.0.0.1:${port(a.server)}`, b: `ws://127.0.0.1:${port(b.server)}`, floor: `ws://127.0.0.1:${(floor.address() as { port: number }).port}` });
 } else if (values.mode === 'herd') {
-  const { server, cards } = await makeServer(new SqliteStore(join(values.data, 'capsync.sqlite')));
+  // Every herd client is its own user: with the default presence policy ('all') each join is announced to
+  // every other connected user, n² presence frames (50 million for 10,000), which is what a herd of joins
+  // would then measure; a dashboard of 10,000 users does not show all of them to each other. Synchronous
+  // NORMAL, not FULL: kill -9 loses nothing committed in WAL mode (only a power cut could), and the 10,000
+  // keyed join calls of the setup would otherwise wait for two fsyncs each, one after another.
+  const { server, cards } = await makeServer(new SqliteStore(join(values.data, 'capsync.sqlite'), { durability: 'normal' }), { presence: 'none' });
   const groups = Number(values.groups);
   await cards.load();
   if (cards.byFolder.size === 0) await cards.seed('g', groups);

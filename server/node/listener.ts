@@ -109,6 +109,7 @@ export class NodeListener {
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
+    const flush = new TurnFlush(socket);
     const logger = this.#hub.logger;
     if (!originAllowed(req, this.#options.origins)) {
       logger.warn({ event: 'upgrade_refused', reason: 'origin', origin: req.headers.origin });
@@ -122,8 +123,10 @@ export class NodeListener {
       logger.warn({ event: 'upgrade_refused', reason: err.code });
       return refuseUpgrade(socket, 401, err);
     }
+    // The 101 response and the hello leave in one write.
+    flush.hold();
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = this.#hub.handleConnection(socketTransport(ws), authenticated);
+      const session = this.#hub.handleConnection(socketTransport(ws, flush), authenticated);
       this.#sessions.set(ws, session);
       this.#alive.add(ws);
       const user = authenticated.user?.id ?? null;
@@ -196,9 +199,38 @@ async function spreadCloses(sessions: readonly ServerSession[], spreadMs: number
   }
 }
 
-function socketTransport(ws: WebSocket): Transport {
+/**
+ * Coalesces a connection's writes of one event-loop turn into one: the first write of a turn corks the
+ * socket and the turn's end (`setImmediate`) uncorks it. A resume's pushes and answer, sent from one task
+ * and its microtasks, then cost one `writev` instead of one per frame (ws corks each frame's header and
+ * payload only); on a loaded machine each write is a costly syscall (about 0.2-0.4 ms each in the herd).
+ */
+class TurnFlush {
+  readonly #socket: Duplex;
+  #held = false;
+
+  constructor(socket: Duplex) {
+    this.#socket = socket;
+  }
+
+  /** Holds this turn's writes until the turn ends. */
+  hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.#socket.cork();
+    setImmediate(() => {
+      this.#held = false;
+      this.#socket.uncork();
+    });
+  }
+}
+
+function socketTransport(ws: WebSocket, flush: TurnFlush): Transport {
   return {
-    send: (bytes) => ws.send(bytes),
+    send: (bytes) => {
+      flush.hold();
+      ws.send(bytes);
+    },
     close: (code, reason) => ws.close(code, reason),
     get bufferedAmount() {
       return ws.bufferedAmount;

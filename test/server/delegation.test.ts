@@ -52,7 +52,8 @@ describe('delegation between connected clients', () => {
 
     const told = next(guest.revocations);
     await editor.revoke(grant);
-    expect(await told).toEqual({ revocationId: grant.revocationId, scope: ['youtube_videos', VIDEO, 'update'], reason: 'revoked' });
+    // The guest is told the id of the capability it holds (the re-minted delegation), and the revoked one as the cause.
+    expect(await told).toEqual({ revocationId: delegation.cap.revocationId, scope: ['youtube_videos', VIDEO, 'update'], reason: 'revoked', cause: grant.revocationId });
     await expect(delegation.object!.set_description('again')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
 
     const after = collectUntil(guest.frames, (async () => {

@@ -55,7 +55,8 @@ describe('the core over an in-memory link', () => {
     await guest.call('set_video_description', delegation.cap, 'by the guest');
     const revoked = next(guest.revocations);
     await editor.revoke(shared);
-    expect(await revoked).toMatchObject({ revocationId: shared.revocationId, reason: 'revoked' });
+    // The guest is told its own (re-minted) capability's id, and the one the editor revoked as the cause.
+    expect(await revoked).toMatchObject({ revocationId: delegation.cap.revocationId, cause: shared.revocationId, reason: 'revoked' });
     await expect(guest.call('set_video_description', delegation.cap, 'again')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
   });
 
