@@ -114,10 +114,15 @@ export interface HubOptions {
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
   /**
-   * Holders a push is written to before the server yields to other work (`setImmediate`); the rest follow in
-   * further slices. Default 256: a push to 10,000 holders no longer holds the event loop for its whole audience.
+   * Holders a push is written to at most before the server yields to other work (`setImmediate`); the rest
+   * follow in further slices. Default 10,000 (slices are bounded by `pushSliceMs` first).
    */
   readonly pushSliceSize?: number;
+  /**
+   * Milliseconds a push's fan-out writes before the server yields to other work; the rest follow in further
+   * slices. Default 4: a push to 10,000 holders holds the event loop for about that long at a time.
+   */
+  readonly pushSliceMs?: number;
   /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */
   readonly tokenRefreshWindowMs?: number;
   /** Default: the wall clock. */
@@ -178,7 +183,8 @@ export const serverDefaults = Object.freeze({
   clockToleranceMs: 0,
   tokenRefreshWindowMs: 30_000,
   heartbeatMs: 30_000,
-  pushSliceSize: 256,
+  pushSliceSize: 10_000,
+  pushSliceMs: 4,
   clientPingIntervalMs: 5_000,
   drainMs: 2_000,
   listenBacklog: 4096,
