@@ -122,6 +122,9 @@ export class NodeListener {
       logger.warn({ event: 'upgrade_refused', reason: err.code });
       return refuseUpgrade(socket, 401, err);
     }
+    // Read now: a closure below naming `req` would keep every connection's IncomingMessage (and its headers)
+    // alive for as long as the connection lives.
+    const remote = req.socket.remoteAddress;
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
       const session = this.#hub.handleConnection(socketTransport(ws), authenticated);
       this.#sessions.set(ws, session);
@@ -146,7 +149,7 @@ export class NodeListener {
         logger.info({ event: 'disconnected', session: session.id, user, code });
       });
       ws.on('error', () => ws.terminate());
-      logger.info({ event: 'connected', session: session.id, user, remote: req.socket.remoteAddress });
+      logger.info({ event: 'connected', session: session.id, user, remote });
     });
   }
 
