@@ -68,6 +68,14 @@ export interface ConnectionLimits {
   readonly overBudgetCloseMs: number;
   /** Bytes read but not yet admitted by the budget; past it the connection is closed with 4004. */
   readonly maxQueuedBytes: number;
+  /**
+   * Fair service by cost: CPU milliseconds per second the synchronous handling of one connection's frames
+   * may take on average (decode, verification, dispatch); past it the socket is paused like past
+   * `callsPerSecond`. Default 250 (a quarter of a core).
+   */
+  readonly serviceMsPerSecond: number;
+  /** CPU milliseconds one connection's frames may take at once before the average applies. Default 500. */
+  readonly serviceBurstMs: number;
 }
 
 /** The defaults of {@link ConnectionLimits}. */
@@ -82,6 +90,8 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
   callBurst: 4_000,
   overBudgetCloseMs: 10_000,
   maxQueuedBytes: 8 * 1024 * 1024,
+  serviceMsPerSecond: 250,
+  serviceBurstMs: 500,
 });
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
