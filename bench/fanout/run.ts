@@ -26,7 +26,7 @@ const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'runner' }, kind: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' },
     holders: { type: 'string', default: '10000' }, kinds: { type: 'string', default: 'ws,count,time' }, 'slice-ms': { type: 'string', default: '4' },
-    rounds: { type: 'string', default: '5' }, json: { type: 'boolean', default: false }, profile: { type: 'string' },
+    rounds: { type: 'string', default: '5' }, 'quiet-ms': { type: 'string', default: '1000' }, visits: { type: 'string', default: '2' }, json: { type: 'boolean', default: false }, profile: { type: 'string' },
   },
 });
 const SECRET = 'bench-fanout-secret-bench-fanout-secret-0123';
@@ -191,8 +191,8 @@ async function measure(kind: Kind, n: number, rounds: number, row: Row): Promise
     const windows: [number, number][] = [];
     // Round -1 warms the server up (its first push runs cold code) and is not counted.
     for (let round = -1; round < rounds; round++) {
-      // A quiet second first: the bystander's "between" samples, and nothing left of the previous round.
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      // A quiet second first (--quiet-ms): the bystander's "between" samples, nothing left of the previous round.
+      await new Promise((resolve) => setTimeout(resolve, Number(values['quiet-ms'])));
       const description = `${kind} round ${round} ${Math.random()}`;
       const all = new Promise<void>((done) => (waiting = { description, left: n, done }));
       const start = performance.now();
@@ -226,7 +226,8 @@ async function runner(): Promise<void> {
   const rows = new Map<Kind, Row>(kinds.map((kind) => [kind, { kind, stallMs: [], stallCpuMs: [], lastMs: [], during: [], between: [] }]));
   // Each kind in its own server with its own holders; rounds interleaved in pairs, so the machine's load falls on each alike.
   const rounds = Number(values.rounds);
-  const perVisit = Math.max(1, Math.ceil(rounds / 2));
+  // --visits: how many times each kind's server is started (its holders connected anew) over the rounds.
+  const perVisit = Math.max(1, Math.ceil(rounds / Math.max(1, Number(values.visits))));
   for (let done = 0; done < rounds; done += perVisit) {
     for (const kind of kinds) await measure(kind, n, Math.min(perVisit, rounds - done), rows.get(kind)!);
   }
