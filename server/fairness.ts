@@ -10,6 +10,14 @@ export interface FairnessOptions {
   readonly overBudgetCloseMs: number;
   /** Bytes of frames read but not yet admitted; past it the connection is closed with 4004 at once. */
   readonly maxQueuedBytes: number;
+  /**
+   * Milliseconds of the server's CPU per second that handling one connection's frames may take on average
+   * (measured around each frame's synchronous handling: decode, verification, the call's dispatch). Default
+   * unbounded. Frames are not alike: a call that mints capabilities costs a hundred pings.
+   */
+  readonly serviceMsPerSecond?: number;
+  /** CPU milliseconds one connection may take at once before the average applies. Default twice the rate. */
+  readonly serviceBurstMs?: number;
 }
 
 /** What an inbox does to its socket. */
@@ -35,7 +43,12 @@ export class FairInbox {
   readonly #options: FairnessOptions;
   readonly #now: () => number;
   readonly #io: InboxIo;
+  readonly #cpu: () => number;
+  readonly #serviceRate: number;
+  readonly #serviceBurst: number;
   #tokens: number;
+  /** CPU milliseconds left in the service bucket; a frame may leave it negative (a debt the refill repays). */
+  #service: number;
   #refilledAt: number;
   readonly #queue: { data: Buffer; isBinary: boolean }[] = [];
   #queuedBytes = 0;
@@ -45,10 +58,14 @@ export class FairInbox {
   #paused = false;
   #closed = false;
 
-  constructor(options: FairnessOptions, io: InboxIo, now: () => number = () => performance.now()) {
+  constructor(options: FairnessOptions, io: InboxIo, now: () => number = () => performance.now(), cpu: () => number = cpuMs) {
     this.#options = options;
     this.#io = io;
     this.#now = now;
+    this.#cpu = cpu;
+    this.#serviceRate = options.serviceMsPerSecond ?? Infinity;
+    this.#serviceBurst = options.serviceBurstMs ?? 2 * this.#serviceRate;
+    this.#service = this.#serviceBurst;
     this.#tokens = options.callBurst;
     this.#refilledAt = now();
   }
@@ -63,9 +80,8 @@ export class FairInbox {
     if (this.#closed) return;
     const now = this.#now();
     this.#refill(now);
-    if (this.#queue.length === 0 && this.#tokens >= 1) {
-      this.#tokens--;
-      this.#io.deliver(data, isBinary);
+    if (this.#queue.length === 0 && this.#admits()) {
+      this.#deliver(data, isBinary);
       return;
     }
     this.#queue.push({ data, isBinary });
@@ -88,18 +104,38 @@ export class FairInbox {
     this.#queuedBytes = 0;
   }
 
+  #admits(): boolean {
+    return this.#tokens >= 1 && this.#service > 0;
+  }
+
+  /** Hands a frame on and charges it: one frame, and the CPU time its synchronous handling took. */
+  #deliver(data: Buffer, isBinary: boolean): void {
+    this.#tokens--;
+    if (this.#serviceRate === Infinity) return this.#io.deliver(data, isBinary);
+    const before = this.#cpu();
+    try {
+      this.#io.deliver(data, isBinary);
+    } finally {
+      this.#service -= this.#cpu() - before;
+    }
+  }
+
   #refill(now: number): void {
     const { callsPerSecond, callBurst } = this.#options;
-    this.#tokens = Math.min(callBurst, this.#tokens + ((now - this.#refilledAt) * callsPerSecond) / 1000);
+    const elapsed = now - this.#refilledAt;
+    this.#tokens = Math.min(callBurst, this.#tokens + (elapsed * callsPerSecond) / 1000);
+    if (this.#serviceRate !== Infinity) this.#service = Math.min(this.#serviceBurst, this.#service + (elapsed * this.#serviceRate) / 1000);
     this.#refilledAt = now;
     // Full again: the connection stayed within its budget long enough to be forgiven its last burst.
-    if (this.#tokens >= callBurst) this.#overSince = undefined;
+    if (this.#tokens >= callBurst && this.#service >= this.#serviceBurst) this.#overSince = undefined;
   }
 
   #schedule(): void {
     if (this.#timer !== undefined) return;
-    // Until the next token; the drain then admits every frame the bucket has tokens for.
-    const ms = Math.max(1, Math.ceil(((1 - this.#tokens) * 1000) / this.#options.callsPerSecond));
+    // Until the next frame token and a positive service balance; the drain then admits what both allow.
+    const frameMs = ((1 - this.#tokens) * 1000) / this.#options.callsPerSecond;
+    const serviceMs = this.#service > 0 ? 0 : ((-this.#service + 0.01) * 1000) / this.#serviceRate;
+    const ms = Math.max(1, Math.ceil(Math.max(frameMs, serviceMs)));
     this.#timer = setTimeout(() => this.#drain(), ms);
     this.#timer.unref?.();
   }
@@ -109,11 +145,10 @@ export class FairInbox {
     if (this.#closed) return;
     const now = this.#now();
     this.#refill(now);
-    while (this.#queue.length > 0 && this.#tokens >= 1 && !this.#closed) {
+    while (this.#queue.length > 0 && this.#admits() && !this.#closed) {
       const frame = this.#queue.shift()!;
       this.#queuedBytes -= frame.data.length;
-      this.#tokens--;
-      this.#io.deliver(frame.data, frame.isBinary);
+      this.#deliver(frame.data, frame.isBinary);
     }
     if (this.#closed) return;
     if (this.#queue.length > 0) return this.#schedule();
@@ -129,4 +164,10 @@ export class FairInbox {
     if (this.#paused) this.#io.resume();
     this.#io.close(fail('ERR_OVER_BUDGET'));
   }
+}
+
+/** The process's CPU time (user and system), in ms: what a frame's handling cost, even when the machine is loaded. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }

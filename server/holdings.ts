@@ -85,13 +85,14 @@ export interface HoldingEvents {
  * past `max`), each with its expiry on the server's deadline heap.
  */
 export class Holdings {
-  readonly #holdings = new Map<string, Holding>();
+  // Both made at the first holding: an idle connection holds nothing and should cost nothing here.
+  #holdingsMap: Map<string, Holding> | undefined;
   /**
    * Capability objects known to be held here, so that one sent with every call (the verifier's cache hands
    * back the same object for the same token) skips rebuilding its key. Emptied whenever a holding is
    * released: membership always means the holding is still there.
    */
-  #held = new WeakSet<Capability>();
+  #held: WeakSet<Capability> | undefined;
   readonly #max: number;
   readonly #deadlines: Deadlines;
   readonly #events: HoldingEvents;
@@ -105,13 +106,17 @@ export class Holdings {
   }
 
   get size(): number {
-    return this.#holdings.size;
+    return this.#holdingsMap?.size ?? 0;
+  }
+
+  get #holdings(): Map<string, Holding> {
+    return (this.#holdingsMap ??= new Map());
   }
 
   /** True if `cap` is held. */
   has(cap: Capability): boolean {
     const key = holdingKey(cap);
-    return key !== undefined && this.#holdings.has(key);
+    return key !== undefined && this.#holdingsMap !== undefined && this.#holdingsMap.has(key);
   }
 
   /**
@@ -119,7 +124,7 @@ export class Holdings {
    * valid now, and bound to no one else. Returns the revocation id of a new holding, else undefined.
    */
   add(cap: Capability, userId: string | undefined): { id: string; expiresAt: number | null; byGeneration: boolean } | undefined {
-    if (this.#held.has(cap)) return undefined;
+    if (this.#held?.has(cap) === true) return undefined;
     const status = statusOf(cap);
     if (status === undefined || status instanceof CapsyncError) return undefined;
     // Only a capability valid now is cover: a revoked or expired one never starts (or restarts) pushes.
@@ -132,7 +137,7 @@ export class Holdings {
     if (status.audiences.some((a) => a !== userId)) return undefined;
     const key = tagKey(status.tags[status.tags.length - 1]!);
     if (this.#holdings.has(key)) {
-      this.#held.add(cap);
+      (this.#held ??= new WeakSet()).add(cap);
       return undefined;
     }
     if (this.#holdings.size >= this.#max) this.#releaseOldest();
@@ -150,7 +155,7 @@ export class Holdings {
     }
     const holding: Holding = { cap, verification: status, budget, owner };
     this.#holdings.set(key, holding);
-    this.#held.add(cap);
+    (this.#held ??= new WeakSet()).add(cap);
     this.#events.held(cap.scope);
     const id = revocationId(status.tags[status.tags.length - 1]!, status.authority.crypto);
     const expiresAt = status.expiresAt;
@@ -168,7 +173,7 @@ export class Holdings {
    * ancestors'), expiry and binding. Never the capability or its token.
    */
   list(): HeldCapability[] {
-    return Array.from(this.#holdings.values(), ({ cap, verification: v }) => ({
+    return Array.from(this.#holdingsMap?.values() ?? [], ({ cap, verification: v }) => ({
       scope: cap.scope,
       revocationId: idsOf(v)[v.tags.length - 1]!,
       revocationIds: idsOf(v),
@@ -179,7 +184,7 @@ export class Holdings {
 
   /** Ends every holding that a revoked id covers. */
   revoked(ids: ReadonlySet<string>): void {
-    for (const [key, holding] of this.#holdings) {
+    for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
       const own = idsOf(holding.verification);
       const hit = own.find((id) => ids.has(id));
       if (hit !== undefined) this.#end(key, holding, 'revoked', own[holding.verification.tags.length - 1]!, hit);
@@ -189,7 +194,7 @@ export class Holdings {
   /** Ends every holding bound at a generation below its audience's current one (revokeUser); returns how many. */
   stale(): number {
     let ended = 0;
-    for (const [key, holding] of this.#holdings) {
+    for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
       const v = holding.verification;
       if (v.marks === undefined || !v.authority.isStale(v.marks)) continue;
       ended++;
@@ -200,20 +205,21 @@ export class Holdings {
 
   /** The connection is now `principal`: holdings bound to anyone else stop being cover. */
   rebind(principal: string): void {
-    for (const [key, holding] of this.#holdings) {
+    for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
       if (holding.verification.audiences.some((a) => a !== principal)) this.#release(key, holding);
     }
   }
 
   /** Releases everything (the connection closed). */
   clear(): void {
-    for (const holding of this.#holdings.values()) {
+    if (this.#holdingsMap === undefined) return;
+    for (const holding of this.#holdingsMap.values()) {
       this.#deadlines.cancel(holding.expiry);
       this.#giveBack(holding);
       this.#events.released(holding.cap.scope);
     }
-    this.#holdings.clear();
-    this.#held = new WeakSet();
+    this.#holdingsMap = undefined;
+    this.#held = undefined;
   }
 
   // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
@@ -229,7 +235,7 @@ export class Holdings {
   #release(key: string, holding: Holding): boolean {
     if (!this.#holdings.delete(key)) return false;
     this.#giveBack(holding);
-    this.#held = new WeakSet();
+    this.#held = undefined;
     this.#deadlines.cancel(holding.expiry);
     this.#events.released(holding.cap.scope);
     return true;
@@ -239,6 +245,9 @@ export class Holdings {
     if (this.#release(key, holding)) this.#events.ended(id, holding.cap.scope, reason, cause !== undefined && cause !== id ? cause : undefined);
   }
 }
+
+/** What an idle connection's holdings iterate. */
+const noHoldings: ReadonlyMap<string, Holding> = new Map();
 
 // A capability's identity is its last tag: equal tags mean the same chain (the verifier checked the bytes).
 function holdingKey(cap: Capability): string | undefined {

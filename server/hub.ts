@@ -117,7 +117,10 @@ export class Hub implements ServerApi {
     this.#collections = new Collections(this.live, this.logger, options.collections);
     this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, (change) => this.#announce(change));
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
-    this.#slicer = new PushSlicer(options.pushSliceSize ?? serverDefaults.pushSliceSize);
+    this.#slicer = new PushSlicer({
+      maxPerSlice: options.pushSliceSize ?? serverDefaults.pushSliceSize,
+      sliceMs: options.pushSliceMs ?? serverDefaults.pushSliceMs,
+    });
     this.#unsubscribeFanout = this.#fanout.subscribe((update) => this.#push(update));
     this.#delegationDeps = {
       directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier, cluster: this.#cluster,

@@ -68,6 +68,14 @@ export interface ConnectionLimits {
   readonly overBudgetCloseMs: number;
   /** Bytes read but not yet admitted by the budget; past it the connection is closed with 4004. */
   readonly maxQueuedBytes: number;
+  /**
+   * Fair service by cost: CPU milliseconds per second the synchronous handling of one connection's frames
+   * may take on average (decode, verification, dispatch); past it the socket is paused like past
+   * `callsPerSecond`. Default 250 (a quarter of a core).
+   */
+  readonly serviceMsPerSecond: number;
+  /** CPU milliseconds one connection's frames may take at once before the average applies. Default 500. */
+  readonly serviceBurstMs: number;
 }
 
 /** The defaults of {@link ConnectionLimits}. */
@@ -82,6 +90,8 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
   callBurst: 4_000,
   overBudgetCloseMs: 10_000,
   maxQueuedBytes: 8 * 1024 * 1024,
+  serviceMsPerSecond: 250,
+  serviceBurstMs: 500,
 });
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */
@@ -114,10 +124,15 @@ export interface HubOptions {
   /** Allowance for capability expiry checks, ms. Default 0: the server's clock is the only one that decides. */
   readonly clockToleranceMs?: number;
   /**
-   * Holders a push is written to before the server yields to other work (`setImmediate`); the rest follow in
-   * further slices. Default 256: a push to 10,000 holders no longer holds the event loop for its whole audience.
+   * Holders a push is written to at most before the server yields to other work (`setImmediate`); the rest
+   * follow in further slices. Default 10,000 (slices are bounded by `pushSliceMs` first).
    */
   readonly pushSliceSize?: number;
+  /**
+   * Milliseconds a push's fan-out writes before the server yields to other work; the rest follow in further
+   * slices. Default 4: a push to 10,000 holders holds the event loop for about that long at a time.
+   */
+  readonly pushSliceMs?: number;
   /** How long before its JWT expires a session is asked for a fresh one (`tokenExpiring` frame). Default 30 s. */
   readonly tokenRefreshWindowMs?: number;
   /** Default: the wall clock. */
@@ -178,7 +193,8 @@ export const serverDefaults = Object.freeze({
   clockToleranceMs: 0,
   tokenRefreshWindowMs: 30_000,
   heartbeatMs: 30_000,
-  pushSliceSize: 256,
+  pushSliceSize: 10_000,
+  pushSliceMs: 4,
   clientPingIntervalMs: 5_000,
   drainMs: 2_000,
   listenBacklog: 4096,

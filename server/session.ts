@@ -32,8 +32,8 @@ export class ServerSession {
   readonly #handles = new InboundHandles();
   readonly #outbound: CodecContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
-  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes). */
-  readonly #sent = new Map<string, number | null>();
+  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
+  #sent: Map<string, number | null> | undefined;
   /** The first capability in the frame being decoded that failed verification: a call holding it never runs. */
   #refusal: CapsyncError | undefined;
   #tokenDeadlines: Deadline[] = [];
@@ -121,7 +121,7 @@ export class ServerSession {
 
   /** The revocation ids (and expiries) of every capability this session was sent as cover. */
   sentEntries(): { id: string; expiresAt: number | null }[] {
-    return Array.from(this.#sent, ([id, expiresAt]) => ({ id, expiresAt }));
+    return this.#sent === undefined ? [] : Array.from(this.#sent, ([id, expiresAt]) => ({ id, expiresAt }));
   }
 
   get closed(): boolean {
@@ -271,7 +271,7 @@ export class ServerSession {
   #hold(cap: Capability, outgoing: boolean): void {
     const added = this.#holdings.add(cap, this.principal ?? undefined);
     if (added === undefined || !outgoing) return;
-    this.#sent.set(added.id, added.expiresAt);
+    (this.#sent ??= new Map()).set(added.id, added.expiresAt);
     // A capability bound to the user with its generation needs no record: revokeUser bumps the generation.
     if (this.user && !added.byGeneration) this.#issuedBatch.push({ id: added.id, expiresAt: added.expiresAt });
   }

@@ -94,6 +94,7 @@ async function measureIdle(mode: 'capsync' | 'ws', n: number, waveCount: number)
   try {
     const tokens = mode === 'capsync' ? await link.request<string[]>('tokens', n) : undefined;
     const start = await link.request<Memory>('memory');
+    const censusBefore = values.census && mode === 'capsync' ? await link.request<Census>('census') : undefined;
     let heapPerConnection = 0;
     const rssAfterClose: number[] = [];
     let rssOpen = 0;
@@ -105,6 +106,10 @@ async function measureIdle(mode: 'capsync' | 'ws', n: number, waveCount: number)
       await until(async () => (await link.request<number>('connections')) === n);
       const opened = await link.request<Memory>('memory');
       if (wave === 0) heapPerConnection = Math.round((opened.heapUsed - start.heapUsed) / n);
+      if (wave === 0 && censusBefore !== undefined) {
+        console.log(`heap growth per idle capsync connection, by kind (${n} open):`);
+        for (const line of growth(censusBefore, await link.request<Census>('census'), n, 25)) console.log(`  ${line}`);
+      }
       rssOpen = Math.max(rssOpen, opened.rss);
       for (const ws of sockets) ws.close();
       await until(async () => (await link.request<number>('connections')) === 0);

@@ -123,6 +123,9 @@ export class NodeListener {
       logger.warn({ event: 'upgrade_refused', reason: err.code });
       return refuseUpgrade(socket, 401, err);
     }
+    // Read now: a closure below naming `req` would keep every connection's IncomingMessage (and its headers)
+    // alive for as long as the connection lives.
+    const remote = req.socket.remoteAddress;
     // The 101 response and the hello leave in one write.
     flush.hold();
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
@@ -149,7 +152,7 @@ export class NodeListener {
         logger.info({ event: 'disconnected', session: session.id, user, code });
       });
       ws.on('error', () => ws.terminate());
-      logger.info({ event: 'connected', session: session.id, user, remote: req.socket.remoteAddress });
+      logger.info({ event: 'connected', session: session.id, user, remote });
     });
   }
 

@@ -68,6 +68,49 @@ describe('FairInbox (a token bucket with backpressure)', () => {
   });
 });
 
+describe('FairInbox charging by cost', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('admits fewer costly frames than cheap ones under the same frame budget, and drains them as CPU time refills', () => {
+    vi.useFakeTimers();
+    // A CPU clock the frames advance: each costly frame takes 20 ms of handling, a cheap one nothing.
+    let cpu = 0;
+    const delivered: number[] = [];
+    const log: string[] = [];
+    const box = new FairInbox(
+      { callsPerSecond: 1_000, callBurst: 100, overBudgetCloseMs: 60_000, maxQueuedBytes: 1_000_000, serviceMsPerSecond: 100, serviceBurstMs: 100 },
+      { deliver: (data) => (delivered.push(data[0]!), (cpu += data[0] === 1 ? 20 : 0)), pause: () => log.push('pause'), resume: () => log.push('resume'), close: () => log.push('close') },
+      () => Date.now(),
+      () => cpu,
+    );
+    for (let i = 0; i < 20; i++) box.push(Buffer.from([1]), true);
+    // 100 ms of burst buys five 20 ms frames; the frame budget alone would have admitted all twenty.
+    expect(delivered).toHaveLength(5);
+    expect(log).toEqual(['pause']);
+    vi.advanceTimersByTime(1_000); // 100 ms of CPU per second: five more
+    expect(delivered.length).toBeGreaterThanOrEqual(9);
+    expect(delivered.length).toBeLessThanOrEqual(11);
+    vi.advanceTimersByTime(2_000);
+    expect(delivered).toHaveLength(20);
+    expect(log).toEqual(['pause', 'resume']);
+  });
+
+  it('leaves cheap frames to the frame budget alone', () => {
+    vi.useFakeTimers();
+    const delivered: number[] = [];
+    const box = new FairInbox(
+      { callsPerSecond: 1_000, callBurst: 100, overBudgetCloseMs: 60_000, maxQueuedBytes: 1_000_000, serviceMsPerSecond: 100, serviceBurstMs: 100 },
+      { deliver: (data) => delivered.push(data[0]!), pause: () => {}, resume: () => {}, close: () => {} },
+      () => Date.now(),
+      () => 0,
+    );
+    for (let i = 0; i < 100; i++) box.push(Buffer.from([0]), true);
+    expect(delivered).toHaveLength(100);
+  });
+});
+
 describe('fair service on a real server', () => {
   let demo: DemoHarness | undefined;
   afterEach(async () => {
