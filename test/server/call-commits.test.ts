@@ -116,4 +116,23 @@ describe('keyed call commits', () => {
       expect((await answer).slice(0, 3)).toEqual([FrameType.error, id, 'ERR_FRAME_INVALID']);
     }
   });
+
+  it('makes no commit for a client with keyedCalls false, whose call in flight at a drop is not sent again', async () => {
+    const store = new RecordingStore();
+    const s = await start(store);
+    let runs = 0;
+    let release!: () => void;
+    s.callable('count', () => ++runs);
+    s.callable('hang', () => new Promise<void>((resolve) => (release = resolve)));
+    const { client, link } = await connectInMemory(s, { user: demoUsers['editor']!, keyedCalls: false });
+    store.commits.length = 0;
+    expect(await client.call('count')).toBe(1);
+    expect(store.commits).toEqual([]);
+    const hanging = client.call('hang');
+    await expect.poll(() => release !== undefined).toBe(true);
+    link.drop();
+    await expect(hanging).rejects.toMatchObject({ code: 'ERR_CALL_OUTCOME_UNKNOWN' });
+    release();
+    expect(runs).toBe(1);
+  });
 });

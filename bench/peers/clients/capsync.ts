@@ -8,6 +8,8 @@ const secret = process.env['CAPSYNC_BENCH_SECRET'];
 if (secret === undefined) throw new Error('CAPSYNC_BENCH_SECRET is not set');
 const auth = new Authenticator({ secret });
 const holdings = Number(process.env['CAPSYNC_BENCH_HOLDINGS'] ?? '0');
+/** `0`: calls without keys (clients/capsync-unkeyed.ts). */
+const keyedCalls = process.env['CAPSYNC_BENCH_KEYED'] !== '0';
 
 /** Receives the capabilities the connection holds besides the one its calls use, and keeps them. */
 async function hold(client: CapsyncClient): Promise<Capability[]> {
@@ -24,7 +26,7 @@ async function hold(client: CapsyncClient): Promise<Capability[]> {
  */
 async function connectCapsync(url: string, index: number): Promise<BenchClient> {
   const token = await auth.issue({ id: `bench-${index}`, roles: [] });
-  const client: CapsyncClient = await connect(url, { token, callTimeoutMs: 60_000, connectTimeoutMs: 60_000 });
+  const client: CapsyncClient = await connect(url, { token, callTimeoutMs: 60_000, connectTimeoutMs: 60_000, keyedCalls });
   let cap: Capability | undefined;
   let held: Capability[] = [];
   return {
