@@ -68,7 +68,8 @@ export class CallKeys {
   #finished: Finished[] = [];
   #forget: CallRef[] = [];
   #scheduled = false;
-  #committing = false;
+  /** The commit in flight, if any. */
+  #committing: Promise<void> | undefined;
   #prunedAt: number;
 
   constructor(options: CallKeysOptions) {
@@ -116,19 +117,37 @@ export class CallKeys {
     return this.#options.store.pruneCalls(this.#options.clock.now());
   }
 
+  /**
+   * Commits what is pending now and waits for every commit in flight: a server that closes stores the
+   * outcomes of the calls that finished, so their repeats after a restart get them, not
+   * `ERR_CALL_OUTCOME_UNKNOWN`. Calls still running are not waited for.
+   */
+  async drain(): Promise<void> {
+    while (this.#committing !== undefined || this.#pending) {
+      if (this.#committing === undefined) this.#commit();
+      await this.#committing;
+    }
+  }
+
+  get #pending(): boolean {
+    return this.#claims.length > 0 || this.#finished.length > 0 || this.#forget.length > 0;
+  }
+
   /** At the end of this turn (setImmediate: after every socket read of it), unless a commit is in flight. */
   #schedule(): void {
-    if (this.#scheduled || this.#committing) return;
+    if (this.#scheduled || this.#committing !== undefined) return;
     this.#scheduled = true;
-    setImmediate(() => this.#commit());
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#committing === undefined) this.#commit();
+    });
   }
 
   #commit(): void {
-    this.#scheduled = false;
+    if (!this.#pending) return;
     const claims = this.#claims;
     const finished = this.#finished;
     const forget = this.#forget;
-    if (claims.length === 0 && finished.length === 0 && forget.length === 0) return;
     this.#claims = [];
     this.#finished = [];
     this.#forget = [];
@@ -136,7 +155,6 @@ export class CallKeys {
     const now = clock.now();
     let pruneBefore: number | undefined;
     if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, windowMs)) this.#prunedAt = pruneBefore = now;
-    this.#committing = true;
     let committed: Promise<(CallRecord | undefined)[]>;
     try {
       committed = store.commitCalls({
@@ -148,7 +166,7 @@ export class CallKeys {
     } catch (error) {
       committed = Promise.reject(error);
     }
-    committed.then(
+    this.#committing = committed.then(
       (found) => {
         this.#committed();
         for (const f of finished) f.answer();
@@ -169,8 +187,8 @@ export class CallKeys {
   }
 
   #committed(): void {
-    this.#committing = false;
-    if (this.#claims.length > 0 || this.#finished.length > 0 || this.#forget.length > 0) this.#schedule();
+    this.#committing = undefined;
+    if (this.#pending) this.#schedule();
   }
 
   /** The claim is committed: run the function, or answer from the record an earlier run left. */

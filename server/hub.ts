@@ -301,6 +301,8 @@ export class Hub implements ServerApi {
     this.#unsubscribeCluster();
     this.#revocations.close();
     await this.#fanout.close();
+    // The outcomes of calls that finished go to the store before it closes (their repeats after a restart get them).
+    await this.#calls.drain();
     await this.store.close();
   }
 

@@ -135,4 +135,33 @@ describe('keyed call commits', () => {
     release();
     expect(runs).toBe(1);
   });
+
+  it('stores the outcomes of finished calls before the server closes its store', async () => {
+    const events: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    class GatedStore extends MemoryStore {
+      override async commitCalls(commit: CallCommit): ReturnType<MemoryStore['commitCalls']> {
+        if (commit.outcomes.length > 0) await gate;
+        events.push(`commit ${commit.claims.length}/${commit.outcomes.length}`);
+        return super.commitCalls(commit);
+      }
+
+      override async close(): Promise<void> {
+        events.push('close');
+        return super.close();
+      }
+    }
+    const store = new GatedStore();
+    const s = await start(store);
+    s.callable('echo', (_ctx, v: unknown) => v);
+    const { client } = await connectInMemory(s, { user: demoUsers['editor']! });
+    client.sendRaw(codec.encode([FrameType.call, 1, 'echo', ['x'], 'k']));
+    await expect.poll(() => events).toContain('commit 1/0');
+    const closing = s.close();
+    open();
+    await closing;
+    expect(events.slice(-2)).toEqual(['commit 0/1', 'close']);
+    expect((await store.claimCall('editor', 'k', 'later', 0))?.outcome).not.toBeNull();
+  });
 });
