@@ -171,6 +171,10 @@ export class CallKeys {
         this.#committed();
         for (const f of finished) f.answer();
         for (let i = 0; i < claims.length; i++) this.#claimed(claims[i]!, found[i]);
+        // Functions that answered synchronously have their outcomes now: commit them in this turn rather
+        // than the next. Their clients wait for these answers before they call again, so waiting a turn
+        // would add latency without gathering more into the commit.
+        if (this.#committing === undefined && this.#finished.length > 0) this.#commit();
       },
       (error: unknown) => {
         this.#committed();
