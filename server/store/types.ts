@@ -114,18 +114,23 @@ export interface CallRecord {
 
 /** Which call record: a key, scoped to the principal that made the call. */
 export interface CallRef {
+  /** Who made the call: a user id or an anonymous client's principal. */
   readonly principal: string;
+  /** The client's key for the call. */
   readonly key: string;
 }
 
 /** A key to claim for the server run `owner`, kept until `expiresAt` unless forgotten earlier. */
 export interface CallClaim extends CallRef {
+  /** The server run that claims it (see {@link CallRecord.owner}). */
   readonly owner: string;
+  /** When the record may be dropped if no acknowledgement came (ms since epoch). */
   readonly expiresAt: number;
 }
 
 /** The encoded outcome of a claimed call. */
 export interface CallOutcome extends CallRef {
+  /** The outcome's bytes; the store keeps its own copy. */
   readonly outcome: Uint8Array;
 }
 
