@@ -144,10 +144,11 @@ export class CapsyncClient {
 
   /**
    * Calls a server function. The call carries a fresh key, so if the connection drops before its answer it
-   * is sent again after the reconnect and still runs once. Rejects with the server's typed error,
+   * is sent again after the reconnect and still runs once (unless {@link ConnectOptions.keyedCalls} is false). Rejects with the server's typed error,
    * `ERR_CALL_TIMEOUT`, or `ERR_CALL_OUTCOME_UNKNOWN` when its outcome can no longer be learnt.
    */
   call<T = unknown>(name: string, ...args: unknown[]): Promise<T> {
+    if (this.#options.keyedCalls === false) return this.#request((id) => [FrameType.call, id, name, args], 'once') as Promise<T>;
     const key = this.#keys.next();
     return this.#request((id) => [FrameType.call, id, name, args, key], 'call') as Promise<T>;
   }

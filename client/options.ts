@@ -26,6 +26,13 @@ export interface ConnectOptions {
   /** How long a call may take before it fails with `ERR_CALL_TIMEOUT`, reconnects included. Default 30 s. */
   readonly callTimeoutMs?: number;
   /**
+   * `true` (default): every call carries a key, so a call in flight when the connection drops is sent again
+   * and still runs once (the server stores each outcome until this client acknowledges it). `false`: calls
+   * carry no key and cost the server no store write; one in flight when the connection drops fails with
+   * `ERR_CALL_OUTCOME_UNKNOWN` (it may or may not have run) instead of being sent again.
+   */
+  readonly keyedCalls?: boolean;
+  /**
    * How long to wait for the connection and the server's hello (and, on a reconnect, for the resume's answer,
    * counted from the server's last frame). Default 10 s. A reconnect attempt after attempts that timed out
    * waits twice as long per timeout in a row, up to 8 times this (the server is most likely busy with a

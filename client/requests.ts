@@ -1,4 +1,5 @@
 import { CapsyncError, fail } from '../protocol/errors.js';
+import { FrameType, MAX_CALL_ACKS } from '../protocol/frames.js';
 import { outcomeUnknown } from './close-codes.js';
 
 /** Sends one request frame; throws (a typed encode error) if it cannot be sent. */
@@ -41,6 +42,8 @@ export interface InFlight {
 export class RequestManager {
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
+  /** Keys of calls whose answer arrived: the next call frame tells the server, which then forgets them. */
+  #acks: string[] = [];
   #nextId = 1;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -77,14 +80,26 @@ export class RequestManager {
     });
   }
 
-  /** Resolves request `id` with `value`. False if no such request is waiting (late, or never sent). */
+  /** Resolves request `id` with the server's answer `value`. False if no such request is waiting (late, or never sent). */
   resolve(id: number, value: unknown): boolean {
-    return this.#settle(id, (p) => p.resolve(value));
+    return this.#settle(id, (p) => {
+      this.#answered(p);
+      p.resolve(value);
+    });
   }
 
-  /** Fails request `id` with `error`. False if no such request is waiting. */
+  /** Fails request `id` with the server's answer `error`. False if no such request is waiting. */
   reject(id: number, error: CapsyncError): boolean {
-    return this.#settle(id, (p) => p.reject(error));
+    return this.#settle(id, (p) => {
+      this.#answered(p);
+      p.reject(error);
+    });
+  }
+
+  /** Keyed calls whose answers arrived are acknowledged; a call that failed here (timeout, close) is not. */
+  #answered(p: Pending): void {
+    // Bounded: past it, an outcome is simply kept for the server's window.
+    if (p.kind === 'call' && p.frame[0] === FrameType.call && typeof p.frame[4] === 'string' && this.#acks.length < 4 * MAX_CALL_ACKS) this.#acks.push(p.frame[4]);
   }
 
   /**
@@ -137,7 +152,13 @@ export class RequestManager {
   /** Hands one request to a socket; false (and the request failed) if it could not be encoded or sent. */
   #transmit(id: number, p: Pending, transmit: Transmit): boolean {
     try {
-      transmit(p.frame);
+      // Acknowledgements ride on the next keyed call (a sixth element); lost with its socket, they only
+      // leave the server keeping those outcomes for its window.
+      if (this.#acks.length > 0 && p.kind === 'call' && p.frame.length === 5) {
+        transmit([...p.frame, this.#acks.length <= MAX_CALL_ACKS ? this.#takeAcks() : this.#acks.splice(0, MAX_CALL_ACKS)]);
+      } else {
+        transmit(p.frame);
+      }
     } catch (error) {
       this.#pending.delete(id);
       // The codec throws typed errors; anything else came from the socket itself.
@@ -147,6 +168,12 @@ export class RequestManager {
     p.sent = true;
     p.firstSentAt ??= Date.now();
     return true;
+  }
+
+  #takeAcks(): string[] {
+    const acks = this.#acks;
+    this.#acks = [];
+    return acks;
   }
 
   #settle(id: number, action: (p: Pending) => void): boolean {

@@ -11,7 +11,10 @@ import { peekFrameId } from './frame-id.js';
 export const FrameType = {
   /** s→c `[0, hello]` first frame of a session. */
   hello: 0,
-  /** c→s `[1, id, name, args]` or `[1, id, name, args, key]` calls a server function; a keyed call runs at most once. */
+  /**
+   * c→s `[1, id, name, args]`, `[1, id, name, args, key]` or `[1, id, name, args, key, acks]` calls a server
+   * function; a keyed call runs at most once; `acks` are keys whose answers the client has received.
+   */
   call: 1,
   /** s→c `[2, id, value]` a call's result. */
   result: 2,
@@ -51,6 +54,9 @@ export const FrameType = {
   presenceEvent: 19,
 } as const;
 
+/** Most acknowledged call keys one call frame carries (a client with more sends the rest on its next call). */
+export const MAX_CALL_ACKS = 256;
+
 /** Longest call key, in characters: a client-made id (a UUID is 36). */
 export const MAX_CALL_KEY_LENGTH = 128;
 
@@ -75,6 +81,7 @@ export const helloSchema = z.object({
 });
 
 const callKey = z.string().check(z.minLength(1), z.maxLength(MAX_CALL_KEY_LENGTH));
+const callAcks = z.array(callKey).check(z.maxLength(MAX_CALL_ACKS));
 
 export const resumeSchema = z.strictObject({
   /** Every capability the client still holds (whole tokens: handles belong to the old connection). */
@@ -109,8 +116,9 @@ export const delegationSchema = z.object({
 
 const schemas = {
   [FrameType.hello]: z.tuple([z.literal(FrameType.hello), helloSchema]),
-  // A rest element stands for the optional trailing key (and a push's seq); the hand check below allows at most one.
-  [FrameType.call]: z.tuple([z.literal(FrameType.call), id, z.string().check(z.minLength(1), z.maxLength(256)), z.array(z.unknown())], callKey),
+  // A rest element stands for the optional trailing key and acks (and a push's seq); the hand check below
+  // allows only `key` or `key, acks` there.
+  [FrameType.call]: z.tuple([z.literal(FrameType.call), id, z.string().check(z.minLength(1), z.maxLength(256)), z.array(z.unknown())], z.union([callKey, callAcks])),
   [FrameType.result]: z.tuple([z.literal(FrameType.result), id, z.unknown()]),
   [FrameType.error]: z.tuple([z.literal(FrameType.error), z.nullable(id), z.string(), z.string()]),
   [FrameType.push]: z.tuple([z.literal(FrameType.push), scope, z.string(), id, z.nullable(z.record(z.string(), z.unknown()))], id),
@@ -154,6 +162,8 @@ export const serverFrameTypes: ReadonlySet<number> = new Set([
 ]);
 
 const isId = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isCallKey = (v: unknown): boolean => typeof v === 'string' && v.length >= 1 && v.length <= MAX_CALL_KEY_LENGTH;
+const isCallAcks = (v: unknown): boolean => Array.isArray(v) && v.length <= MAX_CALL_ACKS && v.every(isCallKey);
 const isPlainMap = (v: unknown): boolean => typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 
 /**
@@ -165,7 +175,7 @@ function checkHotFrame(v: unknown[]): boolean | undefined {
   switch (v[0]) {
     case FrameType.call:
       return (
-        (v.length === 4 || (v.length === 5 && typeof v[4] === 'string' && v[4].length >= 1 && v[4].length <= MAX_CALL_KEY_LENGTH)) &&
+        (v.length === 4 || (v.length === 5 && isCallKey(v[4])) || (v.length === 6 && isCallKey(v[4]) && isCallAcks(v[5]))) &&
         isId(v[1]) && typeof v[2] === 'string' && v[2].length >= 1 && v[2].length <= 256 && Array.isArray(v[3])
       );
     case FrameType.result:

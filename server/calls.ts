@@ -2,7 +2,7 @@ import type { Codec, CodecContext } from '../protocol/codec.js';
 import { CapsyncError, fail, isErrorCode } from '../protocol/errors.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { Clock, Logger } from './options.js';
-import type { ObjectStore } from './store/types.js';
+import type { CallOutcome, CallRecord, CallRef, ObjectStore } from './store/types.js';
 
 /** What a keyed call's outcome is stored as: the value, or the error the caller got. */
 type Outcome = { ok: unknown } | { error: { code: string; message: string } };
@@ -14,31 +14,69 @@ export interface CallKeysOptions {
   readonly verifier: CapabilityVerifier;
   readonly clock: Clock;
   readonly logger: Logger;
-  /** How long an outcome is kept for a repeated key, ms. */
+  /** How long an outcome is kept for a repeated key when the client does not acknowledge it, ms. */
   readonly windowMs: number;
 }
+
+/** A keyed call this process runs: from its claim until its outcome is in the store. */
+interface Running {
+  readonly principal: string;
+  readonly key: string;
+  readonly user: string | null;
+  readonly run: () => unknown;
+  readonly promise: Promise<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** An outcome waiting for the next commit, and the answer it releases once stored. */
+interface Finished {
+  readonly record: CallOutcome;
+  readonly answer: () => void;
+}
+
+/** At most this often a commit also drops the records past their window (ms). */
+const PRUNE_EVERY_MS = 60_000;
 
 /**
  * Calls that run at most once per key: the client gives every call a key and re-sends a call that was in
  * flight when its connection dropped; the server claims the key in the store before running the function,
- * keeps its outcome for a window (so it survives a restart), and answers a repeated key from it.
+ * keeps its outcome until the client acknowledges it (or for a window, so it survives a restart), and
+ * answers a repeated key from it.
  *
- * A key claimed by a server run that is gone (a crash between claim and outcome) has no outcome anyone
- * can know: the repeat fails with `ERR_CALL_OUTCOME_UNKNOWN` rather than running the function again.
+ * Group commit: the claims, outcomes and acknowledgements gathered in one event-loop turn go to the store
+ * as one {@link ObjectStore.commitCalls} (one transaction, one fsync on SQLite), and one commit is in flight
+ * at a time, so a slower store takes bigger batches instead of more writes. The order of events per call:
+ * 1. its claim is committed; only then does the function run (a crash before: it never ran, and the repeat
+ *    runs it);
+ * 2. its outcome is committed; only then is the answer sent (so every answer a client can have seen is in
+ *    the store, and a repeat gets that answer);
+ * 3. a crash between 1 and 2 leaves a claim with no outcome: the function may or may not have taken effect,
+ *    and a repeat fails with `ERR_CALL_OUTCOME_UNKNOWN` rather than running it again;
+ * 4. the client acknowledges the keys whose answers it received (on its next call frame), and the next
+ *    commit drops those records; records never acknowledged are dropped after the window.
  */
 export class CallKeys {
   /** This server run: a claim from another run with no outcome was interrupted. */
   readonly owner: string;
   readonly #options: CallKeysOptions;
-  /** Keyed calls running in this process, so a repeat that arrives meanwhile joins the first. */
-  readonly #running = new Map<string, Promise<unknown>>();
+  /** Keyed calls running in this process, by principal then key, so a repeat that arrives meanwhile joins the first. */
+  readonly #running = new Map<string, Map<string, Running>>();
   /** Outcomes encode capabilities signed, never as handles or holdings of any connection. */
   readonly #context: CodecContext;
+  #claims: Running[] = [];
+  #finished: Finished[] = [];
+  #forget: CallRef[] = [];
+  #scheduled = false;
+  /** The commit in flight, if any. */
+  #committing: Promise<void> | undefined;
+  #prunedAt: number;
 
   constructor(options: CallKeysOptions) {
     this.#options = options;
     this.owner = randomId();
     this.#context = { verifier: options.verifier };
+    this.#prunedAt = options.clock.now();
   }
 
   /**
@@ -47,12 +85,31 @@ export class CallKeys {
    * caller's user id, against which capabilities in a stored outcome are checked again.
    */
   run(principal: string, user: string | null, key: string, run: () => unknown): Promise<unknown> {
-    const id = `${principal.length}:${principal}${key}`;
-    const running = this.#running.get(id);
-    if (running !== undefined) return running;
-    const promise = this.#claimAndRun(principal, user, key, run).finally(() => this.#running.delete(id));
-    this.#running.set(id, promise);
+    let calls = this.#running.get(principal);
+    const running = calls?.get(key);
+    if (running !== undefined) return running.promise;
+    let resolve!: (value: unknown) => void;
+    let reject!: (error: unknown) => void;
+    const promise = new Promise<unknown>((yes, no) => {
+      resolve = yes;
+      reject = no;
+    });
+    const entry: Running = { principal, key, user, run, promise, resolve, reject };
+    if (calls === undefined) this.#running.set(principal, (calls = new Map()));
+    calls.set(key, entry);
+    this.#claims.push(entry);
+    this.#schedule();
     return promise;
+  }
+
+  /**
+   * The client of `principal` has received the answers of `keys`: their records go with the next commit.
+   * A key still running here is kept (its answer cannot have been received yet).
+   */
+  acknowledge(principal: string, keys: readonly string[]): void {
+    const calls = this.#running.get(principal);
+    for (const key of keys) if (calls?.has(key) !== true) this.#forget.push({ principal, key });
+    if (keys.length > 0) this.#schedule();
   }
 
   /** Drops outcomes past their window. */
@@ -60,40 +117,148 @@ export class CallKeys {
     return this.#options.store.pruneCalls(this.#options.clock.now());
   }
 
-  async #claimAndRun(principal: string, user: string | null, key: string, run: () => unknown): Promise<unknown> {
-    const { store, clock, windowMs } = this.#options;
-    const existing = await store.claimCall(principal, key, this.owner, clock.now() + windowMs);
-    if (existing !== undefined) {
-      if (existing.outcome === null) throw fail('ERR_CALL_OUTCOME_UNKNOWN');
-      return this.#replay(existing.outcome, user);
+  /**
+   * Commits what is pending now and waits for every commit in flight: a server that closes stores the
+   * outcomes of the calls that finished, so their repeats after a restart get them, not
+   * `ERR_CALL_OUTCOME_UNKNOWN`. Calls still running are not waited for.
+   */
+  async drain(): Promise<void> {
+    while (this.#committing !== undefined || this.#pending) {
+      if (this.#committing === undefined) this.#commit();
+      await this.#committing;
     }
-    let outcome: Outcome;
-    try {
-      outcome = { ok: await run() };
-    } catch (error) {
-      const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
-      outcome = { error: { code: err.code, message: err.message } };
-      await this.#record(principal, key, outcome);
-      throw error;
-    }
-    await this.#record(principal, key, outcome);
-    return outcome.ok;
   }
 
-  async #record(principal: string, key: string, outcome: Outcome): Promise<void> {
-    let bytes: Uint8Array;
+  get #pending(): boolean {
+    return this.#claims.length > 0 || this.#finished.length > 0 || this.#forget.length > 0;
+  }
+
+  /** At the end of this turn (setImmediate: after every socket read of it), unless a commit is in flight. */
+  #schedule(): void {
+    if (this.#scheduled || this.#committing !== undefined) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#committing === undefined) this.#commit();
+    });
+  }
+
+  #commit(): void {
+    if (!this.#pending) return;
+    const claims = this.#claims;
+    const finished = this.#finished;
+    const forget = this.#forget;
+    this.#claims = [];
+    this.#finished = [];
+    this.#forget = [];
+    const { store, clock, windowMs, logger } = this.#options;
+    const now = clock.now();
+    let pruneBefore: number | undefined;
+    if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, windowMs)) this.#prunedAt = pruneBefore = now;
+    let committed: Promise<(CallRecord | undefined)[]>;
+    try {
+      committed = store.commitCalls({
+        outcomes: finished.map((f) => f.record),
+        forget,
+        ...(pruneBefore !== undefined ? { pruneBefore } : {}),
+        claims: claims.map((c) => ({ principal: c.principal, key: c.key, owner: this.owner, expiresAt: now + windowMs })),
+      });
+    } catch (error) {
+      committed = Promise.reject(error);
+    }
+    this.#committing = committed.then(
+      (found) => {
+        this.#committed();
+        for (const f of finished) f.answer();
+        for (let i = 0; i < claims.length; i++) this.#claimed(claims[i]!, found[i]);
+        // Functions that answered synchronously have their outcomes now: commit them in this turn rather
+        // than the next. Their clients wait for these answers before they call again, so waiting a turn
+        // would add latency without gathering more into the commit.
+        if (this.#committing === undefined && this.#finished.length > 0) this.#commit();
+      },
+      (error: unknown) => {
+        this.#committed();
+        logger.error({ event: 'store_error', err: error });
+        // The outcomes are answered all the same (the client most likely gets them; a repeat would get
+        // ERR_CALL_OUTCOME_UNKNOWN). The claims are not in the store, so their functions never run.
+        for (const f of finished) f.answer();
+        for (const c of claims) {
+          this.#end(c);
+          c.reject(error);
+        }
+      },
+    );
+  }
+
+  #committed(): void {
+    this.#committing = undefined;
+    if (this.#pending) this.#schedule();
+  }
+
+  /** The claim is committed: run the function, or answer from the record an earlier run left. */
+  #claimed(entry: Running, existing: CallRecord | undefined): void {
+    if (existing !== undefined) {
+      this.#end(entry);
+      if (existing.outcome === null) {
+        entry.reject(fail('ERR_CALL_OUTCOME_UNKNOWN'));
+        return;
+      }
+      try {
+        entry.resolve(this.#replay(existing.outcome, entry.user));
+      } catch (error) {
+        entry.reject(error);
+      }
+      return;
+    }
+    let result: unknown;
+    try {
+      result = entry.run();
+    } catch (error) {
+      this.#failed(entry, error);
+      return;
+    }
+    if (isThenable(result)) {
+      result.then(
+        (value) => this.#finish(entry, { ok: value }, () => entry.resolve(value)),
+        (error: unknown) => this.#failed(entry, error),
+      );
+    } else {
+      this.#finish(entry, { ok: result }, () => entry.resolve(result));
+    }
+  }
+
+  #failed(entry: Running, error: unknown): void {
+    const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
+    this.#finish(entry, { error: { code: err.code, message: err.message } }, () => entry.reject(error));
+  }
+
+  /** Queues the outcome for the next commit; the answer goes out once it is stored. */
+  #finish(entry: Running, outcome: Outcome, answer: () => void): void {
+    this.#finished.push({
+      record: { principal: entry.principal, key: entry.key, outcome: this.#encode(outcome) },
+      answer: () => {
+        this.#end(entry);
+        answer();
+      },
+    });
+    this.#schedule();
+  }
+
+  #end(entry: Running): void {
+    const calls = this.#running.get(entry.principal);
+    if (calls?.get(entry.key) !== entry) return;
+    calls.delete(entry.key);
+    if (calls.size === 0) this.#running.delete(entry.principal);
+  }
+
+  #encode(outcome: Outcome): Uint8Array {
     try {
       // No limit scan: the session scans the same value when it answers, and a stored outcome that cannot
       // be decoded replays as ERR_FUNCTION_FAILED.
-      bytes = this.#options.codec.encode(outcome, this.#context);
+      return this.#options.codec.encode(outcome, this.#context);
     } catch {
       // The value cannot be sent either (the session answers ERR_FUNCTION_FAILED): keep that outcome.
-      bytes = this.#options.codec.encode({ error: { code: 'ERR_FUNCTION_FAILED', message: 'server function returned a value that cannot be sent' } });
-    }
-    try {
-      await this.#options.store.finishCall(principal, key, bytes);
-    } catch (error) {
-      this.#options.logger.error({ event: 'store_error', err: error });
+      return this.#options.codec.encode({ error: { code: 'ERR_FUNCTION_FAILED', message: 'server function returned a value that cannot be sent' } });
     }
   }
 
@@ -104,6 +269,10 @@ export class CallKeys {
     const { code, message } = outcome.error;
     throw new CapsyncError(isErrorCode(code) ? code : 'ERR_FUNCTION_FAILED', message);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
 
 function randomId(): string {

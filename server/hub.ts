@@ -304,6 +304,8 @@ export class Hub implements ServerApi {
     this.#unsubscribeCluster();
     this.#revocations.close();
     await this.#fanout.close();
+    // The outcomes of calls that finished go to the store before it closes (their repeats after a restart get them).
+    await this.#calls.drain();
     await this.store.close();
   }
 
@@ -312,9 +314,11 @@ export class Hub implements ServerApi {
       case FrameType.call: {
         this.activity.call();
         const ctx: CallContext = { user: session.user, session, server: this.#api };
-        const key = frame[4];
+        const key = frame[4] as string | undefined;
         if (key === undefined) return this.#functions.invoke(frame[2], ctx, frame[3]);
-        return this.#calls.run(principalOf(session), session.principal, key, () => this.#functions.invoke(frame[2], ctx, frame[3]));
+        const principal = principalOf(session);
+        if (frame.length === 6) this.#calls.acknowledge(principal, frame[5] as string[]);
+        return this.#calls.run(principal, session.principal, key, () => this.#functions.invoke(frame[2], ctx, frame[3]));
       }
       case FrameType.resume:
         return this.#resume(session, frame[2]);

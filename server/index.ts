@@ -11,7 +11,7 @@ export { SqliteStore, type SqliteStoreOptions } from './store/sqlite.js';
 export { MemoryStore } from './store/memory.js';
 export type { ClusterPeers, RemoteDelegation } from './cluster.js';
 export type {
-  ObjectStore, StoredObject, StoredChange, WriteResult, WriteCondition, StoredUpdate, CallRecord, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
+  ObjectStore, StoredObject, StoredChange, WriteResult, WriteCondition, StoredUpdate, CallRecord, CallRef, CallClaim, CallOutcome, CallCommit, DelegationRecord, DelegationFilter, IssuedRecord, StoreOptions,
 } from './store/types.js';
 export type { CallContext, Callable, CallableOptions, ServerApi } from './registry.js';
 export { ServerFunctionError } from './registry.js';

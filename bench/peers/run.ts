@@ -7,7 +7,7 @@ import { now } from './clock.js';
 import { measureCalls, measureFanout, type CallsRound, type FanoutRound, type RunContext } from './measure.js';
 import { parseOptions, usage, type BenchOptions } from './options.js';
 import { callsRows, fanoutRows, fmt, formatReport, judgeTargets, type Report } from './report.js';
-import { labelOf } from './systems.js';
+import { callsOnly, labelOf } from './systems.js';
 
 /**
  * `npm run bench:peers`: capsync against raw ws + msgpackr, Socket.IO 4 and Cap'n Web. Every server runs in
@@ -68,6 +68,7 @@ async function main(): Promise<void> {
   for (const size of options.fanout) {
     for (let round = 1; round <= options.fanoutRounds; round++) {
       for (const system of options.systems) {
+        if (callsOnly.has(system)) continue;
         const r = await attempt(`fan-out round ${round} ${labelOf(system)} to ${size}`, () => measureFanout(system, round, size, options, context));
         if (r === undefined) continue;
         fanout.push(r);

@@ -2,11 +2,16 @@
 export const systems = [
   { id: 'floor', label: 'raw ws + msgpackr' },
   { id: 'capsync', label: 'capsync' },
+  // The same server and client with ConnectOptions.keyedCalls false: what keyed calls cost (calls only).
+  { id: 'capsync-unkeyed', label: 'capsync, no call keys' },
   { id: 'socketio', label: 'Socket.IO 4' },
   { id: 'capnweb', label: "Cap'n Web" },
 ] as const;
 
 export type SystemId = (typeof systems)[number]['id'];
+
+/** Systems that only run the calls benchmark (their fan-out is capsync's). */
+export const callsOnly: ReadonlySet<SystemId> = new Set(['capsync-unkeyed']);
 
 /** The label of a system id. */
 export function labelOf(id: SystemId): string {

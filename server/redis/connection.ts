@@ -78,6 +78,7 @@ const scripts: Record<string, { lua: string; keys: number }> = {
   capsyncClaimCall: { lua: lua.CLAIM_CALL, keys: 2 },
   capsyncFinishCall: { lua: lua.FINISH_CALL, keys: 1 },
   capsyncPruneCalls: { lua: lua.PRUNE_CALLS, keys: 0 },
+  capsyncCommitCalls: { lua: lua.COMMIT_CALLS, keys: 0 },
   capsyncRevoke: { lua: lua.REVOKE, keys: 0 },
   capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 0 },
   capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 0 },

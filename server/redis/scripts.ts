@@ -160,6 +160,45 @@ if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'outcome'
 return 0
 `;
 
+/**
+ * ARGV: prefix, pruneBefore ('' for none), then the counts of outcomes, forgets and claims, then outcomes as
+ * (member, bytes), forgets as member, claims as (member, owner, expiresAt). One script, so one atomic step
+ * (and one AOF entry) for a whole turn's calls; returns, per claim, 0 for a key now claimed or the record
+ * as CLAIM_CALL returns it.
+ */
+export const COMMIT_CALLS = `
+local p = ARGV[1]
+local nOutcomes, nForget, nClaims = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local i = 6
+for _ = 1, nOutcomes do
+  local key = p .. 'call:' .. ARGV[i]
+  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'outcome', ARGV[i + 1]) end
+  i = i + 2
+end
+for _ = 1, nForget do
+  redis.call('DEL', p .. 'call:' .. ARGV[i]); redis.call('ZREM', p .. 'calls', ARGV[i])
+  i = i + 1
+end
+if ARGV[2] ~= '' then
+  local members = redis.call('ZRANGEBYSCORE', p .. 'calls', '-inf', '(' .. ARGV[2])
+  for _, m in ipairs(members) do redis.call('DEL', p .. 'call:' .. m); redis.call('ZREM', p .. 'calls', m) end
+end
+local found = {}
+for c = 1, nClaims do
+  local key = p .. 'call:' .. ARGV[i]
+  if redis.call('HSETNX', key, 'owner', ARGV[i + 1]) == 1 then
+    redis.call('HSET', key, 'expiresAt', ARGV[i + 2])
+    redis.call('ZADD', p .. 'calls', ARGV[i + 2], ARGV[i])
+    found[c] = 0
+  else
+    local r = redis.call('HMGET', key, 'owner', 'outcome', 'expiresAt')
+    found[c] = {r[1], r[2] or '', r[3], r[2] and '1' or '0'}
+  end
+  i = i + 3
+end
+return found
+`;
+
 /** ARGV: prefix, now. Drops call records that expired before now. */
 export const PRUNE_CALLS = `
 local p = ARGV[1]

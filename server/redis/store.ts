@@ -4,7 +4,7 @@ import { VersionConflictError } from '../../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import { prefixKeys } from '../store/prefix.js';
 import type {
-  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteCondition,
+  CallCommit, CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteCondition,
   WriteResult,
 } from '../store/types.js';
 import { runScript } from './connection.js';
@@ -97,8 +97,7 @@ export class RedisStore implements ObjectStore {
   async claimCall(principal: string, callKey: string, owner: string, expiresAt: number): Promise<CallRecord | undefined> {
     const member = callId(principal, callKey);
     const found = (await runScript(this.#redis, 'capsyncClaimCall', [`${this.#p}call:${member}`, `${this.#p}calls`, owner, expiresAt, member], true)) as Buffer[] | null;
-    if (found === null) return undefined;
-    return { owner: found[0]!.toString(), outcome: found[3]!.toString() === '1' ? new Uint8Array(found[1]!) : null, expiresAt: Number(found[2]!.toString()) };
+    return found === null ? undefined : callRecord(found);
   }
 
   async finishCall(principal: string, callKey: string, outcome: Uint8Array): Promise<void> {
@@ -107,6 +106,15 @@ export class RedisStore implements ObjectStore {
 
   async pruneCalls(now: number): Promise<number> {
     return (await runScript(this.#redis, 'capsyncPruneCalls', [this.#p, now])) as number;
+  }
+
+  async commitCalls(commit: CallCommit): Promise<(CallRecord | undefined)[]> {
+    const args: (string | number | Buffer)[] = [this.#p, commit.pruneBefore ?? '', commit.outcomes.length, commit.forget.length, commit.claims.length];
+    for (const o of commit.outcomes) args.push(callId(o.principal, o.key), asBuffer(o.outcome));
+    for (const f of commit.forget) args.push(callId(f.principal, f.key));
+    for (const c of commit.claims) args.push(callId(c.principal, c.key), c.owner, c.expiresAt);
+    const found = (await runScript(this.#redis, 'capsyncCommitCalls', args, true)) as (number | Buffer[])[];
+    return found.map((r) => (typeof r === 'number' ? undefined : callRecord(r)));
   }
 
   async recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void> {
@@ -222,6 +230,11 @@ function objects(reply: unknown): StoredObject[] {
 
 function key(address: readonly JsonValue[]): string {
   return canonicalKey(address as JsonValue[]);
+}
+
+/** A call record from a script's `{owner, outcome, expiresAt, has outcome}` reply. */
+function callRecord(found: Buffer[]): CallRecord {
+  return { owner: found[0]!.toString(), outcome: found[3]!.toString() === '1' ? new Uint8Array(found[1]!) : null, expiresAt: Number(found[2]!.toString()) };
 }
 
 function callId(principal: string, callKey: string): string {

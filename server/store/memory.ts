@@ -4,7 +4,7 @@ import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import { MemoryRevocationSet } from '../../protocol/revocation.js';
 import { isUnder, prefixKeys } from './prefix.js';
 import type {
-  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, StoredUpdate, WriteCondition,
+  CallCommit, CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, StoredUpdate, WriteCondition,
   WriteResult,
 } from './types.js';
 
@@ -39,7 +39,9 @@ export class MemoryStore implements ObjectStore {
   readonly #bySeq = new Map<string, Entry>();
   readonly #issued = new Map<string, Map<string, IssuedRecord>>();
   readonly #delegations: DelegationRecord[] = [];
-  readonly #calls = new Map<string, { owner: string; outcome: Uint8Array | null; expiresAt: number }>();
+  /** Call records by principal, then key: one principal's keys never make another's lookups or acks slower. */
+  readonly #calls = new Map<string, Map<string, CallEntry>>();
+  #callCount = 0;
   readonly #settings = new Map<string, string>();
   readonly #epoch = randomUUID();
   readonly #clock: { now(): number };
@@ -157,22 +159,58 @@ export class MemoryStore implements ObjectStore {
   }
 
   async claimCall(principal: string, key: string, owner: string, expiresAt: number): Promise<CallRecord | undefined> {
-    const id = callId(principal, key);
-    const found = this.#calls.get(id);
-    if (found !== undefined) return { ...found, outcome: found.outcome && found.outcome.slice() };
-    this.#calls.set(id, { owner, outcome: null, expiresAt });
-    return undefined;
+    return this.#claim(principal, key, owner, expiresAt);
   }
 
   async finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void> {
-    const id = callId(principal, key);
-    const found = this.#calls.get(id);
-    if (found !== undefined) found.outcome = new Uint8Array(outcome);
+    this.#finish(principal, key, outcome);
   }
 
   async pruneCalls(now: number): Promise<number> {
+    return this.#pruneCalls(now);
+  }
+
+  async commitCalls(commit: CallCommit): Promise<(CallRecord | undefined)[]> {
+    // One synchronous step: nothing else runs between its parts.
+    for (const o of commit.outcomes) this.#finish(o.principal, o.key, o.outcome);
+    for (const f of commit.forget) {
+      const ledger = this.#calls.get(f.principal);
+      if (ledger?.delete(f.key)) {
+        this.#callCount--;
+        if (ledger.size === 0) this.#calls.delete(f.principal);
+      }
+    }
+    if (commit.pruneBefore !== undefined) this.#pruneCalls(commit.pruneBefore);
+    return commit.claims.map((c) => this.#claim(c.principal, c.key, c.owner, c.expiresAt));
+  }
+
+  /** How many call records are kept (for tests and benchmarks). */
+  get callRecords(): number {
+    return this.#callCount;
+  }
+
+  #claim(principal: string, key: string, owner: string, expiresAt: number): CallRecord | undefined {
+    let ledger = this.#calls.get(principal);
+    const found = ledger?.get(key);
+    if (found !== undefined) return { owner: found.owner, outcome: found.outcome && found.outcome.slice(), expiresAt: found.expiresAt };
+    if (ledger === undefined) this.#calls.set(principal, (ledger = new Map()));
+    ledger.set(key, { owner, outcome: null, expiresAt });
+    this.#callCount++;
+    return undefined;
+  }
+
+  #finish(principal: string, key: string, outcome: Uint8Array): void {
+    const found = this.#calls.get(principal)?.get(key);
+    if (found !== undefined) found.outcome = new Uint8Array(outcome);
+  }
+
+  #pruneCalls(now: number): number {
     let dropped = 0;
-    for (const [id, record] of this.#calls) if (record.expiresAt < now && this.#calls.delete(id)) dropped++;
+    for (const [principal, ledger] of this.#calls) {
+      for (const [key, record] of ledger) if (record.expiresAt < now && ledger.delete(key)) dropped++;
+      if (ledger.size === 0) this.#calls.delete(principal);
+    }
+    this.#callCount -= dropped;
     return dropped;
   }
 
@@ -241,8 +279,8 @@ function copyDelegation(r: DelegationRecord): DelegationRecord {
   return { from: r.from, to: r.to, scope: structuredClone(r.scope), revocationId: r.revocationId, bound: r.bound, at: r.at, token: new Uint8Array(r.token), expiresAt: r.expiresAt };
 }
 
-/** One map key per (principal, key): JSON keeps a principal containing any separator apart from the next. */
-// Length-prefixed, so no principal and key can spell another pair's id (both may hold any character).
-function callId(principal: string, key: string): string {
-  return `${principal.length}:${principal}${key}`;
+interface CallEntry {
+  readonly owner: string;
+  outcome: Uint8Array | null;
+  readonly expiresAt: number;
 }

@@ -8,7 +8,7 @@ import { prefixKeys } from './prefix.js';
 import { SqliteRevocationSet } from './sqlite-revocations.js';
 import { EPOCH_SETTING, migrate } from './sqlite-schema.js';
 import type {
-  CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, StoredUpdate, WriteCondition,
+  CallCommit, CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, StoredUpdate, WriteCondition,
   WriteResult,
 } from './types.js';
 
@@ -223,13 +223,7 @@ export class SqliteStore implements ObjectStore {
 
   async claimCall(principal: string, key: string, owner: string, expiresAt: number): Promise<CallRecord | undefined> {
     // Insert-or-nothing then read, in one transaction: two servers on one file cannot both win.
-    return this.#db.transaction(() => {
-      const inserted = this.#sql('INSERT INTO calls (principal, key, owner, outcome, expires_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING')
-        .run(principal, key, owner, expiresAt);
-      if (inserted.changes === 1) return undefined;
-      const row = this.#sql('SELECT owner, outcome, expires_at FROM calls WHERE principal = ? AND key = ?').get(principal, key) as CallRow;
-      return { owner: row.owner, outcome: row.outcome, expiresAt: row.expires_at };
-    })();
+    return this.#db.transaction(() => this.#claim(principal, key, owner, expiresAt))();
   }
 
   async finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void> {
@@ -238,6 +232,28 @@ export class SqliteStore implements ObjectStore {
 
   async pruneCalls(now: number): Promise<number> {
     return this.#sql('DELETE FROM calls WHERE expires_at < ?').run(now).changes;
+  }
+
+  async commitCalls(commit: CallCommit): Promise<(CallRecord | undefined)[]> {
+    // One transaction, so one commit (one fsync under synchronous = FULL) for a whole turn's calls.
+    // IMMEDIATE: the claims' reads and inserts hold the write lock throughout, as claimCall's do.
+    return this.#db.transaction(() => {
+      const finish = this.#sql('UPDATE calls SET outcome = ? WHERE principal = ? AND key = ?');
+      for (const o of commit.outcomes) finish.run(asBuffer(o.outcome), o.principal, o.key);
+      const forget = this.#sql('DELETE FROM calls WHERE principal = ? AND key = ?');
+      for (const f of commit.forget) forget.run(f.principal, f.key);
+      if (commit.pruneBefore !== undefined) this.#sql('DELETE FROM calls WHERE expires_at < ?').run(commit.pruneBefore);
+      return commit.claims.map((c) => this.#claim(c.principal, c.key, c.owner, c.expiresAt));
+    }).immediate();
+  }
+
+  /** One claim, inside the caller's transaction. */
+  #claim(principal: string, key: string, owner: string, expiresAt: number): CallRecord | undefined {
+    const inserted = this.#sql('INSERT INTO calls (principal, key, owner, outcome, expires_at) VALUES (?, ?, ?, NULL, ?) ON CONFLICT DO NOTHING')
+      .run(principal, key, owner, expiresAt);
+    if (inserted.changes === 1) return undefined;
+    const row = this.#sql('SELECT owner, outcome, expires_at FROM calls WHERE principal = ? AND key = ?').get(principal, key) as CallRow;
+    return { owner: row.owner, outcome: row.outcome, expiresAt: row.expires_at };
   }
 
   async recordIssued(user: string, entries: readonly IssuedRecord[]): Promise<void> {

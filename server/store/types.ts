@@ -112,6 +112,43 @@ export interface CallRecord {
   readonly expiresAt: number;
 }
 
+/** Which call record: a key, scoped to the principal that made the call. */
+export interface CallRef {
+  /** Who made the call: a user id or an anonymous client's principal. */
+  readonly principal: string;
+  /** The client's key for the call. */
+  readonly key: string;
+}
+
+/** A key to claim for the server run `owner`, kept until `expiresAt` unless forgotten earlier. */
+export interface CallClaim extends CallRef {
+  /** The server run that claims it (see {@link CallRecord.owner}). */
+  readonly owner: string;
+  /** When the record may be dropped if no acknowledgement came (ms since epoch). */
+  readonly expiresAt: number;
+}
+
+/** The encoded outcome of a claimed call. */
+export interface CallOutcome extends CallRef {
+  /** The outcome's bytes; the store keeps its own copy. */
+  readonly outcome: Uint8Array;
+}
+
+/**
+ * One group commit of keyed-call bookkeeping ({@link ObjectStore.commitCalls}): every claim, outcome and
+ * acknowledgement a server gathered in one event-loop turn, written as one transaction.
+ */
+export interface CallCommit {
+  /** Outcomes to store, each as {@link ObjectStore.finishCall} stores one. Applied first. */
+  readonly outcomes: readonly CallOutcome[];
+  /** Records whose outcome the caller has received: dropped (a record that does not exist is ignored). Applied second. */
+  readonly forget: readonly CallRef[];
+  /** If set, records that expired before it are dropped, as {@link ObjectStore.pruneCalls} does. Applied third. */
+  readonly pruneBefore?: number;
+  /** Keys to claim, each as {@link ObjectStore.claimCall} claims one. Applied last. */
+  readonly claims: readonly CallClaim[];
+}
+
 /**
  * Where live objects live. Small on purpose: in memory or an embedded SQLite file today, a shared Redis
  * later. Every method may be asynchronous. `test/contracts/object-store.contract.ts` is the executable
@@ -186,6 +223,13 @@ export interface ObjectStore {
   finishCall(principal: string, key: string, outcome: Uint8Array): Promise<void>;
   /** Drops call records that expired before `now`; returns how many. */
   pruneCalls(now: number): Promise<number>;
+  /**
+   * Applies a {@link CallCommit} atomically (all of it is durable when the promise resolves, or none of it
+   * after a crash) and returns, for each claim in order, what {@link claimCall} would: undefined for a key
+   * now claimed, or the existing record, untouched. A key claimed twice in one commit is won by the first.
+   * This is what keyed calls use: one write per event-loop turn, not two per call.
+   */
+  commitCalls(commit: CallCommit): Promise<(CallRecord | undefined)[]>;
   /**
    * Remembers that capabilities (by revocation id) were issued to a user, so they can be revoked per user.
    * Recording an id the user already has keeps the first record. Only capabilities `revokeUser` cannot reach

@@ -131,8 +131,10 @@ describe('calls', () => {
     void note.rename('b');
     // The first binds handle 0 (extension type 6), the second sends only the handle (fixext 4, type 5).
     const hexOf = (b: Uint8Array) => Buffer.from(b).toString('hex');
-    // [1, 2, "rename_note", [<ext 6: handle 0 + token>, "a"], key] then [1, 3, "rename_note", [<ext 5: handle 0>, "b"], key]
-    expect(hexOf(server.bytes[1]!)).toMatch(/^950102ab72656e616d655f6e6f746592c7[0-9a-f]{2}0600000000/);
+    // [1, 2, "rename_note", [<ext 6: handle 0 + token>, "a"], key, [key of call 1]] (it acknowledges the answer
+    // to call 1) then [1, 3, "rename_note", [<ext 5: handle 0>, "b"], key]
+    expect(hexOf(server.bytes[1]!)).toMatch(/^960102ab72656e616d655f6e6f746592c7[0-9a-f]{2}0600000000/);
+    expect((server.received[1] as unknown[])[5]).toEqual([(server.received[0] as unknown[])[4]]);
     const key = (server.received[2] as unknown[])[4] as string;
     const keyHex = Buffer.from(key).toString('hex');
     const keyHeader = key.length < 32 ? (0xa0 | key.length).toString(16) : 'd9' + key.length.toString(16).padStart(2, '0');

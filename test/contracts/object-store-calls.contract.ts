@@ -74,5 +74,59 @@ export function callsContract({ store: current }: StoreContext): void {
       expect(plain(await store.claimCall('editor', 'late', 'run-2', 9000))).toEqual({ owner: 'run', outcome: null, expiresAt: 3000 });
       expect(await store.pruneCalls(2000)).toBe(0);
     });
+
+    it('commits a turn of claims, outcomes and forgets as one step, claims answered in order', async () => {
+      const store = current();
+      expect(await store.claimCall('editor', 'done', 'run-a', 5000)).toBeUndefined();
+      expect(await store.claimCall('editor', 'acked', 'run-a', 5000)).toBeUndefined();
+      const found = await store.commitCalls({
+        outcomes: [{ principal: 'editor', key: 'done', outcome: Uint8Array.of(9) }],
+        forget: [{ principal: 'editor', key: 'acked' }, { principal: 'editor', key: 'never-claimed' }],
+        claims: [
+          { principal: 'editor', key: 'fresh', owner: 'run-b', expiresAt: 6000 },
+          { principal: 'editor', key: 'done', owner: 'run-b', expiresAt: 6000 },
+          { principal: 'guest', key: 'fresh', owner: 'run-b', expiresAt: 6000 },
+          { principal: 'editor', key: 'fresh', owner: 'run-c', expiresAt: 7000 },
+        ],
+      });
+      expect(found.map(plain)).toEqual([
+        undefined,
+        { owner: 'run-a', outcome: [9], expiresAt: 5000 },
+        undefined,
+        // The first claim of a key in one commit wins; the second sees it.
+        { owner: 'run-b', outcome: null, expiresAt: 6000 },
+      ]);
+      // Forgotten: a claim of it now wins again.
+      expect(await store.claimCall('editor', 'acked', 'run-d', 9000)).toBeUndefined();
+      expect(await store.claimCall('editor', 'never-claimed', 'run-d', 9000)).toBeUndefined();
+    });
+
+    it('stores no outcome for a key a commit never claimed, and keeps its own copy of each', async () => {
+      const store = current();
+      await store.claimCall('editor', 'k', 'run', 5000);
+      const outcome = Uint8Array.of(1, 2, 3);
+      expect(await store.commitCalls({ outcomes: [{ principal: 'editor', key: 'k', outcome }, { principal: 'editor', key: 'ghost', outcome }], forget: [], claims: [] })).toEqual([]);
+      outcome.fill(0);
+      expect(plain(await store.claimCall('editor', 'k', 'run-2', 5000))?.outcome).toEqual([1, 2, 3]);
+      expect(await store.claimCall('editor', 'ghost', 'run-2', 5000)).toBeUndefined();
+    });
+
+    it('prunes in a commit before it claims', async () => {
+      const store = current();
+      await store.claimCall('editor', 'old', 'run', 1000);
+      await store.claimCall('guest', 'kept', 'run', 3000);
+      const found = await store.commitCalls({
+        outcomes: [], forget: [], pruneBefore: 2000,
+        claims: [{ principal: 'editor', key: 'old', owner: 'run-2', expiresAt: 9000 }, { principal: 'guest', key: 'kept', owner: 'run-2', expiresAt: 9000 }],
+      });
+      expect(found.map(plain)).toEqual([undefined, { owner: 'run', outcome: null, expiresAt: 3000 }]);
+    });
+
+    it('has exactly one winner when two commits claim the same key', async () => {
+      const store = current();
+      const claim = (owner: string) => store.commitCalls({ outcomes: [], forget: [], claims: [{ principal: 'editor', key: 'race', owner, expiresAt: 5000 }] });
+      const [a, b] = await Promise.all([claim('run-a'), claim('run-b')]);
+      expect([a[0], b[0]].filter((r) => r === undefined)).toHaveLength(1);
+    });
   });
 }
