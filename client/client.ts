@@ -68,6 +68,10 @@ export class CapsyncClient {
    * short grace after the last one closed (a reconnect is no leave and join). Start from {@link presence}
    * for who is online now; after a reconnect of this client the events it missed are emitted from a fresh
    * `presence()` answer. Completes when the client closes.
+   *
+   * The server sends these events only to connections that asked for them: subscribing asks (a `presence`
+   * request with `watch`), and the last unsubscribe stops them, so clients that never listen cost the
+   * server nothing when others come and go.
    */
   readonly presenceChanges: Observable<PresenceChange>;
   /** Resolves when the client has closed for good, with the last connection's close code and reason. */
@@ -80,6 +84,8 @@ export class CapsyncClient {
   readonly #streams = new SessionStreams(clientDefaults.heldEvents);
   readonly #frames = new Subject<Frame>();
   readonly #presence = new PresenceEvents();
+  /** Subscribers of {@link presenceChanges}: while there are any, this connection watches presence. */
+  #presenceWatchers = 0;
   readonly #collections = new Collections(this.#live, (cap, options, onId) =>
     this.#request((id) => {
       onId(id);
@@ -95,7 +101,14 @@ export class CapsyncClient {
     this.delegations = this.#streams.delegations;
     this.revocations = this.#streams.revocations;
     this.tokenExpiring = this.#streams.tokenExpiring;
-    this.presenceChanges = this.#presence.changes;
+    this.presenceChanges = new Observable<PresenceChange>((subscriber) => {
+      const subscription = this.#presence.changes.subscribe(subscriber);
+      if (this.#presenceWatchers++ === 0) this.#watchPresence(true);
+      return () => {
+        subscription.unsubscribe();
+        if (--this.#presenceWatchers === 0) this.#watchPresence(false);
+      };
+    });
     this.#link = new SessionLink(url, options, open, {
       inbound: { onPortable: (object) => this.#adopt(object), onCapability: (cap) => this.#resume.held.add(cap) },
       hello: (hello) => this.#hello(hello),
@@ -179,9 +192,20 @@ export class CapsyncClient {
 
   /** The users online that this user may delegate to (as the server's presence policy allows). */
   async presence(): Promise<string[]> {
-    const users = (await this.#request((id) => [FrameType.presence, id])) as string[];
+    return this.#presenceRequest(undefined);
+  }
+
+  /** A `presence` request; `watch` set also starts (true) or stops (false) this connection's presence events. */
+  async #presenceRequest(watch: boolean | undefined): Promise<string[]> {
+    const users = (await this.#request((id) => (watch === undefined ? [FrameType.presence, id] : [FrameType.presence, id, { watch }]))) as string[];
     if (Array.isArray(users) && users.every((u) => typeof u === 'string')) this.#presence.listed(users);
     return users;
+  }
+
+  /** Starts or stops presence events; a failure is left to the next reconnect, which asks again while anyone listens. */
+  #watchPresence(watch: boolean): void {
+    if (this.user === null || this.connectionState.value === 'closed') return;
+    this.#presenceRequest(watch).catch(() => undefined);
   }
 
   /** Every still-valid capability delegated to this user: what a reload or a second device gets back. */
@@ -316,8 +340,9 @@ export class CapsyncClient {
 
   /** A new connection took over the session: what was missed while away is caught up. */
   #reconnected(): void {
-    // Only presence for now if the app listens; a failure leaves the events as they were (the next reconnect retries).
-    if (this.#presence.tracking && this.user !== null) this.presence().catch(() => undefined);
+    // Only presence for now if the app listens: the new connection watches again, and the answer's list
+    // gives the events missed while away. A failure leaves them as they were (the next reconnect retries).
+    if (this.#presenceWatchers > 0 && this.user !== null) this.#presenceRequest(true).catch(() => undefined);
   }
 
   /** With a token function, answers `tokenExpiring` by itself; a failure leaves the notice for the app (or the 4002 reconnect). */

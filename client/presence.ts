@@ -39,11 +39,6 @@ export class PresenceEvents {
     for (const user of this.#online) if (!known.has(user)) this.#changes.next({ type: 'join', user });
   }
 
-  /** True once there is something a reconnect should reconcile. */
-  get tracking(): boolean {
-    return this.#online !== undefined && this.#changes.observed;
-  }
-
   close(): void {
     this.#changes.complete();
   }

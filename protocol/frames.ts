@@ -38,7 +38,7 @@ export const FrameType = {
   refresh: 11,
   /** s→c `[12, expiresAt]` the session's JWT expires soon: send `refresh` or be disconnected. */
   tokenExpiring: 12,
-  /** c→s `[13, id]` asks which users are online (as the server's presence policy allows). */
+  /** c→s `[13, id]` or `[13, id, { watch }]` asks which users are online (as the server's presence policy allows); `watch` starts or stops this connection's presence events. */
   presence: 13,
   /** c→s `[14, id, {caps, seen, epoch, seq}]` resumes a session on a new connection: rights and what was seen. */
   resume: 14,
@@ -134,7 +134,11 @@ const schemas = {
   [FrameType.pong]: z.tuple([z.literal(FrameType.pong), id]),
   [FrameType.refresh]: z.tuple([z.literal(FrameType.refresh), id, z.string().check(z.minLength(1), z.maxLength(16 * 1024))]),
   [FrameType.tokenExpiring]: z.tuple([z.literal(FrameType.tokenExpiring), z.number()]),
-  [FrameType.presence]: z.tuple([z.literal(FrameType.presence), id]),
+  // With `{ watch }`, the connection also starts (true) or stops (false) receiving presenceEvent frames.
+  [FrameType.presence]: z.union([
+    z.tuple([z.literal(FrameType.presence), id]),
+    z.tuple([z.literal(FrameType.presence), id, z.strictObject({ watch: z.boolean() })]),
+  ]),
   [FrameType.resume]: z.tuple([z.literal(FrameType.resume), id, resumeSchema]),
   [FrameType.grants]: z.tuple([z.literal(FrameType.grants), id]),
   [FrameType.watch]: z.tuple([z.literal(FrameType.watch), id, cap, watchOptionsSchema]),

@@ -64,6 +64,8 @@ export class Hub implements ServerApi {
   readonly #unsubscribeCluster: () => void;
   readonly #deadlines: Deadlines;
   readonly #presence: Presence;
+  /** Sessions that asked for presence events (a `presence` request with `watch: true`), until they stop or close. */
+  readonly #presenceWatchers = new Set<ServerSession>();
   readonly #online: PresenceTracker;
   readonly #collections: Collections;
   /** Sessions counted by {@link Hub.#online} (a session refused while closing never was). */
@@ -164,6 +166,7 @@ export class Hub implements ServerApi {
       },
       closed: (session) => {
         this.#directory.remove(session);
+        this.#presenceWatchers.delete(session);
         this.#collections.closed(session);
         if (session.user !== null && this.#counted.has(session)) {
           this.#counted.delete(session);
@@ -340,6 +343,9 @@ export class Hub implements ServerApi {
         return this.#refresh(session, frame[2]);
       case FrameType.presence: {
         if (session.user === null) throw fail('ERR_AUTH_REQUIRED');
+        const watch = frame[2]?.watch;
+        if (watch === true) this.#presenceWatchers.add(session);
+        else if (watch === false) this.#presenceWatchers.delete(session);
         if (this.#cluster === undefined) return this.#presence.list(session.user, this.#online.online());
         // With several nodes: this node's users (with their grace) and every other node's.
         const viewer = session.user;
@@ -393,7 +399,8 @@ export class Hub implements ServerApi {
   #announce(change: PresenceChange): void {
     // With 'none' there is no one to tell: skip the walk over every session (n² over a herd of joins).
     if (this.#closing || this.#presence.hidesAll) return;
-    for (const session of this.#directory) {
+    // Only connections that asked (a presence request with watch): the others never pay for a herd's joins.
+    for (const session of this.#presenceWatchers) {
       const viewer = session.user;
       if (viewer === null || viewer.id === change.user || !this.#presence.visible(viewer, change.user)) continue;
       session.send([FrameType.presenceEvent, change.type, change.user]);

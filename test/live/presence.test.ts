@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { Codec } from '../../protocol/codec.js';
+import { clientFrameTypes, validateFrame } from '../../protocol/frames.js';
 import { FrameType, type PresenceChange } from '../../client/index.js';
 import { CapsyncServer, MemoryStore } from '../../server/index.js';
 import { connectInMemory } from '../../testing/index.js';
@@ -113,5 +116,61 @@ describe('presence events across a reconnect of the observer', () => {
     expect(events).toEqual([change('join', 'editor')]);
     await editor.client.close();
     await observer.client.close();
+  });
+});
+
+describe('presence events go only to connections that watch', () => {
+  /** A raw socket as `user`: every frame type it receives, and a way to send a frame and wait for its answer. */
+  async function rawAs(url: string, token: string) {
+    const codec = new Codec();
+    const ws = new WebSocket(url, ['capsync.v1'], { headers: { authorization: `Bearer ${token}` } });
+    const types: number[] = [];
+    const waiting = new Map<number, () => void>();
+    ws.on('message', (data: Buffer) => {
+      const frame = codec.decode(data) as unknown[];
+      types.push(frame[0] as number);
+      if (frame[0] === FrameType.result || frame[0] === FrameType.error || frame[0] === FrameType.pong) waiting.get(frame[1] as number)?.();
+    });
+    await new Promise<void>((resolve, reject) => (ws.once('open', () => resolve()), ws.once('error', reject)));
+    const request = (frame: unknown[]) =>
+      new Promise<void>((resolve) => {
+        waiting.set(frame[1] as number, resolve);
+        ws.send(codec.encode(frame));
+      });
+    return { ws, types, request };
+  }
+  const events = (types: number[]) => types.filter((t) => t === FrameType.presenceEvent).length;
+
+  it('sends none to a connection that never asked, and stops when the client unsubscribes', async () => {
+    demo = await startDemo({ presenceGraceMs: 0 });
+    const quiet = await rawAs(demo.url, await demo.token('admin'));
+    const watching = await rawAs(demo.url, await demo.token('admin'));
+    await watching.request([FrameType.presence, 1, { watch: true }]);
+    const client = await demo.connectAs('editor2');
+    const seen: PresenceChange[] = [];
+    const subscription = client.presenceChanges.subscribe((c) => seen.push(c));
+    await roundTrip(client);
+    const editor = await demo.connectAs('editor');
+    await next(client.presenceChanges, (c) => c.user === 'editor');
+    await Promise.all([quiet.request([FrameType.ping, 2]), watching.request([FrameType.presence, 3])]);
+    expect(events(quiet.types)).toBe(0);
+    expect(events(watching.types)).toBe(2); // editor2 and editor joined
+    // The client's last unsubscribe stops its events (the request is answered before the next join).
+    subscription.unsubscribe();
+    await roundTrip(client);
+    await watching.request([FrameType.presence, 4, { watch: false }]);
+    await editor.close();
+    const again = await demo.connectAs('guest');
+    await Promise.all([quiet.request([FrameType.ping, 5]), watching.request([FrameType.ping, 6]), roundTrip(client), roundTrip(again)]);
+    expect(events(quiet.types)).toBe(0);
+    expect(events(watching.types)).toBe(2);
+    expect(seen).toEqual([change('join', 'editor')]);
+    quiet.ws.close();
+    watching.ws.close();
+  });
+
+  it('refuses a watch option of another shape', () => {
+    expect(() => validateFrame([FrameType.presence, 1, { watch: 'yes' }], clientFrameTypes)).toThrow(expect.objectContaining({ code: 'ERR_FRAME_INVALID' }));
+    expect(() => validateFrame([FrameType.presence, 1, { watch: true, all: true }], clientFrameTypes)).toThrow(expect.objectContaining({ code: 'ERR_FRAME_INVALID' }));
   });
 });
