@@ -9,7 +9,8 @@ describe('bench:cluster --short', () => {
   it('reports every figure, and each node hears exactly the changes its clients hold', { timeout: 90_000 }, async () => {
     const report = await runClusterBench(true);
     expect(report.busRatio.map((b) => b.ratio)).toEqual([1, 1, 1]);
-    for (const d of [report.delivery.local, report.delivery.crossNode, report.delivery.singleNode]) expect(d.n).toBe(50);
+    expect(report.delivery.map((d) => d.fsync)).toEqual(['always', 'no']);
+    for (const f of report.delivery) for (const d of [f.local, f.crossNode, f.busAdds, f.singleNode]) expect(d.n).toBe(30);
     expect(report.revocation.n).toBe(20);
     expect(report.calls.baseline.calls).toBeGreaterThan(0);
     expect(report.calls.redis.map((c) => c.nodes)).toEqual([1]);
