@@ -86,7 +86,7 @@ export async function connectRedis(options: RedisOptions): Promise<RedisBackend>
       await revocations.close();
       command.disconnect();
     }, options);
-    fanout = new RedisFanout(bus, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
+    fanout = new RedisFanout(bus, command, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
     cluster = new RedisPeers(command, peersSub, prefix, node, logger, options.peers);
     await cluster.start();
     logger.info({ event: 'redis_connected', url: redactUrl(options.url), node, durability });

@@ -119,3 +119,37 @@ describe('a node cut off from the revocation feed', () => {
     }
   });
 });
+
+describe('a node whose bus was down', () => {
+  it('pushes a deletion made meanwhile to its holders when the bus comes back, not at their next resume', async () => {
+    const server = await redis.server();
+    const proxy = await TcpProxy.start(server.port);
+    try {
+      cluster = await startNodes(server.url, 2, { urls: [`redis://127.0.0.1:${proxy.port}`, server.url] });
+      const [a, b] = cluster.nodes;
+      const onA = await a!.connectAs('editor');
+      await videoOf(onA);
+      const admin = await b!.connectAs('admin');
+      const adminVideo = await videoOf(admin);
+      // Held on A: its channels are open before the cut.
+      await until(() => a!.backend.fanout.channels.length > 0, 5000, 'A subscribed');
+      const deleted = new Promise<void>((resolve) => {
+        onA.changes.subscribe((ch) => {
+          if (ch.address[1] === VIDEO && ch.state === null) resolve();
+        });
+      });
+      proxy.refuse(true);
+      await proxy.cut();
+      await until(() => a!.backend.fanout.down, 5000, 'A bus down');
+      await admin.call('delete_video', adminVideo.cap);
+      // The editor's WebSocket to A never dropped: only A's Redis link did.
+      proxy.refuse(false);
+      await deleted;
+      expect(onA.connectionState.value).toBe('connected');
+    } finally {
+      await cluster?.close();
+      cluster = undefined;
+      await proxy.close();
+    }
+  });
+});
