@@ -181,6 +181,9 @@ export class RedisFanout implements Fanout {
       const [version, seq, live] = message.subarray(0, first).toString().split(' ').map(Number) as [number, number, number];
       if (seq > this.#watermark) this.#watermark = seq;
       const [address, type] = JSON.parse(message.subarray(first + 1, second).toString()) as [JsonValue[], string];
+      // The writer's own change (delivered when it was written) or an older copy: not worth decoding.
+      const last = this.#delivered.get(canonicalKey(address));
+      if (last !== undefined && seq <= last) return;
       const state = live === 1 ? { ...(this.#codec.decode(message.subarray(second + 1), noCapabilities) as Record<string, unknown>), version } : null;
       this.#deliver({ address, type, version, seq, state });
     } catch (error) {

@@ -153,3 +153,52 @@ describe('a node whose bus was down', () => {
     }
   });
 });
+
+describe('presence events across nodes', () => {
+  const change = (type: 'join' | 'leave', user: string): { type: string; user: string } => ({ type, user });
+
+  it('tells a user on A of joins and leaves on B and C, once per user, after the grace, and not for a move within it', async () => {
+    cluster = await startNodes((await redis.server()).url, 3, { presenceGraceMs: 1000 });
+    const [a, b, c] = cluster.nodes;
+    const admin = await a!.connectAs('admin');
+    const seen: { type: string; user: string }[] = [];
+    admin.presenceChanges.subscribe((ch) => seen.push({ type: ch.type, user: ch.user }));
+    const joined = next(admin.presenceChanges, (ch) => ch.user === 'editor');
+    const onB = await b!.connectAs('editor');
+    expect(await joined).toMatchObject(change('join', 'editor'));
+    // The same user on a second node: no join; leaving one of the two nodes: no leave.
+    const onC = await c!.connectAs('editor');
+    const guestJoined = next(admin.presenceChanges, (ch) => ch.user === 'guest');
+    const guest = await c!.connectAs('guest');
+    await guestJoined;
+    await onB.close();
+    // A move within the grace: editor2 leaves C and is back on B at once; C's deadlines run in order, so
+    // the guest's leave (closed after) arrives after editor2's would have.
+    const editor2Joined = next(admin.presenceChanges, (ch) => ch.user === 'editor2');
+    const first = await c!.connectAs('editor2');
+    await editor2Joined;
+    await first.close();
+    await b!.connectAs('editor2');
+    const guestLeft = next(admin.presenceChanges, (ch) => ch.user === 'guest' && ch.type === 'leave', 10_000);
+    await guest.close();
+    await guestLeft;
+    expect(seen).toEqual([change('join', 'editor'), change('join', 'guest'), change('join', 'editor2'), change('leave', 'guest')]);
+    // The last node goes: after its grace, a leave.
+    const left = next(admin.presenceChanges, (ch) => ch.user === 'editor' && ch.type === 'leave', 10_000);
+    await onC.close();
+    expect(await left).toMatchObject(change('leave', 'editor'));
+  });
+
+  it('a node that closes takes its users with it: the others hear them leave', async () => {
+    cluster = await startNodes((await redis.server()).url, 2, { presenceGraceMs: 0, peers: { heartbeatMs: 100, expireMs: 300 } });
+    const [a, b] = cluster.nodes;
+    const admin = await a!.connectAs('admin');
+    const joined = next(admin.presenceChanges, (ch) => ch.user === 'editor');
+    await b!.connectAs('editor');
+    await joined;
+    const left = next(admin.presenceChanges, (ch) => ch.user === 'editor' && ch.type === 'leave', 10_000);
+    // Its peers stop as after a kill -9 (no leave sent by its tracker): A expires the node.
+    await b!.backend.cluster.close();
+    expect(await left).toMatchObject(change('leave', 'editor'));
+  });
+});
