@@ -10,10 +10,10 @@ import { Authenticator } from '../../server/auth.js';
 
 // From dist/bench/cluster (the built bench) or bench/cluster (the sources, in the test): the nodes are the built demo.
 const root = fileURLToPath(new URL(import.meta.url.includes('/dist/bench/') ? '../../..' : '../..', import.meta.url));
-const SECRET = 'bench-cluster-secret-bench-cluster-secret-0123';
+export const SECRET = 'bench-cluster-secret-bench-cluster-secret-0123';
 
 /** Starts the built demo server as a child (`dist/examples/video/main.js`); resolves with its URL once it listens. */
-function startNode(args: string[], children: ChildProcess[]): Promise<string> {
+export function startNode(args: string[], children: ChildProcess[]): Promise<string> {
   const entry = join(root, 'dist', 'examples', 'video', 'main.js');
   const child = spawn(process.execPath, [entry, '--port', '0', '--log-level', 'error', `--jwt-secret=${SECRET}`, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   children.push(child);
@@ -67,15 +67,20 @@ export async function callsPerSecond(redisUrl: string | undefined, nodes: number
     return { nodes, objects, calls, perSecond: Math.round(calls / seconds), nodeCpuMsPerCall: Math.round((cpu.reduce((a, b) => a + b, 0) / Math.max(1, calls)) * 100) / 100 };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
-    await Promise.all(
-      children.map((child) => {
-        if (child.exitCode !== null || child.signalCode !== null) return undefined;
-        const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-        child.kill('SIGKILL');
-        return exited;
-      }),
-    );
+    await killAll(children);
   }
+}
+
+/** SIGKILLs the node processes, resolving once they exited. */
+export async function killAll(children: readonly ChildProcess[]): Promise<void> {
+  await Promise.all(
+    children.map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      return exited;
+    }),
+  );
 }
 
 /** One calls/s figure. */

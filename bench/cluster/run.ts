@@ -1,6 +1,7 @@
 import { loadavg } from 'node:os';
 import { Redis } from 'ioredis';
 import { callsPerSecond, redisBenchmark, type CallsFigure } from './calls.js';
+import { fanoutTo, type FanoutFigure } from './fanout.js';
 import { deliveryLatency, type DeliveryFigures, type Fsync } from './delivery.js';
 import { busRatio, revocationLatency } from './inprocess.js';
 import { startRedis } from './redis-server.js';
@@ -15,6 +16,8 @@ export interface ClusterReport {
   readonly revocation: Awaited<ReturnType<typeof revocationLatency>>;
   readonly calls: { readonly baseline: CallsFigure; readonly redis: (CallsFigure & { fsync: Fsync })[] };
   readonly redisBenchmark: { readonly fsync: Fsync; readonly figures: Record<string, number> | undefined }[];
+  /** One node on SQLite, then three on Redis (appendfsync always), the same number of holders. */
+  readonly fanout: FanoutFigure[];
 }
 
 /**
@@ -57,7 +60,10 @@ export async function runClusterBench(short: boolean): Promise<ClusterReport> {
       await fsync(mode);
       benchmark.push({ fsync: mode, figures: await redisBenchmark(redis.port, short ? 2000 : 50_000) });
     }
-    return { short, load: { before, after: loadavg()[0]! }, busRatio: ratio, delivery, revocation, calls: { baseline, redis: withRedis }, redisBenchmark: benchmark };
+    await fsync('always');
+    const holders = short ? 30 : 10_000;
+    const fanout = [await fanoutTo(undefined, 1, holders, short ? 2 : 5), await fanoutTo(redis.url, 3, holders, short ? 2 : 5)];
+    return { short, load: { before, after: loadavg()[0]! }, busRatio: ratio, delivery, revocation, calls: { baseline, redis: withRedis }, redisBenchmark: benchmark, fanout };
   } finally {
     admin.disconnect();
     await redis.stop();
@@ -81,5 +87,7 @@ export function formatReport(r: ClusterReport): string {
   for (const b of r.redisBenchmark) {
     lines.push(`redis-benchmark, appendfsync ${b.fsync} (requests/s, 20 clients): ${b.figures ? Object.entries(b.figures).map(([k, v]) => `${k} ${v}`).join(', ') : 'not installed'}`);
   }
+  lines.push('fan-out: one write pushed to every holder (time to the last holder, median of the rounds; every arrival p50 / p99), ms:');
+  for (const f of r.fanout) lines.push(`  ${f.holders} holders on ${f.nodes === 1 ? '1 node, SQLite (baseline)' : `${f.nodes} nodes on Redis`}: last ${f.lastHolder}, arrivals ${f.arrivals.p50} / ${f.arrivals.p99}${f.missed > 0 ? `, ${f.missed} pushes MISSED` : ''}`);
   return lines.join('\n');
 }
