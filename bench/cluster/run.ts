@@ -25,7 +25,7 @@ export interface ClusterReport {
  * figure beside a single-node baseline from the same run, the fsync modes (`appendfsync always` / `no`,
  * switched with CONFIG SET) interleaved. `--short` runs each part briefly (what the test does).
  */
-export async function runClusterBench(short: boolean): Promise<ClusterReport> {
+export async function runClusterBench(short: boolean, fanoutHolders?: number): Promise<ClusterReport> {
   const before = loadavg()[0]!;
   const redis = await startRedis();
   const admin = new Redis(redis.url, { lazyConnect: true });
@@ -61,7 +61,7 @@ export async function runClusterBench(short: boolean): Promise<ClusterReport> {
       benchmark.push({ fsync: mode, figures: await redisBenchmark(redis.port, short ? 2000 : 50_000) });
     }
     await fsync('always');
-    const holders = short ? 30 : 10_000;
+    const holders = fanoutHolders ?? (short ? 30 : 10_000);
     const fanout = [await fanoutTo(undefined, 1, holders, short ? 2 : 5), await fanoutTo(redis.url, 3, holders, short ? 2 : 5)];
     return { short, load: { before, after: loadavg()[0]! }, busRatio: ratio, delivery, revocation, calls: { baseline, redis: withRedis }, redisBenchmark: benchmark, fanout };
   } finally {
