@@ -7,7 +7,7 @@ import type { Video } from '../../examples/video/video.js';
 import { Codec } from '../../protocol/codec.js';
 import { FrameType } from '../../protocol/frames.js';
 import { Authenticator } from '../../server/auth.js';
-import { killAll, SECRET, startNode } from './calls.js';
+import { killAll, SECRET, startNode, whenFresh } from './calls.js';
 import { percentiles } from './inprocess.js';
 
 /** One fan-out figure: a write's push to `holders` connections spread over `nodes` node processes. */
@@ -88,12 +88,12 @@ export async function fanoutTo(redisUrl: string | undefined, nodes: number, hold
     }
     const writer = await connect(urls[0]!, { token: await auth.issue({ id: 'writer', roles: ['admin'] }) });
     try {
-      const video = (await writer.call<Video[]>('get_my_videos'))[0]!;
+      const video = (await whenFresh(() => writer.call<Video[]>('get_my_videos')))[0]!;
       const lasts: number[] = [];
       for (let round = 0; round < rounds; round++) {
         const description = `fan-out round ${round}`;
         const all = new Promise<void>((done) => (waiting = { description, start: performance.now(), left: holders, done }));
-        await writer.call('set_video_description', video.cap, description);
+        await whenFresh(() => writer.call('set_video_description', video.cap, description));
         // A guard, not a synchronisation: the bench reports what arrived rather than hang.
         await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
         lasts.push(performance.now() - waiting!.start);

@@ -81,7 +81,7 @@ export function formatReport(r: ClusterReport): string {
   for (const d of r.delivery) lines.push(`  ${String(d.rate).padEnd(8)}${d.fsync.padEnd(13)}${cell(d.singleNode)}${cell(d.local)}${cell(d.crossNode)}${cell(d.busAdds)}`);
   lines.push(`revocation applied on every other node, ms: p50 ${r.revocation.p50}, p99 ${r.revocation.p99} (${r.revocation.n})`);
   lines.push('calls/s (set_video_description, back to back, node processes on this machine; node CPU ms per call):');
-  const calls = (c: CallsFigure): string => `${c.perSecond} calls/s, ${c.nodeCpuMsPerCall} ms CPU/call`;
+  const calls = (c: CallsFigure): string => `${c.perSecond} calls/s, ${c.nodeCpuMsPerCall} ms CPU/call${c.staleRefusals > 0 ? `, ${c.staleRefusals} refused (feed stale) and retried` : ''}`;
   lines.push(`  1 node, SQLite in memory (baseline), own videos: ${calls(r.calls.baseline)}`);
   for (const c of r.calls.redis) lines.push(`  ${c.nodes} node(s) on Redis, appendfsync ${c.fsync}, ${c.objects === 'own' ? 'own videos' : 'all on the 3 demo videos'}: ${calls(c)}`);
   for (const b of r.redisBenchmark) {
