@@ -202,3 +202,22 @@ describe('presence events across nodes', () => {
     expect(await left).toMatchObject(change('leave', 'editor'));
   });
 });
+
+describe('a capability sent while the node\'s revocation feed is behind', () => {
+  it('is still cover for pushes (it was silently no cover, and its holder never heard a change)', async () => {
+    // A feed that counts as silent 1 ms after each read: behind nearly all the time, while commands work
+    // (what a loaded machine does to a node for moments).
+    cluster = await startNodes((await redis.server()).url, 2, { feed: { staleMs: 1, blockMs: 200 } });
+    const [a, b] = cluster.nodes;
+    const onA = await a!.connectAs('editor');
+    // get_my_videos uses no capability: it answers, and its capabilities cross while A cannot check them.
+    const held = await videoOf(onA);
+    expect(a!.backend.store.revocations.fresh).toBe(false);
+    const seen = next(onA.live(held), (v) => v.description === 'written on B');
+    // Server code on B (a client's capability use would be refused there too).
+    await b!.server.live.update(Video, ['youtube_videos', VIDEO], (v) => {
+      v.description = 'written on B';
+    });
+    expect((await seen).description).toBe('written on B');
+  });
+});
