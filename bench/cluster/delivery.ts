@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import type { CapsyncClient } from '../../client/index.js';
+import { whenFresh } from './calls.js';
 import { memoryNode, percentiles, redisNodes, seed, until, type BenchNode } from './inprocess.js';
 
 /** Redis's `appendfsync`: fsync the AOF before each reply, once a second, or never (the OS decides). */
@@ -36,7 +37,7 @@ async function side(writerNode: BenchNode, holderNodes: BenchNode[]): Promise<Si
   await Promise.all(
     holderNodes.map(async (n, h) => {
       const holder = await n.client(`holder${h}`);
-      await holder.call('hold', ['lat']);
+      await whenFresh(() => holder.call('hold', ['lat']));
       holder.changes.subscribe((ch) => {
         const text = (ch.state as { description?: string } | null)?.description ?? '';
         if (sent.has(text)) arrived[h]!.set(text, performance.now());

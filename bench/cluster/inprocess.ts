@@ -5,6 +5,7 @@ import { connect, type CapsyncClient } from '../../client/index.js';
 import { Video } from '../../examples/video/video.js';
 import { CapsyncServer, MemoryStore, silentLogger, type Fanout, type ObjectStore } from '../../server/index.js';
 import { connectRedis, type RedisBackend, type RedisOptions } from '../../server/redis/index.js';
+import { whenFresh } from './calls.js';
 
 const SECRET = 'bench-cluster-secret-bench-cluster-secret-0123';
 
@@ -92,7 +93,7 @@ export async function busRatio(url: string, perNode: number, writes: number): Pr
     const sets = nodes.map((_, i) => Array.from({ length: perNode }, (_, k) => `n${i}v${k}`));
     await seed(nodes[0]!, sets.flat());
     const holders = await Promise.all(nodes.map((n) => n.client()));
-    await Promise.all(holders.map((c, i) => c.call('hold', sets[i])));
+    await Promise.all(holders.map((c, i) => whenFresh(() => c.call('hold', sets[i]))));
     const pushes = holders.map(() => 0);
     holders.forEach((c, i) => c.changes.subscribe(() => pushes[i]!++));
     // The channels open asynchronously: wait until each node has them before counting.
@@ -104,7 +105,7 @@ export async function busRatio(url: string, perNode: number, writes: number): Pr
     for (let w = 0; w < writes; w++) {
       const id = all[w % all.length]!;
       relevant[Number(id.slice(1, id.indexOf('v')))]!++;
-      await writer.call('write', id, `w${w}`);
+      await whenFresh(() => writer.call('write', id, `w${w}`));
     }
     await until(() => pushes.every((p, i) => p >= relevant[i]!));
     return nodes.map((n, i) => {
