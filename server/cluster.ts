@@ -1,3 +1,5 @@
+import type { PresenceChange } from './presence-events.js';
+
 /**
  * The other nodes of a deployment, as one node's core sees them: who is online anywhere (for `presence()`
  * and delegation), and delivery of a delegation to a user whose sessions are on another node. A single node
@@ -14,6 +16,15 @@ export interface ClusterPeers {
   deliver(to: string, delegation: RemoteDelegation): Promise<number>;
   /** Called with every delegation another node sent to a user with a session here. Returns an unsubscribe function. */
   onDelivery(listener: (to: string, delegation: RemoteDelegation) => void): () => void;
+  /**
+   * A join or leave of this node's own presence tracker (after its grace). The peers turn the nodes' changes
+   * into the deployment's: a user joins when it is first online on any node and leaves when it is online on
+   * none (a dead node's users leave when it expires), told through {@link ClusterPeers.onPresence}. Without
+   * it, the node announces its own changes.
+   */
+  presence?(change: PresenceChange): void;
+  /** Called with the deployment's joins and leaves (see {@link ClusterPeers.presence}). Returns an unsubscribe function. */
+  onPresence?(listener: (change: PresenceChange) => void): () => void;
   /** Stops listening and leaves the cluster (this node's users are no longer listed). */
   close(): Promise<void>;
 }

@@ -130,8 +130,11 @@ export class Holdings {
     // Only a capability valid now is cover: a revoked or expired one never starts (or restarts) pushes.
     try {
       assertStillValid(status);
-    } catch {
-      return undefined;
+    } catch (error) {
+      // A node whose revocation feed is behind (several nodes on Redis) cannot tell yet; holding it anyway is
+      // what its existing holdings do meanwhile: the feed's catch-up applies every revocation it missed, which
+      // ends this holding too if the capability was revoked. Dropping it instead left the client without pushes.
+      if (!(error instanceof CapsyncError && error.code === 'ERR_REVOCATION_FEED_STALE')) return undefined;
     }
     // A capability bound to someone else is no cover for this connection, even if it passes through it.
     if (status.audiences.some((a) => a !== userId)) return undefined;

@@ -117,7 +117,9 @@ export class Hub implements ServerApi {
     this.#deadlines = new Deadlines(clock);
     this.#presence = new Presence(options.presence);
     this.#collections = new Collections(this.live, this.logger, options.collections);
-    this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, (change) => this.#announce(change));
+    // On several nodes the peers merge every node's joins and leaves into the deployment's (server/cluster.ts).
+    const announce = options.cluster?.presence !== undefined && options.cluster.onPresence !== undefined ? (change: PresenceChange) => options.cluster!.presence!(change) : (change: PresenceChange) => this.#announce(change);
+    this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, announce);
     this.#revocations = new Revocations(store, this.#directory, this.logger, clock);
     this.#slicer = new PushSlicer({
       maxPerSlice: options.pushSliceSize ?? serverDefaults.pushSliceSize,
@@ -127,10 +129,12 @@ export class Hub implements ServerApi {
     this.#delegationDeps = {
       directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier, cluster: this.#cluster,
     };
-    this.#unsubscribeCluster =
+    const stopDelivery =
       this.#cluster?.onDelivery((to, d) => {
         deliverRemote(this.#delegationDeps, to, d.from, d.token).catch((error: unknown) => this.logger.warn({ event: 'remote_delegation_failed', err: error }));
       }) ?? (() => {});
+    const stopPresence = this.#cluster?.presence !== undefined ? (this.#cluster.onPresence?.((change) => this.#announce(change)) ?? (() => {})) : () => {};
+    this.#unsubscribeCluster = () => (stopDelivery(), stopPresence());
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
     this.#calls = new CallKeys({ store, codec: this.codec, verifier: this.verifier, clock, logger: this.logger, windowMs: callKeyWindowMs });
     this.#tombstoneHorizonMs = options.tombstoneHorizonMs ?? serverDefaults.tombstoneHorizonMs;

@@ -23,4 +23,8 @@ describe('the package entry points', () => {
     expect(importFromNode('capsync/server', 'typeof m.CapsyncServer')).toBe('function');
     expect(importFromNode('capsync/client', 'typeof m.connect')).toBe('function');
   });
+
+  it('exports the Redis backend as capsync/redis (kept apart: its types name ioredis, an optional dependency)', () => {
+    expect(importFromNode('capsync/redis', "[typeof m.connectRedis, typeof m.RedisStore, typeof m.RedisFanout, typeof m.checkDurability].join(',')")).toBe('function,function,function,function');
+  });
 });

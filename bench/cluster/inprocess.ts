@@ -4,12 +4,13 @@ import { z } from 'zod';
 import { connect, type CapsyncClient } from '../../client/index.js';
 import { Video } from '../../examples/video/video.js';
 import { CapsyncServer, MemoryStore, silentLogger, type Fanout, type ObjectStore } from '../../server/index.js';
-import { connectRedis, type RedisBackend } from '../../server/redis/index.js';
+import { connectRedis, type RedisBackend, type RedisOptions } from '../../server/redis/index.js';
+import { whenFresh } from './calls.js';
 
 const SECRET = 'bench-cluster-secret-bench-cluster-secret-0123';
 
 /** A bench node: a server with two functions (hand out videos by id, write one), on Redis or alone. */
-interface BenchNode {
+export interface BenchNode {
   readonly server: CapsyncServer;
   readonly backend?: RedisBackend;
   client(user?: string): Promise<CapsyncClient>;
@@ -51,11 +52,11 @@ async function node(store: ObjectStore, fanout: Fanout | undefined, backend?: Re
 }
 
 /** `count` nodes on one Redis under a fresh prefix. */
-export async function redisNodes(url: string, count: number): Promise<BenchNode[]> {
+export async function redisNodes(url: string, count: number, options: Partial<RedisOptions> = {}): Promise<BenchNode[]> {
   const prefix = `{b${randomUUID().slice(0, 8)}}:`;
   const nodes: BenchNode[] = [];
   for (let i = 0; i < count; i++) {
-    const backend = await connectRedis({ url, prefix, node: `bench${i}` });
+    const backend = await connectRedis({ url, prefix, node: `bench${i}`, ...options });
     nodes.push(await node(backend.store, backend.fanout, backend));
   }
   return nodes;
@@ -66,7 +67,7 @@ export function memoryNode(): Promise<BenchNode> {
   return node(new MemoryStore(), undefined);
 }
 
-async function seed(n: BenchNode, ids: readonly string[]): Promise<void> {
+export async function seed(n: BenchNode, ids: readonly string[]): Promise<void> {
   for (const id of ids) await n.server.live.put(new Video(id, { title: id, description: '' }));
 }
 
@@ -92,7 +93,7 @@ export async function busRatio(url: string, perNode: number, writes: number): Pr
     const sets = nodes.map((_, i) => Array.from({ length: perNode }, (_, k) => `n${i}v${k}`));
     await seed(nodes[0]!, sets.flat());
     const holders = await Promise.all(nodes.map((n) => n.client()));
-    await Promise.all(holders.map((c, i) => c.call('hold', sets[i])));
+    await Promise.all(holders.map((c, i) => whenFresh(() => c.call('hold', sets[i]))));
     const pushes = holders.map(() => 0);
     holders.forEach((c, i) => c.changes.subscribe(() => pushes[i]!++));
     // The channels open asynchronously: wait until each node has them before counting.
@@ -104,7 +105,7 @@ export async function busRatio(url: string, perNode: number, writes: number): Pr
     for (let w = 0; w < writes; w++) {
       const id = all[w % all.length]!;
       relevant[Number(id.slice(1, id.indexOf('v')))]!++;
-      await writer.call('write', id, `w${w}`);
+      await whenFresh(() => writer.call('write', id, `w${w}`));
     }
     await until(() => pushes.every((p, i) => p >= relevant[i]!));
     return nodes.map((n, i) => {
@@ -113,58 +114,6 @@ export async function busRatio(url: string, perNode: number, writes: number): Pr
     });
   } finally {
     await Promise.all(nodes.map((n) => n.close()));
-  }
-}
-
-/**
- * Write-to-push latency at `rate` writes/s for `count` writes: a writer and a holder on node 0 (local), a
- * holder on node 1 (cross-node), and the same on one in-memory node (baseline).
- */
-export async function deliveryLatency(url: string, rate: number, count: number): Promise<{ local: ReturnType<typeof percentiles>; crossNode: ReturnType<typeof percentiles>; singleNode: ReturnType<typeof percentiles> }> {
-  const measure = async (writerNode: BenchNode, holderNode: BenchNode): Promise<number[]> => {
-    // Several writers: one connection allows 64 calls in flight, fewer than a loaded machine holds at 1,000/s.
-    const writers = await Promise.all(Array.from({ length: 8 }, (_, i) => writerNode.client(`writer${i}`)));
-    const holder = await holderNode.client('holder');
-    await holder.call('hold', ['lat']);
-    if (holderNode.backend) await until(() => holderNode.backend!.fanout.channels.length > 0);
-    const sent = new Map<string, number>();
-    const latencies: number[] = [];
-    let refused = 0;
-    let done!: () => void;
-    const all = new Promise<void>((resolve) => (done = resolve));
-    holder.changes.subscribe((ch) => {
-      const text = (ch.state as { description?: string } | null)?.description ?? '';
-      const at = sent.get(text);
-      if (at === undefined) return;
-      latencies.push(performance.now() - at);
-      sent.delete(text);
-      if (latencies.length + refused === count) done();
-    });
-    const start = performance.now();
-    const calls: Promise<unknown>[] = [];
-    for (let i = 0; i < count; i++) {
-      const due = start + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
-      const text = `${randomUUID()}`;
-      sent.set(text, performance.now());
-      calls.push(writers[i % writers.length]!.call('write', 'lat', text).catch(() => (sent.delete(text), refused++)));
-    }
-    await Promise.all(calls);
-    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000))]);
-    return latencies;
-  };
-  const nodes = await redisNodes(url, 2);
-  const single = await memoryNode();
-  try {
-    await seed(nodes[0]!, ['lat']);
-    await seed(single, ['lat']);
-    const local = await measure(nodes[0]!, nodes[0]!);
-    const crossNode = await measure(nodes[0]!, nodes[1]!);
-    const singleNode = await measure(single, single);
-    return { local: percentiles(local), crossNode: percentiles(crossNode), singleNode: percentiles(singleNode) };
-  } finally {
-    await Promise.all([...nodes, single].map((n) => n.close()));
   }
 }
 
@@ -194,7 +143,7 @@ export async function revocationLatency(url: string, count: number): Promise<Ret
 }
 
 /** Polls `condition` every 10 ms, for at most 10 s (a guard: the bench reports, it never hangs). */
-async function until(condition: () => boolean): Promise<void> {
+export async function until(condition: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }

@@ -83,6 +83,7 @@ const scripts: Record<string, { lua: string; keys: number }> = {
   capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 0 },
   capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 0 },
   capsyncPruneIssued: { lua: lua.PRUNE_ISSUED, keys: 0 },
+  capsyncMark: { lua: lua.MARK, keys: 0 },
 };
 
 function defineScripts(connection: Redis): void {

@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Codec } from '../../protocol/codec.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import type { Fanout, ObjectUpdate } from '../fanout.js';
 import type { Logger } from '../options.js';
 import type { ObjectStore, StoredObject } from '../store/types.js';
-import { interestOf } from './channels.js';
+import { channelsOf, interestOf } from './channels.js';
+import { runScript } from './connection.js';
 
 /** Options of {@link RedisFanout}. */
 export interface RedisFanoutOptions {
@@ -14,6 +16,14 @@ export interface RedisFanoutOptions {
   readonly resyncLimit?: number;
   /** Addresses whose last delivered seq is remembered (to drop duplicates and older copies). Default 100,000. */
   readonly rememberedAddresses?: number;
+  /**
+   * After a bus drop, at most this many changes (each address once, at its latest change) are read from the
+   * store's change sequence to catch up, deletions included. More than that: the held scopes' current states
+   * are re-read instead (a deletion then reaches a holder at its next resume). Default 10,000.
+   */
+  readonly catchUpLimit?: number;
+  /** How often the node publishes a mark (the store's seq) to itself on the bus, to bound a catch-up. Default 1 s. */
+  readonly markMs?: number;
 }
 
 const noCapabilities = { onCapability: (): never => { throw new Error('capability in a bus message'); } };
@@ -39,6 +49,7 @@ export class RedisFanout implements Fanout {
   readonly #lingerMs: number;
   readonly #resyncLimit: number;
   readonly #remembered: number;
+  readonly #catchUpLimit: number;
   readonly #listeners = new Set<(update: ObjectUpdate) => void>();
   /** Scope key -> [scope, local holdings]. */
   readonly #scopes = new Map<string, { scope: readonly JsonValue[]; count: number; timer?: NodeJS.Timeout }>();
@@ -48,12 +59,23 @@ export class RedisFanout implements Fanout {
   readonly #delivered = new Map<string, number>();
   #closed = false;
   #wasDown = false;
+  /**
+   * Every change to a held object up to this seq has been heard on the bus: its messages arrive in seq
+   * order (the write scripts run one at a time), and a mark message (the `MARK` script) raises it to the store's
+   * seq at the moment it was published, even when nothing held changed.
+   */
+  #watermark = 0;
+  readonly #mark: string;
+  readonly #marker: NodeJS.Timeout;
+  readonly #command: Redis;
   /** Bus messages received, for `bench:cluster` (bus traffic per node). */
   received = 0;
 
   /** @internal Use `connectRedis`. `sub` is this bus's own connection (subscriber mode). */
-  constructor(sub: Redis, store: ObjectStore, codec: Codec, prefix: string, logger: Logger, options: RedisFanoutOptions = {}) {
+  constructor(sub: Redis, command: Redis, store: ObjectStore, codec: Codec, prefix: string, logger: Logger, options: RedisFanoutOptions = {}) {
     this.#sub = sub;
+    this.#command = command;
+    this.#mark = `${prefix}mark:${randomUUID()}`;
     this.#store = store;
     this.#codec = codec;
     this.#p = prefix;
@@ -61,7 +83,15 @@ export class RedisFanout implements Fanout {
     this.#lingerMs = options.lingerMs ?? 2000;
     this.#resyncLimit = options.resyncLimit ?? 1000;
     this.#remembered = options.rememberedAddresses ?? 100_000;
-    sub.on('smessageBuffer', (_channel: Buffer, message: Buffer) => this.#message(message));
+    this.#catchUpLimit = options.catchUpLimit ?? 10_000;
+    sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
+      if (channel.length === this.#mark.length && channel.toString() === this.#mark) this.#watermark = Math.max(this.#watermark, Number(message.toString()));
+      else this.#message(message);
+    });
+    // The mark keeps the watermark near the store's seq, so a catch-up after a drop reads only what changed meanwhile.
+    this.#marker = setInterval(() => void this.#publishMark(), options.markMs ?? 1000);
+    this.#marker.unref();
+    sub.ssubscribe(this.#mark).then(() => this.#publishMark(), () => undefined);
     sub.on('close', () => (this.#wasDown = !this.#closed));
     sub.on('ready', () => {
       if (this.#wasDown) void this.#resubscribe();
@@ -106,6 +136,11 @@ export class RedisFanout implements Fanout {
     entry.timer.unref();
   }
 
+  /** True while the bus connection is down (since its drop, until it is subscribed again). */
+  get down(): boolean {
+    return this.#wasDown;
+  }
+
   /** The channels subscribed now (tests and `bench:cluster`). */
   get channels(): string[] {
     return [...this.#channels.keys()];
@@ -114,6 +149,7 @@ export class RedisFanout implements Fanout {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#marker);
     this.#listeners.clear();
     for (const entry of this.#scopes.values()) clearTimeout(entry.timer);
     this.#sub.disconnect();
@@ -132,13 +168,22 @@ export class RedisFanout implements Fanout {
     if (gone.length > 0 && !this.#closed) this.#sub.sunsubscribe(...gone).catch(() => undefined);
   }
 
+  async #publishMark(): Promise<void> {
+    if (this.#closed || this.#sub.status !== 'ready') return;
+    await runScript(this.#command, 'capsyncMark', [this.#p, this.#mark]).catch(() => undefined);
+  }
+
   #message(message: Buffer): void {
     this.received++;
     try {
       const first = message.indexOf(10);
       const second = message.indexOf(10, first + 1);
       const [version, seq, live] = message.subarray(0, first).toString().split(' ').map(Number) as [number, number, number];
+      if (seq > this.#watermark) this.#watermark = seq;
       const [address, type] = JSON.parse(message.subarray(first + 1, second).toString()) as [JsonValue[], string];
+      // The writer's own change (delivered when it was written) or an older copy: not worth decoding.
+      const last = this.#delivered.get(canonicalKey(address));
+      if (last !== undefined && seq <= last) return;
       const state = live === 1 ? { ...(this.#codec.decode(message.subarray(second + 1), noCapabilities) as Record<string, unknown>), version } : null;
       this.#deliver({ address, type, version, seq, state });
     } catch (error) {
@@ -156,16 +201,47 @@ export class RedisFanout implements Fanout {
     for (const listener of this.#listeners) listener(update);
   }
 
-  /** After a drop: subscribe again to every channel, then re-read every held scope. */
+  /**
+   * After a drop: subscribe again to every channel, then catch up from the store's change sequence since the
+   * last seq delivered (so deletions made meanwhile reach the holders now, as tombstones), or, when more
+   * changed than `catchUpLimit`, re-read every held scope's current state.
+   */
   async #resubscribe(): Promise<void> {
     this.#wasDown = false;
     const channels = [...this.#channels.keys()];
+    const since = this.#watermark;
     try {
       if (channels.length > 0) await this.#sub.ssubscribe(...channels);
-      this.#logger.info({ event: 'bus_resubscribed', channels: channels.length });
-      await this.#resync([...this.#scopes.values()].map((e) => e.scope));
+      const caughtUp = await this.#catchUp(since);
+      this.#logger.info({ event: 'bus_resubscribed', channels: channels.length, since, caughtUp });
+      if (!caughtUp) await this.#resync([...this.#scopes.values()].map((e) => e.scope));
     } catch (error) {
       this.#logger.warn({ event: 'bus_resubscribe_failed', err: error });
+    }
+  }
+
+  /**
+   * Delivers the changes after `since` to objects this node listens for, in seq order, tombstones included.
+   * Resolves false (nothing skipped, but not all read) when more than `catchUpLimit` changed.
+   */
+  async #catchUp(since: number): Promise<boolean> {
+    // Tombstones before the horizon are pruned: a change list from before it would miss deletions.
+    if (since < (await this.#store.horizon())) return false;
+    const page = Math.min(1000, this.#catchUpLimit);
+    let read = 0;
+    for (let after = since; ; ) {
+      const changes = await this.#store.changes(after, page);
+      for (const ch of changes) {
+        if (this.#closed) return true;
+        after = ch.seq;
+        if (ch.seq > this.#watermark) this.#watermark = ch.seq;
+        if (!channelsOf(this.#p, ch.address).some((c) => this.#channels.has(c))) continue;
+        const state = ch.state === null ? null : { ...(this.#codec.decode(ch.state, noCapabilities) as Record<string, unknown>), version: ch.version };
+        this.#deliver({ address: ch.address, type: ch.type, version: ch.version, seq: ch.seq, state });
+      }
+      read += changes.length;
+      if (changes.length < page) return true;
+      if (read >= this.#catchUpLimit) return false;
     }
   }
 

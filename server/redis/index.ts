@@ -28,11 +28,15 @@ export interface RedisOptions extends StoreOptions {
   readonly weakerDurability?: 'refuse' | 'warn';
   /** Same as the server's, so bus messages decode under the same limits. */
   readonly limits?: Partial<Limits>;
+  /** Where the backend logs (connection, durability check, bus and feed events). Default silent. */
   readonly logger?: Logger;
   /** This node's name in presence and in `CLIENT LIST`. Default random. */
   readonly node?: string;
+  /** The revocation feed: how long it may be silent before capability use is refused, how long one read blocks. */
   readonly feed?: RevocationFeedOptions;
+  /** The bus: channel linger, re-read and catch-up limits. */
   readonly bus?: RedisFanoutOptions;
+  /** Presence heartbeats: how often a node renews itself, and when a silent one counts as dead. */
   readonly peers?: RedisPeersOptions;
   /** A command not answered within this many ms fails (Redis away for longer). Default 10 s. */
   readonly commandTimeoutMs?: number;
@@ -40,9 +44,13 @@ export interface RedisOptions extends StoreOptions {
 
 /** What one node needs to share a Redis with others: pass `store`, `fanout` and `cluster` to `CapsyncServer.create`. */
 export interface RedisBackend {
+  /** The shared object store (with its revocation set, `store.revocations`). */
   readonly store: RedisStore;
+  /** The interest-based bus. */
   readonly fanout: RedisFanout;
+  /** Presence, presence events and delegation delivery across the nodes. */
   readonly cluster: RedisPeers;
+  /** This node's name (presence, `CLIENT LIST`). */
   readonly node: string;
   /** What Redis's config gives (checked at start), or `unknown` if it would not say. */
   readonly durability: Durability | 'unknown';
@@ -86,7 +94,7 @@ export async function connectRedis(options: RedisOptions): Promise<RedisBackend>
       await revocations.close();
       command.disconnect();
     }, options);
-    fanout = new RedisFanout(bus, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
+    fanout = new RedisFanout(bus, command, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
     cluster = new RedisPeers(command, peersSub, prefix, node, logger, options.peers);
     await cluster.start();
     logger.info({ event: 'redis_connected', url: redactUrl(options.url), node, durability });

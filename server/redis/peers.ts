@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { ClusterPeers, RemoteDelegation } from '../cluster.js';
 import type { Logger } from '../options.js';
+import type { PresenceChange } from '../presence-events.js';
 
 /** Options of {@link RedisPeers}. */
 export interface RedisPeersOptions {
@@ -20,6 +21,11 @@ export interface RedisPeersOptions {
  * Delegation: a node SSUBSCRIBEs to `user:<id>` while that user has a session on it (interest again); a
  * delegation to a user elsewhere is SPUBLISHed there with the sending node's id, and the recipient's node
  * verifies the token for its own sessions of that user.
+ *
+ * Presence events: each node SPUBLISHes its own tracker's joins and leaves (after its grace) on `presence`;
+ * every node keeps, per user, the nodes where it is online, and tells its sessions of a join when the first
+ * node has the user and of a leave when the last one lost it (a node that expired loses all its users), so a
+ * user moving between nodes within the grace is neither a leave nor a join anywhere.
  */
 export class RedisPeers implements ClusterPeers {
   readonly #redis: Redis;
@@ -31,6 +37,11 @@ export class RedisPeers implements ClusterPeers {
   readonly #users = new Set<string>();
   readonly #listeners = new Set<(to: string, delegation: RemoteDelegation) => void>();
   readonly #timer: NodeJS.Timeout;
+  /** User -> the nodes (this one included) where it is online, by their trackers. */
+  readonly #online = new Map<string, Set<string>>();
+  /** Remote nodes whose users were dropped when they expired (loaded again if they come back). */
+  readonly #expired = new Set<string>();
+  readonly #presenceListeners = new Set<(change: PresenceChange) => void>();
   #closed = false;
 
   /** @internal Use `connectRedis`. */
@@ -46,14 +57,30 @@ export class RedisPeers implements ClusterPeers {
     sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.#message(channel.toString(), message));
     sub.on('ready', () => {
       // After a drop: listen again, and write this node's users again (Redis may have restarted empty of them).
-      if (this.#users.size > 0) void this.#sub.ssubscribe(...[...this.#users].map((u) => this.#channel(u))).catch(() => undefined);
+      void this.#sub.ssubscribe(this.#presenceChannel, ...[...this.#users].map((u) => this.#channel(u))).catch(() => undefined);
       void this.#renew(true);
     });
   }
 
   /** @internal Registers the node (before it serves). */
   async start(): Promise<void> {
+    await this.#sub.ssubscribe(this.#presenceChannel);
     await this.#renew(true);
+    // Who is online elsewhere already (no events for them: they were there before this node).
+    const nodes = await this.#redis.zrangebyscore(`${this.#p}nodes`, Date.now(), '+inf');
+    for (const node of nodes) if (node !== this.#node) await this.#load(node, false);
+  }
+
+  presence(change: PresenceChange): void {
+    this.#apply(this.#node, change);
+    if (this.#closed) return;
+    const message = JSON.stringify({ node: this.#node, type: change.type, user: change.user });
+    this.#redis.call('SPUBLISH', this.#presenceChannel, message).catch((error: unknown) => this.#logger.warn({ event: 'presence_failed', err: error }));
+  }
+
+  onPresence(listener: (change: PresenceChange) => void): () => void {
+    this.#presenceListeners.add(listener);
+    return () => this.#presenceListeners.delete(listener);
   }
 
   joined(userId: string): void {
@@ -93,12 +120,14 @@ export class RedisPeers implements ClusterPeers {
     this.#closed = true;
     clearInterval(this.#timer);
     this.#listeners.clear();
+    this.#presenceListeners.clear();
     await this.#redis.zrem(`${this.#p}nodes`, this.#node).catch(() => undefined);
     await this.#redis.del(this.#usersKey(this.#node)).catch(() => undefined);
     this.#sub.disconnect();
   }
 
   #message(channel: string, message: Buffer): void {
+    if (channel === this.#presenceChannel) return this.#presenceMessage(message);
     const prefix = `${this.#p}user:`;
     if (!channel.startsWith(prefix)) return;
     try {
@@ -111,6 +140,51 @@ export class RedisPeers implements ClusterPeers {
     }
   }
 
+  #presenceMessage(message: Buffer): void {
+    try {
+      const { node, type, user } = JSON.parse(message.toString()) as { node: string; type: string; user: string };
+      if (node === this.#node || (type !== 'join' && type !== 'leave') || typeof user !== 'string') return;
+      this.#expired.delete(node);
+      this.#apply(node, { type, user });
+    } catch (error) {
+      this.#logger.warn({ event: 'peer_message_invalid', err: error });
+    }
+  }
+
+  /** A node's tracker says `change`: updates who is online where, and tells the listeners if the deployment's view changed. */
+  #apply(node: string, change: PresenceChange, tell = true): void {
+    const nodes = this.#online.get(change.user) ?? new Set<string>();
+    const before = nodes.size > 0;
+    if (change.type === 'join') nodes.add(node);
+    else nodes.delete(node);
+    if (nodes.size > 0) this.#online.set(change.user, nodes);
+    else this.#online.delete(change.user);
+    if (!tell || before === nodes.size > 0) return;
+    for (const listener of this.#presenceListeners) listener(change);
+  }
+
+  /** Marks `node`'s users (its `users:` set) online. */
+  async #load(node: string, tell: boolean): Promise<void> {
+    for (const user of await this.#redis.smembers(this.#usersKey(node))) this.#apply(node, { type: 'join', user }, tell);
+  }
+
+  /** Users of nodes that stopped renewing leave; a node back from that has its users loaded again. */
+  async #expire(alive: readonly string[]): Promise<void> {
+    const living = new Set(alive);
+    for (const [user, nodes] of [...this.#online]) {
+      for (const node of [...nodes]) {
+        if (node === this.#node || living.has(node)) continue;
+        this.#expired.add(node);
+        this.#apply(node, { type: 'leave', user });
+      }
+    }
+    for (const node of [...this.#expired]) {
+      if (!living.has(node)) continue;
+      this.#expired.delete(node);
+      await this.#load(node, true);
+    }
+  }
+
   async #renew(rewrite = false): Promise<void> {
     if (this.#closed) return;
     try {
@@ -120,10 +194,17 @@ export class RedisPeers implements ClusterPeers {
       pipeline.zremrangebyscore(`${this.#p}nodes`, '-inf', now - 60_000);
       if (rewrite && this.#users.size > 0) pipeline.sadd(this.#usersKey(this.#node), ...this.#users);
       pipeline.pexpire(this.#usersKey(this.#node), this.#expireMs * 20);
-      await pipeline.exec();
+      pipeline.zrangebyscore(`${this.#p}nodes`, now, '+inf');
+      const replies = await pipeline.exec();
+      const alive = replies?.[replies.length - 1]?.[1];
+      if (Array.isArray(alive)) await this.#expire(alive as string[]);
     } catch (error) {
       this.#logger.debug({ event: 'presence_renew_failed', err: error });
     }
+  }
+
+  get #presenceChannel(): string {
+    return `${this.#p}presence`;
   }
 
   #usersKey(node: string): string {

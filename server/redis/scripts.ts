@@ -69,6 +69,15 @@ for i = 4, #ARGV do redis.call('SPUBLISH', ARGV[i], message) end
 return {version, seq}
 `;
 
+/**
+ * ARGV: prefix, channel. Publishes the store's seq on the channel: run one at a time with the writes, so
+ * every change up to that seq was published before it, and a subscriber that hears it has heard them all.
+ */
+export const MARK = `
+redis.call('SPUBLISH', ARGV[2], redis.call('HGET', ARGV[1] .. 'meta', 'seq') or '0')
+return 0
+`;
+
 /** Rows of the given keys: address, type, state ("" for a tombstone), version, seq, live ("1"/"0") flattened, 6 per row; missing keys skipped. */
 const ROWS = `
 local function rows(p, keys, liveOnly)

@@ -25,7 +25,7 @@ describe('the API reference', () => {
       validation: { notDocumented: boolean };
       treatWarningsAsErrors: boolean;
     };
-    expect(config.entryPoints.sort()).toEqual(['client/browser.ts', 'client/index.ts', 'protocol/index.ts', 'server/index.ts', 'testing/index.ts']);
+    expect(config.entryPoints.sort()).toEqual(['client/browser.ts', 'client/index.ts', 'protocol/index.ts', 'server/index.ts', 'server/redis/index.ts', 'testing/index.ts']);
     expect(config.validation.notDocumented).toBe(true);
     expect(config.treatWarningsAsErrors).toBe(true);
     expect(createRequire(import.meta.url)('../../package.json').scripts.docs).toBe('typedoc');

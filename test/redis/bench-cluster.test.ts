@@ -9,11 +9,16 @@ describe('bench:cluster --short', () => {
   it('reports every figure, and each node hears exactly the changes its clients hold', { timeout: 90_000 }, async () => {
     const report = await runClusterBench(true);
     expect(report.busRatio.map((b) => b.ratio)).toEqual([1, 1, 1]);
-    for (const d of [report.delivery.local, report.delivery.crossNode, report.delivery.singleNode]) expect(d.n).toBe(50);
+    expect(report.delivery.map((d) => d.fsync)).toEqual(['always', 'no']);
+    for (const f of report.delivery) for (const d of [f.local, f.crossNode, f.busAdds, f.singleNode]) expect(d.n).toBe(30);
     expect(report.revocation.n).toBe(20);
     expect(report.calls.baseline.calls).toBeGreaterThan(0);
     expect(report.calls.redis.map((c) => c.nodes)).toEqual([1]);
     for (const c of report.calls.redis) expect(c.calls).toBeGreaterThan(0);
+    expect(report.fanout.map((f) => [f.nodes, f.holders])).toEqual([[1, 30], [3, 30]]);
+    expect(report.fanout[0]!.missed).toBe(0);
+    // Not yet 0 on Redis nodes with a few hundred raw holders on a loaded machine (an open bug, see README).
+    expect(report.fanout[1]!.arrivals.n).toBeGreaterThan(0);
     expect(formatReport(report)).toMatch(/calls\/s/);
   });
 });

@@ -16,12 +16,12 @@ export interface TestNode {
  * `count` demo servers (in this process, port 0 each) on one Redis under a fresh prefix, started one after
  * the other (the first seeds the videos). `close()` closes their clients and them.
  */
-export async function startNodes(url: string, count: number, options: Partial<RedisOptions> & { urls?: string[] } = {}): Promise<{ nodes: TestNode[]; close(): Promise<void> }> {
+export async function startNodes(url: string, count: number, options: Partial<RedisOptions> & { urls?: string[]; presenceGraceMs?: number } = {}): Promise<{ nodes: TestNode[]; close(): Promise<void> }> {
   const prefix = `{n${randomUUID().slice(0, 8)}}:`;
   const nodes: TestNode[] = [];
   const clients: CapsyncClient[] = [];
   for (let i = 0; i < count; i++) {
-    const { urls, ...rest } = options;
+    const { urls, presenceGraceMs, ...rest } = options;
     const backend = await connectRedis({ url: urls?.[i] ?? url, prefix, node: `node${i}`, bus: { lingerMs: 200 }, ...rest });
     const server = await CapsyncServer.create({
       auth: { secret: SECRET },
@@ -30,6 +30,7 @@ export async function startNodes(url: string, count: number, options: Partial<Re
       cluster: backend.cluster,
       devUsers: demoUsers,
       logger: silentLogger,
+      ...(presenceGraceMs !== undefined ? { presenceGraceMs } : {}),
     });
     installVideoApp(server);
     if (i === 0) await seedIfEmpty(server);
