@@ -1,33 +1,13 @@
-import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { build } from 'esbuild';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { bundledBench } from '../bench-kit.js';
 
 /**
  * `npm run bench:fanout` in a short form: a few hundred holders, one round per server kind. It checks that
  * every kind delivers the push to every holder (the runner waits for all of them) and reports the figures
  * the README quotes; the timings themselves are the long run's business on a machine this shared.
  */
-const outdir = join('node_modules', '.cache', `capsync-bench-fanout-test-${process.pid}`);
-
-beforeAll(async () => {
-  await build({
-    entryPoints: ['bench/fanout/run.ts'], outbase: 'bench/fanout', outdir,
-    bundle: true, packages: 'external', platform: 'node', format: 'esm', target: 'node20', logLevel: 'error',
-  });
-});
-afterAll(() => rmSync(outdir, { recursive: true, force: true }));
-
-function run(args: string[]): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(outdir, 'run.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, output }));
-  });
-}
+const bench = bundledBench('fanout', 'bench/fanout', ['bench/fanout/run.ts']);
+const run = (args: string[]) => bench.run('run.js', args);
 
 describe('bench:fanout (short form)', () => {
   it('pushes one write to every holder of a raw ws server and of capsync in timed slices, beside a bystander', async () => {
