@@ -1,6 +1,7 @@
 /** What a push is written to: a session's pre-encoded send. */
 export interface PushTarget {
-  sendBytes(bytes: Uint8Array): void;
+  /** `alone`: written now, not held to coalesce with the connection's other frames of the turn. */
+  sendBytes(bytes: Uint8Array, alone?: boolean): void;
 }
 
 /** How {@link PushSlicer} bounds one slice of a fan-out. */
@@ -72,7 +73,9 @@ export class PushSlicer {
       const { targets, bytes } = job;
       let i = job.next;
       while (i < targets.length && budget > 0) {
-        targets[i++]!.sendBytes(bytes);
+        // Written now: held for the turn's end, every holder's write would land in one later burst, outside
+        // the slice's time budget (the stall the slices exist to bound).
+        targets[i++]!.sendBytes(bytes, true);
         budget--;
         if (++written >= this.#minPerSlice && this.#now() - started >= this.#sliceMs) budget = 0;
       }

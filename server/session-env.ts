@@ -12,7 +12,11 @@ import type { ServerSession } from './session.js';
  * unsent. The Node adapter wraps a `ws` socket in it; tests use a scripted one.
  */
 export interface Transport {
-  send(bytes: Uint8Array): void;
+  /**
+   * Sends one frame. `alone` (a fan-out's push): write it now rather than holding it to coalesce with the
+   * connection's other frames of this turn, so a sliced fan-out's time budget counts real writes.
+   */
+  send(bytes: Uint8Array, alone?: boolean): void;
   close(code: number, reason: string): void;
   readonly bufferedAmount: number;
 }

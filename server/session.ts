@@ -245,13 +245,13 @@ export class ServerSession {
   }
 
   /** Sends pre-encoded bytes (a push encoded once for all its recipients), enforcing the unsent-bytes bound. */
-  sendBytes(bytes: Uint8Array): void {
+  sendBytes(bytes: Uint8Array, alone = false): void {
     if (this.#closed) return;
     if (this.#transport.bufferedAmount + bytes.length > this.#env.connection.maxBufferedBytes) {
       this.end(fail('ERR_SLOW_CONSUMER'));
       return;
     }
-    this.#transport.send(bytes);
+    this.#transport.send(bytes, alone);
   }
 
   /** True if this connection holds `cap` (or the child of it bound to this session) as cover for pushes (for tests and tools). */

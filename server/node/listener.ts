@@ -230,8 +230,9 @@ class TurnFlush {
 
 function socketTransport(ws: WebSocket, flush: TurnFlush): Transport {
   return {
-    send: (bytes) => {
-      flush.hold();
+    send: (bytes, alone) => {
+      // A lone push while nothing is held this turn goes out at once; otherwise it joins the held writes.
+      if (alone !== true) flush.hold();
       ws.send(bytes);
     },
     close: (code, reason) => ws.close(code, reason),
