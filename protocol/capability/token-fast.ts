@@ -80,12 +80,22 @@ function scalar(r: Reader, limits: Limits): JsonValue | typeof NOT_READ {
   return asciiString(r, limits) ?? NOT_READ;
 }
 
+/**
+ * The start every token in its canonical encoding has, `[1, kid, ...` within the limits: the key id (the
+ * cursor then at the block list), or undefined. Shared by {@link readTokenFast} and {@link readTokenLayout},
+ * which must accept exactly the same tokens.
+ */
+function tokenHeader(r: Reader, limits: Limits): string | undefined {
+  const bytes = r.b;
+  if (bytes[0] !== 0x94 || bytes[1] !== 0x01 || limits.maxDepth < 2 || bytes.length > limits.maxFrameBytes) return undefined;
+  r.pos = 2;
+  return asciiString(r, limits);
+}
+
 /** A token's parts in their canonical encoding, or undefined (then the generic decoder decides). */
 export function readTokenFast(bytes: Uint8Array, limits: Limits): [number, string, Uint8Array[], Uint8Array] | undefined {
   const r: Reader = { b: bytes, pos: 0, end: bytes.length };
-  if (bytes[0] !== 0x94 || bytes[1] !== 0x01 || limits.maxDepth < 2 || bytes.length > limits.maxFrameBytes) return undefined;
-  r.pos = 2;
-  const kid = asciiString(r, limits);
+  const kid = tokenHeader(r, limits);
   if (kid === undefined) return undefined;
   const count = listLength(r);
   if (count < 0 || 6 + count > limits.maxElements) return undefined;
@@ -139,9 +149,7 @@ export function readBlockFast(bytes: Uint8Array, limits: Limits): [JsonValue[], 
  */
 export function readTokenLayout(bytes: Uint8Array, limits: Limits): { kid: string; at: number[] } | undefined {
   const r: Reader = { b: bytes, pos: 0, end: bytes.length };
-  if (bytes[0] !== 0x94 || bytes[1] !== 0x01 || limits.maxDepth < 2 || bytes.length > limits.maxFrameBytes) return undefined;
-  r.pos = 2;
-  const kid = asciiString(r, limits);
+  const kid = tokenHeader(r, limits);
   if (kid === undefined) return undefined;
   const count = listLength(r);
   if (count < 0 || 6 + count > limits.maxElements) return undefined;
