@@ -16,57 +16,75 @@
  */
 
 /**
+ * The write of one put as a Lua function: `A[b..e]` are its arguments after the prefix (key, address JSON,
+ * type, state, now, ifVersion ('' for none), header JSON, channels...). Returns {version, seq}, or
+ * {0, current} when the object is not at ifVersion (0: no live object), writing nothing.
+ */
+const PUT_FN = `
+local function put(p, A, b, e)
+  local key, typ = A[b], A[b + 2]
+  local ok = p .. 'o:' .. key
+  local old = redis.call('HMGET', ok, 'type', 'created', 'version', 'state')
+  if A[b + 5] ~= '' then
+    local current = 0
+    if old[4] then current = tonumber(old[3]) end
+    if current ~= tonumber(A[b + 5]) then return {0, current} end
+  end
+  local seq = redis.call('HINCRBY', p .. 'meta', 'seq', 1)
+  local version, created
+  if old[1] then
+    version = redis.call('HINCRBY', ok, 'version', 1)
+    created = old[2]
+    if old[1] ~= typ then redis.call('ZREM', p .. 't:' .. old[1], key) end
+    redis.call('ZREM', p .. 'tomb', key)
+  else
+    version = 1
+    created = redis.call('HINCRBY', p .. 'meta', 'created', 1)
+    redis.call('HSET', ok, 'address', A[b + 1], 'version', 1, 'created', created)
+    redis.call('ZADD', p .. 'order', created, key)
+    redis.call('ZADD', p .. 'lex', 0, key)
+  end
+  redis.call('HSET', ok, 'type', typ, 'state', A[b + 3], 'seq', seq, 'at', A[b + 4])
+  redis.call('ZADD', p .. 't:' .. typ, created, key)
+  redis.call('ZADD', p .. 'changes', seq, key)
+  local message = version .. ' ' .. seq .. ' 1\\n' .. A[b + 6] .. '\\n' .. A[b + 3]
+  for i = b + 7, e do redis.call('SPUBLISH', A[i], message) end
+  return {version, seq}
+end
+`;
+
+/** One deletion as a Lua function: `A[b..e]` are key, now, channels... Returns {version, seq} or false when there was nothing to delete. */
+const DELETE_FN = `
+local function del(p, A, b, e)
+  local key = A[b]
+  local ok = p .. 'o:' .. key
+  local row = redis.call('HMGET', ok, 'type', 'address')
+  if not row[1] or redis.call('HEXISTS', ok, 'state') == 0 then return false end
+  local seq = redis.call('HINCRBY', p .. 'meta', 'seq', 1)
+  local version = redis.call('HINCRBY', ok, 'version', 1)
+  redis.call('HDEL', ok, 'state')
+  redis.call('HSET', ok, 'seq', seq, 'at', A[b + 1])
+  redis.call('ZREM', p .. 't:' .. row[1], key)
+  redis.call('ZADD', p .. 'changes', seq, key)
+  redis.call('ZADD', p .. 'tomb', A[b + 1], key)
+  local header = '[' .. row[2] .. ',' .. cjson.encode(row[1]) .. ']'
+  local message = version .. ' ' .. seq .. ' 0\\n' .. header .. '\\n'
+  for i = b + 2, e do redis.call('SPUBLISH', A[i], message) end
+  return {version, seq}
+end
+`;
+
+/**
  * ARGV: prefix, key, address JSON, type, state, now, ifVersion ('' for none), header JSON, channels...
  * Returns {version, seq}, or {0, current} when the object is not at ifVersion (0: no live object), writing nothing.
  */
-export const PUT = `
-local p, key, typ = ARGV[1], ARGV[2], ARGV[4]
-local ok = p .. 'o:' .. key
-local old = redis.call('HMGET', ok, 'type', 'created', 'version', 'state')
-if ARGV[7] ~= '' then
-  local current = 0
-  if old[4] then current = tonumber(old[3]) end
-  if current ~= tonumber(ARGV[7]) then return {0, current} end
-end
-local seq = redis.call('HINCRBY', p .. 'meta', 'seq', 1)
-local version, created
-if old[1] then
-  version = redis.call('HINCRBY', ok, 'version', 1)
-  created = old[2]
-  if old[1] ~= typ then redis.call('ZREM', p .. 't:' .. old[1], key) end
-  redis.call('ZREM', p .. 'tomb', key)
-else
-  version = 1
-  created = redis.call('HINCRBY', p .. 'meta', 'created', 1)
-  redis.call('HSET', ok, 'address', ARGV[3], 'version', 1, 'created', created)
-  redis.call('ZADD', p .. 'order', created, key)
-  redis.call('ZADD', p .. 'lex', 0, key)
-end
-redis.call('HSET', ok, 'type', typ, 'state', ARGV[5], 'seq', seq, 'at', ARGV[6])
-redis.call('ZADD', p .. 't:' .. typ, created, key)
-redis.call('ZADD', p .. 'changes', seq, key)
-local message = version .. ' ' .. seq .. ' 1\\n' .. ARGV[8] .. '\\n' .. ARGV[5]
-for i = 9, #ARGV do redis.call('SPUBLISH', ARGV[i], message) end
-return {version, seq}
+export const PUT = `${PUT_FN}
+return put(ARGV[1], ARGV, 2, #ARGV)
 `;
 
 /** ARGV: prefix, key, now, channels... Returns {version, seq} or false when there was nothing to delete. */
-export const DELETE = `
-local p, key = ARGV[1], ARGV[2]
-local ok = p .. 'o:' .. key
-local row = redis.call('HMGET', ok, 'type', 'address')
-if not row[1] or redis.call('HEXISTS', ok, 'state') == 0 then return false end
-local seq = redis.call('HINCRBY', p .. 'meta', 'seq', 1)
-local version = redis.call('HINCRBY', ok, 'version', 1)
-redis.call('HDEL', ok, 'state')
-redis.call('HSET', ok, 'seq', seq, 'at', ARGV[3])
-redis.call('ZREM', p .. 't:' .. row[1], key)
-redis.call('ZADD', p .. 'changes', seq, key)
-redis.call('ZADD', p .. 'tomb', ARGV[3], key)
-local header = '[' .. row[2] .. ',' .. cjson.encode(row[1]) .. ']'
-local message = version .. ' ' .. seq .. ' 0\\n' .. header .. '\\n'
-for i = 4, #ARGV do redis.call('SPUBLISH', ARGV[i], message) end
-return {version, seq}
+export const DELETE = `${DELETE_FN}
+return del(ARGV[1], ARGV, 2, #ARGV)
 `;
 
 /**
@@ -170,42 +188,84 @@ return 0
 `;
 
 /**
+ * A group commit of keyed-call bookkeeping as a Lua function: `A[b..]` are pruneBefore ('' for none), then
+ * the counts of outcomes, forgets and claims, then outcomes as (member, bytes), forgets as member, claims as
+ * (member, owner, expiresAt). Returns, per claim, 0 for a key now claimed or the record as CLAIM_CALL returns it.
+ */
+const COMMIT_CALLS_FN = `
+local function commitCalls(p, A, b)
+  local nOutcomes, nForget, nClaims = tonumber(A[b + 1]), tonumber(A[b + 2]), tonumber(A[b + 3])
+  local i = b + 4
+  for _ = 1, nOutcomes do
+    local key = p .. 'call:' .. A[i]
+    if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'outcome', A[i + 1]) end
+    i = i + 2
+  end
+  for _ = 1, nForget do
+    redis.call('DEL', p .. 'call:' .. A[i]); redis.call('ZREM', p .. 'calls', A[i])
+    i = i + 1
+  end
+  if A[b] ~= '' then
+    local members = redis.call('ZRANGEBYSCORE', p .. 'calls', '-inf', '(' .. A[b])
+    for _, m in ipairs(members) do redis.call('DEL', p .. 'call:' .. m); redis.call('ZREM', p .. 'calls', m) end
+  end
+  local found = {}
+  for c = 1, nClaims do
+    local key = p .. 'call:' .. A[i]
+    if redis.call('HSETNX', key, 'owner', A[i + 1]) == 1 then
+      redis.call('HSET', key, 'expiresAt', A[i + 2])
+      redis.call('ZADD', p .. 'calls', A[i + 2], A[i])
+      found[c] = 0
+    else
+      local r = redis.call('HMGET', key, 'owner', 'outcome', 'expiresAt')
+      found[c] = {r[1], r[2] or '', r[3], r[2] and '1' or '0'}
+    end
+    i = i + 3
+  end
+  return found
+end
+`;
+
+/**
  * ARGV: prefix, pruneBefore ('' for none), then the counts of outcomes, forgets and claims, then outcomes as
  * (member, bytes), forgets as member, claims as (member, owner, expiresAt). One script, so one atomic step
  * (and one AOF entry) for a whole turn's calls; returns, per claim, 0 for a key now claimed or the record
  * as CLAIM_CALL returns it.
  */
-export const COMMIT_CALLS = `
+export const COMMIT_CALLS = `${COMMIT_CALLS_FN}
+return commitCalls(ARGV[1], ARGV, 2)
+`;
+
+/**
+ * ARGV: prefix, then the writes of one event-loop turn, each as an opcode ('p' put, 'd' delete, 'c' call
+ * commit), its argument count n and its n arguments (those of PUT, DELETE or COMMIT_CALLS after the prefix).
+ * Runs them in order, each in its own pcall: a write that fails (a Redis error) fails alone, as it would
+ * as a script of its own, and the others still happen. Returns, per write, {1, its reply} ({1, 0} for a
+ * deletion of nothing) or {0, the error message}. One script for the turn: one AOF write and fsync under
+ * `appendfsync always`, and every reply only after it.
+ */
+export const TURN = `${PUT_FN}${DELETE_FN}${COMMIT_CALLS_FN}
 local p = ARGV[1]
-local nOutcomes, nForget, nClaims = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local i = 6
-for _ = 1, nOutcomes do
-  local key = p .. 'call:' .. ARGV[i]
-  if redis.call('EXISTS', key) == 1 then redis.call('HSET', key, 'outcome', ARGV[i + 1]) end
-  i = i + 2
-end
-for _ = 1, nForget do
-  redis.call('DEL', p .. 'call:' .. ARGV[i]); redis.call('ZREM', p .. 'calls', ARGV[i])
-  i = i + 1
-end
-if ARGV[2] ~= '' then
-  local members = redis.call('ZRANGEBYSCORE', p .. 'calls', '-inf', '(' .. ARGV[2])
-  for _, m in ipairs(members) do redis.call('DEL', p .. 'call:' .. m); redis.call('ZREM', p .. 'calls', m) end
-end
-local found = {}
-for c = 1, nClaims do
-  local key = p .. 'call:' .. ARGV[i]
-  if redis.call('HSETNX', key, 'owner', ARGV[i + 1]) == 1 then
-    redis.call('HSET', key, 'expiresAt', ARGV[i + 2])
-    redis.call('ZADD', p .. 'calls', ARGV[i + 2], ARGV[i])
-    found[c] = 0
+local out = {}
+local i = 2
+while i <= #ARGV do
+  local op, n = ARGV[i], tonumber(ARGV[i + 1])
+  local b, e = i + 2, i + 1 + n
+  local ok, r
+  if op == 'p' then ok, r = pcall(put, p, ARGV, b, e)
+  elseif op == 'd' then ok, r = pcall(del, p, ARGV, b, e)
+  elseif op == 'c' then ok, r = pcall(commitCalls, p, ARGV, b)
+  else ok, r = false, 'unknown write ' .. tostring(op) end
+  if ok then
+    if r == false then r = 0 end
+    out[#out + 1] = {1, r}
   else
-    local r = redis.call('HMGET', key, 'owner', 'outcome', 'expiresAt')
-    found[c] = {r[1], r[2] or '', r[3], r[2] and '1' or '0'}
+    if type(r) == 'table' then r = r.err or 'error' end
+    out[#out + 1] = {0, tostring(r)}
   end
-  i = i + 3
+  i = e + 1
 end
-return found
+return out
 `;
 
 /** ARGV: prefix, now. Drops call records that expired before now. */

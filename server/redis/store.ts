@@ -10,12 +10,15 @@ import type {
 import { runScript } from './connection.js';
 import { channelsOf } from './channels.js';
 import type { RedisRevocationSet } from './revocations.js';
+import { TurnWrites } from './turn-writes.js';
 
 /**
  * The shared store of several capsync nodes: one Redis (see `scripts.ts` for the key layout). Every write is
  * one Lua script that stores the state, bumps the version and the store-wide change seq, records the change
  * (or tombstone) and publishes it on the bus channels of the address's prefixes (`channels.ts`), atomically.
  * Semantics are SQLite's and memory's: all three run `test/contracts/object-store.contract.ts`.
+ * The puts, deletes and call commits of one event-loop turn go to Redis together, as one script
+ * (`turn-writes.ts`), each still atomic on its own and acknowledged only once Redis has answered.
  *
  * Made by {@link connectRedis} (which also opens the revocation feed and the bus); not constructed directly.
  */
@@ -26,6 +29,8 @@ export class RedisStore implements ObjectStore {
   readonly #clock: { now(): number };
   readonly #epoch: string;
   readonly #onClose: () => Promise<void>;
+  /** @internal The turn's writes, grouped (its counters are what bench:cluster reports). */
+  readonly turnWrites: TurnWrites;
   #closed = false;
 
   /** @internal */
@@ -36,6 +41,7 @@ export class RedisStore implements ObjectStore {
     this.revocations = revocations;
     this.#onClose = onClose;
     this.#clock = options.clock ?? Date;
+    this.turnWrites = new TurnWrites(redis, prefix);
   }
 
   /** @internal The store's epoch: made by the first node that finds none (HSETNX: first writer wins). */
@@ -55,16 +61,16 @@ export class RedisStore implements ObjectStore {
   async put(address: readonly JsonValue[], type: string, state: Uint8Array, condition?: WriteCondition): Promise<WriteResult> {
     const header = JSON.stringify([address, type]);
     const ifVersion = condition?.ifVersion === undefined ? '' : condition.ifVersion;
-    const args = [this.#p, key(address), JSON.stringify(address), type, asBuffer(state), this.#clock.now(), ifVersion, header, ...channelsOf(this.#p, address)];
-    const [version, seq] = (await runScript(this.#redis, 'capsyncPut', args)) as [number, number];
+    const args = [key(address), JSON.stringify(address), type, asBuffer(state), this.#clock.now(), ifVersion, header, ...channelsOf(this.#p, address)];
+    const [version, seq] = (await this.turnWrites.write('p', args)) as [number, number];
     // Checked in the script, with the write: no other node's write can come in between.
     if (version === 0) throw new VersionConflictError(seq, condition?.ifVersion);
     return { version, seq };
   }
 
   async delete(address: readonly JsonValue[]): Promise<WriteResult | undefined> {
-    const written = (await runScript(this.#redis, 'capsyncDelete', [this.#p, key(address), this.#clock.now(), ...channelsOf(this.#p, address)])) as [number, number] | null;
-    return written === null ? undefined : { version: written[0], seq: written[1] };
+    const written = (await this.turnWrites.write('d', [key(address), this.#clock.now(), ...channelsOf(this.#p, address)])) as [number, number] | 0;
+    return written === 0 ? undefined : { version: written[0], seq: written[1] };
   }
 
   async epoch(): Promise<string> {
@@ -109,11 +115,11 @@ export class RedisStore implements ObjectStore {
   }
 
   async commitCalls(commit: CallCommit): Promise<(CallRecord | undefined)[]> {
-    const args: (string | number | Buffer)[] = [this.#p, commit.pruneBefore ?? '', commit.outcomes.length, commit.forget.length, commit.claims.length];
+    const args: (string | number | Buffer)[] = [commit.pruneBefore ?? '', commit.outcomes.length, commit.forget.length, commit.claims.length];
     for (const o of commit.outcomes) args.push(callId(o.principal, o.key), asBuffer(o.outcome));
     for (const f of commit.forget) args.push(callId(f.principal, f.key));
     for (const c of commit.claims) args.push(callId(c.principal, c.key), c.owner, c.expiresAt);
-    const found = (await runScript(this.#redis, 'capsyncCommitCalls', args, true)) as (number | Buffer[])[];
+    const found = (await this.turnWrites.write('c', args)) as (number | Buffer[])[];
     return found.map((r) => (typeof r === 'number' ? undefined : callRecord(r)));
   }
 

@@ -4,6 +4,7 @@ import { callsContract } from './object-store-calls.contract.js';
 import { changesContract } from './object-store-changes.contract.js';
 import { conditionalContract } from './object-store-conditional.contract.js';
 import { ManualClock, type StoreFactory } from './object-store-context.js';
+import { togetherContract } from './object-store-together.contract.js';
 
 /**
  * The `ObjectStore` contract, written against the interface only. Every implementation runs it:
@@ -259,5 +260,6 @@ export function objectStoreContract(name: string, factory: StoreFactory): void {
     changesContract(context);
     callsContract(context);
     conditionalContract(context);
+    togetherContract(context);
   });
 }
