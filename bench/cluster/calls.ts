@@ -114,7 +114,7 @@ export interface CallsFigure {
 }
 
 /** CPU time (ms) of each child so far, from /proc (0 where it cannot be read). */
-function nodeCpu(children: readonly ChildProcess[]): number[] {
+export function nodeCpu(children: readonly ChildProcess[]): number[] {
   return children.map((c) => {
     try {
       const fields = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');

@@ -23,13 +23,13 @@ export interface FanoutFigure {
 }
 
 /** A raw holder's socket, and a call of get_my_videos again (holding afresh). */
-interface Holder {
+export interface Holder {
   readonly ws: WebSocket;
   hold(): Promise<void>;
 }
 
 /** A raw holder: a socket that called get_my_videos (it then holds the demo's videos) and reports pushes. */
-function holder(url: string, token: string, onPush: (description: string) => void): Promise<Holder> {
+export function holder(url: string, token: string, onPush: (description: string) => void): Promise<Holder> {
   const codec = new Codec();
   let refusals = 0;
   let held: (() => void) | undefined;
