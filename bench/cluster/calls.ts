@@ -9,7 +9,7 @@ import type { Video } from '../../examples/video/video.js';
 import { Authenticator } from '../../server/auth.js';
 
 // From dist/bench/cluster (the built bench) or bench/cluster (the sources, in the test): the nodes are the built demo.
-const root = fileURLToPath(new URL(import.meta.url.includes('/dist/bench/') ? '../../..' : '../..', import.meta.url));
+export const root = fileURLToPath(new URL(import.meta.url.includes('/dist/bench/') ? '../../..' : '../..', import.meta.url));
 export const SECRET = 'bench-cluster-secret-bench-cluster-secret-0123';
 
 /** Starts the built demo server as a child (`dist/examples/video/main.js`); resolves with its URL once it listens. */

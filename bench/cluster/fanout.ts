@@ -1,5 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { pathToFileURL } from 'node:url';
 import { unpack } from 'msgpackr';
 import { WebSocket } from 'ws';
 import { connect } from '../../client/index.js';
@@ -7,7 +8,8 @@ import type { Video } from '../../examples/video/video.js';
 import { Codec } from '../../protocol/codec.js';
 import { FrameType } from '../../protocol/frames.js';
 import { Authenticator } from '../../server/auth.js';
-import { killAll, SECRET, startNode, whenFresh } from './calls.js';
+import { ChildLink } from '../peers/ipc.js';
+import { root, SECRET, whenFresh } from './calls.js';
 import { percentiles } from './inprocess.js';
 
 /** One fan-out figure: a write's push to `holders` connections spread over `nodes` node processes. */
@@ -20,6 +22,11 @@ export interface FanoutFigure {
   readonly arrivals: ReturnType<typeof percentiles>;
   /** Pushes that never arrived (within 10 s of each write): holders × rounds minus arrivals. */
   readonly missed: number;
+  /**
+   * Per node (medians over the rounds): when its last holder had the push (ms after the write was sent), and
+   * its longest event-loop stall from the write until every holder had it (wall and CPU ms; worst round too).
+   */
+  readonly perNode: { readonly lastHolder: number; readonly stallMs: number; readonly stallCpuMs: number; readonly worstStallMs: number }[];
 }
 
 /** A raw holder's socket, and a call of get_my_videos again (holding afresh). */
@@ -61,50 +68,70 @@ export function holder(url: string, token: string, onPush: (description: string)
 }
 
 /**
- * Fan-out to `holders` connections spread round-robin over `nodes` node processes of the built demo (on
- * Redis when `redisUrl` is given, else one node on SQLite), `rounds` writes from a client on node 0.
+ * Fan-out to `holders` connections spread round-robin over `nodes` node processes (`fanout-node.ts`: on Redis
+ * when `redisUrl` is given, else one node on SQLite; presence off), `rounds` writes from a client on node 0.
+ * Each node's stall meter is reset before each write and read once every holder has it.
  */
 export async function fanoutTo(redisUrl: string | undefined, nodes: number, holders: number, rounds: number): Promise<FanoutFigure> {
-  const children: ChildProcess[] = [];
+  const links: ChildLink[] = [];
   const sockets: Holder[] = [];
   try {
-    // Raw holders answer no capsync ping: a long interval, or a slow setup on a loaded machine drops the first ones.
-    const common = ['--data', ':memory:', '--heartbeat-ms', '3600000'];
-    const args = redisUrl ? ['--redis', redisUrl, '--redis-durability', 'none', ...common] : common;
     const urls: string[] = [];
-    for (let i = 0; i < nodes; i++) urls.push(await startNode(args, children));
+    // One after the other: the first seeds the videos.
+    for (let i = 0; i < nodes; i++) {
+      const args = ['--secret', SECRET, '--node', `fanout${i}`, ...(redisUrl ? ['--redis', redisUrl] : [])];
+      const link = ChildLink.fork(`fan-out node ${i}`, pathToFileURL(join(root, 'dist', 'bench', 'cluster', 'fanout-node.js')), { args });
+      links.push(link);
+      urls.push((await link.ready<{ url: string }>()).url);
+    }
     const auth = new Authenticator({ secret: SECRET });
     // A user per holder: a user's connections are capped per node.
     const tokens = await Promise.all(Array.from({ length: holders }, (_, i) => auth.issue({ id: `holder-${i}`, roles: ['editor'] })));
     let waiting: { description: string; start: number; left: number; done: () => void } | undefined;
     const arrivals: number[] = [];
-    const onPush = (description: string): void => {
+    const lastPerNode: number[][] = urls.map(() => []);
+    const roundLast = urls.map(() => 0);
+    const onPush = (node: number) => (description: string): void => {
       if (waiting === undefined || description !== waiting.description) return;
-      arrivals.push(performance.now() - waiting.start);
+      const at = performance.now() - waiting.start;
+      arrivals.push(at);
+      roundLast[node] = Math.max(roundLast[node]!, at);
       if (--waiting.left === 0) waiting.done();
     };
     for (let i = 0; i < holders; i += 200) {
-      sockets.push(...(await Promise.all(Array.from({ length: Math.min(200, holders - i) }, (_, k) => holder(urls[(i + k) % nodes]!, tokens[i + k]!, onPush)))));
+      sockets.push(...(await Promise.all(Array.from({ length: Math.min(200, holders - i) }, (_, k) => holder(urls[(i + k) % nodes]!, tokens[i + k]!, onPush((i + k) % nodes))))));
     }
     const writer = await connect(urls[0]!, { token: await auth.issue({ id: 'writer', roles: ['admin'] }) });
+    const stalls: { wallMs: number; cpuMs: number }[][] = urls.map(() => []);
     try {
       const video = (await whenFresh(() => writer.call<Video[]>('get_my_videos')))[0]!;
       const lasts: number[] = [];
       for (let round = 0; round < rounds; round++) {
         const description = `fan-out round ${round}`;
+        roundLast.fill(0);
+        await Promise.all(links.map((l) => l.request('reset')));
         const all = new Promise<void>((done) => (waiting = { description, start: performance.now(), left: holders, done }));
         await whenFresh(() => writer.call('set_video_description', video.cap, description));
         // A guard, not a synchronisation: the bench reports what arrived rather than hang.
         await Promise.race([all, new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
         lasts.push(performance.now() - waiting!.start);
+        const measured = await Promise.all(links.map((l) => l.request<{ wallMs: number; cpuMs: number }>('stall')));
+        measured.forEach((m, i) => stalls[i]!.push(m));
+        roundLast.forEach((t, i) => lastPerNode[i]!.push(t));
       }
       const last = percentiles(lasts).p50;
-      return { nodes, holders, lastHolder: last, arrivals: percentiles(arrivals), missed: holders * rounds - arrivals.length };
+      const perNode = urls.map((_, i) => ({
+        lastHolder: percentiles(lastPerNode[i]!).p50,
+        stallMs: percentiles(stalls[i]!.map((x) => x.wallMs)).p50,
+        stallCpuMs: percentiles(stalls[i]!.map((x) => x.cpuMs)).p50,
+        worstStallMs: Math.round(Math.max(...stalls[i]!.map((x) => x.wallMs)) * 100) / 100,
+      }));
+      return { nodes, holders, lastHolder: last, arrivals: percentiles(arrivals), missed: holders * rounds - arrivals.length, perNode };
     } finally {
       await writer.close();
     }
   } finally {
     for (const h of sockets) h.ws.terminate();
-    await killAll(children);
+    await Promise.all(links.map((l) => l.stop()));
   }
 }

@@ -81,11 +81,11 @@ export async function runClusterBench(short: boolean, fanoutHolders?: number, on
 /** The report as a few readable lines. */
 export function formatReport(r: ClusterReport): string {
   const lines = [`bench:cluster${r.short ? ' (short)' : ''}; load average ${r.load.before.toFixed(1)} before, ${r.load.after.toFixed(1)} after (2 cores)`];
-  lines.push('bus messages per node / changes to objects its clients hold (3 nodes, disjoint sets; target 1.0):');
+  if (r.busRatio.length > 0) lines.push('bus messages per node / changes to objects its clients hold (3 nodes, disjoint sets; target 1.0):');
   for (const b of r.busRatio) lines.push(`  node ${b.node}: ${b.received} / ${b.relevant} = ${b.ratio}`);
-  lines.push('write -> push latency, ms, p50 / p99 (n): set_video_description (keyed) open loop from 8 connections over 50 videos; node processes;');
-  lines.push('the same writes timed on the writer\'s node and on another node; send lag: how late the bench sent them (its own saturation):');
-  lines.push('  rate/s  appendfsync  ' + ['one node, SQLite', 'Redis, local', 'Redis, cross-node', 'cross minus local', 'send lag'].map((h) => h.padEnd(24)).join('') + 'CPU ms/write: writer node, other, single, redis; scripts/write');
+  if (r.delivery.length > 0) lines.push('write -> push latency, ms, p50 / p99 (n): set_video_description (keyed) open loop from 8 connections over 50 videos; node processes;');
+  if (r.delivery.length > 0) lines.push('the same writes timed on the writer\'s node and on another node; send lag: how late the bench sent them (its own saturation):');
+  if (r.delivery.length > 0) lines.push('  rate/s  appendfsync  ' + ['one node, SQLite', 'Redis, local', 'Redis, cross-node', 'cross minus local', 'send lag'].map((h) => h.padEnd(24)).join('') + 'CPU ms/write: writer node, other, single, redis; scripts/write');
   const cell = (p: { p50: number; p99: number; n: number }): string => `${p.p50} / ${p.p99} (${p.n})`.padEnd(24);
   for (const d of r.delivery) {
     const cpu = d.cpuMsPerWrite;
@@ -99,7 +99,10 @@ export function formatReport(r: ClusterReport): string {
   for (const b of r.redisBenchmark) {
     lines.push(`redis-benchmark, appendfsync ${b.fsync} (requests/s, 20 clients): ${b.figures ? Object.entries(b.figures).map(([k, v]) => `${k} ${v}`).join(', ') : 'not installed'}`);
   }
-  lines.push('fan-out: one write pushed to every holder (time to the last holder, median of the rounds; every arrival p50 / p99), ms:');
-  for (const f of r.fanout) lines.push(`  ${f.holders} holders on ${f.nodes === 1 ? '1 node, SQLite (baseline)' : `${f.nodes} nodes on Redis`}: last ${f.lastHolder}, arrivals ${f.arrivals.p50} / ${f.arrivals.p99}${f.missed > 0 ? `, ${f.missed} pushes MISSED` : ''}`);
+  if (r.fanout.length > 0) lines.push('fan-out: one write pushed to every holder, presence off (time to the last holder, median of the rounds; every arrival p50 / p99), ms:');
+  for (const f of r.fanout) {
+    lines.push(`  ${f.holders} holders on ${f.nodes === 1 ? '1 node, SQLite (baseline)' : `${f.nodes} nodes on Redis`}: last ${f.lastHolder}, arrivals ${f.arrivals.p50} / ${f.arrivals.p99}${f.missed > 0 ? `, ${f.missed} pushes MISSED` : ''}`);
+    f.perNode.forEach((n, i) => lines.push(`    node ${i}: last holder ${n.lastHolder}, stall ${n.stallMs} ms wall / ${n.stallCpuMs} ms CPU (worst ${n.worstStallMs})`));
+  }
   return lines.join('\n');
 }
