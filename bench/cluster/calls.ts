@@ -1,31 +1,29 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { connect, type CapsyncClient } from '../../client/index.js';
 import '../../examples/video/video.js';
 import type { Video } from '../../examples/video/video.js';
 import { Authenticator } from '../../server/auth.js';
+import { ChildLink } from '../peers/ipc.js';
 
 // From dist/bench/cluster (the built bench) or bench/cluster (the sources, in the test): the nodes are the built demo.
 export const root = fileURLToPath(new URL(import.meta.url.includes('/dist/bench/') ? '../../..' : '../..', import.meta.url));
 export const SECRET = 'bench-cluster-secret-bench-cluster-secret-0123';
 
-/** Starts the built demo server as a child (`dist/examples/video/main.js`); resolves with its URL once it listens. */
-export function startNode(args: string[], children: ChildProcess[]): Promise<string> {
-  const entry = join(root, 'dist', 'examples', 'video', 'main.js');
-  const child = spawn(process.execPath, [entry, '--port', '0', '--log-level', 'error', `--jwt-secret=${SECRET}`, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    let text = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-      text += d;
-      const match = /listening on (ws:\/\/\S+)/.exec(text);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`node exited (${code}) before it listened: ${text}`)));
+/**
+ * Forks a bench node (`node.ts`, built: `dist/bench/cluster/node.js`) with `args` (`--redis URL`,
+ * `--presence none`, `--one-script-per-write`); resolves with its URL once it listens. `links` collects it
+ * for {@link killAll}.
+ */
+export async function startNode(args: string[], links: ChildLink[]): Promise<string> {
+  const link = ChildLink.fork(`bench node ${links.length}`, pathToFileURL(join(root, 'dist', 'bench', 'cluster', 'node.js')), {
+    args: ['--secret', SECRET, '--node', `bench${links.length}`, ...args],
   });
+  links.push(link);
+  return (await link.ready<{ url: string }>()).url;
 }
 
 /**
@@ -37,13 +35,20 @@ export function startNode(args: string[], children: ChildProcess[]): Promise<str
  * version conflicts (contention, not throughput).
  * `redisUrl` undefined: one node on its own in-memory SQLite store (the single-node baseline).
  */
-export async function callsPerSecond(redisUrl: string | undefined, nodes: number, clientsPerNode: number, seconds: number, objects: 'own' | 'shared' = 'own'): Promise<CallsFigure> {
-  const children: ChildProcess[] = [];
+export async function callsPerSecond(
+  redisUrl: string | undefined,
+  nodes: number,
+  clientsPerNode: number,
+  seconds: number,
+  objects: 'own' | 'shared' = 'own',
+  grouped = true,
+): Promise<CallsFigure> {
+  const children: ChildLink[] = [];
   const clients: CapsyncClient[] = [];
   try {
     const urls: string[] = [];
     // One after the other: the first seeds the videos.
-    for (let i = 0; i < nodes; i++) urls.push(await startNode(redisUrl ? ['--redis', redisUrl, '--redis-durability', 'none', '--data', ':memory:'] : ['--data', ':memory:'], children));
+    for (let i = 0; i < nodes; i++) urls.push(await startNode(redisUrl ? ['--redis', redisUrl, ...(grouped ? [] : ['--one-script-per-write'])] : [], children));
     const auth = new Authenticator({ secret: SECRET });
     for (const url of urls) {
       for (let c = 0; c < clientsPerNode; c++) clients.push(await connect(url, { token: await auth.issue({ id: `editor${c}`, roles: ['editor', 'admin'] }) }));
@@ -65,23 +70,16 @@ export async function callsPerSecond(redisUrl: string | undefined, nodes: number
       }),
     );
     const cpu = nodeCpu(children).map((t, i) => t - cpuBefore[i]!);
-    return { nodes, objects, calls, perSecond: Math.round(calls / seconds), nodeCpuMsPerCall: Math.round((cpu.reduce((a, b) => a + b, 0) / Math.max(1, calls)) * 100) / 100, staleRefusals: refused.count };
+    return { nodes, objects, grouped, calls, perSecond: Math.round(calls / seconds), nodeCpuMsPerCall: Math.round((cpu.reduce((a, b) => a + b, 0) / Math.max(1, calls)) * 100) / 100, staleRefusals: refused.count };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
     await killAll(children);
   }
 }
 
-/** SIGKILLs the node processes, resolving once they exited. */
-export async function killAll(children: readonly ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map((child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return undefined;
-      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-      child.kill('SIGKILL');
-      return exited;
-    }),
-  );
+/** Stops the node processes, resolving once they exited. */
+export async function killAll(links: readonly ChildLink[]): Promise<void> {
+  await Promise.all(links.map((l) => l.stop()));
 }
 
 /**
@@ -105,6 +103,8 @@ export async function whenFresh<T>(call: () => Promise<T>, refused: { count: num
 export interface CallsFigure {
   readonly nodes: number;
   readonly objects: 'own' | 'shared';
+  /** Redis nodes only: false when each store write was a script of its own (`--one-script-per-write`). */
+  readonly grouped: boolean;
   readonly calls: number;
   readonly perSecond: number;
   /** CPU time (user + system) the node processes spent per call: what the machine's load cannot skew much. */
@@ -114,8 +114,8 @@ export interface CallsFigure {
 }
 
 /** CPU time (ms) of each child so far, from /proc (0 where it cannot be read). */
-export function nodeCpu(children: readonly ChildProcess[]): number[] {
-  return children.map((c) => {
+export function nodeCpu(links: readonly ChildLink[]): number[] {
+  return links.map(({ child: c }) => {
     try {
       const fields = readFileSync(`/proc/${c.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
       // utime and stime, fields 14 and 15 of stat (12 and 13 after the command name), in clock ticks (100/s).

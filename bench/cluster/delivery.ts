@@ -1,10 +1,10 @@
-import type { ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { connect, type CapsyncClient } from '../../client/index.js';
 import type { Video } from '../../examples/video/video.js';
 import { Authenticator } from '../../server/auth.js';
 import { killAll, nodeCpu, SECRET, startNode, whenFresh } from './calls.js';
+import type { ChildLink } from '../peers/ipc.js';
 import { holder, type Holder } from './fanout.js';
 import { percentiles } from './inprocess.js';
 
@@ -43,7 +43,7 @@ const WRITERS = 8;
 
 /** A side of the measure: node processes, writers on the first, a raw holder on each. */
 interface Side {
-  readonly children: ChildProcess[];
+  readonly children: ChildLink[];
   readonly writers: CapsyncClient[];
   readonly videos: Video[][];
   readonly holders: Holder[];
@@ -51,7 +51,7 @@ interface Side {
 }
 
 async function side(nodeArgs: string[], nodes: number): Promise<Side> {
-  const children: ChildProcess[] = [];
+  const children: ChildLink[] = [];
   const urls: string[] = [];
   for (let i = 0; i < nodes; i++) urls.push(await startNode(nodeArgs, children));
   const auth = new Authenticator({ secret: SECRET });
@@ -76,7 +76,7 @@ async function closeSide(s: Side | undefined): Promise<void> {
 }
 
 /**
- * Write-to-push latency with the nodes as processes of the built demo (as in production: the bench's own
+ * Write-to-push latency with the nodes as processes (`node.ts`: the demo's functions; as in production: the bench's own
  * clients do not share their event loop) and the writes open-loop: each `set_video_description` (a keyed
  * call: claim, read-modify-write, outcome) leaves at its time, answered or not, from one of 8 writer
  * connections, round the `OBJECTS` videos. Two Redis nodes: the writers and a holder on node 0, a holder
@@ -87,13 +87,13 @@ async function closeSide(s: Side | undefined): Promise<void> {
 export async function deliveryLatency(url: string, rates: readonly number[], modes: readonly Fsync[], count: (rate: number) => number, rounds = 3): Promise<DeliveryFigures[]> {
   const admin = new Redis(url, { lazyConnect: true });
   await admin.connect();
-  const common = ['--data', ':memory:', '--heartbeat-ms', '3600000'];
+
   let cluster: Side | undefined;
   let single: Side | undefined;
   try {
     // The nodes check nothing: the bench changes appendfsync under them.
-    cluster = await side(['--redis', url, '--redis-durability', 'none', ...common], 2);
-    single = await side(common, 1);
+    cluster = await side(['--redis', url], 2);
+    single = await side([], 1);
     type Cell = { local: number[]; cross: number[]; adds: number[]; single: number[]; lag: number[]; cpu: number[]; redisCpu: number; scripts: number; writes: number; missed: number };
     const cells = new Map<string, Cell>();
     let tag = 0;

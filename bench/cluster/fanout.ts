@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import { unpack } from 'msgpackr';
 import { WebSocket } from 'ws';
 import { connect } from '../../client/index.js';
@@ -8,8 +6,8 @@ import type { Video } from '../../examples/video/video.js';
 import { Codec } from '../../protocol/codec.js';
 import { FrameType } from '../../protocol/frames.js';
 import { Authenticator } from '../../server/auth.js';
-import { ChildLink } from '../peers/ipc.js';
-import { root, SECRET, whenFresh } from './calls.js';
+import type { ChildLink } from '../peers/ipc.js';
+import { killAll, SECRET, startNode, whenFresh } from './calls.js';
 import { percentiles } from './inprocess.js';
 
 /** One fan-out figure: a write's push to `holders` connections spread over `nodes` node processes. */
@@ -68,7 +66,7 @@ export function holder(url: string, token: string, onPush: (description: string)
 }
 
 /**
- * Fan-out to `holders` connections spread round-robin over `nodes` node processes (`fanout-node.ts`: on Redis
+ * Fan-out to `holders` connections spread round-robin over `nodes` node processes (`node.ts`: on Redis
  * when `redisUrl` is given, else one node on SQLite; presence off), `rounds` writes from a client on node 0.
  * Each node's stall meter is reset before each write and read once every holder has it.
  */
@@ -78,12 +76,7 @@ export async function fanoutTo(redisUrl: string | undefined, nodes: number, hold
   try {
     const urls: string[] = [];
     // One after the other: the first seeds the videos.
-    for (let i = 0; i < nodes; i++) {
-      const args = ['--secret', SECRET, '--node', `fanout${i}`, ...(redisUrl ? ['--redis', redisUrl] : [])];
-      const link = ChildLink.fork(`fan-out node ${i}`, pathToFileURL(join(root, 'dist', 'bench', 'cluster', 'fanout-node.js')), { args });
-      links.push(link);
-      urls.push((await link.ready<{ url: string }>()).url);
-    }
+    for (let i = 0; i < nodes; i++) urls.push(await startNode(['--presence', 'none', ...(redisUrl ? ['--redis', redisUrl] : [])], links));
     const auth = new Authenticator({ secret: SECRET });
     // A user per holder: a user's connections are capped per node.
     const tokens = await Promise.all(Array.from({ length: holders }, (_, i) => auth.issue({ id: `holder-${i}`, roles: ['editor'] })));
@@ -132,6 +125,6 @@ export async function fanoutTo(redisUrl: string | undefined, nodes: number, hold
     }
   } finally {
     for (const h of sockets) h.ws.terminate();
-    await Promise.all(links.map((l) => l.stop()));
+    await killAll(links);
   }
 }

@@ -52,7 +52,8 @@ export async function runClusterBench(short: boolean, fanoutHolders?: number, on
       for (const n of short ? [1] : [1, 2, 3]) {
         for (const mode of short ? (['always'] as const) : (['always', 'no'] as const)) {
           await fsync(mode);
-          withRedis.push({ ...(await callsPerSecond(redis.url, n, perNode, seconds)), fsync: mode });
+          // Grouped (a turn's writes as one script) beside one script per write, back to back: the grouping's baseline.
+          for (const grouped of [true, false]) withRedis.push({ ...(await callsPerSecond(redis.url, n, perNode, seconds, 'own', grouped)), fsync: mode });
         }
       }
       if (!short) {
@@ -95,7 +96,9 @@ export function formatReport(r: ClusterReport): string {
   if (r.calls) lines.push('calls/s (set_video_description, back to back, node processes on this machine; node CPU ms per call):');
   const calls = (c: CallsFigure): string => `${c.perSecond} calls/s, ${c.nodeCpuMsPerCall} ms CPU/call${c.staleRefusals > 0 ? `, ${c.staleRefusals} refused (feed stale) and retried` : ''}`;
   if (r.calls) lines.push(`  1 node, SQLite in memory (baseline), own videos: ${calls(r.calls.baseline)}`);
-  for (const c of r.calls?.redis ?? []) lines.push(`  ${c.nodes} node(s) on Redis, appendfsync ${c.fsync}, ${c.objects === 'own' ? 'own videos' : 'all on the 3 demo videos'}: ${calls(c)}`);
+  for (const c of r.calls?.redis ?? []) {
+    lines.push(`  ${c.nodes} node(s) on Redis, appendfsync ${c.fsync}, ${c.objects === 'own' ? 'own videos' : 'all on the 3 demo videos'}${c.grouped ? '' : ', one script per write'}: ${calls(c)}`);
+  }
   for (const b of r.redisBenchmark) {
     lines.push(`redis-benchmark, appendfsync ${b.fsync} (requests/s, 20 clients): ${b.figures ? Object.entries(b.figures).map(([k, v]) => `${k} ${v}`).join(', ') : 'not installed'}`);
   }

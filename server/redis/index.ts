@@ -9,12 +9,14 @@ import { RedisFanout, type RedisFanoutOptions } from './fanout.js';
 import { RedisPeers, type RedisPeersOptions } from './peers.js';
 import { RedisRevocationSet, type RevocationFeedOptions } from './revocations.js';
 import { RedisStore } from './store.js';
+import type { TurnWritesOptions } from './turn-writes.js';
 
 export { RedisFanout } from './fanout.js';
 export { RedisPeers } from './peers.js';
 export { RedisRevocationSet } from './revocations.js';
 export { RedisStore } from './store.js';
 export { checkDurability, durabilityOf, type Durability } from './durability.js';
+export type { TurnWritesOptions } from './turn-writes.js';
 
 /** Options of {@link connectRedis}. */
 export interface RedisOptions extends StoreOptions {
@@ -40,6 +42,8 @@ export interface RedisOptions extends StoreOptions {
   readonly peers?: RedisPeersOptions;
   /** A command not answered within this many ms fails (Redis away for longer). Default 10 s. */
   readonly commandTimeoutMs?: number;
+  /** How a turn's writes are grouped into scripts (`maxWrites: 1`: one script per write). */
+  readonly writes?: TurnWritesOptions;
 }
 
 /** What one node needs to share a Redis with others: pass `store`, `fanout` and `cluster` to `CapsyncServer.create`. */
@@ -93,7 +97,7 @@ export async function connectRedis(options: RedisOptions): Promise<RedisBackend>
       await fanout?.close();
       await revocations.close();
       command.disconnect();
-    }, options);
+    }, options, options.writes);
     fanout = new RedisFanout(bus, command, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
     cluster = new RedisPeers(command, peersSub, prefix, node, logger, options.peers);
     await cluster.start();

@@ -10,7 +10,7 @@ import type {
 import { runScript } from './connection.js';
 import { channelsOf } from './channels.js';
 import type { RedisRevocationSet } from './revocations.js';
-import { TurnWrites } from './turn-writes.js';
+import { TurnWrites, type TurnWritesOptions } from './turn-writes.js';
 
 /**
  * The shared store of several capsync nodes: one Redis (see `scripts.ts` for the key layout). Every write is
@@ -34,14 +34,14 @@ export class RedisStore implements ObjectStore {
   #closed = false;
 
   /** @internal */
-  constructor(redis: Redis, prefix: string, epoch: string, revocations: RedisRevocationSet, onClose: () => Promise<void>, options: StoreOptions = {}) {
+  constructor(redis: Redis, prefix: string, epoch: string, revocations: RedisRevocationSet, onClose: () => Promise<void>, options: StoreOptions = {}, writes: TurnWritesOptions = {}) {
     this.#redis = redis;
     this.#p = prefix;
     this.#epoch = epoch;
     this.revocations = revocations;
     this.#onClose = onClose;
     this.#clock = options.clock ?? Date;
-    this.turnWrites = new TurnWrites(redis, prefix);
+    this.turnWrites = new TurnWrites(redis, prefix, writes);
   }
 
   /** @internal The store's epoch: made by the first node that finds none (HSETNX: first writer wins). */

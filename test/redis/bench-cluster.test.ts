@@ -15,7 +15,7 @@ describe('bench:cluster --short', () => {
     for (const f of report.delivery) expect([f.sendLag.n, f.missed, f.scriptsPerWrite > 0]).toEqual([60, 0, true]);
     expect(report.revocation!.n).toBe(20);
     expect(report.calls!.baseline.calls).toBeGreaterThan(0);
-    expect(report.calls!.redis.map((c) => c.nodes)).toEqual([1]);
+    expect(report.calls!.redis.map((c) => [c.nodes, c.grouped])).toEqual([[1, true], [1, false]]);
     for (const c of report.calls!.redis) expect(c.calls).toBeGreaterThan(0);
     expect(report.fanout.map((f) => [f.nodes, f.holders])).toEqual([[1, 30], [3, 30]]);
     expect(report.fanout[0]!.missed).toBe(0);
