@@ -14,7 +14,7 @@ interface Queued {
   readonly reject: (error: unknown) => void;
 }
 
-/** Options of {@link TurnWrites}. */
+/** How a Redis store groups the writes of one event-loop turn into scripts (`RedisOptions.writes`). */
 export interface TurnWritesOptions {
   /** Writes per script at most; a turn with more sends several scripts, pipelined. Default 256. */
   readonly maxWrites?: number;
