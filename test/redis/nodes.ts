@@ -14,15 +14,17 @@ export interface TestNode {
 
 /**
  * `count` demo servers (in this process, port 0 each) on one Redis under a fresh prefix, started one after
- * the other (the first seeds the videos). `close()` closes their clients and them.
+ * the other (the first seeds the videos); `urls` and `feeds` give node i its own Redis URL and feed options.
+ * `close()` closes their clients and them.
  */
-export async function startNodes(url: string, count: number, options: Partial<RedisOptions> & { urls?: string[]; presenceGraceMs?: number } = {}): Promise<{ nodes: TestNode[]; close(): Promise<void> }> {
+export async function startNodes(url: string, count: number, options: Partial<RedisOptions> & { urls?: string[]; feeds?: RedisOptions['feed'][]; presenceGraceMs?: number } = {}): Promise<{ nodes: TestNode[]; close(): Promise<void> }> {
   const prefix = `{n${randomUUID().slice(0, 8)}}:`;
   const nodes: TestNode[] = [];
   const clients: CapsyncClient[] = [];
   for (let i = 0; i < count; i++) {
-    const { urls, presenceGraceMs, ...rest } = options;
-    const backend = await connectRedis({ url: urls?.[i] ?? url, prefix, node: `node${i}`, bus: { lingerMs: 200 }, ...rest });
+    const { urls, feeds, presenceGraceMs, ...rest } = options;
+    const feed = feeds?.[i] ?? rest.feed;
+    const backend = await connectRedis({ url: urls?.[i] ?? url, prefix, node: `node${i}`, bus: { lingerMs: 200 }, ...rest, ...(feed !== undefined ? { feed } : {}) });
     const server = await CapsyncServer.create({
       auth: { secret: SECRET },
       store: backend.store,
