@@ -8,6 +8,7 @@ import type { User } from './auth.js';
 import type { Deadline } from './deadlines.js';
 import { Holdings, type HeldCapability } from './holdings.js';
 import type { SessionEnv, Transport } from './session-env.js';
+import type { SharedPush } from './push-slices.js';
 import { SessionRequests } from './session-requests.js';
 import type { AnonymousIdentity } from './identity.js';
 
@@ -245,13 +246,14 @@ export class ServerSession {
   }
 
   /** Sends pre-encoded bytes (a push encoded once for all its recipients), enforcing the unsent-bytes bound. */
-  sendBytes(bytes: Uint8Array, alone = false): void {
+  sendBytes(bytes: Uint8Array, alone = false, shared?: SharedPush): void {
     if (this.#closed) return;
     if (this.#transport.bufferedAmount + bytes.length > this.#env.connection.maxBufferedBytes) {
       this.end(fail('ERR_SLOW_CONSUMER'));
       return;
     }
-    this.#transport.send(bytes, alone);
+    if (shared !== undefined && this.#transport.sendShared !== undefined) this.#transport.sendShared(shared);
+    else this.#transport.send(bytes, alone);
   }
 
   /** True if this connection holds `cap` (or the child of it bound to this session) as cover for pushes (for tests and tools). */

@@ -129,7 +129,7 @@ export class NodeListener {
     // The 101 response and the hello leave in one write.
     flush.hold();
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = this.#hub.handleConnection(socketTransport(ws, flush), authenticated);
+      const session = this.#hub.handleConnection(socketTransport(ws, flush, socket), authenticated);
       this.#sessions.set(ws, session);
       this.#alive.add(ws);
       const user = authenticated.user?.id ?? null;
@@ -228,12 +228,44 @@ class TurnFlush {
   }
 }
 
-function socketTransport(ws: WebSocket, flush: TurnFlush): Transport {
+/**
+ * A push framed once as a whole unmasked binary WebSocket frame (RFC 6455 5.2: FIN, opcode 2, no RSV1 as
+ * permessage-deflate is off; header and payload in one Buffer, as `ws`'s `Sender.frame` builds it, which
+ * @types/ws does not declare): each holder then costs one `socket.write` of the same Buffer, where `ws.send`
+ * frames again per socket and writes header and payload corked in two.
+ */
+export function framePush(bytes: Uint8Array): Buffer {
+  const n = bytes.byteLength;
+  const header = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + n);
+  frame[0] = 0x82;
+  if (n < 126) frame[1] = n;
+  else if (n < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  frame.set(bytes, header);
+  return frame;
+}
+
+function socketTransport(ws: WebSocket, flush: TurnFlush, socket: Duplex): Transport {
   return {
     send: (bytes, alone) => {
       // A lone push while nothing is held this turn goes out at once; otherwise it joins the held writes.
       if (alone !== true) flush.hold();
       ws.send(bytes);
+    },
+    // Written straight to the socket: with permessage-deflate off (the listener's setting) and no Blob ever
+    // sent, ws's Sender queues nothing, so this write keeps its place among ws.send's writes. Only while OPEN:
+    // after the close frame nothing may follow.
+    sendShared: (shared) => {
+      if (ws.readyState !== ws.OPEN) return;
+      shared.framed ??= framePush(shared.bytes);
+      socket.write(shared.framed);
     },
     close: (code, reason) => ws.close(code, reason),
     get bufferedAmount() {
