@@ -14,6 +14,11 @@ import type { AnonymousIdentity } from './identity.js';
 
 export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
 
+// Set by ServerSession's static block: the codec contexts' way to its private handlers.
+let received: (session: ServerSession, cap: Capability) => void;
+let heldSent: (session: ServerSession, cap: Capability) => void;
+let verifierOf: (session: ServerSession) => CodecContext['verifier'];
+
 /**
  * One client connection, above the transport and below the core: decodes and validates frames, answers
  * them, and tracks which capabilities the connection holds (for pushes, revocation and expiry) and when
@@ -29,9 +34,9 @@ export class ServerSession {
   readonly #transport: Transport;
   readonly #holdings: Holdings;
   readonly #requests: SessionRequests;
-  readonly #inbound: CodecContext;
+  readonly #inbound: InboundContext;
   readonly #handles = new InboundHandles();
-  readonly #outbound: CodecContext;
+  readonly #outbound: OutboundContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
   /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
   #sent: Map<string, number | null> | undefined;
@@ -40,6 +45,14 @@ export class ServerSession {
   #tokenDeadlines: Deadline[] = [];
   #badFrames = 0;
   #closed = false;
+
+  static {
+    // The codec contexts below reach these two private handlers through module-level functions, so that each
+    // context is a small object with prototype getters and methods, not an object literal with four closures.
+    received = (session, cap) => session.#received(cap);
+    heldSent = (session, cap) => session.#hold(cap, true);
+    verifierOf = (session) => session.#env.verifier;
+  }
 
   constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
     this.#env = env;
@@ -58,27 +71,8 @@ export class ServerSession {
         this.sendError(null, error);
       },
     }, env.holdingBudgets);
-    const verifier = env.verifier;
-    // Getters: an anonymous session's principal changes once, when a resume re-presents an earlier identity.
-    const self = this;
-    this.#inbound = {
-      verifier,
-      get user() {
-        return self.principal;
-      },
-      inboundHandles: this.#handles,
-      onCapability: (cap) => this.#received(cap),
-    };
-    this.#outbound = {
-      verifier,
-      get user() {
-        return self.principal;
-      },
-      get bindTo() {
-        return self.principal ?? undefined;
-      },
-      onCapability: (cap) => this.#hold(cap, true),
-    };
+    this.#inbound = new InboundContext(this, this.#handles);
+    this.#outbound = new OutboundContext(this);
   }
 
   /**
@@ -315,5 +309,58 @@ export class ServerSession {
     this.#tokenDeadlines = [];
     this.#holdings.clear();
     this.#env.closed(this);
+  }
+}
+
+/**
+ * What the codec is told when it decodes a session's frames. A class, not an object literal with getters and
+ * arrow functions: an idle connection then carries one small object per direction instead of one plus four
+ * closures and their accessor pairs (the principal is read through getters: an anonymous session's changes
+ * once, when a resume re-presents an earlier identity).
+ */
+class InboundContext implements CodecContext {
+  readonly #session: ServerSession;
+  readonly inboundHandles: InboundHandles;
+
+  constructor(session: ServerSession, handles: InboundHandles) {
+    this.#session = session;
+    this.inboundHandles = handles;
+  }
+
+  get verifier(): CodecContext['verifier'] {
+    return verifierOf(this.#session);
+  }
+
+  get user(): string | null {
+    return this.#session.principal;
+  }
+
+  onCapability(cap: Capability): void {
+    received(this.#session, cap);
+  }
+}
+
+/** What the codec is told when it encodes a session's frames (see {@link InboundContext}). */
+class OutboundContext implements CodecContext {
+  readonly #session: ServerSession;
+
+  constructor(session: ServerSession) {
+    this.#session = session;
+  }
+
+  get verifier(): CodecContext['verifier'] {
+    return verifierOf(this.#session);
+  }
+
+  get user(): string | null {
+    return this.#session.principal;
+  }
+
+  get bindTo(): string | undefined {
+    return this.#session.principal ?? undefined;
+  }
+
+  onCapability(cap: Capability): void {
+    heldSent(this.#session, cap);
   }
 }
