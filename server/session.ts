@@ -4,9 +4,10 @@ import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import { statusOf } from '../protocol/capability/status.js';
 import { FrameType, clientFrameTypes, frameIdOf, peekRequestId, validateFrame, type Frame } from '../protocol/frames.js';
+import type { JsonValue } from '../protocol/json-value.js';
 import type { User } from './auth.js';
 import type { Deadline } from './deadlines.js';
-import { Holdings, type HeldCapability } from './holdings.js';
+import { Holdings, type HeldCapability, type HoldingEvents } from './holdings.js';
 import type { SessionEnv, Transport } from './session-env.js';
 import type { SharedPush } from './push-slices.js';
 import { SessionRequests } from './session-requests.js';
@@ -62,15 +63,7 @@ export class ServerSession {
     this.user = user;
     this.#anonymous = user === null ? anonymous : undefined;
     this.#tokenExpiresAt = tokenExpiresAt;
-    this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, {
-      held: (scope) => env.hold(this, scope),
-      released: (scope) => env.release(this, scope),
-      ended: (id, scope, reason, cause) => this.send(cause === undefined ? [FrameType.revoked, id, scope, reason] : [FrameType.revoked, id, scope, reason, cause]),
-      refused: (error) => {
-        env.logFailure(this, 'holding_refused', error.code);
-        this.sendError(null, error);
-      },
-    }, env.holdingBudgets);
+    this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, new SessionHoldingEvents(env, this), env.holdingBudgets);
     this.#inbound = new InboundContext(this, this.#handles);
     this.#outbound = new OutboundContext(this);
   }
@@ -362,5 +355,33 @@ class OutboundContext implements CodecContext {
 
   onCapability(cap: Capability): void {
     heldSent(this.#session, cap);
+  }
+}
+
+/** What a session's holdings tell it, as prototype methods (not four closures per connection). */
+class SessionHoldingEvents implements HoldingEvents {
+  readonly #env: SessionEnv;
+  readonly #session: ServerSession;
+
+  constructor(env: SessionEnv, session: ServerSession) {
+    this.#env = env;
+    this.#session = session;
+  }
+
+  held(scope: readonly JsonValue[]): void {
+    this.#env.hold(this.#session, scope);
+  }
+
+  released(scope: readonly JsonValue[]): void {
+    this.#env.release(this.#session, scope);
+  }
+
+  ended(id: string, scope: readonly JsonValue[], reason: 'revoked' | 'expired', cause?: string): void {
+    this.#session.send(cause === undefined ? [FrameType.revoked, id, scope, reason] : [FrameType.revoked, id, scope, reason, cause]);
+  }
+
+  refused(error: CapsyncError): void {
+    this.#env.logFailure(this.#session, 'holding_refused', error.code);
+    this.#session.sendError(null, error);
   }
 }
