@@ -1,7 +1,20 @@
+/**
+ * One push as its holders share it: the encoded bytes, and a slot where the first transport that can write a
+ * pre-framed WebSocket frame leaves the frame it built, so the other holders write that same Buffer instead of
+ * framing the bytes again each (server/node/listener.ts).
+ */
+export interface SharedPush {
+  readonly bytes: Uint8Array;
+  framed: Uint8Array | undefined;
+}
+
 /** What a push is written to: a session's pre-encoded send. */
 export interface PushTarget {
-  /** `alone`: written now, not held to coalesce with the connection's other frames of the turn. */
-  sendBytes(bytes: Uint8Array, alone?: boolean): void;
+  /**
+   * `alone`: written now, not held to coalesce with the connection's other frames of the turn. `shared`: the
+   * push as every holder of this fan-out shares it (see {@link SharedPush}).
+   */
+  sendBytes(bytes: Uint8Array, alone?: boolean, shared?: SharedPush): void;
 }
 
 /** How {@link PushSlicer} bounds one slice of a fan-out. */
@@ -19,9 +32,8 @@ export interface PushSliceOptions {
   readonly now?: () => number;
 }
 
-interface Job {
+interface Job extends SharedPush {
   readonly targets: readonly PushTarget[];
-  readonly bytes: Uint8Array;
   next: number;
 }
 
@@ -58,7 +70,7 @@ export class PushSlicer {
   send(targets: Iterable<PushTarget>, bytes: Uint8Array): void {
     const list = Array.isArray(targets) ? (targets as PushTarget[]) : [...targets];
     if (list.length === 0) return;
-    this.#queue.push({ targets: list, bytes, next: 0 });
+    this.#queue.push({ targets: list, bytes, framed: undefined, next: 0 });
     // Written now as far as one slice goes, unless earlier pushes are still waiting for their turn.
     if (this.pending === 1 && !this.#scheduled) this.#slice();
   }
@@ -75,7 +87,7 @@ export class PushSlicer {
       while (i < targets.length && budget > 0) {
         // Written now: held for the turn's end, every holder's write would land in one later burst, outside
         // the slice's time budget (the stall the slices exist to bound).
-        targets[i++]!.sendBytes(bytes, true);
+        targets[i++]!.sendBytes(bytes, true, job);
         budget--;
         if (++written >= this.#minPerSlice && this.#now() - started >= this.#sliceMs) budget = 0;
       }

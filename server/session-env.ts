@@ -6,6 +6,7 @@ import type { Deadlines } from './deadlines.js';
 import type { HoldingBudgets } from './holdings.js';
 import type { ConnectionLimits } from './options.js';
 import type { ServerSession } from './session.js';
+import type { SharedPush } from './push-slices.js';
 
 /**
  * What the core needs from one connection's socket: send bytes, close, and how many bytes are still
@@ -17,6 +18,11 @@ export interface Transport {
    * connection's other frames of this turn, so a sliced fan-out's time budget counts real writes.
    */
   send(bytes: Uint8Array, alone?: boolean): void;
+  /**
+   * Optional: sends a fan-out's push (written at once) from the frame its holders share: the first holder
+   * frames it and leaves the frame in `shared.framed`, the others write that same buffer.
+   */
+  sendShared?(shared: SharedPush): void;
   close(code: number, reason: string): void;
   readonly bufferedAmount: number;
 }

@@ -4,14 +4,21 @@ import { InboundHandles } from '../protocol/handles.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import { statusOf } from '../protocol/capability/status.js';
 import { FrameType, clientFrameTypes, frameIdOf, peekRequestId, validateFrame, type Frame } from '../protocol/frames.js';
+import type { JsonValue } from '../protocol/json-value.js';
 import type { User } from './auth.js';
 import type { Deadline } from './deadlines.js';
-import { Holdings, type HeldCapability } from './holdings.js';
+import { Holdings, type HeldCapability, type HoldingEvents } from './holdings.js';
 import type { SessionEnv, Transport } from './session-env.js';
+import type { SharedPush } from './push-slices.js';
 import { SessionRequests } from './session-requests.js';
 import type { AnonymousIdentity } from './identity.js';
 
 export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
+
+// Set by ServerSession's static block: the codec contexts' way to its private handlers.
+let received: (session: ServerSession, cap: Capability) => void;
+let heldSent: (session: ServerSession, cap: Capability) => void;
+let verifierOf: (session: ServerSession) => CodecContext['verifier'];
 
 /**
  * One client connection, above the transport and below the core: decodes and validates frames, answers
@@ -28,9 +35,9 @@ export class ServerSession {
   readonly #transport: Transport;
   readonly #holdings: Holdings;
   readonly #requests: SessionRequests;
-  readonly #inbound: CodecContext;
+  readonly #inbound: InboundContext;
   readonly #handles = new InboundHandles();
-  readonly #outbound: CodecContext;
+  readonly #outbound: OutboundContext;
   #issuedBatch: { id: string; expiresAt: number | null }[] = [];
   /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
   #sent: Map<string, number | null> | undefined;
@@ -40,6 +47,14 @@ export class ServerSession {
   #badFrames = 0;
   #closed = false;
 
+  static {
+    // The codec contexts below reach these two private handlers through module-level functions, so that each
+    // context is a small object with prototype getters and methods, not an object literal with four closures.
+    received = (session, cap) => session.#received(cap);
+    heldSent = (session, cap) => session.#hold(cap, true);
+    verifierOf = (session) => session.#env.verifier;
+  }
+
   constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
     this.#env = env;
     this.#requests = new SessionRequests(env, this);
@@ -48,36 +63,9 @@ export class ServerSession {
     this.user = user;
     this.#anonymous = user === null ? anonymous : undefined;
     this.#tokenExpiresAt = tokenExpiresAt;
-    this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, {
-      held: (scope) => env.hold(this, scope),
-      released: (scope) => env.release(this, scope),
-      ended: (id, scope, reason, cause) => this.send(cause === undefined ? [FrameType.revoked, id, scope, reason] : [FrameType.revoked, id, scope, reason, cause]),
-      refused: (error) => {
-        env.logFailure(this, 'holding_refused', error.code);
-        this.sendError(null, error);
-      },
-    }, env.holdingBudgets);
-    const verifier = env.verifier;
-    // Getters: an anonymous session's principal changes once, when a resume re-presents an earlier identity.
-    const self = this;
-    this.#inbound = {
-      verifier,
-      get user() {
-        return self.principal;
-      },
-      inboundHandles: this.#handles,
-      onCapability: (cap) => this.#received(cap),
-    };
-    this.#outbound = {
-      verifier,
-      get user() {
-        return self.principal;
-      },
-      get bindTo() {
-        return self.principal ?? undefined;
-      },
-      onCapability: (cap) => this.#hold(cap, true),
-    };
+    this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, new SessionHoldingEvents(env, this), env.holdingBudgets);
+    this.#inbound = new InboundContext(this, this.#handles);
+    this.#outbound = new OutboundContext(this);
   }
 
   /**
@@ -245,13 +233,14 @@ export class ServerSession {
   }
 
   /** Sends pre-encoded bytes (a push encoded once for all its recipients), enforcing the unsent-bytes bound. */
-  sendBytes(bytes: Uint8Array, alone = false): void {
+  sendBytes(bytes: Uint8Array, alone = false, shared?: SharedPush): void {
     if (this.#closed) return;
     if (this.#transport.bufferedAmount + bytes.length > this.#env.connection.maxBufferedBytes) {
       this.end(fail('ERR_SLOW_CONSUMER'));
       return;
     }
-    this.#transport.send(bytes, alone);
+    if (shared !== undefined && this.#transport.sendShared !== undefined) this.#transport.sendShared(shared);
+    else this.#transport.send(bytes, alone);
   }
 
   /** True if this connection holds `cap` (or the child of it bound to this session) as cover for pushes (for tests and tools). */
@@ -313,5 +302,86 @@ export class ServerSession {
     this.#tokenDeadlines = [];
     this.#holdings.clear();
     this.#env.closed(this);
+  }
+}
+
+/**
+ * What the codec is told when it decodes a session's frames. A class, not an object literal with getters and
+ * arrow functions: an idle connection then carries one small object per direction instead of one plus four
+ * closures and their accessor pairs (the principal is read through getters: an anonymous session's changes
+ * once, when a resume re-presents an earlier identity).
+ */
+class InboundContext implements CodecContext {
+  readonly #session: ServerSession;
+  readonly inboundHandles: InboundHandles;
+
+  constructor(session: ServerSession, handles: InboundHandles) {
+    this.#session = session;
+    this.inboundHandles = handles;
+  }
+
+  get verifier(): CodecContext['verifier'] {
+    return verifierOf(this.#session);
+  }
+
+  get user(): string | null {
+    return this.#session.principal;
+  }
+
+  onCapability(cap: Capability): void {
+    received(this.#session, cap);
+  }
+}
+
+/** What the codec is told when it encodes a session's frames (see {@link InboundContext}). */
+class OutboundContext implements CodecContext {
+  readonly #session: ServerSession;
+
+  constructor(session: ServerSession) {
+    this.#session = session;
+  }
+
+  get verifier(): CodecContext['verifier'] {
+    return verifierOf(this.#session);
+  }
+
+  get user(): string | null {
+    return this.#session.principal;
+  }
+
+  get bindTo(): string | undefined {
+    return this.#session.principal ?? undefined;
+  }
+
+  onCapability(cap: Capability): void {
+    heldSent(this.#session, cap);
+  }
+}
+
+/** What a session's holdings tell it, as prototype methods (not four closures per connection). */
+class SessionHoldingEvents implements HoldingEvents {
+  readonly #env: SessionEnv;
+  readonly #session: ServerSession;
+
+  constructor(env: SessionEnv, session: ServerSession) {
+    this.#env = env;
+    this.#session = session;
+  }
+
+  held(scope: readonly JsonValue[]): void {
+    this.#env.hold(this.#session, scope);
+  }
+
+  released(scope: readonly JsonValue[]): void {
+    this.#env.release(this.#session, scope);
+  }
+
+  ended(id: string, scope: readonly JsonValue[], reason: 'revoked' | 'expired', cause?: string): void {
+    this.#session.send(cause === undefined ? [FrameType.revoked, id, scope, reason] : [FrameType.revoked, id, scope, reason, cause]);
+  }
+
+  refused(error: CapsyncError): void {
+    this.#env.logFailure(this.#session, 'holding_refused', error.code);
+    this.#session.sendError(null, error);
   }
 }

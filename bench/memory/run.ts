@@ -22,6 +22,8 @@ const { values } = parseArgs({
     waves: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
     census: { type: 'boolean', default: false },
+    // How many kinds the idle census lists (the biggest first).
+    'census-top': { type: 'string', default: '25' },
   },
 });
 const heldCounts = values.held.split(',').map(Number);
@@ -108,7 +110,7 @@ async function measureIdle(mode: 'capsync' | 'ws', n: number, waveCount: number)
       if (wave === 0) heapPerConnection = Math.round((opened.heapUsed - start.heapUsed) / n);
       if (wave === 0 && censusBefore !== undefined) {
         console.log(`heap growth per idle capsync connection, by kind (${n} open):`);
-        for (const line of growth(censusBefore, await link.request<Census>('census'), n, 25)) console.log(`  ${line}`);
+        for (const line of growth(censusBefore, await link.request<Census>('census'), n, Number(values['census-top']))) console.log(`  ${line}`);
       }
       rssOpen = Math.max(rssOpen, opened.rss);
       for (const ws of sockets) ws.close();

@@ -8,7 +8,8 @@ import { serverDefaults, type ServerOptions } from '../options.js';
 import type { ServerSession, Transport } from '../session.js';
 import { SUBPROTOCOL, bearerToken, isLoopbackAddress, originAllowed, refuseUpgrade } from './http.js';
 import { handleRequest } from './routes.js';
-import { FairInbox } from '../fairness.js';
+import { FairInbox, type InboxIo } from '../fairness.js';
+import type { SharedPush } from '../push-slices.js';
 
 /**
  * The only part of capsync that knows `node:http` and `ws`: HTTP routes, the upgrade (origin, then the
@@ -129,21 +130,13 @@ export class NodeListener {
     // The 101 response and the hello leave in one write.
     flush.hold();
     this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = this.#hub.handleConnection(socketTransport(ws, flush), authenticated);
+      const session = this.#hub.handleConnection(new SocketTransport(ws, flush, socket), authenticated);
       this.#sessions.set(ws, session);
       this.#alive.add(ws);
       const user = authenticated.user?.id ?? null;
       ws.on('pong', () => this.#alive.add(ws));
       // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
-      const inbox = new FairInbox(this.#hub.connection, {
-        deliver: (data, isBinary) => (isBinary ? session.receive(data) : session.receiveText()),
-        pause: () => ws.pause(),
-        resume: () => ws.resume(),
-        close: (error) => {
-          logger.warn({ event: 'over_budget', session: session.id, user });
-          session.end(error);
-        },
-      });
+      const inbox = new FairInbox(this.#hub.connection, new SocketInboxIo(ws, session, logger, user));
       ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push(data, isBinary));
       ws.on('close', (code) => {
         inbox.dispose();
@@ -228,16 +221,98 @@ class TurnFlush {
   }
 }
 
-function socketTransport(ws: WebSocket, flush: TurnFlush): Transport {
-  return {
-    send: (bytes, alone) => {
-      // A lone push while nothing is held this turn goes out at once; otherwise it joins the held writes.
-      if (alone !== true) flush.hold();
-      ws.send(bytes);
-    },
-    close: (code, reason) => ws.close(code, reason),
-    get bufferedAmount() {
-      return ws.bufferedAmount;
-    },
-  };
+/**
+ * A push framed once as a whole unmasked binary WebSocket frame (RFC 6455 5.2: FIN, opcode 2, no RSV1 as
+ * permessage-deflate is off; header and payload in one Buffer, as `ws`'s `Sender.frame` builds it, which
+ * @types/ws does not declare): each holder then costs one `socket.write` of the same Buffer, where `ws.send`
+ * frames again per socket and writes header and payload corked in two.
+ */
+export function framePush(bytes: Uint8Array): Buffer {
+  const n = bytes.byteLength;
+  const header = n < 126 ? 2 : n < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + n);
+  frame[0] = 0x82;
+  if (n < 126) frame[1] = n;
+  else if (n < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  frame.set(bytes, header);
+  return frame;
+}
+
+/**
+ * A socket as the session sees it. A class with prototype methods, not an object literal of closures: an idle
+ * connection then keeps one small object here.
+ */
+class SocketTransport implements Transport {
+  readonly #ws: WebSocket;
+  readonly #flush: TurnFlush;
+  readonly #socket: Duplex;
+
+  constructor(ws: WebSocket, flush: TurnFlush, socket: Duplex) {
+    this.#ws = ws;
+    this.#flush = flush;
+    this.#socket = socket;
+  }
+
+  send(bytes: Uint8Array, alone?: boolean): void {
+    // A lone push while nothing is held this turn goes out at once; otherwise it joins the held writes.
+    if (alone !== true) this.#flush.hold();
+    this.#ws.send(bytes);
+  }
+
+  // Written straight to the socket: with permessage-deflate off (the listener's setting) and no Blob ever
+  // sent, ws's Sender queues nothing, so this write keeps its place among ws.send's writes. Only while OPEN:
+  // after the close frame nothing may follow.
+  sendShared(shared: SharedPush): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    shared.framed ??= framePush(shared.bytes);
+    this.#socket.write(shared.framed);
+  }
+
+  close(code: number, reason: string): void {
+    this.#ws.close(code, reason);
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount;
+  }
+}
+
+/** What a connection's {@link FairInbox} does to its socket and session (prototype methods, not closures). */
+class SocketInboxIo implements InboxIo {
+  readonly #ws: WebSocket;
+  readonly #session: ServerSession;
+  readonly #logger: Hub['logger'];
+  readonly #user: string | null;
+
+  constructor(ws: WebSocket, session: ServerSession, logger: Hub['logger'], user: string | null) {
+    this.#ws = ws;
+    this.#session = session;
+    this.#logger = logger;
+    this.#user = user;
+  }
+
+  deliver(data: Buffer, isBinary: boolean): void {
+    if (isBinary) this.#session.receive(data);
+    else this.#session.receiveText();
+  }
+
+  pause(): void {
+    this.#ws.pause();
+  }
+
+  resume(): void {
+    this.#ws.resume();
+  }
+
+  close(error: CapsyncError): void {
+    this.#logger.warn({ event: 'over_budget', session: this.#session.id, user: this.#user });
+    this.#session.end(error);
+  }
 }

@@ -22,4 +22,18 @@ describe('bench:memory (short form)', () => {
     expect(report.held[0]!.totalPerCap).toBeLessThan(8_000);
     expect(report.idle.map((r) => r.mode)).toEqual(['ws', 'capsync']);
   }, 120_000);
+
+  it('gives an idle connection no per-connection codec-context or holding-event, inbox or transport closures (get user, onCapability, held, deliver, ...)', async () => {
+    const { code, output } = await run(['--held', '10', '--connections', '200', '--waves', '1', '--census', '--census-top', '100000']);
+    expect(code, output).toBe(0);
+    const idle = output.slice(output.indexOf('heap growth per idle capsync connection'));
+    expect(idle.length, output).toBeGreaterThan(0);
+    // Lines read "<bytes> B <objects per connection> objects  <kind>:<name>".
+    const perConnection = (kind: string): number => {
+      const line = idle.split('\n').find((l) => l.trimEnd().endsWith(`  ${kind}`));
+      return line === undefined ? 0 : Number(line.trim().split(/\s+/)[2]);
+    };
+    expect(perConnection('object:ServerSession'), idle).toBeGreaterThan(0.9); // the census did see the sessions
+    for (const kind of ['closure:get user', 'closure:get bindTo', 'closure:onCapability', 'closure:held', 'closure:released', 'closure:ended', 'closure:refused', 'closure:deliver', 'closure:pause', 'closure:resume', 'closure:get bufferedAmount']) expect(perConnection(kind), `${kind}\n${idle}`).toBeLessThan(0.5);
+  }, 120_000);
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PushSlicer, type PushTarget } from '../../server/push-slices.js';
+import { createRequire } from 'node:module';
+import { framePush } from '../../server/node/listener.js';
+import { PushSlicer, type PushTarget, type SharedPush } from '../../server/push-slices.js';
 
 /** Targets that record what they were sent, and in which turn of the event loop. */
 function targets(n: number, log: [number, number, string][], turn: { n: number }): PushTarget[] {
@@ -82,5 +84,37 @@ describe('PushSlicer (sliced fan-out)', () => {
     slicer.send(targets(5_000, log, { n: 0 }), new TextEncoder().encode('a'));
     expect(log).toHaveLength(5_000);
     expect(slicer.pending).toBe(0);
+  });
+});
+
+describe('pre-framed fan-out (one frame built per push, written to every holder)', () => {
+  it('hands every holder of a push the same shared push, so a frame built by the first is reused by the rest', async () => {
+    const seen: SharedPush[] = [];
+    let framings = 0;
+    const holder = (): PushTarget => ({
+      sendBytes: (_bytes, _alone, shared) => {
+        if (shared === undefined) throw new Error('no shared push');
+        if (shared.framed === undefined) {
+          framings++;
+          shared.framed = framePush(shared.bytes);
+        }
+        seen.push(shared);
+      },
+    });
+    const slicer = new PushSlicer({ maxPerSlice: 100, sliceMs: Infinity });
+    slicer.send(Array.from({ length: 1_000 }, holder), new Uint8Array([1, 2, 3]));
+    while (slicer.pending > 0) await new Promise((resolve) => setImmediate(resolve));
+    expect(seen).toHaveLength(1_000);
+    expect(new Set(seen).size).toBe(1);
+    expect(new Set(seen.map((s) => s.framed)).size).toBe(1);
+    expect(framings).toBe(1);
+  });
+
+  it.each([0, 1, 125, 126, 65_535, 65_536, 70_000])('frames %i bytes exactly as ws frames a server binary message', (n) => {
+    const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff);
+    // ws's own framing (lib/sender.js), which @types/ws does not declare.
+    const { Sender } = createRequire(import.meta.url)('ws') as { Sender: { frame(data: Buffer, options: object): Buffer[] } };
+    const expected = Buffer.concat(Sender.frame(Buffer.from(bytes), { fin: true, opcode: 2, mask: false, readOnly: true, rsv1: false }));
+    expect(framePush(bytes).equals(expected)).toBe(true);
   });
 });
