@@ -73,6 +73,8 @@ class Run implements ExtensionRun {
   readonly portables: object[] = [];
   /** Capabilities bound to new handles by this encode (undone if the encode fails). */
   readonly bound: Capability[] = [];
+  /** Capabilities and portable objects this encode wrote: none, and its bytes are the same whatever the context. */
+  extensions = 0;
   readonly packr: Packr;
 
   constructor(
@@ -85,6 +87,7 @@ class Run implements ExtensionRun {
 
   /** A capability: signed (server side), as a handle (client side), or whole. */
   packCapability(cap: Capability, allocate: Allocate): Uint8Array | undefined {
+    this.extensions++;
     const verifier = this.context.verifier;
     if (verifier) {
       const bindTo = this.context.bindTo;
@@ -103,6 +106,7 @@ class Run implements ExtensionRun {
 
   /** The payload of a portable object, if this codec's registry holds its class. */
   packPortable(object: object): Uint8Array {
+    this.extensions++;
     const type = this.codec.portables.of(object);
     if (type === undefined) throw fail('ERR_NOT_ENCODABLE', 'this codec has no portable class for the object');
     return this.packr.pack([type.name, fieldsOf(object)]);
@@ -236,13 +240,7 @@ export class Codec {
   /** Encodes a value. Unsigned capabilities are signed when the context has a verifier (server side). */
   encode(value: unknown, context: CodecContext = {}, options: EncodeOptions = {}): Uint8Array {
     const run = new Run(this, context, false);
-    let bytes: Uint8Array;
-    try {
-      bytes = withRun(run, () => this.packr.pack(value));
-    } catch (error) {
-      context.outboundHandles?.rollback(run.bound);
-      throw error instanceof CapsyncError ? error : fail('ERR_NOT_ENCODABLE');
-    }
+    const bytes = this.#pack(run, value);
     if (options.check) {
       // msgpackr can write what a capsync peer refuses (a Date, a Map with number keys, a frame past the
       // limits): the sender finds out here, with a typed error, instead of the peer dropping the frame.
@@ -257,6 +255,28 @@ export class Codec {
     }
     if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
     return bytes;
+  }
+
+  /**
+   * @internal Encodes `value` as {@link encode} does (no check) and tells whether the bytes are `plain`: no
+   * capability or portable object in them, so they read the same for every context (every connection,
+   * signed or bound or not). A keyed call's outcome is packed once this way and, when plain, its bytes are
+   * also the answer's.
+   */
+  encodeDetached(value: unknown, context: CodecContext = {}): { bytes: Uint8Array; plain: boolean } {
+    const run = new Run(this, context, false);
+    const bytes = this.#pack(run, value);
+    if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
+    return { bytes, plain: run.extensions === 0 };
+  }
+
+  #pack(run: Run, value: unknown): Uint8Array {
+    try {
+      return withRun(run, () => this.packr.pack(value));
+    } catch (error) {
+      run.context.outboundHandles?.rollback(run.bound);
+      throw error instanceof CapsyncError ? error : fail('ERR_NOT_ENCODABLE');
+    }
   }
 
   /**

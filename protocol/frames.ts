@@ -263,3 +263,35 @@ export function peekRequestId(bytes: Uint8Array): number | null {
 export function peekAnswerId(bytes: Uint8Array): number | null {
   return peekFrameId(bytes, answerTypes);
 }
+
+/**
+ * The bytes of the result frame `[2, id, value]` around `value` already packed on its own (msgpack: a
+ * three-element array, the type, the id as msgpackr writes it, then the value's bytes as they are), so a
+ * value packed once serves twice (a keyed call's stored outcome and its answer). Undefined for an id past
+ * 32 bits (msgpackr writes those as floats): the caller encodes that frame whole.
+ */
+export function resultFrameAround(id: number, value: Uint8Array): Uint8Array | undefined {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) return undefined;
+  const idBytes = id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
+  const frame = new Uint8Array(2 + idBytes + value.length);
+  frame[0] = 0x93;
+  frame[1] = FrameType.result;
+  switch (idBytes) {
+    case 1:
+      frame[2] = id;
+      break;
+    case 2:
+      frame[2] = 0xcc;
+      frame[3] = id;
+      break;
+    case 3:
+      frame[2] = 0xcd;
+      new DataView(frame.buffer).setUint16(3, id);
+      break;
+    default:
+      frame[2] = 0xce;
+      new DataView(frame.buffer).setUint32(3, id);
+  }
+  frame.set(value, 2 + idBytes);
+  return frame;
+}

@@ -29,10 +29,31 @@ interface Running {
   readonly reject: (error: unknown) => void;
 }
 
-/** An outcome waiting for the next commit, and the answer it releases once stored. */
+/**
+ * An outcome waiting for the next commit, and the answer it releases once stored: the call's promise is
+ * resolved with `answer`, or rejected with it when `failed`.
+ */
 interface Finished {
   readonly record: CallOutcome;
-  readonly answer: () => void;
+  readonly entry: Running;
+  readonly failed: boolean;
+  readonly answer: unknown;
+}
+
+/**
+ * A keyed call's value packed once, for its stored outcome and its answer alike: what the call's promise
+ * resolves to when the value holds no capability or portable object (whose bytes would depend on the
+ * connection they go to). The session sends a result frame around these bytes instead of packing the value again.
+ */
+export class PackedValue {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** msgpackr writes `{ ok: value }` as a one-entry map (0x81), the key "ok" (0xa2 0x6f 0x6b), then the value. */
+const OK_PREFIX_BYTES = 4;
+
+function hasOkPrefix(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x81 && bytes[1] === 0xa2 && bytes[2] === 0x6f && bytes[3] === 0x6b;
 }
 
 /** At most this often a commit also drops the records past their window (ms). */
@@ -169,7 +190,7 @@ export class CallKeys {
     this.#committing = committed.then(
       (found) => {
         this.#committed();
-        for (const f of finished) f.answer();
+        for (const f of finished) this.#answer(f);
         for (let i = 0; i < claims.length; i++) this.#claimed(claims[i]!, found[i]);
         // Functions that answered synchronously have their outcomes now: commit them in this turn rather
         // than the next. Their clients wait for these answers before they call again, so waiting a turn
@@ -181,7 +202,7 @@ export class CallKeys {
         logger.error({ event: 'store_error', err: error });
         // The outcomes are answered all the same (the client most likely gets them; a repeat would get
         // ERR_CALL_OUTCOME_UNKNOWN). The claims are not in the store, so their functions never run.
-        for (const f of finished) f.answer();
+        for (const f of finished) this.#answer(f);
         for (const c of claims) {
           this.#end(c);
           c.reject(error);
@@ -219,29 +240,47 @@ export class CallKeys {
     }
     if (isThenable(result)) {
       result.then(
-        (value) => this.#finish(entry, { ok: value }, () => entry.resolve(value)),
+        (value) => this.#finishOk(entry, value),
         (error: unknown) => this.#failed(entry, error),
       );
     } else {
-      this.#finish(entry, { ok: result }, () => entry.resolve(result));
+      this.#finishOk(entry, result);
     }
+  }
+
+  /** Packs the value once: the stored outcome's bytes, and (if plain) the answer's after the outcome's prefix. */
+  #finishOk(entry: Running, value: unknown): void {
+    let bytes: Uint8Array;
+    let answer = value;
+    try {
+      // No limit scan: the session scans the answer frame when it sends it, and a stored outcome that
+      // cannot be decoded replays as ERR_FUNCTION_FAILED.
+      const packed = this.#options.codec.encodeDetached({ ok: value }, this.#context);
+      bytes = packed.bytes;
+      if (packed.plain && hasOkPrefix(bytes)) answer = new PackedValue(bytes.subarray(OK_PREFIX_BYTES));
+    } catch {
+      // The value cannot be sent either (the session answers ERR_FUNCTION_FAILED): keep that outcome.
+      bytes = this.#options.codec.encode({ error: { code: 'ERR_FUNCTION_FAILED', message: 'server function returned a value that cannot be sent' } });
+    }
+    this.#queue({ record: { principal: entry.principal, key: entry.key, outcome: bytes }, entry, failed: false, answer });
   }
 
   #failed(entry: Running, error: unknown): void {
     const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
-    this.#finish(entry, { error: { code: err.code, message: err.message } }, () => entry.reject(error));
+    const outcome = this.#options.codec.encode({ error: { code: err.code, message: err.message } }, this.#context);
+    this.#queue({ record: { principal: entry.principal, key: entry.key, outcome }, entry, failed: true, answer: error });
   }
 
   /** Queues the outcome for the next commit; the answer goes out once it is stored. */
-  #finish(entry: Running, outcome: Outcome, answer: () => void): void {
-    this.#finished.push({
-      record: { principal: entry.principal, key: entry.key, outcome: this.#encode(outcome) },
-      answer: () => {
-        this.#end(entry);
-        answer();
-      },
-    });
+  #queue(finished: Finished): void {
+    this.#finished.push(finished);
     this.#schedule();
+  }
+
+  #answer(f: Finished): void {
+    this.#end(f.entry);
+    if (f.failed) f.entry.reject(f.answer);
+    else f.entry.resolve(f.answer);
   }
 
   #end(entry: Running): void {
@@ -249,17 +288,6 @@ export class CallKeys {
     if (calls?.get(entry.key) !== entry) return;
     calls.delete(entry.key);
     if (calls.size === 0) this.#running.delete(entry.principal);
-  }
-
-  #encode(outcome: Outcome): Uint8Array {
-    try {
-      // No limit scan: the session scans the same value when it answers, and a stored outcome that cannot
-      // be decoded replays as ERR_FUNCTION_FAILED.
-      return this.#options.codec.encode(outcome, this.#context);
-    } catch {
-      // The value cannot be sent either (the session answers ERR_FUNCTION_FAILED): keep that outcome.
-      return this.#options.codec.encode({ error: { code: 'ERR_FUNCTION_FAILED', message: 'server function returned a value that cannot be sent' } });
-    }
   }
 
   #replay(bytes: Uint8Array, user: string | null): unknown {

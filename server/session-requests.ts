@@ -1,5 +1,7 @@
 import { CapsyncError, fail } from '../protocol/errors.js';
-import { FrameType } from '../protocol/frames.js';
+import { FrameType, resultFrameAround } from '../protocol/frames.js';
+import { scanFrame } from '../protocol/wire-guard.js';
+import { PackedValue } from './calls.js';
 import type { RequestFrame, SessionEnv } from './session-env.js';
 import type { ServerSession } from './session.js';
 
@@ -52,7 +54,18 @@ export class SessionRequests {
 
   #answer(id: number, event: string, value: unknown, fn: string | undefined): void {
     try {
-      this.#session.send([FrameType.result, id, value]);
+      const frame = value instanceof PackedValue ? resultFrameAround(id, value.bytes) : undefined;
+      if (frame === undefined) {
+        this.#session.send([FrameType.result, id, value instanceof PackedValue ? this.#env.codec.decode(value.bytes) : value]);
+      } else {
+        // The value was packed once (a keyed call's stored outcome): scanned here as send() scans what it encodes.
+        try {
+          scanFrame(frame, this.#env.codec.limits);
+        } catch (error) {
+          throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${(error as CapsyncError).code}`);
+        }
+        this.#session.sendBytes(frame);
+      }
     } catch (error) {
       this.#env.logFailure(this.#session, event, 'ERR_NOT_ENCODABLE', error, fn);
       this.#session.sendError(id, fail('ERR_FUNCTION_FAILED', 'server function returned a value that cannot be sent'));
