@@ -22,6 +22,8 @@ export const CloseCode = {
   tooBig: 1009,
   /** The server failed unexpectedly; the client reconnects. */
   internal: 1011,
+  /** Try again later: a resume reached a node that cannot check its capabilities yet (its revocation feed is behind). */
+  tryAgainLater: 1013,
   /** The peer did not answer pings in time. */
   heartbeatTimeout: 4000,
   /** The peer did not read fast enough; its unsent bytes passed the limit. */
@@ -54,6 +56,7 @@ export const closeCodeClasses: Readonly<Record<(typeof CloseCode)[keyof typeof C
   [CloseCode.policy]: 'terminal',
   [CloseCode.tooBig]: 'terminal',
   [CloseCode.internal]: 'terminal',
+  [CloseCode.tryAgainLater]: 'retryable', // the client resumes again, perhaps on another node
   [CloseCode.heartbeatTimeout]: 'retryable',
   [CloseCode.slowConsumer]: 'retryable',
   [CloseCode.sessionExpired]: 'new-token',

@@ -41,6 +41,11 @@ export interface RevocationSet {
    * already has is not announced). Returns an unsubscribe function.
    */
   subscribeGenerations(listener: (user: string, generation: number) => void): () => void;
+  /**
+   * For a set that can fall behind (a feed shared by several nodes): resolves true once it is current again,
+   * false after `limitMs`. Absent: the set is always current.
+   */
+  current?(limitMs: number): Promise<boolean>;
 }
 
 /** An in-memory revocation set: for tests, browsers and single-process servers without persistence. */

@@ -1,6 +1,6 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import { Codec } from '../protocol/codec.js';
-import { fail } from '../protocol/errors.js';
+import { CloseCode, fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Keyring } from '../protocol/keyring.js';
@@ -39,6 +39,12 @@ import type { ObjectStore } from './store/types.js';
 function principalOf(session: ServerSession): string {
   return session.user !== null ? `user:${session.user.id}` : `anon:${session.principal ?? session.id}`;
 }
+
+/**
+ * How long a resume waits for a revocation feed that is behind before the connection is closed with 1013 (try
+ * again later): shorter than a client's resume timeout, long enough for a feed's usual catch-up.
+ */
+const RESUME_FEED_WAIT_MS = 2000;
 
 /**
  * The socket-free core of a capsync server: server functions, sessions, holders, push routing, delegation,
@@ -373,7 +379,8 @@ export class Hub implements ServerApi {
 
   async #resume(session: ServerSession, presented: ResumeRequest): Promise<unknown> {
     // Synchronously, before any frame after this one is decoded: a keyed call re-sent next is this client's too.
-    const request = this.#adoptIdentity(session, presented);
+    const request = await this.#whenCurrent(session, this.#adoptIdentity(session, presented));
+    if (request === undefined) return undefined;
     const answer = await resumeSession(this.live, request, (update) => session.sendBytes(this.live.encodePush(update)));
     if (session.user !== null) {
       // Delegations made to this user while it was away (or that it no longer has): delivered again.
@@ -385,6 +392,29 @@ export class Hub implements ServerApi {
     }
     const identity = session.identityProof;
     return identity === undefined ? answer : { ...answer, identity };
+  }
+
+  /**
+   * Capabilities a resume presented while this node's revocation feed was behind came back refused
+   * (`ERR_REVOCATION_FEED_STALE`). Answered so, the client would drop them and their live objects for good, though
+   * the right is unknown, not gone. The resume waits (bounded) for the feed and verifies them again; a feed still
+   * behind closes the connection with 1013, and the client resumes again after its backoff, perhaps on another node.
+   */
+  async #whenCurrent(session: ServerSession, request: ResumeRequest): Promise<ResumeRequest | undefined> {
+    const stale = (cap: Capability): boolean => capabilityError(cap)?.code === 'ERR_REVOCATION_FEED_STALE';
+    const revocations = this.store.revocations;
+    if (revocations.current === undefined || !request.caps.some(stale)) return request;
+    if (await revocations.current(RESUME_FEED_WAIT_MS)) {
+      const caps = request.caps.map((cap) => {
+        if (!stale(cap)) return cap;
+        const again = this.verifier.decode(cap.toToken(), session.principal);
+        session.holdVerified(again);
+        return again;
+      });
+      if (!caps.some(stale)) return { ...request, caps };
+    }
+    session.close(CloseCode.tryAgainLater, 'revocation feed behind; resume again');
+    return undefined;
   }
 
   /**

@@ -102,6 +102,11 @@ export class ServerSession {
     return reverify;
   }
 
+  /** Holds a capability verified again after its frame was decoded (a resume that waited for the revocation feed). */
+  holdVerified(cap: Capability): void {
+    this.#received(cap);
+  }
+
   /** The anonymous identity's proof, as hello and the resume's answer tell the client; undefined for a user. */
   get identityProof(): string | undefined {
     return this.#anonymous?.proof;

@@ -35,6 +35,7 @@ export class RedisRevocationSet extends MemoryRevocationSet {
   #heardAt = performance.now();
   #caughtUp = false;
   #closed = false;
+  readonly #waiters = new Set<() => void>();
   #loop: Promise<void> = Promise.resolve();
   #ready: Promise<void>;
 
@@ -59,6 +60,30 @@ export class RedisRevocationSet extends MemoryRevocationSet {
   /** True while the feed is current (heard within `staleMs` and caught up). */
   get fresh(): boolean {
     return this.#caughtUp && performance.now() - this.#heardAt <= this.#staleMs;
+  }
+
+  /** Resolves true once {@link fresh} (the feed heard and caught up), false after `limitMs`. */
+  async current(limitMs: number): Promise<boolean> {
+    if (this.fresh) return true;
+    return new Promise((resolve) => {
+      const waiter = (): void => {
+        clearTimeout(limit);
+        resolve(true);
+      };
+      const limit = setTimeout(() => {
+        this.#waiters.delete(waiter);
+        resolve(this.fresh);
+      }, limitMs);
+      this.#waiters.add(waiter);
+    });
+  }
+
+  /** Tells the {@link current} waiters once the feed is fresh. */
+  #heard(): void {
+    if (this.#waiters.size === 0 || !this.fresh) return;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const waiter of waiters) waiter();
   }
 
   override has(id: string): boolean {
@@ -130,6 +155,7 @@ export class RedisRevocationSet extends MemoryRevocationSet {
     for (const [user, generation] of Object.entries(generations)) this.applyGeneration(user, Number(generation));
     this.#heardAt = performance.now();
     this.#caughtUp = true;
+    this.#heard();
   }
 
   async #read(): Promise<void> {
@@ -151,5 +177,6 @@ export class RedisRevocationSet extends MemoryRevocationSet {
     this.#heardAt = performance.now();
     // A full batch may have more behind it: caught up only once a read returns less.
     this.#caughtUp = entries.length < count || this.#caughtUp;
+    this.#heard();
   }
 }
