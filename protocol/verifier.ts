@@ -231,7 +231,7 @@ export class CapabilityVerifier implements VerificationAuthority {
    */
   #verify(bytes: Uint8Array): Capability {
     const limits = this.limits;
-    const layout = bytes.length > limits.maxTokenBytes ? undefined : readTokenLayout(bytes, limits);
+    const layout = bytes.length > limits.maxTokenBytes ? undefined : readTokenLayout(bytes, limits, this.keyring.current.kid);
     if (layout === undefined) return this.#verifyParts(decodeToken(bytes, limits));
     // What decodeToken checks beyond the layout, in its order.
     const { kid, at } = layout;
@@ -240,7 +240,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     if (count - 1 > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
     const tagStart = at[2 * count]!;
     const parent = this.#known(this.#cache?.parentAt(bytes, kid, at));
-    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, copyOf(bytes, at[2 * count - 2]!, at[2 * count - 1]!), bytes.subarray(tagStart)));
+    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, copyOf(bytes, at[2 * count - 2]!, at[2 * count - 1]!), bytes, tagStart));
     const blocks = new Array<Uint8Array>(count);
     for (let i = 0; i < count; i++) blocks[i] = copyOf(bytes, at[2 * i]!, at[2 * i + 1]!);
     return this.#remember(verifyCold(this.#context, kid, blocks, copyOf(bytes, tagStart, bytes.length)));
@@ -249,7 +249,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** {@link #verify} of a token the generic decoder split (its parts may be views of the caller's buffer). */
   #verifyParts(parts: TokenParts): Capability {
     const parent = this.#known(this.#cache?.parentOf(parts));
-    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, owned(parts.blocks[parts.blocks.length - 1]!), parts.tag));
+    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, owned(parts.blocks[parts.blocks.length - 1]!), parts.tag, 0));
     return this.#remember(verifyCold(this.#context, parts.kid, parts.blocks.map(owned), owned(parts.tag)));
   }
 

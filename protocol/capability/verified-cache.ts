@@ -63,7 +63,13 @@ export class VerifiedCache {
     const cap = this.#lru.get(blockKey(bytes, Math.max(at[2 * length - 2]!, end - 16), end));
     const chain = cap?.[chainOf];
     if (chain === undefined || !sameHead(chain, kid, length)) return undefined;
-    for (let i = 0; i < length; i++) if (!bytesEqualAt(chain.blockBytes[i]!, bytes, at[2 * i]!, at[2 * i + 1]!)) return undefined;
+    const blocks = chain.blockBytes;
+    for (let i = 0; i < length; i++) {
+      const block = blocks[i]!;
+      const start = at[2 * i]!;
+      if (at[2 * i + 1]! - start !== block.length) return undefined;
+      for (let j = 0; j < block.length; j++) if (block[j] !== bytes[start + j]) return undefined;
+    }
     return cap;
   }
 

@@ -41,10 +41,10 @@ export function verifyCold(ctx: ChainContext, kid: string, blockBytes: Uint8Arra
 /**
  * Verifies a token that extends the verified `parent` by one block, `lastBytes` (the verifier's copy): that
  * block alone is decoded (the others are the parent's, byte for byte, and the child shares the parent's
- * copies, scope and decoded blocks) and one HMAC step from the parent's last tag checks the token's `tag`
- * (read, not kept).
+ * copies, scope and decoded blocks) and one HMAC step from the parent's last tag checks the token's tag, the
+ * bytes of `token` from `tagStart` on (read, not kept).
  */
-export function verifyStep(ctx: ChainContext, parent: Capability, lastBytes: Uint8Array, tokenTag: Uint8Array): Capability {
+export function verifyStep(ctx: ChainContext, parent: Capability, lastBytes: Uint8Array, token: Uint8Array, tagStart: number): Capability {
   const limits = ctx.suite.limits;
   const last = decodeBlock(lastBytes, limits);
   const added = last.segment.length;
@@ -54,8 +54,8 @@ export function verifyStep(ctx: ChainContext, parent: Capability, lastBytes: Uin
   const head = parent[chainOf]!;
   const blockBytes = appendOne(head.blockBytes, lastBytes);
   const base = statusOf(parent) as Verification;
-  const tag = verifyLastStep(ctx.suite.crypto, base.step(), lastBytes, tokenTag);
-  if (tag === undefined) return rejected([...scope], blocks, { kid: head.kid, blockBytes, tag: new Uint8Array(tokenTag), suite: ctx.suite }, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+  const tag = verifyLastStep(base.step(), lastBytes, token, tagStart);
+  if (tag === undefined) return rejected([...scope], blocks, { kid: head.kid, blockBytes, tag: new Uint8Array(token.subarray(tagStart)), suite: ctx.suite }, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
   // The tag just computed equals the token's: the chain keeps it rather than a copy of the token's.
   const cap = capabilityFromStep(scope, blocks, { kid: head.kid, blockBytes, tag, suite: ctx.suite }, added);
   setStatus(cap, base.extend(tag, last));
