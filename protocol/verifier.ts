@@ -1,11 +1,12 @@
-import { LRUCache } from 'lru-cache';
-import { Capability, capabilityFromParts, pendingCapability, type BindingRestrictions, type Restrictions } from './capability/capability.js';
-import { chainOf, minExpiry, randomNonce, restrictionsOf, signChain, tagKey, verifyChain, verifyLastStep, type ChainSuite, type SignedChain } from './capability/chain.js';
 import { base64url } from 'jose';
-import { ancestorIds, assertStillValid, idsOf, marksOf, setStatus, statusOf, type GenerationMark, type Verification, type VerificationAuthority } from './capability/status.js';
-import { TAG_BYTES, checkScopeLength, decodeBlock, decodeBlocks, decodeToken, type Block, type TokenParts } from './capability/token.js';
+import { BoundChildren } from './capability/bound-children.js';
+import { Capability, pendingCapability, type BindingRestrictions, type Restrictions } from './capability/capability.js';
+import { chainOf, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
+import { Verification, ancestorIds, assertStillValid, marksOf, setStatus, statusOf, type GenerationMark, type VerificationAuthority } from './capability/status.js';
+import { decodeToken, type Block, type TokenParts } from './capability/token.js';
 import { readTokenLayout } from './capability/token-fast.js';
-import { tokenMatches } from './capability/token-match.js';
+import { VerifiedCache } from './capability/verified-cache.js';
+import { rejected, verifyCold, verifyStep, type ChainContext } from './capability/verify-chain.js';
 import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from './crypto.js';
 import { CapsyncError, fail } from './errors.js';
 import type { JsonValue } from './json-value.js';
@@ -51,14 +52,6 @@ export interface MintOptions extends Restrictions {
   readonly ancestors?: readonly string[];
 }
 
-interface CacheEntry {
-  /** A verified capability; a token is this entry's when it is its chain's, byte for byte ({@link tokenMatches}). */
-  readonly cap: Capability;
-  readonly verification: Verification;
-  /** HMAC under the chain's last tag, its state computed once: the one step of every token narrowed from this one. */
-  step?: KeyedHmac;
-}
-
 /**
  * Signs capabilities the server sends and verifies capabilities it receives.
  *
@@ -83,14 +76,14 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** The provider and limits every capability this verifier mints or verifies narrows with. */
   readonly #suite: ChainSuite;
   readonly #random: (length: number) => Uint8Array;
-  /** Verified chains by 30 bits of their last tag ({@link cacheKey}). */
-  readonly #cache: LRUCache<number, CacheEntry> | undefined;
-  /** The same entries by their chain's last block (see {@link prefixKey}): where a narrowed token finds its parent. */
-  readonly #prefixes: LRUCache<number, CacheEntry> | undefined;
+  /** Verified and signed capabilities, one entry each: by their token, and as the parent of a token one step longer. */
+  readonly #cache: VerifiedCache | undefined;
   /** HMAC under each root key, its inner and outer state computed once. */
   readonly #roots = new WeakMap<RootKey, KeyedHmac>();
   /** The bound child sent to each (capability, principal): the same token and holding every time it is resent. */
-  readonly #bound: LRUCache<string, Capability> | undefined;
+  readonly #bound: BoundChildren | undefined;
+  /** What the chain checks need of this verifier. */
+  readonly #context: ChainContext;
 
   constructor(options: VerifierOptions) {
     this.keyring = options.keyring;
@@ -102,9 +95,9 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.#suite = Object.freeze({ crypto: this.crypto, limits: this.limits });
     this.#random = options.random ?? randomNonce;
     const size = options.cacheSize ?? 10_000;
-    this.#cache = size > 0 ? new LRUCache({ max: size }) : undefined;
-    this.#prefixes = size > 0 ? new LRUCache({ max: size }) : undefined;
-    this.#bound = size > 0 ? new LRUCache({ max: size }) : undefined;
+    this.#cache = size > 0 ? new VerifiedCache(size) : undefined;
+    this.#bound = size > 0 ? new BoundChildren() : undefined;
+    this.#context = { keyring: this.keyring, suite: this.#suite, authority: this, root: (key) => this.#root(key) };
   }
 
   /** True when any of these revocation ids (a chain and its ancestors) is revoked. */
@@ -147,9 +140,8 @@ export class CapabilityVerifier implements VerificationAuthority {
     const key = this.keyring.current;
     const { chain, tags } = signChain(cap.blocks, key.kid, this.#root(key), this.#suite, this.#random);
     cap[chainOf] = chain;
-    const ancestors = ancestorIds(cap.blocks[0]!.ancestors);
-    const marks = marksOf(cap.blocks);
-    setStatus(cap, { tags, ...restrictionsOf(cap.blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(bearer ? { bearer } : {}), ...(marks ? { marks } : {}) });
+    const facts = { ...restrictionsOf(cap.blocks), ancestors: ancestorIds(cap.blocks[0]!.ancestors), bearer: bearer ? true : undefined, marks: marksOf(cap.blocks) };
+    setStatus(cap, Verification.ofChain(this, tags, facts));
   }
 
   /**
@@ -161,33 +153,29 @@ export class CapabilityVerifier implements VerificationAuthority {
    */
   boundFor(cap: Capability, principal: string): Capability {
     if (cap[chainOf] === undefined) this.#signPending(cap, false);
-    const key = this.#boundKey(cap, principal);
-    if (key === undefined) return cap;
-    const known = this.#bound?.get(key);
+    if (!this.#bindable(cap)) return cap;
+    // The binding step carries the principal's generation: revokeUser bumps it (SPEC section 3.9), and the
+    // next send binds afresh.
+    const generation = this.revocations.generation(principal);
+    const known = this.#bound?.get(cap, principal, generation);
     if (known !== undefined) return known;
-    // The binding step carries the principal's generation: revokeUser bumps it (SPEC section 3.9).
-    const binding: BindingRestrictions = { audience: principal, generation: this.revocations.generation(principal) };
+    const binding: BindingRestrictions = { audience: principal, generation };
     const child = cap.narrow([], binding);
-    const verification = statusOf(child) as Verification;
-    idsOf(verification);
     // The recipient sends it back with its next call: the verification is known already.
-    this.#remember({ cap: child, verification });
-    this.#bound?.set(key, child);
+    this.#cache?.remember(child);
+    this.#bound?.set(cap, principal, child);
     return child;
   }
 
   /** The bound child {@link boundFor} made of `cap` for `principal`, if it made one and still remembers it. */
   boundChildOf(cap: Capability, principal: string): Capability | undefined {
-    const key = this.#boundKey(cap, principal);
-    return key === undefined ? undefined : this.#bound?.get(key);
+    return this.#bindable(cap) ? this.#bound?.get(cap, principal, this.revocations.generation(principal)) : undefined;
   }
 
-  /** Where the bound child of `cap` is remembered, or undefined when `cap` is sent as it is. */
-  #boundKey(cap: Capability, principal: string): string | undefined {
+  /** False when `cap` is sent as it is: bearer, already bound, or not verified. */
+  #bindable(cap: Capability): boolean {
     const status = statusOf(cap);
-    if (status === undefined || status instanceof CapsyncError || status.bearer === true || status.audiences.length > 0) return undefined;
-    // The generation is part of the key: after revokeUser the next send binds afresh.
-    return tagKey(status.tags[status.tags.length - 1]!) + '\u0000' + this.revocations.generation(principal) + '\u0000' + principal;
+    return !(status === undefined || status instanceof CapsyncError || status.bearer === true || status.audiences.length > 0);
   }
 
   /**
@@ -196,9 +184,9 @@ export class CapabilityVerifier implements VerificationAuthority {
    * use (`unwrapCapability`) throws the reason: forged, bad signature, unknown key, revoked, expired, audience.
    */
   decode(token: Uint8Array, user: string | null): Capability {
-    const entry = this.#lookup(token) ?? this.#verify(token);
-    if (entry instanceof Capability) return entry;
-    return this.#admit(entry.cap, entry.verification, user);
+    const cap = this.#cache?.lookup(token) ?? this.#verify(token);
+    const status = statusOf(cap);
+    return status instanceof Verification ? this.#admit(cap, status, user) : cap;
   }
 
   /**
@@ -226,14 +214,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** Forgets cached verifications (call after removing a key from the ring). */
   clearCache(): void {
     this.#cache?.clear();
-    this.#prefixes?.clear();
     this.#bound?.clear();
-  }
-
-  #lookup(token: Uint8Array): CacheEntry | undefined {
-    if (this.#cache === undefined || token.length < TAG_BYTES) return undefined;
-    const entry = this.#cache.get(cacheKey(token, token.length - TAG_BYTES));
-    return entry !== undefined && tokenMatches(token, entry.cap[chainOf]!) ? entry : undefined;
   }
 
   #root(key: RootKey): KeyedHmac {
@@ -242,24 +223,15 @@ export class CapabilityVerifier implements VerificationAuthority {
     return root;
   }
 
-  #remember(entry: CacheEntry): CacheEntry {
-    if (this.#cache === undefined) return entry;
-    const chain = entry.cap[chainOf]!;
-    this.#cache.set(cacheKey(chain.tag, 0), entry);
-    const last = chain.blockBytes[chain.blockBytes.length - 1]!;
-    this.#prefixes!.set(prefixKey(last, 0, last.length, chain.blockBytes.length), entry);
-    return entry;
-  }
-
   /**
    * Verifies token bytes the cache did not hold. The caller's buffer (a frame the transport may reuse) is
    * read, never kept: the chain keeps a copy of each block and of the tag, not of the whole token (which
    * {@link Capability.toToken} re-encodes if the capability is ever sent on). A token in the encoding capsync
    * writes is read in place (no view made of its parts); any other goes through the generic decoder.
    */
-  #verify(bytes: Uint8Array): CacheEntry | Capability {
+  #verify(bytes: Uint8Array): Capability {
     const limits = this.limits;
-    const layout = bytes.length > limits.maxTokenBytes ? undefined : readTokenLayout(bytes, limits);
+    const layout = bytes.length > limits.maxTokenBytes ? undefined : readTokenLayout(bytes, limits, this.keyring.current.kid);
     if (layout === undefined) return this.#verifyParts(decodeToken(bytes, limits));
     // What decodeToken checks beyond the layout, in its order.
     const { kid, at } = layout;
@@ -267,127 +239,30 @@ export class CapabilityVerifier implements VerificationAuthority {
     if (count === 0) throw fail('ERR_CAPABILITY_MALFORMED');
     if (count - 1 > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
     const tagStart = at[2 * count]!;
-    const parent = this.#parentAt(bytes, kid, at, tagStart);
-    if (parent !== undefined) return this.#verifyStep(kid, copyOf(bytes, at[2 * count - 2]!, at[2 * count - 1]!), bytes.subarray(tagStart), parent);
+    const parent = this.#known(this.#cache?.parentAt(bytes, kid, at));
+    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, copyOf(bytes, at[2 * count - 2]!, at[2 * count - 1]!), bytes, tagStart));
     const blocks = new Array<Uint8Array>(count);
     for (let i = 0; i < count; i++) blocks[i] = copyOf(bytes, at[2 * i]!, at[2 * i + 1]!);
-    return this.#verifyCold(kid, blocks, copyOf(bytes, tagStart, bytes.length));
+    return this.#remember(verifyCold(this.#context, kid, blocks, copyOf(bytes, tagStart, bytes.length)));
   }
 
   /** {@link #verify} of a token the generic decoder split (its parts may be views of the caller's buffer). */
-  #verifyParts(parts: TokenParts): CacheEntry | Capability {
-    const parent = this.#parentOf(parts);
-    if (parent !== undefined) return this.#verifyStep(parts.kid, owned(parts.blocks[parts.blocks.length - 1]!), parts.tag, parent);
-    return this.#verifyCold(parts.kid, parts.blocks.map(owned), owned(parts.tag));
+  #verifyParts(parts: TokenParts): Capability {
+    const parent = this.#known(this.#cache?.parentOf(parts));
+    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, owned(parts.blocks[parts.blocks.length - 1]!), parts.tag, 0));
+    return this.#remember(verifyCold(this.#context, parts.kid, parts.blocks.map(owned), owned(parts.tag)));
   }
 
-  /** Verifies a whole chain from its root key; `blockBytes` and `tag` are the verifier's own copies. */
-  #verifyCold(kid: string, blockBytes: Uint8Array[], tag: Uint8Array): CacheEntry | Capability {
-    const { scope, decoded: blocks } = decodeBlocks(blockBytes, this.limits);
-    const chain: SignedChain = { kid, blockBytes, tag, suite: this.#suite };
-    if (chain.kid === '' || chain.tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
-    const key = this.keyring.get(chain.kid);
-    if (key === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_UNKNOWN_KEY'));
-    const tags = verifyChain(chain, this.#root(key), this.crypto);
-    if (tags === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-    const cap = capabilityFromParts(scope, blocks, chain);
-    const ancestors = ancestorIds(blocks[0]!.ancestors);
-    const marks = marksOf(blocks);
-    const verification: Verification = { tags, ...restrictionsOf(blocks), authority: this, ...(ancestors ? { ancestors } : {}), ...(marks ? { marks } : {}) };
-    setStatus(cap, verification);
-    return this.#remember({ cap, verification });
+  /** A cached parent whose key is still in the ring (a key removed without {@link clearCache} verifies nothing). */
+  #known(parent: Capability | undefined): Capability | undefined {
+    return parent !== undefined && this.keyring.get(parent[chainOf]!.kid) !== undefined && statusOf(parent) instanceof Verification ? parent : undefined;
   }
 
-  /**
-   * The cached, verified chain that `parts` extends by exactly one block: same key id, and every block but
-   * the last byte for byte the cached chain's. Found by the last block's bytes, confirmed in full.
-   */
-  #parentOf(parts: TokenParts): CacheEntry | undefined {
-    const blocks = parts.blocks;
-    const length = blocks.length - 1;
-    if (this.#prefixes === undefined || length < 1 || parts.kid === '' || parts.tag.length !== TAG_BYTES) return undefined;
-    const last = blocks[length - 1]!;
-    const entry = this.#prefixes.get(prefixKey(last, 0, last.length, length));
-    if (entry === undefined) return undefined;
-    const chain = entry.cap[chainOf]!;
-    if (chain.kid !== parts.kid || chain.blockBytes.length !== length || this.keyring.get(parts.kid) === undefined) return undefined;
-    for (let i = 0; i < length; i++) if (!bytesEqualAt(chain.blockBytes[i]!, blocks[i]!, 0, blocks[i]!.length)) return undefined;
-    return entry;
+  /** Caches a verified capability (a rejected one is not: it is refused afresh, at the full price, every time). */
+  #remember(cap: Capability): Capability {
+    if (statusOf(cap) instanceof Verification) this.#cache?.remember(cap);
+    return cap;
   }
-
-  /** {@link #parentOf} of a token read in place: block `i` is `bytes` from `at[2i]` to `at[2i + 1]`. */
-  #parentAt(bytes: Uint8Array, kid: string, at: readonly number[], tagStart: number): CacheEntry | undefined {
-    const length = at.length / 2 - 2;
-    if (this.#prefixes === undefined || length < 1 || kid === '' || bytes.length - tagStart !== TAG_BYTES) return undefined;
-    const entry = this.#prefixes.get(prefixKey(bytes, at[2 * length - 2]!, at[2 * length - 1]!, length));
-    if (entry === undefined) return undefined;
-    const chain = entry.cap[chainOf]!;
-    if (chain.kid !== kid || chain.blockBytes.length !== length || this.keyring.get(kid) === undefined) return undefined;
-    for (let i = 0; i < length; i++) if (!bytesEqualAt(chain.blockBytes[i]!, bytes, at[2 * i]!, at[2 * i + 1]!)) return undefined;
-    return entry;
-  }
-
-  /**
-   * Verifies a token that extends `parent` by one block, `lastBytes` (the verifier's copy): that block alone
-   * is decoded (the others are the parent's, byte for byte, and the child shares the parent's copies) and
-   * one HMAC step from the parent's last tag checks the token's `tag` (read, not kept).
-   */
-  #verifyStep(kid: string, lastBytes: Uint8Array, tokenTag: Uint8Array, parent: CacheEntry): CacheEntry | Capability {
-    const last = decodeBlock(lastBytes, this.limits);
-    const scope = appended(parent.cap.scope, last.segment);
-    checkScopeLength(scope.length, this.limits);
-    const blocks = appended(parent.cap.blocks, [last]);
-    const blockBytes = appended(parent.cap[chainOf]!.blockBytes, [lastBytes]);
-    const base = parent.verification;
-    parent.step ??= keyedHmac(this.crypto, base.tags[base.tags.length - 1]!);
-    const tag = verifyLastStep(this.crypto, parent.step, lastBytes, tokenTag);
-    if (tag === undefined) return rejected(scope, blocks, { kid, blockBytes, tag: owned(tokenTag), suite: this.#suite }, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-    // The tag just computed equals the token's: the chain keeps it rather than a copy of the token's.
-    const cap = capabilityFromParts(scope, blocks, { kid, blockBytes, tag, suite: this.#suite });
-    const verification: Verification = {
-      tags: appended(base.tags, [tag]),
-      expiresAt: minExpiry(base.expiresAt, last.expiresAt),
-      audiences: last.audience === null ? base.audiences : appended(base.audiences, [last.audience]),
-      authority: this,
-    };
-    if (base.ancestors !== undefined) (verification as { ancestors?: readonly string[] }).ancestors = base.ancestors;
-    const marks = last.generation !== undefined && last.audience !== null ? appended(base.marks ?? [], [[last.audience, last.generation] as const]) : base.marks;
-    if (marks !== undefined) (verification as { marks?: readonly GenerationMark[] }).marks = marks;
-    setStatus(cap, verification);
-    return this.#remember({ cap, verification });
-  }
-}
-
-function rejected(scope: JsonValue[], blocks: Block[], chain: SignedChain | undefined, error: CapsyncError): Capability {
-  const cap = capabilityFromParts(scope, blocks, chain);
-  setStatus(cap, error);
-  return cap;
-}
-
-/**
- * Where a chain of `length` blocks waits for tokens that extend it: a hash of its length and of the last 16
- * bytes of its last block (that block's random nonce, and its generation when it has one; or block 0's last
- * ancestor id), kept a small integer so the key costs no allocation. Near unique; a hit is confirmed block by
- * block, so a collision (even a chosen one: a holder picks its own nonces) costs a miss, never a wrong answer.
- */
-function prefixKey(bytes: Uint8Array, start: number, end: number, length: number): number {
-  let h = length;
-  for (let i = Math.max(start, end - 16); i < end; i++) h = (Math.imul(h, 31) + bytes[i]!) | 0;
-  return h & 0x3fffffff;
-}
-/** A new list of `head` then `tail` (frozen lists make `concat` and spreads slow). */
-function appended<T>(head: readonly T[], tail: readonly T[]): T[] {
-  const out = new Array<T>(head.length + tail.length);
-  for (let i = 0; i < head.length; i++) out[i] = head[i]!;
-  for (let i = 0; i < tail.length; i++) out[head.length + i] = tail[i]!;
-  return out;
-}
-
-/** True when `a` equals `bytes` from `start` to `end`. */
-function bytesEqualAt(a: Uint8Array, bytes: Uint8Array, start: number, end: number): boolean {
-  if (a.length !== end - start) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== bytes[start + i]) return false;
-  return true;
 }
 
 /**
@@ -406,10 +281,3 @@ function owned(bytes: Uint8Array): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-/**
- * 30 bits of the tag at `offset` (a token's last 32 bytes, or a chain's tag at 0): an HMAC output, so evenly
- * spread, and a small integer, so a map key that costs no allocation. A hit is confirmed by {@link tokenMatches}.
- */
-function cacheKey(bytes: Uint8Array, offset: number): number {
-  return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16) | ((bytes[offset + 3]! & 0x3f) << 24));
-}

@@ -1,18 +1,25 @@
 import type { Capability } from '../protocol/capability/capability.js';
-import { tagKey } from '../protocol/capability/chain.js';
-import { assertStillValid, idsOf, revocationId, statusOf, type Verification } from '../protocol/capability/status.js';
+import { assertStillValid, statusOf, Verification } from '../protocol/capability/status.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Deadline, Deadlines } from './deadlines.js';
 
-/** A capability this connection holds: it receives pushes for every object the scope covers. */
-interface Holding {
-  readonly cap: Capability;
-  readonly verification: Verification;
-  /** The principal's count this holding takes part in (given back when it is released). */
-  readonly budget: HoldingBudget;
-  readonly owner: string;
-  expiry?: Deadline;
+/**
+ * A capability this connection holds: it receives pushes for every object the scope covers. Its
+ * verification is the capability's own (`statusOf`), not a second reference to it.
+ */
+class Holding {
+  expiry: Deadline | undefined = undefined;
+  constructor(
+    readonly cap: Capability,
+    /** The principal's count this holding takes part in (given back when it is released). */
+    readonly budget: HoldingBudget,
+    readonly owner: string,
+  ) {}
+
+  get verification(): Verification {
+    return statusOf(this.cap) as Verification;
+  }
 }
 
 /** How many capabilities one principal holds over all its connections. */
@@ -81,18 +88,14 @@ export interface HoldingEvents {
 }
 
 /**
- * The capabilities one connection holds, keyed by their last chain tag, bounded (the oldest is released
- * past `max`), each with its expiry on the server's deadline heap.
+ * The capabilities one connection holds, keyed by their own revocation id (their last chain step's: equal
+ * ids mean the same chain, and the string is the one the capability's verification keeps, and the session's
+ * record of what it sent), bounded (the oldest is released past `max`), each with its expiry on the server's
+ * deadline heap.
  */
 export class Holdings {
-  // Both made at the first holding: an idle connection holds nothing and should cost nothing here.
+  // Made at the first holding: an idle connection holds nothing and should cost nothing here.
   #holdingsMap: Map<string, Holding> | undefined;
-  /**
-   * Capability objects known to be held here, so that one sent with every call (the verifier's cache hands
-   * back the same object for the same token) skips rebuilding its key. Emptied whenever a holding is
-   * released: membership always means the holding is still there.
-   */
-  #held: WeakSet<Capability> | undefined;
   readonly #max: number;
   readonly #deadlines: Deadlines;
   readonly #events: HoldingEvents;
@@ -115,8 +118,8 @@ export class Holdings {
 
   /** True if `cap` is held. */
   has(cap: Capability): boolean {
-    const key = holdingKey(cap);
-    return key !== undefined && this.#holdingsMap !== undefined && this.#holdingsMap.has(key);
+    const status = statusOf(cap);
+    return status instanceof Verification && this.#holdingsMap !== undefined && this.#holdingsMap.has(status.ownId);
   }
 
   /**
@@ -124,9 +127,10 @@ export class Holdings {
    * valid now, and bound to no one else. Returns the revocation id of a new holding, else undefined.
    */
   add(cap: Capability, userId: string | undefined): { id: string; expiresAt: number | null; byGeneration: boolean } | undefined {
-    if (this.#held?.has(cap) === true) return undefined;
     const status = statusOf(cap);
-    if (status === undefined || status instanceof CapsyncError) return undefined;
+    if (!(status instanceof Verification)) return undefined;
+    // Held already (a capability sent with every call: the verifier's cache hands back the same object).
+    if (this.#holdingsMap?.has(status.ownId) === true) return undefined;
     // Only a capability valid now is cover: a revoked or expired one never starts (or restarts) pushes.
     try {
       assertStillValid(status);
@@ -138,11 +142,7 @@ export class Holdings {
     }
     // A capability bound to someone else is no cover for this connection, even if it passes through it.
     if (status.audiences.some((a) => a !== userId)) return undefined;
-    const key = tagKey(status.tags[status.tags.length - 1]!);
-    if (this.#holdings.has(key)) {
-      (this.#held ??= new WeakSet()).add(cap);
-      return undefined;
-    }
+    const key = status.ownId;
     if (this.#holdings.size >= this.#max) this.#releaseOldest();
     // Bounded per principal too, over all its connections: past it this connection releases its own oldest;
     // with none to release, the capability still arrives but is no cover (no pushes), and the client is told.
@@ -156,11 +156,10 @@ export class Holdings {
       this.#events.refused(fail('ERR_LIMIT_HOLDINGS'));
       return undefined;
     }
-    const holding: Holding = { cap, verification: status, budget, owner };
+    const holding = new Holding(cap, budget, owner);
     this.#holdings.set(key, holding);
-    (this.#held ??= new WeakSet()).add(cap);
     this.#events.held(cap.scope);
-    const id = revocationId(status.tags[status.tags.length - 1]!, status.authority.crypto);
+    const id = key;
     const expiresAt = status.expiresAt;
     if (expiresAt !== null) {
       // Due one millisecond after the last moment the verifier still accepts it.
@@ -178,8 +177,8 @@ export class Holdings {
   list(): HeldCapability[] {
     return Array.from(this.#holdingsMap?.values() ?? [], ({ cap, verification: v }) => ({
       scope: cap.scope,
-      revocationId: idsOf(v)[v.tags.length - 1]!,
-      revocationIds: idsOf(v),
+      revocationId: v.ownId,
+      revocationIds: v.ids,
       expiresAt: v.expiresAt,
       bound: v.audiences.length > 0,
     }));
@@ -188,9 +187,8 @@ export class Holdings {
   /** Ends every holding that a revoked id covers. */
   revoked(ids: ReadonlySet<string>): void {
     for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
-      const own = idsOf(holding.verification);
-      const hit = own.find((id) => ids.has(id));
-      if (hit !== undefined) this.#end(key, holding, 'revoked', own[holding.verification.tags.length - 1]!, hit);
+      const hit = holding.verification.ids.find((id) => ids.has(id));
+      if (hit !== undefined) this.#end(key, holding, 'revoked', key, hit);
     }
   }
 
@@ -201,7 +199,7 @@ export class Holdings {
       const v = holding.verification;
       if (v.marks === undefined || !v.authority.isStale(v.marks)) continue;
       ended++;
-      this.#end(key, holding, 'revoked', revocationId(v.tags[v.tags.length - 1]!, v.authority.crypto));
+      this.#end(key, holding, 'revoked', key);
     }
     return ended;
   }
@@ -222,7 +220,6 @@ export class Holdings {
       this.#events.released(holding.cap.scope);
     }
     this.#holdingsMap = undefined;
-    this.#held = undefined;
   }
 
   // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
@@ -238,7 +235,6 @@ export class Holdings {
   #release(key: string, holding: Holding): boolean {
     if (!this.#holdings.delete(key)) return false;
     this.#giveBack(holding);
-    this.#held = undefined;
     this.#deadlines.cancel(holding.expiry);
     this.#events.released(holding.cap.scope);
     return true;
@@ -251,10 +247,3 @@ export class Holdings {
 
 /** What an idle connection's holdings iterate. */
 const noHoldings: ReadonlyMap<string, Holding> = new Map();
-
-// A capability's identity is its last tag: equal tags mean the same chain (the verifier checked the bytes).
-function holdingKey(cap: Capability): string | undefined {
-  const status = statusOf(cap);
-  if (status === undefined || status instanceof CapsyncError) return undefined;
-  return tagKey(status.tags[status.tags.length - 1]!);
-}

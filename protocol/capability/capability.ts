@@ -2,8 +2,8 @@ import { CapsyncError, fail } from '../errors.js';
 import { assertJsonValue, jsonEqual, type JsonValue } from '../json-value.js';
 import { defaultLimits, resolveLimits, type Limits } from '../limits.js';
 import { chainOf, chainToken, defaultSuite, extendChain, minExpiry, restrictionsOf, unsignedToken, type ChainSuite, type SignedChain } from './chain.js';
-import { revocationId, setStatus, statusOf } from './status.js';
-import { parseToken, type Block } from './token.js';
+import { revocationId, type Verification } from './status.js';
+import { blockOf, parseToken, type Block } from './token.js';
 
 /** Restrictions a capability (or a narrowing step) may add. They only ever tighten. */
 export interface Restrictions {
@@ -17,8 +17,11 @@ export interface Restrictions {
 export interface BindingRestrictions extends Restrictions {
   readonly generation?: number;
 }
-// Set by the static block below: the only way to read the class-private brand from outside the class body.
+// Set by the static block below: the only way to reach the class-private fields from outside the class body.
 let builtLocally: (value: object) => boolean;
+let readStatus: (cap: Capability) => Verification | CapsyncError | undefined;
+let writeStatus: (cap: Capability, status: Verification | CapsyncError) => void;
+let fromParts: (scope: readonly JsonValue[], blocks: readonly Block[], chain: SignedChain | undefined) => Capability;
 
 /**
  * A capability: a hierarchical scope (`["youtube_videos", id, "update"]`) that grants whoever holds it
@@ -36,17 +39,33 @@ let builtLocally: (value: object) => boolean;
  */
 export class Capability {
   /**
-   * The local-origin brand. Only the constructor gives an object this class-private field, which no code
-   * outside this class body can read or write; every capability built from wire data is made with
-   * `Object.create` (see {@link capabilityFromParts}), so a value a peer sent can never carry it.
+   * The local-origin brand: true only for a capability made by `new Capability(...)` (or narrowed from one).
+   * No code outside this class body can read or write it; a capability built from wire data is built by
+   * {@link capabilityFromParts}, which sets it false, so a value a peer sent can never carry it.
    */
-  readonly #local = true;
+  readonly #local: boolean;
+  /**
+   * How the server checked this capability (`setStatus`, internal). A class-private field: only the
+   * verifier and narrowing set it, and nothing a peer sends, nor a copy of the object (a plain map, a
+   * structured clone), can carry one. Cheaper than a WeakMap entry per capability, in time and memory.
+   */
+  #status: Verification | CapsyncError | undefined;
 
   /** Parts of the child that {@link narrow} has checked, for the constructor to take as they are (synchronous: one slot). */
   static #derived: { scope: readonly JsonValue[]; blocks: readonly Block[] } | undefined;
+  /** Parts of a capability built from wire data or by the verifier, for the constructor (synchronous: one slot). */
+  static #parts: { scope: readonly JsonValue[]; blocks: readonly Block[]; chain: SignedChain | undefined } | undefined;
 
   static {
-    builtLocally = (value) => #local in value;
+    builtLocally = (value) => #local in value && (value as Capability).#local;
+    readStatus = (cap) => (#status in cap ? cap.#status : undefined);
+    writeStatus = (cap, status) => {
+      cap.#status = status;
+    };
+    fromParts = (scope, blocks, chain) => {
+      Capability.#parts = { scope, blocks, chain };
+      return new Capability(scope);
+    };
   }
 
   /** The full scope, narrowing included. */
@@ -61,6 +80,18 @@ export class Capability {
    * @param restrictions an optional expiry and audience.
    */
   constructor(scope: readonly JsonValue[], restrictions: Restrictions = {}) {
+    this.#status = undefined;
+    const parts = Capability.#parts;
+    if (parts !== undefined) {
+      // capabilityFromParts: not local, whatever its parts (checked by the verifier or the codec).
+      Capability.#parts = undefined;
+      this.#local = false;
+      this.scope = parts.scope;
+      this.blocks = parts.blocks;
+      this[chainOf] = parts.chain;
+      return;
+    }
+    this.#local = true;
     const derived = Capability.#derived;
     if (derived !== undefined) {
       // narrow() of a local capability: a local child, whose parts narrow() has already checked.
@@ -113,37 +144,26 @@ export class Capability {
     if (this.scope.length + suffix.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
     if (this.blocks.length > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
     const block = makeBlock(suffix, restrictions);
-    const child: Capability = Object.create(Capability.prototype);
-    const scope = deepFreeze([...this.scope, ...structuredCopy(suffix)]);
-    Object.assign(child, { scope, blocks: Object.freeze([...this.blocks, block]) });
-    const status = statusOf(this);
-    if (status instanceof CapsyncError) setStatus(child, status); // narrowing never cures a rejected capability
+    // A step that adds no scope (a restriction, the server's binding) shares its parent's frozen scope.
+    const scope = suffix.length === 0 ? this.scope : deepFreeze([...this.scope, ...structuredCopy(suffix)]);
+    const blocks = Object.freeze([...this.blocks, block]);
+    const status = this.#status;
     if (chain === undefined) {
       // Made by local code and not yet sent: the server signs every block at once. A local capability's
       // children are local too (built by the constructor); a chainless one that is not (a tool's) has
       // children that are not.
-      if (!builtLocally(this)) {
-        child[chainOf] = undefined;
+      if (!this.#local) {
+        const child = fromParts(scope, blocks, undefined);
+        if (status instanceof CapsyncError) child.#status = status; // narrowing never cures a rejected capability
         return child;
       }
-      Capability.#derived = { scope: child.scope, blocks: child.blocks };
-      return new Capability(child.scope);
+      Capability.#derived = { scope, blocks };
+      return new Capability(scope);
     }
     const next = extendChain(chain, block);
-    child[chainOf] = next;
-    if (status !== undefined && !(status instanceof CapsyncError) && next.tag.length > 0) {
-      setStatus(child, {
-        tags: [...status.tags, next.tag],
-        expiresAt: minExpiry(status.expiresAt, block.expiresAt),
-        audiences: block.audience === null ? status.audiences : [...status.audiences, block.audience],
-        authority: status.authority,
-        ...(block.generation !== undefined && block.audience !== null
-          ? { marks: [...(status.marks ?? []), [block.audience, block.generation] as const] }
-          : status.marks !== undefined ? { marks: status.marks } : {}),
-        ...(status.ancestors !== undefined ? { ancestors: status.ancestors } : {}),
-        ...(status.bearer === true ? { bearer: true } : {}),
-      });
-    }
+    const child = fromParts(scope, blocks, next);
+    if (status instanceof CapsyncError) child.#status = status; // narrowing never cures a rejected capability
+    else if (status !== undefined && next.tag.length > 0) child.#status = status.extend(next.tag, block);
     return child;
   }
 
@@ -207,16 +227,19 @@ function assertScope(scope: unknown, nonEmpty: boolean, limits: Limits): asserts
   }
 }
 
-function makeBlock(segment: readonly JsonValue[], r: BindingRestrictions): Block {
+function makeBlock(segment: readonly JsonValue[], r: BindingRestrictions, ancestors?: readonly Uint8Array[]): Block {
   if (r.expiresAt !== undefined && !(Number.isSafeInteger(r.expiresAt) && r.expiresAt >= 0)) {
     throw fail('ERR_INVALID_VALUE', 'expiresAt must be a non-negative integer (ms since epoch)');
   }
   if (r.audience !== undefined && typeof r.audience !== 'string') throw fail('ERR_INVALID_VALUE', 'audience must be a string');
-  const block: Block = { segment: deepFreeze(structuredCopy(segment)), expiresAt: r.expiresAt ?? null, audience: r.audience ?? null };
-  if (r.generation === undefined || r.audience === undefined) return Object.freeze(block);
-  if (!(Number.isSafeInteger(r.generation) && r.generation >= 0)) throw fail('ERR_INVALID_VALUE', 'generation must be a non-negative integer');
-  return Object.freeze({ ...block, generation: r.generation });
+  const bound = r.generation !== undefined && r.audience !== undefined;
+  if (bound && !(Number.isSafeInteger(r.generation) && r.generation! >= 0)) throw fail('ERR_INVALID_VALUE', 'generation must be a non-negative integer');
+  const copy = segment.length === 0 ? noSegment : deepFreeze(structuredCopy(segment));
+  return Object.freeze(blockOf(copy, r.expiresAt ?? null, r.audience ?? null, ancestors, bound ? r.generation : undefined));
 }
+
+/** The segment of every step that adds no scope (a restriction, the server's binding): one frozen list for all. */
+const noSegment: readonly JsonValue[] = Object.freeze([]);
 
 /**
  * @internal An unsigned capability checked against `limits` rather than the defaults: what a verifier
@@ -224,17 +247,35 @@ function makeBlock(segment: readonly JsonValue[], r: BindingRestrictions): Block
  */
 export function pendingCapability(scope: readonly JsonValue[], restrictions: BindingRestrictions, limits: Limits, ancestors?: readonly Uint8Array[]): Capability {
   assertScope(scope, true, limits);
-  const block = makeBlock(scope, restrictions);
-  const first = ancestors === undefined || ancestors.length === 0 ? block : Object.freeze({ ...block, ancestors: Object.freeze([...ancestors]) });
-  return capabilityFromParts(structuredCopy(scope), [first], undefined);
+  const named = ancestors === undefined || ancestors.length === 0 ? undefined : Object.freeze([...ancestors]);
+  return capabilityFromParts(structuredCopy(scope), [makeBlock(scope, restrictions, named)], undefined);
 }
 
 /** @internal Builds a capability from verified or decoded parts (used by the verifier and the client codec). */
 export function capabilityFromParts(scope: JsonValue[], blocks: Block[], chain: SignedChain | undefined): Capability {
-  const cap: Capability = Object.create(Capability.prototype);
-  Object.assign(cap, { scope: deepFreeze(scope), blocks: deepFreeze(blocks) });
-  cap[chainOf] = chain;
-  return cap;
+  return fromParts(deepFreeze(scope), deepFreeze(blocks), chain);
+}
+
+/**
+ * @internal {@link capabilityFromParts} for parts already frozen but for the last block and what it adds to
+ * the scope (a chain one step longer than a verified one: its other parts are the parent's).
+ */
+export function capabilityFromStep(scope: JsonValue[], blocks: Block[], chain: SignedChain, added: number): Capability {
+  Object.freeze(scope);
+  for (let i = scope.length - added; i < scope.length; i++) deepFreeze(scope[i]);
+  Object.freeze(blocks);
+  deepFreeze(blocks[blocks.length - 1]);
+  return fromParts(scope, blocks, chain);
+}
+
+/** @internal Records how the server checked `cap` (a capability this process built). */
+export function setStatus(cap: Capability, status: Verification | CapsyncError): void {
+  writeStatus(cap, status);
+}
+
+/** @internal How the server checked `cap`, if it did. */
+export function statusOf(cap: Capability): Verification | CapsyncError | undefined {
+  return readStatus(cap);
 }
 
 /** @internal Decodes token bytes into an unverified capability that narrows with `suite` (the client codec's). */

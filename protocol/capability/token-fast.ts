@@ -32,8 +32,11 @@ function listLength(r: Reader): number {
   return -1;
 }
 
-/** An ASCII string (fixstr, str8 or str16) at the cursor, or undefined. */
-function asciiString(r: Reader, limits: Limits): string | undefined {
+/**
+ * An ASCII string (fixstr, str8 or str16) at the cursor, or undefined. When its bytes spell `known`, that
+ * string itself is returned rather than a new one (a token's key id is nearly always the ring's current one).
+ */
+function asciiString(r: Reader, limits: Limits, known?: string): string | undefined {
   const t = r.b[r.pos]!;
   let len: number;
   let start: number;
@@ -42,6 +45,14 @@ function asciiString(r: Reader, limits: Limits): string | undefined {
   else if (t === 0xda) (len = ((r.b[r.pos + 1] ?? 0) << 8) | (r.b[r.pos + 2] ?? 0)), (start = r.pos + 3);
   else return undefined;
   if (len < 0 || start + len > r.end || len > limits.maxStringBytes) return undefined;
+  if (known !== undefined && known.length === len) {
+    let same = true;
+    for (let i = 0; i < len && same; i++) same = r.b[start + i] === known.charCodeAt(i);
+    if (same) {
+      r.pos = start + len;
+      return known;
+    }
+  }
   let text = '';
   for (let i = start; i < start + len; i++) {
     const c = r.b[i]!;
@@ -85,11 +96,11 @@ function scalar(r: Reader, limits: Limits): JsonValue | typeof NOT_READ {
  * cursor then at the block list), or undefined. Shared by {@link readTokenFast} and {@link readTokenLayout},
  * which must accept exactly the same tokens.
  */
-function tokenHeader(r: Reader, limits: Limits): string | undefined {
+function tokenHeader(r: Reader, limits: Limits, knownKid?: string): string | undefined {
   const bytes = r.b;
   if (bytes[0] !== 0x94 || bytes[1] !== 0x01 || limits.maxDepth < 2 || bytes.length > limits.maxFrameBytes) return undefined;
   r.pos = 2;
-  return asciiString(r, limits);
+  return asciiString(r, limits, knownKid);
 }
 
 /** A token's parts in their canonical encoding, or undefined (then the generic decoder decides). */
@@ -110,9 +121,20 @@ export function readTokenFast(bytes: Uint8Array, limits: Limits): [number, strin
   return [1, kid, blocks, tag];
 }
 
-/** A block `[segment, expiresAt, audience, nonce]` in its canonical encoding, or undefined. */
-export function readBlockFast(bytes: Uint8Array, limits: Limits): [JsonValue[], unknown, unknown, Uint8Array] | undefined {
-  if (bytes[0] !== 0x94 || limits.maxDepth < 2 || bytes.length > limits.maxFrameBytes) return undefined;
+/** What {@link readBlockFast} puts in place of a nonce it was asked to check rather than view: 16 bytes were there. */
+export const NONCE_CHECKED = Symbol('nonce checked');
+/** The length of a block's nonce (token.ts's NONCE_BYTES, which imports this file). */
+const NONCE_LENGTH = 16;
+
+/**
+ * A block in its canonical encoding, `[segment, expiresAt, audience, nonce]` or a bound step's
+ * `[segment, expiresAt, audience, nonce, nil, generation]`, as msgpackr would read it; or undefined. With
+ * `viewNonce` false the nonce is not viewed (a view costs more than the rest of the read) but checked to be
+ * exactly 16 bytes, and {@link NONCE_CHECKED} stands in its place: what a verifier needs of it.
+ */
+export function readBlockFast(bytes: Uint8Array, limits: Limits, viewNonce = true): unknown[] | undefined {
+  const head = bytes[0];
+  if ((head !== 0x94 && head !== 0x96) || limits.maxDepth < 2 || bytes.length > limits.maxFrameBytes) return undefined;
   const r: Reader = { b: bytes, pos: 1, end: bytes.length };
   const count = listLength(r);
   if (count < 0 || 6 + count > limits.maxElements) return undefined;
@@ -137,19 +159,30 @@ export function readBlockFast(bytes: Uint8Array, limits: Limits): [JsonValue[], 
   if (r.pos >= r.end) return undefined;
   const audience = scalar(r, limits);
   if (audience === NOT_READ) return undefined;
-  const nonce = binary(r, limits);
-  if (nonce === undefined || r.pos !== r.end) return undefined;
-  return [segment, expiresAt, audience, nonce];
+  let nonce: Uint8Array | typeof NONCE_CHECKED | undefined;
+  if (viewNonce) nonce = binary(r, limits);
+  else {
+    const start = binaryAt(r, limits);
+    nonce = start >= 0 && r.pos - start === NONCE_LENGTH ? NONCE_CHECKED : undefined;
+  }
+  if (nonce === undefined) return undefined;
+  if (head === 0x94) return r.pos === r.end ? [segment, expiresAt, audience, nonce] : undefined;
+  // A bound step: nil where block 0 would name ancestors, then the generation.
+  if (bytes[r.pos] !== 0xc0 || r.pos + 1 >= r.end) return undefined;
+  r.pos++;
+  const generation = scalar(r, limits);
+  return generation !== NOT_READ && r.pos === r.end ? [segment, expiresAt, audience, nonce, null, generation] : undefined;
 }
 
 /**
  * Where the parts of a token in its canonical encoding lie, without a view made of any: the key id, then
  * the start and end of every block and, last, of the tag, in `at`. Accepts exactly what {@link readTokenFast}
- * accepts (and undefined otherwise), for a verifier that copies only the bytes it keeps.
+ * accepts (and undefined otherwise), for a verifier that copies only the bytes it keeps. A key id that
+ * spells `knownKid` comes back as that very string.
  */
-export function readTokenLayout(bytes: Uint8Array, limits: Limits): { kid: string; at: number[] } | undefined {
+export function readTokenLayout(bytes: Uint8Array, limits: Limits, knownKid?: string): { kid: string; at: number[] } | undefined {
   const r: Reader = { b: bytes, pos: 0, end: bytes.length };
-  const kid = tokenHeader(r, limits);
+  const kid = tokenHeader(r, limits, knownKid);
   if (kid === undefined) return undefined;
   const count = listLength(r);
   if (count < 0 || 6 + count > limits.maxElements) return undefined;
