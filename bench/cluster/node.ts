@@ -3,7 +3,7 @@ import { installVideoApp, seedIfEmpty } from '../../examples/video/app.js';
 import { CapsyncServer, silentLogger, SqliteStore } from '../../server/index.js';
 import { connectRedis } from '../../server/redis/index.js';
 import { announceReady, serveRequests } from '../peers/ipc.js';
-import { stallMeter } from './stall.js';
+import { stallMeter } from '../stall.js';
 
 /**
  * One node of bench:cluster, forked by the runner (`startNode` in calls.ts): the demo's functions on Redis

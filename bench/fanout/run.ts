@@ -8,14 +8,15 @@ import { Codec } from '../../protocol/codec.js';
 import { FrameType } from '../../protocol/frames.js';
 import { CapsyncServer, MemoryStore, silentLogger } from '../../server/index.js';
 import { announceReady, ChildLink, serveRequests } from '../peers/ipc.js';
+import { stallMeter } from '../stall.js';
 
 /**
  * `npm run bench:fanout`: one write to a video held by `--holders` connections, for each server kind in
  * `--kinds` (interleaved over `--rounds`, medians):
  *
  * - `ws`: a raw `ws` server that sends the same push bytes to every socket in one loop (the baseline);
- * - `count`: capsync with slices of 256 holders per event-loop turn (the previous stop's fan-out);
- * - `time`: capsync with slices of `--slice-ms` ms (the default fan-out).
+ * - `count`: capsync with slices of 256 holders per event-loop turn, with no time bound;
+ * - `time`: capsync with slices of at most 256 holders or `--slice-ms` ms, whichever comes first (the default).
  *
  * For each: the longest event-loop stall in the server (the longest gap of a 1 ms timer) while the push goes
  * out, the time until the last holder had it, and a bystander's call latency (another process, one call in
@@ -33,31 +34,6 @@ const SECRET = 'bench-fanout-secret-bench-fanout-secret-0123';
 const SCRIPT = new URL(import.meta.url);
 const VIDEO = 'dQw4w9WgXcQ';
 type Kind = 'ws' | 'count' | 'time';
-
-/**
- * The longest gap between two runs of a 1 ms interval timer since `reset`: how long the loop answered nothing
- * else, in wall time and in the process's CPU time over that same gap. On a loaded machine a wall gap includes
- * time the process was not scheduled at all; the CPU gap is the work that held the loop.
- */
-function stallMeter(): { reset(): void; longest(): { wallMs: number; cpuMs: number } } {
-  let last = performance.now();
-  let lastCpu = process.cpuUsage();
-  let wall = 0;
-  let cpu = 0;
-  const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
-  setInterval(() => {
-    const now = performance.now();
-    const used = process.cpuUsage(lastCpu);
-    wall = Math.max(wall, now - last);
-    cpu = Math.max(cpu, cpuMs(used));
-    last = now;
-    lastCpu = process.cpuUsage();
-  }, 1).unref();
-  return {
-    reset: () => ((last = performance.now()), (lastCpu = process.cpuUsage()), (wall = 0), (cpu = 0)),
-    longest: () => ({ wallMs: Math.max(wall, performance.now() - last), cpuMs: Math.max(cpu, cpuMs(process.cpuUsage(lastCpu))) }),
-  };
-}
 
 async function serveCapsync(kind: 'count' | 'time'): Promise<void> {
   const slices = kind === 'count' ? { pushSliceSize: 256, pushSliceMs: Infinity } : { pushSliceMs: Number(values['slice-ms']) };
@@ -237,7 +213,7 @@ async function runner(): Promise<void> {
   }));
   if (values.json) return console.log(JSON.stringify(report));
   const base = report.find((r) => r.kind === 'ws');
-  const label: Record<Kind, string> = { ws: 'raw ws broadcast', count: 'capsync, 256/slice', time: `capsync, ${values['slice-ms']} ms slices` };
+  const label: Record<Kind, string> = { ws: 'raw ws broadcast', count: 'capsync, 256/slice', time: `capsync, 256 or ${values['slice-ms']} ms` };
   console.log(`one write to a video held by ${n} connections (medians of ${rounds} rounds):`);
   for (const r of report) {
     const ratio = base === undefined || r.kind === 'ws' ? '' : ` (${(r.lastDeliveryMs / base.lastDeliveryMs).toFixed(2)}x raw ws)`;

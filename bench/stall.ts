@@ -5,7 +5,7 @@ export interface StallMeter {
 }
 
 /**
- * The longest gap between two runs of a 1 ms interval timer since `reset` (as bench/fanout measures it): how
+ * The longest gap between two runs of a 1 ms interval timer since `reset` (bench:fanout and bench:cluster): how
  * long the loop answered nothing else, in wall time and in the process's CPU time over that same gap. On a
  * loaded machine a wall gap includes time the process was not scheduled at all; the CPU gap is the work
  * that held the loop.
