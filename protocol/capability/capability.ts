@@ -3,6 +3,7 @@ import { assertJsonValue, jsonEqual, type JsonValue } from '../json-value.js';
 import { defaultLimits, resolveLimits, type Limits } from '../limits.js';
 import { chainOf, chainToken, defaultSuite, extendChain, minExpiry, restrictionsOf, unsignedToken, type ChainSuite, type SignedChain } from './chain.js';
 import { revocationId, type Verification } from './status.js';
+import { isSlice } from './byte-arena.js';
 import { blockOf, parseToken, type Block } from './token.js';
 
 /** Restrictions a capability (or a narrowing step) may add. They only ever tighten. */
@@ -169,8 +170,9 @@ export class Capability {
 
   /** The token bytes carried in msgpack extension type 1. Unsigned capabilities travel with an empty tag. */
   toToken(): Uint8Array {
-    const chain = this[chainOf];
-    return chain === undefined ? unsignedToken(this.blocks) : chainToken(chain);
+    const bytes = tokenBytes(this);
+    // A verifier keeps tokens as slices of a shared buffer: what leaves capsync is a copy of its own.
+    return isSlice(bytes) ? new Uint8Array(bytes) : bytes;
   }
 
   /** A readable form for logs and debugging; never includes the tag. */
@@ -266,6 +268,15 @@ export function capabilityFromStep(scope: JsonValue[], blocks: Block[], chain: S
   Object.freeze(blocks);
   deepFreeze(blocks[blocks.length - 1]);
   return fromParts(scope, blocks, chain);
+}
+
+/**
+ * @internal The token bytes of `cap` as kept (what capsync's encoders write into a frame): for a verifier's
+ * capability, a slice of a buffer shared with others, so never handed out ({@link Capability.toToken} copies).
+ */
+export function tokenBytes(cap: Capability): Uint8Array {
+  const chain = cap[chainOf];
+  return chain === undefined ? unsignedToken(cap.blocks) : chainToken(chain);
 }
 
 /** @internal Records how the server checked `cap` (a capability this process built). */

@@ -1,4 +1,4 @@
-import { nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
+import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
 import { fail } from '../errors.js';
 import { minExpiry } from './chain.js';
 import type { Block } from './token.js';
@@ -16,10 +16,11 @@ export type GenerationMark = readonly [audience: string, generation: number];
 
 /** What re-checks a verified capability at the moment of use (the verifier). Internal to capsync. */
 export interface VerificationAuthority {
-  isRevoked(ids: readonly string[]): boolean;
+  /** True when this revocation id (a chain step's, or an ancestor's) is revoked. */
+  isRevokedId(id: string): boolean;
   hasRevocations(): boolean;
-  /** True if any mark's generation is below its audience's current one (the audience was revoked since). */
-  isStale(marks: readonly GenerationMark[]): boolean;
+  /** The revocation generation of `audience` now (SPEC section 3.9): a mark below it is stale. */
+  generationOf(audience: string): number;
   now(): number;
   readonly clockToleranceMs: number;
   /** The provider the chain was checked with; revocation ids are computed with it too. */
@@ -41,18 +42,20 @@ const noAudiences: readonly string[] = Object.freeze([]);
  * How a capability was checked by the server that holds it. Internal to capsync.
  *
  * One object per verified chain, of one shape. A chain one step longer than a verified one (a capability
- * narrowed from it, or the bound child sent in its place) links to its parent's verification instead of
- * copying its tags and lists: the parent's part is shared by every capability narrowed from it, and the
- * child keeps only its own step (SPEC section 3.2: tag_n = HMAC(tag_(n-1), block_n)).
+ * narrowed from it, or the bound child sent in its place) links to its parent's verification and records
+ * only its own step (its expiry, audience and generation; its revocation id once asked): the parent's part
+ * is shared by every capability narrowed from it (SPEC section 3.2: tag_n = HMAC(tag_(n-1), block_n)).
+ * Lists (tags, ids, audiences, marks) are walked, or built when asked for, not kept per capability.
  */
 export class Verification {
   readonly authority: VerificationAuthority;
   /** The verification of the chain this one extends by its last step, when it was made that way. */
   readonly parent: Verification | undefined;
-  /** The chain's last tag (this step's). */
-  readonly lastTag: Uint8Array;
+  /** The chain's token (its last 32 bytes are the last tag): the capability's own bytes, not a copy. */
+  readonly #token: Uint8Array;
+  /** The chain's length in blocks (its tag count). */
+  readonly depth: number;
   readonly expiresAt: number | null;
-  readonly audiences: readonly string[];
   /**
    * The revocation ids named in block 0 of a delegated capability: those of the capability it was re-minted
    * from and of that one's ancestors. Revoking any of them revokes this capability too.
@@ -63,103 +66,174 @@ export class Verification {
    * bound to the recipient. Known only to the process that minted it.
    */
   readonly bearer: boolean | undefined;
-  /** Every (audience, generation) a block carries (SPEC section 3.9): stale once the audience's generation is higher. */
-  readonly marks: readonly GenerationMark[] | undefined;
-  /** Without a parent: the tags before {@link lastTag}, first (minted) to last. */
-  readonly #prefix: readonly Uint8Array[] | undefined;
-  /** The chain's length in blocks (its tag count). */
-  readonly depth: number;
-  #stepIds: readonly string[] | undefined;
-  #ids: readonly string[] | undefined;
+  /** Without a parent: the tags before the last, 32 bytes each, first (minted) to last, in one buffer. */
+  readonly #prefix: Uint8Array | undefined;
+  /** Without a parent: every audience and generation mark of the chain. With one: undefined. */
+  readonly #audiences: readonly string[] | undefined;
+  readonly #marks: readonly GenerationMark[] | undefined;
+  /** With a parent: the last step's audience, and its generation when the server bound it (SPEC section 3.9). */
+  readonly #audience: string | null;
+  readonly #generation: number | undefined;
+  #ownId: string | undefined;
+  #prefixIds: readonly string[] | undefined;
   #step: KeyedHmac | undefined;
 
   private constructor(
     authority: VerificationAuthority,
     parent: Verification | undefined,
-    prefix: readonly Uint8Array[] | undefined,
-    lastTag: Uint8Array,
-    facts: ChainFacts,
+    token: Uint8Array,
+    depth: number,
+    expiresAt: number | null,
+    prefix: Uint8Array | undefined,
+    facts: ChainFacts | undefined,
+    step: Block | undefined,
   ) {
     this.authority = authority;
     this.parent = parent;
-    this.lastTag = lastTag;
-    this.expiresAt = facts.expiresAt;
-    this.audiences = facts.audiences.length === 0 ? noAudiences : facts.audiences;
-    this.ancestors = facts.ancestors;
-    this.bearer = facts.bearer;
-    this.marks = facts.marks;
+    this.#token = token;
+    this.depth = depth;
+    this.expiresAt = expiresAt;
+    this.ancestors = parent !== undefined ? parent.ancestors : facts!.ancestors;
+    this.bearer = parent !== undefined ? parent.bearer : facts!.bearer;
     this.#prefix = prefix;
-    this.depth = parent !== undefined ? parent.depth + 1 : (prefix?.length ?? 0) + 1;
-    this.#stepIds = undefined;
-    this.#ids = undefined;
+    this.#audiences = facts === undefined ? undefined : facts.audiences.length === 0 ? noAudiences : facts.audiences;
+    this.#marks = facts?.marks;
+    this.#audience = step?.audience ?? null;
+    this.#generation = step !== undefined && step.audience !== null ? step.generation : undefined;
+    this.#ownId = undefined;
+    this.#prefixIds = undefined;
     this.#step = undefined;
   }
 
-  /** The verification of a whole chain whose every tag is `tags` (first to last). */
-  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], facts: ChainFacts): Verification {
-    return new Verification(authority, undefined, tags.length > 1 ? tags.slice(0, -1) : undefined, tags[tags.length - 1]!, facts);
+  /**
+   * The verification of a whole chain whose every tag is `tags` (first to last) and whose token is `token`
+   * (ending in the last tag). `take` gives the buffer the earlier tags are kept in.
+   */
+  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], token: Uint8Array, facts: ChainFacts, take?: (length: number) => Uint8Array): Verification {
+    let prefix: Uint8Array | undefined;
+    if (tags.length > 1) {
+      prefix = take?.(32 * (tags.length - 1)) ?? new Uint8Array(32 * (tags.length - 1));
+      for (let i = 0; i < tags.length - 1; i++) prefix.set(tags[i]!, 32 * i);
+    }
+    return new Verification(authority, undefined, token, tags.length, facts.expiresAt, prefix, facts, undefined);
   }
 
   /**
-   * The verification of this chain one `block` longer, whose last tag is `tag`: the block's expiry and
+   * The verification of this chain one `block` longer, whose token is `token`: the block's expiry and
    * audience (with its generation, when the server bound it) tighten this one's, nothing else changes.
    */
-  extend(tag: Uint8Array, block: Block): Verification {
-    const audience = block.audience;
-    const generation = block.generation;
-    return new Verification(this.authority, this, undefined, tag, {
-      expiresAt: minExpiry(this.expiresAt, block.expiresAt),
-      audiences: audience === null ? this.audiences : appendOne(this.audiences, audience),
-      ancestors: this.ancestors,
-      bearer: this.bearer,
-      marks: generation !== undefined && audience !== null ? appendOne(this.marks ?? [], [audience, generation] as const) : this.marks,
-    });
+  extend(token: Uint8Array, block: Block): Verification {
+    return new Verification(this.authority, this, token, this.depth + 1, minExpiry(this.expiresAt, block.expiresAt), undefined, undefined, block);
+  }
+
+  /** The chain's last tag (a view of its token). */
+  get lastTag(): Uint8Array {
+    return this.#token.subarray(this.#token.length - 32);
   }
 
   /** Every chain tag, first (minted) to last; revocation ids derive from them. */
   get tags(): readonly Uint8Array[] {
-    const head = this.parent !== undefined ? this.parent.tags : (this.#prefix ?? []);
-    return appendOne(head, this.lastTag);
+    const head: Uint8Array[] = this.parent !== undefined ? [...this.parent.tags] : [];
+    const prefix = this.#prefix;
+    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) head.push(prefix.subarray(i, i + 32));
+    head.push(this.lastTag);
+    return head;
   }
 
-  /** This chain's own revocation id (its last step's): what revoking exactly this capability adds. */
+  /** Every audience in the chain, first to last; the caller must match all of them. */
+  get audiences(): readonly string[] {
+    if (this.parent === undefined) return this.#audiences!;
+    const head = this.parent.audiences;
+    return this.#audience === null ? head : [...head, this.#audience];
+  }
+
+  /** Every (audience, generation) a block carries (SPEC section 3.9): stale once the audience's generation is higher. */
+  get marks(): readonly GenerationMark[] | undefined {
+    if (this.parent === undefined) return this.#marks;
+    const head = this.parent.marks;
+    return this.#generation === undefined ? head : [...(head ?? []), [this.#audience!, this.#generation] as const];
+  }
+
+  /** True when some step names an audience (the capability is bound to someone). */
+  isBound(): boolean {
+    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
+      if (v.parent === undefined ? v.#audiences!.length > 0 : v.#audience !== null) return true;
+    }
+    return false;
+  }
+
+  /** True when every audience in the chain is `user` (so also when there is none). */
+  boundOnlyTo(user: string | null | undefined): boolean {
+    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
+      if (v.parent === undefined) return v.#audiences!.every((a) => a === user);
+      if (v.#audience !== null && v.#audience !== user) return false;
+    }
+    return true;
+  }
+
+  /** True when some step was bound to `user` with its generation (revokeUser reaches it with no record of its id). */
+  markedFor(user: string): boolean {
+    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
+      if (v.parent === undefined) return v.#marks !== undefined && v.#marks.some(([a]) => a === user);
+      if (v.#generation !== undefined && v.#audience === user) return true;
+    }
+    return false;
+  }
+
+  /** True when a step's generation is below its audience's current one (revokeUser since it was bound). */
+  isStale(): boolean {
+    const a = this.authority;
+    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
+      if (v.parent === undefined) return v.#marks !== undefined && v.#marks.some(([audience, generation]) => generation < a.generationOf(audience));
+      if (v.#generation !== undefined && v.#generation < a.generationOf(v.#audience!)) return true;
+    }
+    return false;
+  }
+
+  /** This chain's own revocation id (its last step's): what revoking exactly this capability adds. Computed once. */
   get ownId(): string {
-    return this.stepIds[this.depth - 1]!;
+    return (this.#ownId ??= revocationId(this.lastTag, this.authority.crypto));
   }
 
-  /** The revocation ids of every chain step, first to last, computed once (a parent's are shared). */
+  /**
+   * The first revocation id of this chain, in the order of {@link ids} (every step's, minted first, then the
+   * ancestors), for which `revoked` is true.
+   */
+  findId(revoked: (id: string) => boolean): string | undefined {
+    return this.#findStep(revoked) ?? this.ancestors?.find(revoked);
+  }
+
+  #findStep(revoked: (id: string) => boolean): string | undefined {
+    const head = this.parent !== undefined ? this.parent.#findStep(revoked) : this.#prefix !== undefined ? this.#prefixIdList().find(revoked) : undefined;
+    return head ?? (revoked(this.ownId) ? this.ownId : undefined);
+  }
+
+  #prefixIdList(): readonly string[] {
+    if (this.#prefixIds !== undefined) return this.#prefixIds;
+    const prefix = this.#prefix!;
+    const ids: string[] = [];
+    for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), this.authority.crypto));
+    return (this.#prefixIds = ids);
+  }
+
+  /** The revocation ids of every chain step, first to last. */
   get stepIds(): readonly string[] {
-    if (this.#stepIds !== undefined) return this.#stepIds;
-    const crypto = this.authority.crypto;
-    const own = revocationId(this.lastTag, crypto);
-    const head = this.parent !== undefined ? this.parent.stepIds : (this.#prefix ?? []).map((tag) => revocationId(tag, crypto));
-    return (this.#stepIds = appendOne(head, own));
+    const head = this.parent !== undefined ? [...this.parent.stepIds] : [];
+    if (this.#prefix !== undefined) head.push(...this.#prefixIdList());
+    head.push(this.ownId);
+    return head;
   }
 
-  /** The revocation ids of every chain step, then the ancestors block 0 names; computed once. */
+  /** The revocation ids of every chain step, then the ancestors block 0 names. */
   get ids(): readonly string[] {
-    if (this.#ids !== undefined) return this.#ids;
     const own = this.stepIds;
-    return (this.#ids = this.ancestors === undefined ? own : [...own, ...this.ancestors]);
+    return this.ancestors === undefined ? own : [...own, ...this.ancestors];
   }
 
   /** HMAC under this chain's last tag, its key state computed once: the one step of every token narrowed from it. */
   step(): KeyedHmac {
-    return (this.#step ??= this.authority.crypto.keyedHmac?.(this.lastTag) ?? keyedFallback(this.authority.crypto, this.lastTag));
+    return (this.#step ??= keyedHmac(this.authority.crypto, this.lastTag));
   }
-}
-
-function keyedFallback(crypto: CryptoProvider, key: Uint8Array): KeyedHmac {
-  const copy = new Uint8Array(key);
-  return (message) => crypto.hmacSha256(copy, message);
-}
-
-/** A new list of `head` then `item` (frozen lists make `concat` and spreads slow). */
-function appendOne<T>(head: readonly T[], item: T): T[] {
-  const out = new Array<T>(head.length + 1);
-  for (let i = 0; i < head.length; i++) out[i] = head[i]!;
-  out[head.length] = item;
-  return out;
 }
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -215,8 +289,8 @@ export function ancestorIds(raw: readonly Uint8Array[] | undefined): readonly st
 export function assertStillValid(v: Verification): void {
   const a = v.authority;
   if (v.expiresAt !== null && a.now() > v.expiresAt + a.clockToleranceMs) throw fail('ERR_CAPABILITY_EXPIRED');
-  if (a.hasRevocations() && a.isRevoked(v.ids)) throw fail('ERR_CAPABILITY_REVOKED');
-  if (v.marks !== undefined && a.isStale(v.marks)) throw fail('ERR_CAPABILITY_REVOKED');
+  if (a.hasRevocations() && v.findId((id) => a.isRevokedId(id)) !== undefined) throw fail('ERR_CAPABILITY_REVOKED');
+  if (v.isStale()) throw fail('ERR_CAPABILITY_REVOKED');
 }
 
 /** @internal The generation marks of a chain's blocks, or undefined if none carries one. */
