@@ -122,6 +122,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     return this.revocations.size > 0;
   }
 
+  /** True if any mark's generation is below its audience's current one (the audience was revoked since). */
   isStale(marks: readonly GenerationMark[]): boolean {
     return marks.some(([audience, generation]) => generation < this.revocations.generation(audience));
   }

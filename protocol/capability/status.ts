@@ -38,14 +38,35 @@ export interface ChainFacts {
 
 const noAudiences: readonly string[] = Object.freeze([]);
 
+/** What the root of a verification chain (one made from a whole chain) records beside its token. */
+class RootFacts {
+  /** The tags before the last, 32 bytes each, first (minted) to last, in one buffer. */
+  readonly prefix: Uint8Array | undefined;
+  readonly audiences: readonly string[];
+  readonly marks: readonly GenerationMark[] | undefined;
+  readonly ancestors: readonly string[] | undefined;
+  readonly bearer: boolean | undefined;
+  /** The revocation ids of {@link prefix}, computed once. */
+  prefixIds: readonly string[] | undefined = undefined;
+
+  constructor(prefix: Uint8Array | undefined, facts: ChainFacts) {
+    this.prefix = prefix;
+    this.audiences = facts.audiences.length === 0 ? noAudiences : facts.audiences;
+    this.marks = facts.marks;
+    this.ancestors = facts.ancestors;
+    this.bearer = facts.bearer;
+  }
+}
+
 /**
  * How a capability was checked by the server that holds it. Internal to capsync.
  *
- * One object per verified chain, of one shape. A chain one step longer than a verified one (a capability
- * narrowed from it, or the bound child sent in its place) links to its parent's verification and records
- * only its own step (its expiry, audience and generation; its revocation id once asked): the parent's part
- * is shared by every capability narrowed from it (SPEC section 3.2: tag_n = HMAC(tag_(n-1), block_n)).
- * Lists (tags, ids, audiences, marks) are walked, or built when asked for, not kept per capability.
+ * One object per verified chain, of one shape and eight fields. A chain one step longer than a verified
+ * one (a capability narrowed from it, or the bound child sent in its place) links to its parent's
+ * verification and records only its own step (its expiry, audience and generation; its revocation id once
+ * asked): the parent's part is shared by every capability narrowed from it (SPEC section 3.2:
+ * tag_n = HMAC(tag_(n-1), block_n)). Lists (tags, ids, audiences, marks) are walked, or built when asked
+ * for, not kept per capability.
  */
 export class Verification {
   readonly authority: VerificationAuthority;
@@ -53,55 +74,22 @@ export class Verification {
   readonly parent: Verification | undefined;
   /** The chain's token (its last 32 bytes are the last tag): the capability's own bytes, not a copy. */
   readonly #token: Uint8Array;
-  /** The chain's length in blocks (its tag count). */
-  readonly depth: number;
   readonly expiresAt: number | null;
-  /**
-   * The revocation ids named in block 0 of a delegated capability: those of the capability it was re-minted
-   * from and of that one's ancestors. Revoking any of them revokes this capability too.
-   */
-  readonly ancestors: readonly string[] | undefined;
-  /**
-   * Minted or delegated with `bearer: true` (or narrowed from one by server code): sent as it is, never
-   * bound to the recipient. Known only to the process that minted it.
-   */
-  readonly bearer: boolean | undefined;
-  /** Without a parent: the tags before the last, 32 bytes each, first (minted) to last, in one buffer. */
-  readonly #prefix: Uint8Array | undefined;
-  /** Without a parent: every audience and generation mark of the chain. With one: undefined. */
-  readonly #audiences: readonly string[] | undefined;
-  readonly #marks: readonly GenerationMark[] | undefined;
-  /** With a parent: the last step's audience, and its generation when the server bound it (SPEC section 3.9). */
-  readonly #audience: string | null;
+  /** Without a parent: the whole chain's facts. With one: the last step's audience. */
+  readonly #own: RootFacts | string | null;
+  /** With a parent: the last step's generation, when the server bound it (SPEC section 3.9). */
   readonly #generation: number | undefined;
   #ownId: string | undefined;
-  #prefixIds: readonly string[] | undefined;
   #step: KeyedHmac | undefined;
 
-  private constructor(
-    authority: VerificationAuthority,
-    parent: Verification | undefined,
-    token: Uint8Array,
-    depth: number,
-    expiresAt: number | null,
-    prefix: Uint8Array | undefined,
-    facts: ChainFacts | undefined,
-    step: Block | undefined,
-  ) {
+  private constructor(authority: VerificationAuthority, parent: Verification | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined) {
     this.authority = authority;
     this.parent = parent;
     this.#token = token;
-    this.depth = depth;
     this.expiresAt = expiresAt;
-    this.ancestors = parent !== undefined ? parent.ancestors : facts!.ancestors;
-    this.bearer = parent !== undefined ? parent.bearer : facts!.bearer;
-    this.#prefix = prefix;
-    this.#audiences = facts === undefined ? undefined : facts.audiences.length === 0 ? noAudiences : facts.audiences;
-    this.#marks = facts?.marks;
-    this.#audience = step?.audience ?? null;
-    this.#generation = step !== undefined && step.audience !== null ? step.generation : undefined;
+    this.#own = own;
+    this.#generation = generation;
     this.#ownId = undefined;
-    this.#prefixIds = undefined;
     this.#step = undefined;
   }
 
@@ -115,7 +103,7 @@ export class Verification {
       prefix = take?.(32 * (tags.length - 1)) ?? new Uint8Array(32 * (tags.length - 1));
       for (let i = 0; i < tags.length - 1; i++) prefix.set(tags[i]!, 32 * i);
     }
-    return new Verification(authority, undefined, token, tags.length, facts.expiresAt, prefix, facts, undefined);
+    return new Verification(authority, undefined, token, facts.expiresAt, new RootFacts(prefix, facts), undefined);
   }
 
   /**
@@ -123,7 +111,40 @@ export class Verification {
    * audience (with its generation, when the server bound it) tighten this one's, nothing else changes.
    */
   extend(token: Uint8Array, block: Block): Verification {
-    return new Verification(this.authority, this, token, this.depth + 1, minExpiry(this.expiresAt, block.expiresAt), undefined, undefined, block);
+    const generation = block.audience !== null ? block.generation : undefined;
+    return new Verification(this.authority, this, token, minExpiry(this.expiresAt, block.expiresAt), block.audience, generation);
+  }
+
+  /** The facts of the chain this one descends from by steps (its own, without a parent). */
+  get #root(): RootFacts {
+    let v: Verification = this;
+    while (v.parent !== undefined) v = v.parent;
+    return v.#own as RootFacts;
+  }
+
+  /** The chain's length in blocks (its tag count). */
+  get depth(): number {
+    let depth = 0;
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) depth++;
+    const prefix = (v.#own as RootFacts).prefix;
+    return depth + 1 + (prefix === undefined ? 0 : prefix.length / 32);
+  }
+
+  /**
+   * The revocation ids named in block 0 of a delegated capability: those of the capability it was re-minted
+   * from and of that one's ancestors. Revoking any of them revokes this capability too.
+   */
+  get ancestors(): readonly string[] | undefined {
+    return this.#root.ancestors;
+  }
+
+  /**
+   * Minted or delegated with `bearer: true` (or narrowed from one by server code): sent as it is, never
+   * bound to the recipient. Known only to the process that minted it.
+   */
+  get bearer(): boolean | undefined {
+    return this.#root.bearer;
   }
 
   /** The chain's last tag (a view of its token). */
@@ -134,7 +155,7 @@ export class Verification {
   /** Every chain tag, first (minted) to last; revocation ids derive from them. */
   get tags(): readonly Uint8Array[] {
     const head: Uint8Array[] = this.parent !== undefined ? [...this.parent.tags] : [];
-    const prefix = this.#prefix;
+    const prefix = this.parent === undefined ? (this.#own as RootFacts).prefix : undefined;
     if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) head.push(prefix.subarray(i, i + 32));
     head.push(this.lastTag);
     return head;
@@ -142,52 +163,47 @@ export class Verification {
 
   /** Every audience in the chain, first to last; the caller must match all of them. */
   get audiences(): readonly string[] {
-    if (this.parent === undefined) return this.#audiences!;
+    if (this.parent === undefined) return (this.#own as RootFacts).audiences;
     const head = this.parent.audiences;
-    return this.#audience === null ? head : [...head, this.#audience];
+    return this.#own === null ? head : [...head, this.#own as string];
   }
 
   /** Every (audience, generation) a block carries (SPEC section 3.9): stale once the audience's generation is higher. */
   get marks(): readonly GenerationMark[] | undefined {
-    if (this.parent === undefined) return this.#marks;
+    if (this.parent === undefined) return (this.#own as RootFacts).marks;
     const head = this.parent.marks;
-    return this.#generation === undefined ? head : [...(head ?? []), [this.#audience!, this.#generation] as const];
+    return this.#generation === undefined ? head : [...(head ?? []), [this.#own as string, this.#generation] as const];
   }
 
   /** True when some step names an audience (the capability is bound to someone). */
   isBound(): boolean {
-    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
-      if (v.parent === undefined ? v.#audiences!.length > 0 : v.#audience !== null) return true;
-    }
-    return false;
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#own !== null) return true;
+    return (v.#own as RootFacts).audiences.length > 0;
   }
 
   /** True when every audience in the chain is `user` (so also when there is none). */
   boundOnlyTo(user: string | null | undefined): boolean {
-    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
-      if (v.parent === undefined) return v.#audiences!.every((a) => a === user);
-      if (v.#audience !== null && v.#audience !== user) return false;
-    }
-    return true;
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#own !== null && v.#own !== user) return false;
+    return (v.#own as RootFacts).audiences.every((a) => a === user);
   }
 
   /** True when some step was bound to `user` with its generation (revokeUser reaches it with no record of its id). */
   markedFor(user: string): boolean {
-    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
-      if (v.parent === undefined) return v.#marks !== undefined && v.#marks.some(([a]) => a === user);
-      if (v.#generation !== undefined && v.#audience === user) return true;
-    }
-    return false;
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#generation !== undefined && v.#own === user) return true;
+    const marks = (v.#own as RootFacts).marks;
+    return marks !== undefined && marks.some(([a]) => a === user);
   }
 
   /** True when a step's generation is below its audience's current one (revokeUser since it was bound). */
   isStale(): boolean {
     const a = this.authority;
-    for (let v: Verification | undefined = this; v !== undefined; v = v.parent) {
-      if (v.parent === undefined) return v.#marks !== undefined && v.#marks.some(([audience, generation]) => generation < a.generationOf(audience));
-      if (v.#generation !== undefined && v.#generation < a.generationOf(v.#audience!)) return true;
-    }
-    return false;
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
+    const marks = (v.#own as RootFacts).marks;
+    return marks !== undefined && marks.some(([audience, generation]) => generation < a.generationOf(audience));
   }
 
   /** This chain's own revocation id (its last step's): what revoking exactly this capability adds. Computed once. */
@@ -204,22 +220,23 @@ export class Verification {
   }
 
   #findStep(revoked: (id: string) => boolean): string | undefined {
-    const head = this.parent !== undefined ? this.parent.#findStep(revoked) : this.#prefix !== undefined ? this.#prefixIdList().find(revoked) : undefined;
+    const head = this.parent !== undefined ? this.parent.#findStep(revoked) : this.#prefixIds().find(revoked);
     return head ?? (revoked(this.ownId) ? this.ownId : undefined);
   }
 
-  #prefixIdList(): readonly string[] {
-    if (this.#prefixIds !== undefined) return this.#prefixIds;
-    const prefix = this.#prefix!;
+  /** Without a parent: the revocation ids of the tags before the last, computed once. */
+  #prefixIds(): readonly string[] {
+    const facts = this.#own as RootFacts;
+    if (facts.prefixIds !== undefined) return facts.prefixIds;
+    const prefix = facts.prefix;
     const ids: string[] = [];
-    for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), this.authority.crypto));
-    return (this.#prefixIds = ids);
+    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), this.authority.crypto));
+    return (facts.prefixIds = ids);
   }
 
   /** The revocation ids of every chain step, first to last. */
   get stepIds(): readonly string[] {
-    const head = this.parent !== undefined ? [...this.parent.stepIds] : [];
-    if (this.#prefix !== undefined) head.push(...this.#prefixIdList());
+    const head = this.parent !== undefined ? [...this.parent.stepIds] : [...this.#prefixIds()];
     head.push(this.ownId);
     return head;
   }
@@ -227,7 +244,8 @@ export class Verification {
   /** The revocation ids of every chain step, then the ancestors block 0 names. */
   get ids(): readonly string[] {
     const own = this.stepIds;
-    return this.ancestors === undefined ? own : [...own, ...this.ancestors];
+    const ancestors = this.ancestors;
+    return ancestors === undefined ? own : [...own, ...ancestors];
   }
 
   /** HMAC under this chain's last tag, its key state computed once: the one step of every token narrowed from it. */
