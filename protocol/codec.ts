@@ -93,7 +93,7 @@ class Run implements ExtensionRun {
       const bindTo = this.context.bindTo;
       const sent = bindTo === undefined ? cap : verifier.boundFor(cap, bindTo);
       this.capabilities.push(sent);
-      return verifier.sign(sent);
+      return verifier.signedToken(sent);
     }
     this.capabilities.push(cap);
     const handle = this.context.outboundHandles?.handleFor(cap);

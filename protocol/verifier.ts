@@ -1,9 +1,11 @@
 import { base64url } from 'jose';
 import { BoundChildren } from './capability/bound-children.js';
-import { Capability, pendingCapability, type BindingRestrictions, type Restrictions } from './capability/capability.js';
-import { chainOf, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
+import { Capability, pendingCapability, tokenBytes, type BindingRestrictions, type Restrictions } from './capability/capability.js';
+import { chainOf, chainToken, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
 import { Verification, ancestorIds, assertStillValid, marksOf, setStatus, statusOf, type GenerationMark, type VerificationAuthority } from './capability/status.js';
-import { decodeToken, type Block, type TokenParts } from './capability/token.js';
+import { decodeToken, type Block } from './capability/token.js';
+import { TokenChain } from './capability/token-chain.js';
+import { ByteArena } from './capability/byte-arena.js';
 import { readTokenLayout } from './capability/token-fast.js';
 import { VerifiedCache } from './capability/verified-cache.js';
 import { rejected, verifyCold, verifyStep, type ChainContext } from './capability/verify-chain.js';
@@ -74,7 +76,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   readonly now: () => number;
   readonly crypto: CryptoProvider;
   /** The provider and limits every capability this verifier mints or verifies narrows with. */
-  readonly #suite: ChainSuite;
+  readonly #suite: ChainSuite & { readonly arena: ByteArena };
   readonly #random: (length: number) => Uint8Array;
   /** Verified and signed capabilities, one entry each: by their token, and as the parent of a token one step longer. */
   readonly #cache: VerifiedCache | undefined;
@@ -92,7 +94,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.clockToleranceMs = options.clockToleranceMs ?? 0;
     this.now = options.now ?? Date.now;
     this.crypto = options.crypto ?? nobleCrypto;
-    this.#suite = Object.freeze({ crypto: this.crypto, limits: this.limits });
+    this.#suite = Object.freeze({ crypto: this.crypto, limits: this.limits, arena: new ByteArena() });
     this.#random = options.random ?? randomNonce;
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new VerifiedCache(size) : undefined;
@@ -105,11 +107,22 @@ export class CapabilityVerifier implements VerificationAuthority {
     return ids.some((id) => this.revocations.has(id));
   }
 
+  /** True when this revocation id is revoked. */
+  isRevokedId(id: string): boolean {
+    return this.revocations.has(id);
+  }
+
+  /** The revocation generation of `audience` now (SPEC section 3.9). */
+  generationOf(audience: string): number {
+    return this.revocations.generation(audience);
+  }
+
   /** True when the revocation set holds anything at all (a fast path for the common case). */
   hasRevocations(): boolean {
     return this.revocations.size > 0;
   }
 
+  /** True if any mark's generation is below its audience's current one (the audience was revoked since). */
   isStale(marks: readonly GenerationMark[]): boolean {
     return marks.some(([audience, generation]) => generation < this.revocations.generation(audience));
   }
@@ -136,12 +149,19 @@ export class CapabilityVerifier implements VerificationAuthority {
     return cap.toToken();
   }
 
+  /** @internal {@link sign} for capsync's encoder: the token as kept (a slice of a shared buffer), written straight into a frame. */
+  signedToken(cap: Capability): Uint8Array {
+    if (cap[chainOf] === undefined) this.#signPending(cap, false);
+    return tokenBytes(cap);
+  }
+
   #signPending(cap: Capability, bearer: boolean): void {
     const key = this.keyring.current;
     const { chain, tags } = signChain(cap.blocks, key.kid, this.#root(key), this.#suite, this.#random);
     cap[chainOf] = chain;
     const facts = { ...restrictionsOf(cap.blocks), ancestors: ancestorIds(cap.blocks[0]!.ancestors), bearer: bearer ? true : undefined, marks: marksOf(cap.blocks) };
-    setStatus(cap, Verification.ofChain(this, tags, facts));
+    const arena = this.#suite.arena;
+    setStatus(cap, Verification.ofChain(this, tags, chainToken(chain), facts, (n) => arena.take(n)));
   }
 
   /**
@@ -175,7 +195,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** False when `cap` is sent as it is: bearer, already bound, or not verified. */
   #bindable(cap: Capability): boolean {
     const status = statusOf(cap);
-    return !(status === undefined || status instanceof CapsyncError || status.bearer === true || status.audiences.length > 0);
+    return !(status === undefined || status instanceof CapsyncError || status.bearer === true || status.isBound());
   }
 
   /**
@@ -202,8 +222,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     try {
       // Audience first: someone who is not the holder learns nothing about the capability, not even whether
       // it was revoked or has expired (and a handle bound while misdirected answers the same code later).
-      const audiences = verification.audiences;
-      if (audiences.length > 0 && !audiences.every((a) => a === user)) throw fail('ERR_CAPABILITY_AUDIENCE');
+      if (!verification.boundOnlyTo(user)) throw fail('ERR_CAPABILITY_AUDIENCE');
       assertStillValid(verification);
     } catch (error) {
       return rejected(cap.scope as JsonValue[], cap.blocks as Block[], cap[chainOf], error as CapsyncError);
@@ -225,32 +244,27 @@ export class CapabilityVerifier implements VerificationAuthority {
 
   /**
    * Verifies token bytes the cache did not hold. The caller's buffer (a frame the transport may reuse) is
-   * read, never kept: the chain keeps a copy of each block and of the tag, not of the whole token (which
-   * {@link Capability.toToken} re-encodes if the capability is ever sent on). A token in the encoding capsync
-   * writes is read in place (no view made of its parts); any other goes through the generic decoder.
+   * read, never kept: the token is first copied, in the canonical encoding, into this verifier's arena, and
+   * the capability keeps that copy as its only bytes (its blocks and tag are ranges of it). A token in the
+   * encoding capsync writes is read in place; any other goes through the generic decoder first.
    */
   #verify(bytes: Uint8Array): Capability {
     const limits = this.limits;
+    const suite = this.#suite;
     const layout = bytes.length > limits.maxTokenBytes ? undefined : readTokenLayout(bytes, limits, this.keyring.current.kid);
-    if (layout === undefined) return this.#verifyParts(decodeToken(bytes, limits));
-    // What decodeToken checks beyond the layout, in its order.
-    const { kid, at } = layout;
-    const count = at.length / 2 - 1;
-    if (count === 0) throw fail('ERR_CAPABILITY_MALFORMED');
-    if (count - 1 > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
-    const tagStart = at[2 * count]!;
-    const parent = this.#known(this.#cache?.parentAt(bytes, kid, at));
-    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, copyOf(bytes, at[2 * count - 2]!, at[2 * count - 1]!), bytes, tagStart));
-    const blocks = new Array<Uint8Array>(count);
-    for (let i = 0; i < count; i++) blocks[i] = copyOf(bytes, at[2 * i]!, at[2 * i + 1]!);
-    return this.#remember(verifyCold(this.#context, kid, blocks, copyOf(bytes, tagStart, bytes.length)));
-  }
-
-  /** {@link #verify} of a token the generic decoder split (its parts may be views of the caller's buffer). */
-  #verifyParts(parts: TokenParts): Capability {
-    const parent = this.#known(this.#cache?.parentOf(parts));
-    if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, owned(parts.blocks[parts.blocks.length - 1]!), parts.tag, 0));
-    return this.#remember(verifyCold(this.#context, parts.kid, parts.blocks.map(owned), owned(parts.tag)));
+    let chain: TokenChain;
+    if (layout === undefined) {
+      const parts = decodeToken(bytes, limits);
+      chain = TokenChain.write(parts.kid, parts.blocks, parts.tag, suite, suite.arena);
+    } else {
+      // What decodeToken checks beyond the layout, in its order.
+      const count = layout.at.length / 2 - 1;
+      if (count === 0) throw fail('ERR_CAPABILITY_MALFORMED');
+      if (count - 1 > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
+      chain = TokenChain.copyOf(layout.kid, bytes, layout.at, suite, suite.arena);
+    }
+    const parent = this.#known(this.#cache?.parentOf(chain));
+    return this.#remember(parent !== undefined ? verifyStep(this.#context, parent, chain) : verifyCold(this.#context, chain));
   }
 
   /** A cached parent whose key is still in the ring (a key removed without {@link clearCache} verifies nothing). */
@@ -264,20 +278,3 @@ export class CapabilityVerifier implements VerificationAuthority {
     return cap;
   }
 }
-
-/**
- * A private copy of `bytes` from `start` to `end`, as a plain Uint8Array. Never `slice`: on a Node Buffer (a
- * frame) `slice` is a view of the same memory.
- */
-function copyOf(bytes: Uint8Array, start: number, end: number): Uint8Array {
-  const out = new Uint8Array(end - start);
-  if (out.length > 64) out.set(bytes.subarray(start, end));
-  else for (let i = 0; i < out.length; i++) out[i] = bytes[start + i]!;
-  return out;
-}
-
-/** A private copy of bytes read from the caller's buffer (64 bytes or fewer stay on the JS heap). */
-function owned(bytes: Uint8Array): Uint8Array {
-  return new Uint8Array(bytes);
-}
-

@@ -141,7 +141,7 @@ export class Holdings {
       if (!(error instanceof CapsyncError && error.code === 'ERR_REVOCATION_FEED_STALE')) return undefined;
     }
     // A capability bound to someone else is no cover for this connection, even if it passes through it.
-    if (status.audiences.some((a) => a !== userId)) return undefined;
+    if (!status.boundOnlyTo(userId)) return undefined;
     const key = status.ownId;
     if (this.#holdings.size >= this.#max) this.#releaseOldest();
     // Bounded per principal too, over all its connections: past it this connection releases its own oldest;
@@ -166,7 +166,7 @@ export class Holdings {
       holding.expiry = this.#deadlines.schedule(expiresAt + status.authority.clockToleranceMs + 1, () => this.#end(key, holding, 'expired', id));
     }
     // Bound to this principal with its generation: revokeUser reaches it without a record of its id.
-    const byGeneration = userId !== undefined && status.marks !== undefined && status.marks.some(([a]) => a === userId);
+    const byGeneration = userId !== undefined && status.markedFor(userId);
     return { id, expiresAt, byGeneration };
   }
 
@@ -180,14 +180,14 @@ export class Holdings {
       revocationId: v.ownId,
       revocationIds: v.ids,
       expiresAt: v.expiresAt,
-      bound: v.audiences.length > 0,
+      bound: v.isBound(),
     }));
   }
 
   /** Ends every holding that a revoked id covers. */
   revoked(ids: ReadonlySet<string>): void {
     for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
-      const hit = holding.verification.ids.find((id) => ids.has(id));
+      const hit = holding.verification.findId((id) => ids.has(id));
       if (hit !== undefined) this.#end(key, holding, 'revoked', key, hit);
     }
   }
@@ -196,8 +196,7 @@ export class Holdings {
   stale(): number {
     let ended = 0;
     for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
-      const v = holding.verification;
-      if (v.marks === undefined || !v.authority.isStale(v.marks)) continue;
+      if (!holding.verification.isStale()) continue;
       ended++;
       this.#end(key, holding, 'revoked', key);
     }
@@ -207,7 +206,7 @@ export class Holdings {
   /** The connection is now `principal`: holdings bound to anyone else stop being cover. */
   rebind(principal: string): void {
     for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
-      if (holding.verification.audiences.some((a) => a !== principal)) this.#release(key, holding);
+      if (!holding.verification.boundOnlyTo(principal)) this.#release(key, holding);
     }
   }
 

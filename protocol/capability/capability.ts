@@ -3,6 +3,8 @@ import { assertJsonValue, jsonEqual, type JsonValue } from '../json-value.js';
 import { defaultLimits, resolveLimits, type Limits } from '../limits.js';
 import { chainOf, chainToken, defaultSuite, extendChain, minExpiry, restrictionsOf, unsignedToken, type ChainSuite, type SignedChain } from './chain.js';
 import { revocationId, type Verification } from './status.js';
+import { isSlice } from './byte-arena.js';
+import { TokenChain } from './token-chain.js';
 import { blockOf, parseToken, type Block } from './token.js';
 
 /** Restrictions a capability (or a narrowing step) may add. They only ever tighten. */
@@ -102,8 +104,10 @@ export class Capability {
       return;
     }
     assertScope(scope, true, defaultLimits);
-    this.blocks = Object.freeze([makeBlock(scope, restrictions)]);
-    this.scope = deepFreeze(structuredCopy(scope));
+    const block = makeBlock(scope, restrictions);
+    this.blocks = Object.freeze([block]);
+    // One block: the scope is its segment (the same frozen copy), not a second copy.
+    this.scope = block.segment;
     this[chainOf] = undefined;
   }
 
@@ -163,14 +167,16 @@ export class Capability {
     const next = extendChain(chain, block);
     const child = fromParts(scope, blocks, next);
     if (status instanceof CapsyncError) child.#status = status; // narrowing never cures a rejected capability
-    else if (status !== undefined && next.tag.length > 0) child.#status = status.extend(next.tag, block);
+    // The child's verification keeps its token (a verifier's chain: the token alone); a plain chain, its tag.
+    else if (status !== undefined && next.tag.length > 0) child.#status = status.extend(next instanceof TokenChain ? next.token : next.tag, block);
     return child;
   }
 
   /** The token bytes carried in msgpack extension type 1. Unsigned capabilities travel with an empty tag. */
   toToken(): Uint8Array {
-    const chain = this[chainOf];
-    return chain === undefined ? unsignedToken(this.blocks) : chainToken(chain);
+    const bytes = tokenBytes(this);
+    // A verifier keeps tokens as slices of a shared buffer: what leaves capsync is a copy of its own.
+    return isSlice(bytes) ? new Uint8Array(bytes) : bytes;
   }
 
   /** A readable form for logs and debugging; never includes the tag. */
@@ -248,7 +254,8 @@ const noSegment: readonly JsonValue[] = Object.freeze([]);
 export function pendingCapability(scope: readonly JsonValue[], restrictions: BindingRestrictions, limits: Limits, ancestors?: readonly Uint8Array[]): Capability {
   assertScope(scope, true, limits);
   const named = ancestors === undefined || ancestors.length === 0 ? undefined : Object.freeze([...ancestors]);
-  return capabilityFromParts(structuredCopy(scope), [makeBlock(scope, restrictions, named)], undefined);
+  const block = makeBlock(scope, restrictions, named);
+  return capabilityFromParts(block.segment as JsonValue[], [block], undefined);
 }
 
 /** @internal Builds a capability from verified or decoded parts (used by the verifier and the client codec). */
@@ -266,6 +273,15 @@ export function capabilityFromStep(scope: JsonValue[], blocks: Block[], chain: S
   Object.freeze(blocks);
   deepFreeze(blocks[blocks.length - 1]);
   return fromParts(scope, blocks, chain);
+}
+
+/**
+ * @internal The token bytes of `cap` as kept (what capsync's encoders write into a frame): for a verifier's
+ * capability, a slice of a buffer shared with others, so never handed out ({@link Capability.toToken} copies).
+ */
+export function tokenBytes(cap: Capability): Uint8Array {
+  const chain = cap[chainOf];
+  return chain === undefined ? unsignedToken(cap.blocks) : chainToken(chain);
 }
 
 /** @internal Records how the server checked `cap` (a capability this process built). */

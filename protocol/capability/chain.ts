@@ -1,5 +1,7 @@
 import { nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
 import { defaultLimits, type Limits } from '../limits.js';
+import type { ByteArena } from './byte-arena.js';
+import { TokenChain } from './token-chain.js';
 import { NONCE_BYTES, TAG_BYTES, encodeBlock, encodeToken, type Block } from './token.js';
 
 /**
@@ -18,6 +20,8 @@ import { NONCE_BYTES, TAG_BYTES, encodeBlock, encodeToken, type Block } from './
 export interface ChainSuite {
   readonly crypto: CryptoProvider;
   readonly limits: Limits;
+  /** Where the chains' token bytes are cut from (a verifier's); absent: a buffer each. */
+  readonly arena?: ByteArena;
 }
 
 /** The suite of capabilities made by nobody in particular: `@noble/hashes` and {@link defaultLimits}. */
@@ -26,7 +30,10 @@ export const defaultSuite: ChainSuite = Object.freeze({ crypto: nobleCrypto, lim
 /** @internal Symbol under which a capability keeps its chain; not part of the public API. */
 export const chainOf = Symbol('capsync.chain');
 
-/** The signed form of a capability: what travels on the wire. Internal to capsync. */
+/**
+ * The signed form of a capability: what travels on the wire. Internal to capsync. A verifier's chains are
+ * {@link TokenChain}s (the token bytes alone, the rest viewed from them); a client's are plain objects.
+ */
 export interface SignedChain {
   readonly kid: string;
   readonly blockBytes: readonly Uint8Array[];
@@ -67,7 +74,8 @@ export function signChain(
 ): { chain: SignedChain; tags: Uint8Array[] } {
   const blockBytes = blocks.map((block) => encodeBlock(block, random(NONCE_BYTES)));
   const tags = walkChain(suite.crypto, root, blockBytes);
-  return { chain: { kid, blockBytes, tag: tags[tags.length - 1]!, suite }, tags };
+  const tag = tags[tags.length - 1]!;
+  return { chain: TokenChain.write(kid, blockBytes, tag, suite, suite.arena), tags };
 }
 
 /**
@@ -101,15 +109,22 @@ export function verifyLastStep(previous: KeyedHmac, lastBlock: Uint8Array, token
  */
 export function extendChain(chain: SignedChain, block: Block): SignedChain {
   const bytes = encodeBlock(block, randomNonce());
-  const blockBytes = [...chain.blockBytes, bytes];
   const suite = chain.suite;
+  if (chain instanceof TokenChain) {
+    // The new token is the old one's blocks, the new block and the new tag: written once, nothing else kept.
+    return chain.extend(bytes, chain.signed ? link((suite ?? defaultSuite).crypto, chain.tag, bytes) : new Uint8Array(0), suite?.arena);
+  }
+  const blockBytes = [...chain.blockBytes, bytes];
   if (chain.tag.length === 0) return { kid: chain.kid, blockBytes, tag: chain.tag, suite };
   return { kid: chain.kid, blockBytes, tag: link((suite ?? defaultSuite).crypto, chain.tag, bytes), suite };
 }
 
-/** The token bytes of a signed or received chain, encoded once. */
+/**
+ * The token bytes of a signed or received chain, encoded once. A verifier's chain is its token; those bytes
+ * may be a slice of a shared buffer ({@link ByteArena}), for capsync's encoders only.
+ */
 export function chainToken(chain: SignedChain): Uint8Array {
-  return (chain.token ??= encodeToken({ kid: chain.kid, blocks: chain.blockBytes, tag: chain.tag }));
+  return chain instanceof TokenChain ? chain.token : (chain.token ??= encodeToken({ kid: chain.kid, blocks: chain.blockBytes, tag: chain.tag }));
 }
 
 /** The token of a capability made by local code and never signed: kid "", no nonces, an empty tag. */

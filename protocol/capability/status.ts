@@ -1,4 +1,4 @@
-import { nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
+import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
 import { fail } from '../errors.js';
 import { minExpiry } from './chain.js';
 import type { Block } from './token.js';
@@ -16,10 +16,11 @@ export type GenerationMark = readonly [audience: string, generation: number];
 
 /** What re-checks a verified capability at the moment of use (the verifier). Internal to capsync. */
 export interface VerificationAuthority {
-  isRevoked(ids: readonly string[]): boolean;
+  /** True when this revocation id (a chain step's, or an ancestor's) is revoked. */
+  isRevokedId(id: string): boolean;
   hasRevocations(): boolean;
-  /** True if any mark's generation is below its audience's current one (the audience was revoked since). */
-  isStale(marks: readonly GenerationMark[]): boolean;
+  /** The revocation generation of `audience` now (SPEC section 3.9): a mark below it is stale. */
+  generationOf(audience: string): number;
   now(): number;
   readonly clockToleranceMs: number;
   /** The provider the chain was checked with; revocation ids are computed with it too. */
@@ -37,129 +38,220 @@ export interface ChainFacts {
 
 const noAudiences: readonly string[] = Object.freeze([]);
 
+/** What the root of a verification chain (one made from a whole chain) records beside its token. */
+class RootFacts {
+  /** The tags before the last, 32 bytes each, first (minted) to last, in one buffer. */
+  readonly prefix: Uint8Array | undefined;
+  readonly audiences: readonly string[];
+  readonly marks: readonly GenerationMark[] | undefined;
+  readonly ancestors: readonly string[] | undefined;
+  readonly bearer: boolean | undefined;
+  /** The revocation ids of {@link prefix}, computed once. */
+  prefixIds: readonly string[] | undefined = undefined;
+
+  constructor(prefix: Uint8Array | undefined, facts: ChainFacts) {
+    this.prefix = prefix;
+    this.audiences = facts.audiences.length === 0 ? noAudiences : facts.audiences;
+    this.marks = facts.marks;
+    this.ancestors = facts.ancestors;
+    this.bearer = facts.bearer;
+  }
+}
+
 /**
  * How a capability was checked by the server that holds it. Internal to capsync.
  *
- * One object per verified chain, of one shape. A chain one step longer than a verified one (a capability
- * narrowed from it, or the bound child sent in its place) links to its parent's verification instead of
- * copying its tags and lists: the parent's part is shared by every capability narrowed from it, and the
- * child keeps only its own step (SPEC section 3.2: tag_n = HMAC(tag_(n-1), block_n)).
+ * One object per verified chain, of one shape and eight fields. A chain one step longer than a verified
+ * one (a capability narrowed from it, or the bound child sent in its place) links to its parent's
+ * verification and records only its own step (its expiry, audience and generation; its revocation id once
+ * asked): the parent's part is shared by every capability narrowed from it (SPEC section 3.2:
+ * tag_n = HMAC(tag_(n-1), block_n)). Lists (tags, ids, audiences, marks) are walked, or built when asked
+ * for, not kept per capability.
  */
 export class Verification {
   readonly authority: VerificationAuthority;
   /** The verification of the chain this one extends by its last step, when it was made that way. */
   readonly parent: Verification | undefined;
-  /** The chain's last tag (this step's). */
-  readonly lastTag: Uint8Array;
+  /** The chain's token (its last 32 bytes are the last tag): the capability's own bytes, not a copy. */
+  readonly #token: Uint8Array;
   readonly expiresAt: number | null;
-  readonly audiences: readonly string[];
+  /** Without a parent: the whole chain's facts. With one: the last step's audience. */
+  readonly #own: RootFacts | string | null;
+  /** With a parent: the last step's generation, when the server bound it (SPEC section 3.9). */
+  readonly #generation: number | undefined;
+  #ownId: string | undefined;
+  #step: KeyedHmac | undefined;
+
+  private constructor(authority: VerificationAuthority, parent: Verification | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined) {
+    this.authority = authority;
+    this.parent = parent;
+    this.#token = token;
+    this.expiresAt = expiresAt;
+    this.#own = own;
+    this.#generation = generation;
+    this.#ownId = undefined;
+    this.#step = undefined;
+  }
+
+  /**
+   * The verification of a whole chain whose every tag is `tags` (first to last) and whose token is `token`
+   * (ending in the last tag). `take` gives the buffer the earlier tags are kept in.
+   */
+  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], token: Uint8Array, facts: ChainFacts, take?: (length: number) => Uint8Array): Verification {
+    let prefix: Uint8Array | undefined;
+    if (tags.length > 1) {
+      prefix = take?.(32 * (tags.length - 1)) ?? new Uint8Array(32 * (tags.length - 1));
+      for (let i = 0; i < tags.length - 1; i++) prefix.set(tags[i]!, 32 * i);
+    }
+    return new Verification(authority, undefined, token, facts.expiresAt, new RootFacts(prefix, facts), undefined);
+  }
+
+  /**
+   * The verification of this chain one `block` longer, whose token is `token`: the block's expiry and
+   * audience (with its generation, when the server bound it) tighten this one's, nothing else changes.
+   */
+  extend(token: Uint8Array, block: Block): Verification {
+    const generation = block.audience !== null ? block.generation : undefined;
+    return new Verification(this.authority, this, token, minExpiry(this.expiresAt, block.expiresAt), block.audience, generation);
+  }
+
+  /** The facts of the chain this one descends from by steps (its own, without a parent). */
+  get #root(): RootFacts {
+    let v: Verification = this;
+    while (v.parent !== undefined) v = v.parent;
+    return v.#own as RootFacts;
+  }
+
+  /** The chain's length in blocks (its tag count). */
+  get depth(): number {
+    let depth = 0;
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) depth++;
+    const prefix = (v.#own as RootFacts).prefix;
+    return depth + 1 + (prefix === undefined ? 0 : prefix.length / 32);
+  }
+
   /**
    * The revocation ids named in block 0 of a delegated capability: those of the capability it was re-minted
    * from and of that one's ancestors. Revoking any of them revokes this capability too.
    */
-  readonly ancestors: readonly string[] | undefined;
+  get ancestors(): readonly string[] | undefined {
+    return this.#root.ancestors;
+  }
+
   /**
    * Minted or delegated with `bearer: true` (or narrowed from one by server code): sent as it is, never
    * bound to the recipient. Known only to the process that minted it.
    */
-  readonly bearer: boolean | undefined;
-  /** Every (audience, generation) a block carries (SPEC section 3.9): stale once the audience's generation is higher. */
-  readonly marks: readonly GenerationMark[] | undefined;
-  /** Without a parent: the tags before {@link lastTag}, first (minted) to last. */
-  readonly #prefix: readonly Uint8Array[] | undefined;
-  /** The chain's length in blocks (its tag count). */
-  readonly depth: number;
-  #stepIds: readonly string[] | undefined;
-  #ids: readonly string[] | undefined;
-  #step: KeyedHmac | undefined;
-
-  private constructor(
-    authority: VerificationAuthority,
-    parent: Verification | undefined,
-    prefix: readonly Uint8Array[] | undefined,
-    lastTag: Uint8Array,
-    facts: ChainFacts,
-  ) {
-    this.authority = authority;
-    this.parent = parent;
-    this.lastTag = lastTag;
-    this.expiresAt = facts.expiresAt;
-    this.audiences = facts.audiences.length === 0 ? noAudiences : facts.audiences;
-    this.ancestors = facts.ancestors;
-    this.bearer = facts.bearer;
-    this.marks = facts.marks;
-    this.#prefix = prefix;
-    this.depth = parent !== undefined ? parent.depth + 1 : (prefix?.length ?? 0) + 1;
-    this.#stepIds = undefined;
-    this.#ids = undefined;
-    this.#step = undefined;
+  get bearer(): boolean | undefined {
+    return this.#root.bearer;
   }
 
-  /** The verification of a whole chain whose every tag is `tags` (first to last). */
-  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], facts: ChainFacts): Verification {
-    return new Verification(authority, undefined, tags.length > 1 ? tags.slice(0, -1) : undefined, tags[tags.length - 1]!, facts);
-  }
-
-  /**
-   * The verification of this chain one `block` longer, whose last tag is `tag`: the block's expiry and
-   * audience (with its generation, when the server bound it) tighten this one's, nothing else changes.
-   */
-  extend(tag: Uint8Array, block: Block): Verification {
-    const audience = block.audience;
-    const generation = block.generation;
-    return new Verification(this.authority, this, undefined, tag, {
-      expiresAt: minExpiry(this.expiresAt, block.expiresAt),
-      audiences: audience === null ? this.audiences : appendOne(this.audiences, audience),
-      ancestors: this.ancestors,
-      bearer: this.bearer,
-      marks: generation !== undefined && audience !== null ? appendOne(this.marks ?? [], [audience, generation] as const) : this.marks,
-    });
+  /** The chain's last tag (a view of its token). */
+  get lastTag(): Uint8Array {
+    return this.#token.subarray(this.#token.length - 32);
   }
 
   /** Every chain tag, first (minted) to last; revocation ids derive from them. */
   get tags(): readonly Uint8Array[] {
-    const head = this.parent !== undefined ? this.parent.tags : (this.#prefix ?? []);
-    return appendOne(head, this.lastTag);
+    const head: Uint8Array[] = this.parent !== undefined ? [...this.parent.tags] : [];
+    const prefix = this.parent === undefined ? (this.#own as RootFacts).prefix : undefined;
+    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) head.push(prefix.subarray(i, i + 32));
+    head.push(this.lastTag);
+    return head;
   }
 
-  /** This chain's own revocation id (its last step's): what revoking exactly this capability adds. */
+  /** Every audience in the chain, first to last; the caller must match all of them. */
+  get audiences(): readonly string[] {
+    if (this.parent === undefined) return (this.#own as RootFacts).audiences;
+    const head = this.parent.audiences;
+    return this.#own === null ? head : [...head, this.#own as string];
+  }
+
+  /** Every (audience, generation) a block carries (SPEC section 3.9): stale once the audience's generation is higher. */
+  get marks(): readonly GenerationMark[] | undefined {
+    if (this.parent === undefined) return (this.#own as RootFacts).marks;
+    const head = this.parent.marks;
+    return this.#generation === undefined ? head : [...(head ?? []), [this.#own as string, this.#generation] as const];
+  }
+
+  /** True when some step names an audience (the capability is bound to someone). */
+  isBound(): boolean {
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#own !== null) return true;
+    return (v.#own as RootFacts).audiences.length > 0;
+  }
+
+  /** True when every audience in the chain is `user` (so also when there is none). */
+  boundOnlyTo(user: string | null | undefined): boolean {
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#own !== null && v.#own !== user) return false;
+    return (v.#own as RootFacts).audiences.every((a) => a === user);
+  }
+
+  /** True when some step was bound to `user` with its generation (revokeUser reaches it with no record of its id). */
+  markedFor(user: string): boolean {
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#generation !== undefined && v.#own === user) return true;
+    const marks = (v.#own as RootFacts).marks;
+    return marks !== undefined && marks.some(([a]) => a === user);
+  }
+
+  /** True when a step's generation is below its audience's current one (revokeUser since it was bound). */
+  isStale(): boolean {
+    const a = this.authority;
+    let v: Verification = this;
+    for (; v.parent !== undefined; v = v.parent) if (v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
+    const marks = (v.#own as RootFacts).marks;
+    return marks !== undefined && marks.some(([audience, generation]) => generation < a.generationOf(audience));
+  }
+
+  /** This chain's own revocation id (its last step's): what revoking exactly this capability adds. Computed once. */
   get ownId(): string {
-    return this.stepIds[this.depth - 1]!;
+    return (this.#ownId ??= revocationId(this.lastTag, this.authority.crypto));
   }
 
-  /** The revocation ids of every chain step, first to last, computed once (a parent's are shared). */
+  /**
+   * The first revocation id of this chain, in the order of {@link ids} (every step's, minted first, then the
+   * ancestors), for which `revoked` is true.
+   */
+  findId(revoked: (id: string) => boolean): string | undefined {
+    return this.#findStep(revoked) ?? this.ancestors?.find(revoked);
+  }
+
+  #findStep(revoked: (id: string) => boolean): string | undefined {
+    const head = this.parent !== undefined ? this.parent.#findStep(revoked) : this.#prefixIds().find(revoked);
+    return head ?? (revoked(this.ownId) ? this.ownId : undefined);
+  }
+
+  /** Without a parent: the revocation ids of the tags before the last, computed once. */
+  #prefixIds(): readonly string[] {
+    const facts = this.#own as RootFacts;
+    if (facts.prefixIds !== undefined) return facts.prefixIds;
+    const prefix = facts.prefix;
+    const ids: string[] = [];
+    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), this.authority.crypto));
+    return (facts.prefixIds = ids);
+  }
+
+  /** The revocation ids of every chain step, first to last. */
   get stepIds(): readonly string[] {
-    if (this.#stepIds !== undefined) return this.#stepIds;
-    const crypto = this.authority.crypto;
-    const own = revocationId(this.lastTag, crypto);
-    const head = this.parent !== undefined ? this.parent.stepIds : (this.#prefix ?? []).map((tag) => revocationId(tag, crypto));
-    return (this.#stepIds = appendOne(head, own));
+    const head = this.parent !== undefined ? [...this.parent.stepIds] : [...this.#prefixIds()];
+    head.push(this.ownId);
+    return head;
   }
 
-  /** The revocation ids of every chain step, then the ancestors block 0 names; computed once. */
+  /** The revocation ids of every chain step, then the ancestors block 0 names. */
   get ids(): readonly string[] {
-    if (this.#ids !== undefined) return this.#ids;
     const own = this.stepIds;
-    return (this.#ids = this.ancestors === undefined ? own : [...own, ...this.ancestors]);
+    const ancestors = this.ancestors;
+    return ancestors === undefined ? own : [...own, ...ancestors];
   }
 
   /** HMAC under this chain's last tag, its key state computed once: the one step of every token narrowed from it. */
   step(): KeyedHmac {
-    return (this.#step ??= this.authority.crypto.keyedHmac?.(this.lastTag) ?? keyedFallback(this.authority.crypto, this.lastTag));
+    return (this.#step ??= keyedHmac(this.authority.crypto, this.lastTag));
   }
-}
-
-function keyedFallback(crypto: CryptoProvider, key: Uint8Array): KeyedHmac {
-  const copy = new Uint8Array(key);
-  return (message) => crypto.hmacSha256(copy, message);
-}
-
-/** A new list of `head` then `item` (frozen lists make `concat` and spreads slow). */
-function appendOne<T>(head: readonly T[], item: T): T[] {
-  const out = new Array<T>(head.length + 1);
-  for (let i = 0; i < head.length; i++) out[i] = head[i]!;
-  out[head.length] = item;
-  return out;
 }
 
 const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -215,8 +307,8 @@ export function ancestorIds(raw: readonly Uint8Array[] | undefined): readonly st
 export function assertStillValid(v: Verification): void {
   const a = v.authority;
   if (v.expiresAt !== null && a.now() > v.expiresAt + a.clockToleranceMs) throw fail('ERR_CAPABILITY_EXPIRED');
-  if (a.hasRevocations() && a.isRevoked(v.ids)) throw fail('ERR_CAPABILITY_REVOKED');
-  if (v.marks !== undefined && a.isStale(v.marks)) throw fail('ERR_CAPABILITY_REVOKED');
+  if (a.hasRevocations() && v.findId((id) => a.isRevokedId(id)) !== undefined) throw fail('ERR_CAPABILITY_REVOKED');
+  if (v.isStale()) throw fail('ERR_CAPABILITY_REVOKED');
 }
 
 /** @internal The generation marks of a chain's blocks, or undefined if none carries one. */

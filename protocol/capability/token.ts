@@ -196,12 +196,14 @@ export function parseBlocks(token: Uint8Array, parts: TokenParts, limits: Limits
  */
 export function decodeBlocks(blocks: readonly Uint8Array[], limits: Limits): { decoded: Block[]; scope: JsonValue[] } {
   const decoded = new Array<Block>(blocks.length);
-  const scope: JsonValue[] = [];
+  let scope: JsonValue[] = [];
   for (let i = 0; i < blocks.length; i++) {
     const block = (decoded[i] = decodeBlock(blocks[i]!, limits, i === 0));
     for (const element of block.segment) scope.push(element);
   }
   checkScopeLength(scope.length, limits);
+  // A scope all in block 0 is that block's segment itself (frozen with it), not a second list.
+  if (scope.length === decoded[0]!.segment.length) scope = decoded[0]!.segment as JsonValue[];
   return { decoded, scope };
 }
 

@@ -3,14 +3,16 @@ import { fail, type CapsyncError } from '../errors.js';
 import type { JsonValue } from '../json-value.js';
 import type { Keyring, RootKey } from '../keyring.js';
 import { Capability, capabilityFromParts, capabilityFromStep, setStatus } from './capability.js';
-import { chainOf, restrictionsOf, verifyChain, verifyLastStep, type ChainSuite, type SignedChain } from './chain.js';
+import { restrictionsOf, walkChain, type ChainSuite, type SignedChain } from './chain.js';
 import { Verification, ancestorIds, marksOf, statusOf, type VerificationAuthority } from './status.js';
-import { checkScopeLength, decodeBlock, decodeBlocks, type Block } from './token.js';
+import { payloadAt, type TokenChain } from './token-chain.js';
+import { TAG_BYTES, checkScopeLength, decodeBlock, decodeBlocks, type Block } from './token.js';
 
 /**
  * The two ways a verifier checks a token's HMAC chain (SPEC section 3.2): from its root key (cold), or by
- * its last step from a verified chain it extends by one block. Each returns the capability, with its
- * {@link Verification} or the error it fails with recorded on it.
+ * its last step from a verified chain it extends by one block. Both read the verifier's own canonical copy
+ * of the token (a {@link TokenChain}), which the capability then keeps as its only bytes. Each returns the
+ * capability, with its {@link Verification} or the error it fails with recorded on it.
  */
 
 /** What a verifier lends the chain checks. */
@@ -22,44 +24,51 @@ export interface ChainContext {
   root(key: RootKey): KeyedHmac;
 }
 
-/** Verifies a whole chain from its root key; `blockBytes` and `tag` are the verifier's own copies. */
-export function verifyCold(ctx: ChainContext, kid: string, blockBytes: Uint8Array[], tag: Uint8Array): Capability {
+/** Verifies a whole chain from its root key. */
+export function verifyCold(ctx: ChainContext, chain: TokenChain): Capability {
+  const blockBytes = chain.blockBytes;
   const { scope, decoded: blocks } = decodeBlocks(blockBytes, ctx.suite.limits);
-  const chain: SignedChain = { kid, blockBytes, tag, suite: ctx.suite };
-  if (kid === '' || tag.length === 0) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
-  const key = ctx.keyring.get(kid);
+  if (chain.kid === '' || !chain.signed) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_FORGED'));
+  const key = ctx.keyring.get(chain.kid);
   if (key === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_UNKNOWN_KEY'));
-  const tags = verifyChain(chain, ctx.root(key), ctx.suite.crypto);
-  if (tags === undefined) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-  // The key id is the ring's string, shared by every capability it signed, not one read from each token.
-  const cap = capabilityFromParts(scope, blocks, { kid: key.kid, blockBytes, tag: tags[tags.length - 1]!, suite: ctx.suite });
-  const restrictions = restrictionsOf(blocks);
-  setStatus(cap, Verification.ofChain(ctx.authority, tags, { ...restrictions, ancestors: ancestorIds(blocks[0]!.ancestors), marks: marksOf(blocks) }));
+  const token = chain.token;
+  if (chain.tagLength !== TAG_BYTES) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE')); // the length is public
+  const tags = walkChain(ctx.suite.crypto, ctx.root(key), blockBytes);
+  if (!tagIs(tags[tags.length - 1]!, token)) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+  const cap = capabilityFromParts(scope, blocks, chain);
+  const facts = { ...restrictionsOf(blocks), ancestors: ancestorIds(blocks[0]!.ancestors), marks: marksOf(blocks) };
+  const arena = ctx.suite.arena;
+  setStatus(cap, Verification.ofChain(ctx.authority, tags, token, facts, arena === undefined ? undefined : (n) => arena.take(n)));
   return cap;
 }
 
 /**
- * Verifies a token that extends the verified `parent` by one block, `lastBytes` (the verifier's copy): that
- * block alone is decoded (the others are the parent's, byte for byte, and the child shares the parent's
- * copies, scope and decoded blocks) and one HMAC step from the parent's last tag checks the token's tag, the
- * bytes of `token` from `tagStart` on (read, not kept).
+ * Verifies `chain`, which extends the verified `parent` by one block (every other block is the parent's,
+ * byte for byte): that block alone is decoded (the child shares the parent's scope and decoded blocks) and
+ * one HMAC step from the parent's last tag checks the token's tag, both read where they lie in the token.
  */
-export function verifyStep(ctx: ChainContext, parent: Capability, lastBytes: Uint8Array, token: Uint8Array, tagStart: number): Capability {
+export function verifyStep(ctx: ChainContext, parent: Capability, chain: TokenChain): Capability {
   const limits = ctx.suite.limits;
+  const token = chain.token;
+  const lastBytes = token.subarray(payloadAt(token, chain.lastBlockAt), chain.blocksEnd);
   const last = decodeBlock(lastBytes, limits);
   const added = last.segment.length;
   const scope = added === 0 ? (parent.scope as JsonValue[]) : appended(parent.scope, last.segment);
   checkScopeLength(scope.length, limits);
   const blocks = appendOne(parent.blocks, last);
-  const head = parent[chainOf]!;
-  const blockBytes = appendOne(head.blockBytes, lastBytes);
   const base = statusOf(parent) as Verification;
-  const tag = verifyLastStep(base.step(), lastBytes, token, tagStart);
-  if (tag === undefined) return rejected([...scope], blocks, { kid: head.kid, blockBytes, tag: new Uint8Array(token.subarray(tagStart)), suite: ctx.suite }, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-  // The tag just computed equals the token's: the chain keeps it rather than a copy of the token's.
-  const cap = capabilityFromStep(scope, blocks, { kid: head.kid, blockBytes, tag, suite: ctx.suite }, added);
-  setStatus(cap, base.extend(tag, last));
+  if (chain.tagLength !== TAG_BYTES || !tagIs(base.step()(lastBytes), token)) return rejected([...scope], blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+  const cap = capabilityFromStep(scope, blocks, chain, added);
+  setStatus(cap, base.extend(token, last));
   return cap;
+}
+
+/** True when `tag` is the last 32 bytes of `token`, compared in constant time. */
+function tagIs(tag: Uint8Array, token: Uint8Array): boolean {
+  const at = token.length - TAG_BYTES;
+  let diff = 0;
+  for (let i = 0; i < TAG_BYTES; i++) diff |= tag[i]! ^ token[at + i]!;
+  return diff === 0;
 }
 
 /** A capability that failed verification: its use throws `error`. */
