@@ -268,10 +268,15 @@ export function capabilityFromParts(scope: JsonValue[], blocks: Block[], chain: 
  * the scope (a chain one step longer than a verified one: its other parts are the parent's).
  */
 export function capabilityFromStep(scope: JsonValue[], blocks: Block[], chain: SignedChain, added: number): Capability {
-  Object.freeze(scope);
-  for (let i = scope.length - added; i < scope.length; i++) deepFreeze(scope[i]);
+  if (added > 0) {
+    Object.freeze(scope);
+    for (let i = scope.length - added; i < scope.length; i++) deepFreeze(scope[i]);
+  }
   Object.freeze(blocks);
-  deepFreeze(blocks[blocks.length - 1]);
+  // The step's block: its segment's elements are the scope's last ones (frozen above); not block 0, so no ancestors.
+  const last = blocks[blocks.length - 1]!;
+  Object.freeze(last.segment);
+  Object.freeze(last);
   return fromParts(scope, blocks, chain);
 }
 
