@@ -242,19 +242,31 @@ export class Codec {
     const run = new Run(this, context, false);
     const bytes = this.#pack(run, value);
     if (options.check) {
-      // msgpackr can write what a capsync peer refuses (a Date, a Map with number keys, a frame past the
-      // limits): the sender finds out here, with a typed error, instead of the peer dropping the frame.
       try {
-        scanFrame(bytes, this.limits);
+        this.checkSendable(bytes, options.check);
       } catch (error) {
         context.outboundHandles?.rollback(run.bound);
-        const code = (error as CapsyncError).code;
-        if (options.check === 'limits' && limitCodes.has(code)) throw error;
-        throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${code}`);
+        throw error;
       }
     }
     if (context.onCapability) for (const cap of run.capabilities) context.onCapability(cap);
     return bytes;
+  }
+
+  /**
+   * @internal The check {@link encode} makes with `options.check`, for bytes encoded without it (a keyed call's
+   * answer framed around its stored outcome). msgpackr can write what a capsync peer refuses (a Date, a Map with
+   * number keys, a frame past the limits): the sender finds out here, with a typed error, instead of the peer
+   * dropping the frame. `'limits'` keeps a limit's own code; otherwise every refusal is `ERR_NOT_ENCODABLE`.
+   */
+  checkSendable(bytes: Uint8Array, check: true | 'limits' = true): void {
+    try {
+      scanFrame(bytes, this.limits);
+    } catch (error) {
+      const code = (error as CapsyncError).code;
+      if (check === 'limits' && limitCodes.has(code)) throw error;
+      throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${code}`);
+    }
   }
 
   /**

@@ -1,6 +1,5 @@
 import { CapsyncError, fail } from '../protocol/errors.js';
 import { FrameType, resultFrameAround } from '../protocol/frames.js';
-import { scanFrame } from '../protocol/wire-guard.js';
 import { PackedValue } from './calls.js';
 import type { RequestFrame, SessionEnv } from './session-env.js';
 import type { ServerSession } from './session.js';
@@ -58,12 +57,8 @@ export class SessionRequests {
       if (frame === undefined) {
         this.#session.send([FrameType.result, id, value instanceof PackedValue ? this.#env.codec.decode(value.bytes) : value]);
       } else {
-        // The value was packed once (a keyed call's stored outcome): scanned here as send() scans what it encodes.
-        try {
-          scanFrame(frame, this.#env.codec.limits);
-        } catch (error) {
-          throw fail('ERR_NOT_ENCODABLE', `value cannot be sent: ${(error as CapsyncError).code}`);
-        }
+        // The value was packed once (a keyed call's stored outcome): checked here as send() checks what it encodes.
+        this.#env.codec.checkSendable(frame);
         this.#session.sendBytes(frame);
       }
     } catch (error) {
