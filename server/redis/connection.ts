@@ -66,10 +66,9 @@ export function redactUrl(url: string): string {
   }
 }
 
-/** The scripts, by name, as commands on a connection (`capsyncPut`, `capsyncPutBuffer`, ...). */
+/** The scripts, by name, as commands on a connection (`capsyncTurn`, `capsyncTurnBuffer`, ...). */
 const scripts: Record<string, { lua: string; keys: number }> = {
-  capsyncPut: { lua: lua.PUT, keys: 0 },
-  capsyncDelete: { lua: lua.DELETE, keys: 0 },
+  capsyncTurn: { lua: lua.TURN, keys: 0 },
   capsyncGet: { lua: lua.GET, keys: 0 },
   capsyncList: { lua: lua.LIST, keys: 0 },
   capsyncChanges: { lua: lua.CHANGES, keys: 0 },
@@ -78,7 +77,6 @@ const scripts: Record<string, { lua: string; keys: number }> = {
   capsyncClaimCall: { lua: lua.CLAIM_CALL, keys: 2 },
   capsyncFinishCall: { lua: lua.FINISH_CALL, keys: 1 },
   capsyncPruneCalls: { lua: lua.PRUNE_CALLS, keys: 0 },
-  capsyncCommitCalls: { lua: lua.COMMIT_CALLS, keys: 0 },
   capsyncRevoke: { lua: lua.REVOKE, keys: 0 },
   capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 0 },
   capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 0 },

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { fail } from '../../protocol/errors.js';
-import { TURN } from './scripts.js';
+import { runScript } from './connection.js';
 
 /** A write of the turn script: put, delete or call commit (see `TURN` in scripts.ts). */
 export type TurnOp = 'p' | 'd' | 'c';
@@ -50,7 +50,6 @@ export class TurnWrites {
     this.#prefix = prefix;
     this.#maxWrites = options.maxWrites ?? 256;
     this.#maxBytes = options.maxBytes ?? 1 << 20;
-    redis.defineCommand('capsyncTurn', { numberOfKeys: 0, lua: TURN });
   }
 
   /** Queues a write for the end of this turn; resolves with its script's reply (as the single-write script gives it). */
@@ -81,8 +80,7 @@ export class TurnWrites {
     for (const q of batch) args.push(q.op, q.args.length, ...q.args);
     this.scripts++;
     this.writes += batch.length;
-    const command = (this.#redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>)['capsyncTurnBuffer']!;
-    command.apply(this.#redis, args).then(
+    runScript(this.#redis, 'capsyncTurn', args, true).then(
       (reply) => {
         const replies = reply as [number, unknown][];
         batch.forEach((q, i) => {
