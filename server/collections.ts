@@ -42,6 +42,15 @@ export interface CollectionOptions {
 
 const defaults = { maxObjects: 1000, maxWatches: 16, pageSize: 100 };
 
+/**
+ * How long a change waits for a revocation feed that is behind (several nodes on Redis) before the watch ends with
+ * `ERR_REVOCATION_FEED_STALE`: past a usual catch-up, and past a short Redis outage.
+ */
+const FEED_WAIT_MS = 10_000;
+
+/** Resolves true once the revocation feed is current, false after `limitMs` (absent: a set that is always current). */
+export type WhenCurrent = (limitMs: number) => Promise<boolean>;
+
 /** One watched collection of one connection. Its work (the snapshot, then each change) runs in order. */
 interface Watch {
   readonly session: ServerSession;
@@ -74,8 +83,11 @@ export class Collections {
   readonly #index = new HolderIndex<Watch>();
   readonly #bySession = new Map<ServerSession, Map<string, Watch>>();
 
-  constructor(live: LiveObjects, logger: Logger, options: CollectionOptions = {}) {
+  readonly #whenCurrent: WhenCurrent | undefined;
+
+  constructor(live: LiveObjects, logger: Logger, options: CollectionOptions = {}, whenCurrent?: WhenCurrent) {
     this.#live = live;
+    this.#whenCurrent = whenCurrent;
     this.#logger = logger;
     this.#options = { ...defaults, ...options };
   }
@@ -183,8 +195,9 @@ export class Collections {
 
   async #apply(watch: Watch, update: ObjectUpdate, duringSnapshot: boolean): Promise<void> {
     if (watch.ended) return;
-    const refused = capabilityError(watch.cap);
-    if (refused !== undefined) return this.#end(watch, refused.code);
+    const refused = await this.#verdict(watch);
+    if (refused !== undefined) return this.#end(watch, refused);
+    if (watch.ended) return;
     const key = canonicalKey(update.address);
     const known = watch.members.get(key);
     if (update.state === null) {
@@ -205,6 +218,23 @@ export class Collections {
     if (watch.members.size >= this.#options.maxObjects) return this.#end(watch, 'ERR_COLLECTION_TOO_LARGE');
     watch.members.set(key, update.version);
     watch.session.send([FrameType.collectionChange, watch.id, 'add', entry]);
+  }
+
+  /**
+   * The watched capability's code now, or undefined while it is good. A node whose revocation feed is behind cannot
+   * tell whether it was revoked: the change is held (and the ones behind it, in order) until the feed is current,
+   * as a resume is; ending the watch instead would end it for good though the right is unknown, not gone. Only a
+   * feed behind for longer than {@link FEED_WAIT_MS} ends it, with `ERR_REVOCATION_FEED_STALE`.
+   */
+  async #verdict(watch: Watch): Promise<string | undefined> {
+    const waitUntil = performance.now() + FEED_WAIT_MS;
+    for (;;) {
+      const code = capabilityError(watch.cap)?.code;
+      if (code !== 'ERR_REVOCATION_FEED_STALE' || this.#whenCurrent === undefined || watch.ended) return code;
+      const left = waitUntil - performance.now();
+      if (left <= 0) return code;
+      await this.#whenCurrent(Math.min(left, 1000));
+    }
   }
 
   #failed(watch: Watch, error: unknown): void {

@@ -122,7 +122,8 @@ export class Hub implements ServerApi {
     this.auth = new Authenticator(options.auth);
     this.#deadlines = new Deadlines(clock);
     this.#presence = new Presence(options.presence);
-    this.#collections = new Collections(this.live, this.logger, options.collections);
+    const feed = store.revocations;
+    this.#collections = new Collections(this.live, this.logger, options.collections, feed.current === undefined ? undefined : (limitMs) => feed.current!(limitMs));
     // On several nodes the peers merge every node's joins and leaves into the deployment's (server/cluster.ts).
     const announce = options.cluster?.presence !== undefined && options.cluster.onPresence !== undefined ? (change: PresenceChange) => options.cluster!.presence!(change) : (change: PresenceChange) => this.#announce(change);
     this.#online = new PresenceTracker(this.#deadlines, clock, options.presenceGraceMs ?? defaultPresenceGraceMs, announce);

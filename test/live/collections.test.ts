@@ -2,6 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Video } from '../../examples/video/video.js';
 import { Capability, FrameType, capabilityFromToken } from '../../client/index.js';
 import { connectInMemory } from '../../testing/index.js';
+import { fail } from '../../protocol/errors.js';
+import { MemoryStore } from '../../server/index.js';
 import { memoryDemos } from '../helpers.js';
 import { next, roundTrip, startDemo, type DemoHarness } from '../helpers.js';
 
@@ -165,5 +167,52 @@ describe('live collections across a reconnect', () => {
     for (const v of after) if (v.id !== created.id) expect(before).toContain(v);
     await other.client.close();
     await admin.client.close();
+  });
+});
+
+describe('a live collection on a node whose revocation feed is behind', () => {
+  it('holds the changes until the feed is current, then delivers them: the watch does not end with ERR_REVOCATION_FEED_STALE', async () => {
+    const store = new MemoryStore();
+    const set = store.revocations;
+    // A feed that can fall behind, as the Redis one does: stale, `has` refuses; `current` resolves once caught up.
+    let stale = false;
+    const caughtUp: (() => void)[] = [];
+    let waited!: () => void;
+    const waiting = new Promise<void>((resolve) => (waited = resolve));
+    const has = set.has.bind(set);
+    const size = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(set), 'size')!.get!.bind(set);
+    Object.defineProperty(set, 'size', { get: () => (stale ? Math.max(1, size()) : size()) });
+    set.has = (id: string) => {
+      if (stale) throw fail('ERR_REVOCATION_FEED_STALE');
+      return has(id);
+    };
+    set.current = (limitMs: number) => new Promise<boolean>((resolve) => {
+      if (!stale) return resolve(true);
+      const timer = setTimeout(() => resolve(!stale), limitMs);
+      caughtUp.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      waited();
+    });
+    demo = await startDemo({ store });
+    const [admin, other] = await Promise.all([demo.connectAs('admin'), demo.connectAs('admin')]);
+    const cap = await admin.call<Capability>('get_video_collection');
+    const stream = admin.collection(cap, { type: Video });
+    // Subscribed throughout (a resubscription would watch again, refused while stale); an end would fail `added`.
+    const kept = stream.subscribe({ error: () => undefined });
+    expect(ids(await next(stream))).toEqual(seedIds);
+    stale = true;
+    let delivered = false;
+    const added = next(stream, (l) => l.some((v) => v.title === 'While stale')).then((l) => ((delivered = true), l));
+    // A write that needs no capability (role-checked): its change reaches the watch while the feed is behind.
+    const created = await other.call<Video>('add_video', 'While stale', 'held');
+    // The change waits for the feed (an ended watch rejects `added` with its code at once).
+    await Promise.race([waiting, added]);
+    expect(delivered).toBe(false);
+    stale = false;
+    for (const resume of caughtUp) resume();
+    expect((await added).map((v) => v.id)).toContain(created.id);
+    kept.unsubscribe();
   });
 });
