@@ -22,6 +22,15 @@ const server = await CapsyncServer.create({ auth: { secret: 'fuzz-secret-fuzz-se
 installVideoApp(server);
 await seedIfEmpty(server);
 await server.listen(0, '127.0.0.1');
+// With --expose-gc (as `npm run fuzz` runs it): the live heap after a full collection, start and end. RSS also
+// counts what the allocator keeps after a peak; the heap is what the server still holds.
+const gc = (globalThis as { gc?: () => void }).gc;
+const liveHeap = (): string => {
+  gc!();
+  gc!();
+  return `${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(1)} MiB`;
+};
+const heapStart = gc === undefined ? undefined : liveHeap();
 const report = await fuzz(
   {
     url: server.url,
@@ -37,5 +46,6 @@ const report = await fuzz(
   },
 );
 console.log(formatReport(report).join('\n'));
+if (heapStart !== undefined) console.log(`heap after GC: start ${heapStart}, end ${liveHeap()}`);
 await server.close();
 process.exit(report.failures.length === 0 ? 0 : 1);
