@@ -68,20 +68,20 @@ export function redactUrl(url: string): string {
 
 /** The scripts, by name, as commands on a connection (`capsyncTurn`, `capsyncTurnBuffer`, ...). */
 const scripts: Record<string, { lua: string; keys: number }> = {
-  capsyncTurn: { lua: lua.TURN, keys: 0 },
-  capsyncGet: { lua: lua.GET, keys: 0 },
-  capsyncList: { lua: lua.LIST, keys: 0 },
-  capsyncChanges: { lua: lua.CHANGES, keys: 0 },
-  capsyncListUnder: { lua: lua.LIST_UNDER, keys: 0 },
-  capsyncPruneTombstones: { lua: lua.PRUNE_TOMBSTONES, keys: 0 },
+  capsyncTurn: { lua: lua.TURN, keys: 1 },
+  capsyncGet: { lua: lua.GET, keys: 1 },
+  capsyncList: { lua: lua.LIST, keys: 1 },
+  capsyncChanges: { lua: lua.CHANGES, keys: 1 },
+  capsyncListUnder: { lua: lua.LIST_UNDER, keys: 1 },
+  capsyncPruneTombstones: { lua: lua.PRUNE_TOMBSTONES, keys: 1 },
   capsyncClaimCall: { lua: lua.CLAIM_CALL, keys: 2 },
   capsyncFinishCall: { lua: lua.FINISH_CALL, keys: 1 },
-  capsyncPruneCalls: { lua: lua.PRUNE_CALLS, keys: 0 },
-  capsyncRevoke: { lua: lua.REVOKE, keys: 0 },
-  capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 0 },
-  capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 0 },
-  capsyncPruneIssued: { lua: lua.PRUNE_ISSUED, keys: 0 },
-  capsyncMark: { lua: lua.MARK, keys: 0 },
+  capsyncPruneCalls: { lua: lua.PRUNE_CALLS, keys: 1 },
+  capsyncRevoke: { lua: lua.REVOKE, keys: 1 },
+  capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 1 },
+  capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 1 },
+  capsyncPruneIssued: { lua: lua.PRUNE_ISSUED, keys: 1 },
+  capsyncMark: { lua: lua.MARK, keys: 1 },
 };
 
 function defineScripts(connection: Redis): void {
