@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Codec } from '../../protocol/codec.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import type { Fanout, ObjectUpdate } from '../fanout.js';
 import type { Logger } from '../options.js';
 import type { ObjectStore, StoredObject } from '../store/types.js';
 import { channelsOf, interestOf } from './channels.js';
-import { runScript } from './connection.js';
+import { isCluster, runScript, type RedisConnection } from './connection.js';
 
 /** Options of {@link RedisFanout}. */
 export interface RedisFanoutOptions {
@@ -41,7 +40,7 @@ const noCapabilities = { onCapability: (): never => { throw new Error('capabilit
  * delivered if newer, so a lost message costs a re-read, never a missed update.
  */
 export class RedisFanout implements Fanout {
-  readonly #sub: Redis;
+  readonly #sub: RedisConnection;
   readonly #store: ObjectStore;
   readonly #codec: Codec;
   readonly #p: string;
@@ -67,12 +66,12 @@ export class RedisFanout implements Fanout {
   #watermark = 0;
   readonly #mark: string;
   readonly #marker: NodeJS.Timeout;
-  readonly #command: Redis;
+  readonly #command: RedisConnection;
   /** Bus messages received, for `bench:cluster` (bus traffic per node). */
   received = 0;
 
   /** @internal Use `connectRedis`. `sub` is this bus's own connection (subscriber mode). */
-  constructor(sub: Redis, command: Redis, store: ObjectStore, codec: Codec, prefix: string, logger: Logger, options: RedisFanoutOptions = {}) {
+  constructor(sub: RedisConnection, command: RedisConnection, store: ObjectStore, codec: Codec, prefix: string, logger: Logger, options: RedisFanoutOptions = {}) {
     this.#sub = sub;
     this.#command = command;
     this.#mark = `${prefix}mark:${randomUUID()}`;
@@ -92,8 +91,11 @@ export class RedisFanout implements Fanout {
     this.#marker = setInterval(() => void this.#publishMark(), options.markMs ?? 1000);
     this.#marker.unref();
     sub.ssubscribe(this.#mark).then(() => this.#publishMark(), () => undefined);
-    sub.on('close', () => (this.#wasDown = !this.#closed));
-    sub.on('ready', () => {
+    // One server: this connection dropped, then is back. A Cluster: a shard's subscriber connection was
+    // replaced (it dropped, or its slots moved), then the client re-subscribed the channels on the new one.
+    const [dropped, back] = isCluster(sub) ? ['-subscriber', 'subscribersReady'] : ['close', 'ready'];
+    sub.on(dropped, () => (this.#wasDown = !this.#closed));
+    sub.on(back, () => {
       if (this.#wasDown) void this.#resubscribe();
     });
   }
@@ -211,6 +213,8 @@ export class RedisFanout implements Fanout {
     const channels = [...this.#channels.keys()];
     const since = this.#watermark;
     try {
+      // On a Cluster the client has re-sent these already; this one is awaited, so once it answers every
+      // channel is live again and the catch-up below misses nothing published after it.
       if (channels.length > 0) await this.#sub.ssubscribe(...channels);
       const caughtUp = await this.#catchUp(since);
       this.#logger.info({ event: 'bus_resubscribed', channels: channels.length, since, caughtUp });
