@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { CapsyncClient } from '../../client/index.js';
+import { Video } from '../../examples/video/video.js';
+import { silentLogger } from '../../server/options.js';
+import { connectRedis } from '../../server/redis/index.js';
+import { hashTagOf, targetOf } from '../../server/redis/connection.js';
+import { next } from '../helpers.js';
+import { startNodes } from './nodes.js';
+import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
+
+let started: Promise<RedisCluster> | undefined;
+const redisCluster = (): Promise<RedisCluster> => (started ??= startRedisCluster());
+afterAll(async () => {
+  if (started !== undefined) await (await started).stop();
+});
+let nodes: Awaited<ReturnType<typeof startNodes>> | undefined;
+afterEach(async () => {
+  await nodes?.close();
+  nodes = undefined;
+});
+
+const VIDEO = 'dQw4w9WgXcQ';
+async function videoOf(client: CapsyncClient): Promise<Video> {
+  return (await client.call<Video[]>('get_my_videos')).find((v) => v.id === VIDEO)!;
+}
+
+/** The port of the master that owns `key`'s slot, from `CLUSTER SLOTS` (what the client routes by). */
+async function ownerOf(cluster: RedisCluster, key: string): Promise<number> {
+  const slot = Number((await cluster.cli(cluster.ports[0]!, 'cluster', 'keyslot', key)).trim());
+  for (const port of cluster.ports) {
+    const ranges = (await cluster.cli(port, 'cluster', 'nodes')).split('\n').find((line) => line.includes('myself'))!.split(' ').slice(8);
+    if (ranges.some((r) => { const [lo, hi = lo] = r.split('-').map(Number); return slot >= lo! && slot <= hi!; })) return port;
+  }
+  throw new Error(`no master owns slot ${slot}`);
+}
+
+describe('two capsync nodes on a real Redis Cluster (3 masters)', () => {
+  it('pushes a write on node A to a holder on node B, refuses on A what B revoked, and keeps the deployment in one slot', async () => {
+    const cluster = await redisCluster();
+    const prefix = `{c${randomUUID().slice(0, 8)}}:`;
+    nodes = await startNodes(cluster.urls.join(','), 2, { cluster: true, prefix });
+    const [a, b] = nodes.nodes;
+    const onA = await a!.connectAs('editor');
+    const onB = await b!.connectAs('editor');
+    const held = await videoOf(onB);
+    const seen = next(onB.live(held), (v) => v.description === 'written on A');
+    const onAVideo = await videoOf(onA);
+    await onAVideo.set_description('written on A');
+    expect((await seen).description).toBe('written on A');
+    // B heard it on the sharded bus (SSUBSCRIBE on the slot's shard), not only from the store.
+    expect(b!.backend.fanout.received).toBeGreaterThan(0);
+    expect(b!.backend.fanout.channels.length).toBeGreaterThan(0);
+
+    const toldA = next(onA.revocations);
+    await b!.server.revokeUser('editor');
+    await toldA;
+    await expect(onAVideo.set_description('after the revocation')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+
+    // One hash tag, one slot, one shard: every key of the deployment is on the master owning the tag's slot.
+    const owner = await ownerOf(cluster, `${prefix}meta`);
+    for (const port of cluster.ports) {
+      const keys = (await cluster.cli(port, '--scan', '--pattern', `${prefix}*`)).split('\n').filter((k) => k !== '');
+      if (port === owner) expect(keys.length).toBeGreaterThan(5);
+      else expect(keys).toEqual([]);
+    }
+  });
+
+  it('re-subscribes after a shard drops its bus connection, and catches up on what was written meanwhile', async () => {
+    const cluster = await redisCluster();
+    const prefix = `{d${randomUUID().slice(0, 8)}}:`;
+    const events: Record<string, unknown>[] = [];
+    const logger = { ...silentLogger, info: (e: object) => events.push(e as Record<string, unknown>), warn: (e: object) => events.push(e as Record<string, unknown>) };
+    nodes = await startNodes(cluster.urls.join(','), 2, { cluster: true, prefix, logger });
+    const [a, b] = nodes.nodes;
+    const onA = await a!.connectAs('editor');
+    const onB = await b!.connectAs('editor');
+    const held = await videoOf(onB);
+    const onAVideo = await videoOf(onA);
+    // Kill the sharded-subscriber connections on the shard that owns the deployment's slot, and write at
+    // once: the Cluster client may not have made new ones yet, so the change may reach B only through its
+    // catch-up from the store's change sequence, which must run once the shard's subscriber is replaced.
+    const owner = await ownerOf(cluster, `${prefix}meta`);
+    const seen = next(onB.live(held), (v) => v.description === 'during the drop', 15_000);
+    const killed = Number((await cluster.cli(owner, 'client', 'kill', 'type', 'pubsub')).trim());
+    expect(killed).toBeGreaterThan(0);
+    await onAVideo.set_description('during the drop');
+    expect((await seen).description).toBe('during the drop');
+    // The client replaced the shard's subscriber and the bus caught up from the change sequence.
+    expect(events.filter((e) => e['event'] === 'bus_resubscribed' && e['caughtUp'] === true).length).toBeGreaterThan(0);
+    // And the bus carries changes again afterwards.
+    const heard = b!.backend.fanout.received;
+    const again = next(onB.live(held), (v) => v.description === 'after the drop', 15_000);
+    await onAVideo.set_description('after the drop');
+    expect((await again).description).toBe('after the drop');
+    expect(b!.backend.fanout.received).toBeGreaterThan(heard);
+  });
+});
+
+describe('connecting to a Redis Cluster', () => {
+  it('takes several seed URLs only for a Cluster, and a Cluster URL naming no database', () => {
+    expect(targetOf('redis://h:1')).toEqual({ urls: ['redis://h:1'], cluster: false });
+    expect(targetOf('redis://h:1, redis://h:2', true)).toEqual({ urls: ['redis://h:1', 'redis://h:2'], cluster: true });
+    expect(() => targetOf('redis://h:1,redis://h:2')).toThrow(expect.objectContaining({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining('Cluster') }));
+    expect(() => targetOf('redis://h:1/2', true)).toThrow(expect.objectContaining({ code: 'ERR_STORE_UNAVAILABLE' }));
+  });
+
+  it('finds the hash tag of a prefix as Redis does (first { to the next }, not empty)', () => {
+    expect(hashTagOf('{capsync}:')).toBe('capsync');
+    expect(hashTagOf('app:{x}:{y}')).toBe('x');
+    expect(hashTagOf('{}:{x}')).toBeUndefined();
+    expect(hashTagOf('capsync:')).toBeUndefined();
+  });
+
+  it('refuses a prefix without a hash tag, and a master weaker than the durability asked for', async () => {
+    const cluster = await redisCluster();
+    const url = cluster.urls.join(',');
+    await expect(connectRedis({ url, cluster: true, prefix: 'capsync:' })).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining('hash tag') });
+    const backend = await connectRedis({ url, cluster: true, prefix: `{e${randomUUID().slice(0, 8)}}:`, logger: silentLogger });
+    expect(backend.durability).toBe('always');
+    await backend.store.close();
+    const weak = cluster.ports[2]!;
+    await cluster.cli(weak, 'config', 'set', 'appendfsync', 'everysec');
+    try {
+      await expect(connectRedis({ url, cluster: true })).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining(`127.0.0.1:${weak}`) });
+    } finally {
+      await cluster.cli(weak, 'config', 'set', 'appendfsync', 'always');
+    }
+  });
+});
