@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { CapsyncClient } from '../../client/index.js';
+import { connect, type CapsyncClient } from '../../client/index.js';
+import { demoUsers } from '../../examples/video/app.js';
+import { parseServeArgs } from '../../examples/video/config.js';
+import { startDemo } from '../../examples/video/serve.js';
 import { Video } from '../../examples/video/video.js';
 import { silentLogger } from '../../server/options.js';
 import { connectRedis } from '../../server/redis/index.js';
@@ -125,6 +128,33 @@ describe('connecting to a Redis Cluster', () => {
       await expect(connectRedis({ url, cluster: true })).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining(`127.0.0.1:${weak}`) });
     } finally {
       await cluster.cli(weak, 'config', 'set', 'appendfsync', 'always');
+    }
+  });
+});
+
+describe('capsync serve --redis-cluster', () => {
+  it('takes the flag or CAPSYNC_REDIS_CLUSTER, and several seed URLs only with it', () => {
+    expect(parseServeArgs(['--redis', 'redis://a:7000,redis://b:7000', '--redis-cluster'], {})).toMatchObject({ redis: 'redis://a:7000,redis://b:7000', redisCluster: true });
+    expect(parseServeArgs([], { CAPSYNC_REDIS_URL: 'redis://a:7000', CAPSYNC_REDIS_CLUSTER: '1' })).toMatchObject({ redisCluster: true });
+    expect(parseServeArgs(['--redis', 'redis://a:6379'], {}).redisCluster).toBe(false);
+    expect(() => parseServeArgs(['--redis', 'redis://a:7000,redis://b:7000'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS', message: expect.stringContaining('--redis-cluster') }));
+    expect(() => parseServeArgs(['--redis', 'redis://a:7000,b:7000', '--redis-cluster'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+    expect(() => parseServeArgs(['--redis-cluster'], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+  });
+
+  it('serves the demo on the Cluster', async () => {
+    const cluster = await redisCluster();
+    const server = await startDemo(parseServeArgs(['--redis', cluster.urls.join(','), '--redis-cluster', '--port', '0', '--log-level', 'silent'], {}));
+    try {
+      const client = await connect(server.url, { token: await server.auth.issue(demoUsers['editor']!) });
+      try {
+        const video = await videoOf(client);
+        await expect(video.set_description('served on the Cluster')).resolves.toBeTypeOf('number');
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await server.close();
     }
   });
 });
