@@ -7,6 +7,7 @@ import { startDemo } from '../../examples/video/serve.js';
 import { Video } from '../../examples/video/video.js';
 import { silentLogger } from '../../server/options.js';
 import { connectRedis } from '../../server/redis/index.js';
+import { channelsOf, interestOf } from '../../server/redis/channels.js';
 import { hashTagOf, targetOf } from '../../server/redis/connection.js';
 import { next } from '../helpers.js';
 import { startNodes } from './nodes.js';
@@ -113,6 +114,15 @@ describe('connecting to a Redis Cluster', () => {
     expect(hashTagOf('app:{x}:{y}')).toBe('x');
     expect(hashTagOf('{}:{x}')).toBeUndefined();
     expect(hashTagOf('capsync:')).toBeUndefined();
+  });
+
+  it("keeps every bus channel in the prefix's slot, whatever braces an address holds (what SPUBLISH in a script needs)", async () => {
+    const cluster = await redisCluster();
+    const prefix = '{capsync}:';
+    const address = ['{evil}', 'a}b{c', 7, { k: '{x}' }];
+    const names = [prefix + 'meta', ...channelsOf(prefix, address), ...interestOf(prefix, address), `${prefix}mark:1`, `${prefix}presence`, `${prefix}user:{u}`];
+    const slots = new Set(await Promise.all(names.map(async (n) => (await cluster.cli(cluster.ports[0]!, 'cluster', 'keyslot', n)).trim())));
+    expect(slots.size).toBe(1);
   });
 
   it('refuses a prefix without a hash tag, and a master weaker than the durability asked for', async () => {
