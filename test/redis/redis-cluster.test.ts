@@ -101,6 +101,37 @@ describe('two capsync nodes on a real Redis Cluster (3 masters)', () => {
   });
 });
 
+/** Resolves once `condition()` holds, checked every 20 ms; rejects after `limitMs` (a guard, not a synchronisation). */
+async function until(condition: () => boolean, limitMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`${what} not reached within ${limitMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('the revocation feed on a Redis Cluster', () => {
+  it('fails closed while the shard holding the feed stops answering, and serves again once caught up', async () => {
+    const cluster = await redisCluster();
+    const prefix = `{f${randomUUID().slice(0, 8)}}:`;
+    const backend = await connectRedis({ url: cluster.urls.join(','), cluster: true, prefix });
+    try {
+      const revocations = backend.store.revocations;
+      await revocations.ready();
+      expect(revocations.has('nothing')).toBe(false);
+      // The master owning the slot holds every client's commands for 2.5 s: the feed's blocking read times out.
+      const owner = await ownerOf(cluster, `${prefix}rev:feed`);
+      await cluster.cli(owner, 'client', 'pause', '2500', 'ALL');
+      await until(() => !revocations.fresh, 5000, 'feed stale');
+      expect(() => revocations.has('nothing')).toThrow(expect.objectContaining({ code: 'ERR_REVOCATION_FEED_STALE' }));
+      await until(() => revocations.fresh, 15_000, 'feed caught up');
+      expect(revocations.has('nothing')).toBe(false);
+    } finally {
+      await backend.store.close();
+    }
+  });
+});
+
 describe('connecting to a Redis Cluster', () => {
   it('takes several seed URLs only for a Cluster, and a Cluster URL naming no database', () => {
     expect(targetOf('redis://h:1')).toEqual({ urls: ['redis://h:1'], cluster: false });
