@@ -75,11 +75,14 @@ export interface RedisBackend {
 /**
  * Connects a node to a shared Redis: checks its durability config, loads the revocation set and starts
  * reading the feed, opens the bus and presence. Four connections: commands, the bus (sharded pub/sub),
- * the revocation feed (blocking reads) and the peers' channel. Closing the store (the server does) closes them all.
+ * the revocation feed (blocking reads) and the peers' channel; on a Cluster (`cluster: true`) four ioredis
+ * `Cluster` clients instead, each with its own connections. Closing the store (the server does) closes them all.
  *
  * @example
  * ```ts
  * const redis = await connectRedis({ url: 'redis://127.0.0.1:6379' });
+ * // or a Redis Cluster, from one or more of its nodes:
+ * // await connectRedis({ url: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000', cluster: true });
  * const server = await CapsyncServer.create({ auth: { secret }, ...redis });
  * ```
  */
