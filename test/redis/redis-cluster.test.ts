@@ -92,6 +92,8 @@ describe('two capsync nodes on a real Redis Cluster (3 masters)', () => {
     expect((await seen).description).toBe('during the drop');
     // The client replaced the shard's subscriber and the bus caught up from the change sequence.
     expect(events.filter((e) => e['event'] === 'bus_resubscribed' && e['caughtUp'] === true).length).toBeGreaterThan(0);
+    // Its catch-up waited for its own mark on the new connection (the proof the re-subscription is live), not in vain.
+    expect(events.filter((e) => e['event'] === 'bus_mark_not_heard')).toEqual([]);
     // And the bus carries changes again afterwards.
     const heard = b!.backend.fanout.received;
     const again = next(onB.live(held), (v) => v.description === 'after the drop', 15_000);
