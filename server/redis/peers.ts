@@ -55,10 +55,12 @@ export class RedisPeers implements ClusterPeers {
     this.#timer = setInterval(() => void this.#renew(), options.heartbeatMs ?? 1000);
     this.#timer.unref();
     sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.#message(channel.toString(), message));
-    // One server: the connection is back. A Cluster: the shard's subscriber connection was replaced.
-    sub.on(isCluster(sub) ? 'subscribersReady' : 'ready', () => {
+    // One server: the connection is back. A Cluster: the shard's subscriber connection was replaced, and the
+    // client has subscribed it to the channels again itself (a second SSUBSCRIBE would be kept twice).
+    const cluster = isCluster(sub);
+    sub.on(cluster ? 'subscribersReady' : 'ready', () => {
       // After a drop: listen again, and write this node's users again (Redis may have restarted empty of them).
-      void this.#sub.ssubscribe(this.#presenceChannel, ...[...this.#users].map((u) => this.#channel(u))).catch(() => undefined);
+      if (!cluster) void this.#sub.ssubscribe(this.#presenceChannel, ...[...this.#users].map((u) => this.#channel(u))).catch(() => undefined);
       void this.#renew(true);
     });
   }

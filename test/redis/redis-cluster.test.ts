@@ -134,6 +134,37 @@ describe('the revocation feed on a Redis Cluster', () => {
   });
 });
 
+describe('presence and delegation on a Redis Cluster', () => {
+  it('delegates from a client on A to a user on B, also after the shard dropped the peers\' subscriber connections', async () => {
+    const cluster = await redisCluster();
+    const prefix = `{g${randomUUID().slice(0, 8)}}:`;
+    nodes = await startNodes(cluster.urls.join(','), 2, { cluster: true, prefix });
+    const [a, b] = nodes.nodes;
+    const editor = await a!.connectAs('editor');
+    const guest = await b!.connectAs('guest');
+    expect((await editor.presence()).sort()).toEqual(['guest']);
+    const first = next(guest.delegations);
+    await editor.delegate((await videoOf(editor)).cap.narrow([]), { to: 'guest' });
+    expect((await first).cap.audiences).toEqual(['guest']);
+    // Every sharded subscriber on the slot's master dropped (bus and peers): the client replaces them.
+    const owner = await ownerOf(cluster, `${prefix}meta`);
+    const subscribers = async (): Promise<number> => Number((await cluster.cli(owner, 'pubsub', 'shardnumsub', `${prefix}user:guest`)).trim().split('\n')[1]);
+    expect(await subscribers()).toBe(1);
+    await cluster.cli(owner, 'client', 'kill', 'type', 'pubsub');
+    // Bounded poll on what Redis reports: node B's peers client subscribed the guest's channel again by itself.
+    let back = false;
+    for (const deadline = Date.now() + 10_000; !back && Date.now() < deadline; ) {
+      back = (await subscribers()) === 1;
+      if (!back) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(back).toBe(true);
+    const second = next(guest.delegations, () => true, 10_000);
+    const receipt = await editor.delegate((await videoOf(editor)).cap.narrow([]), { to: 'guest' });
+    expect(receipt.delivered).toBe(1);
+    expect((await second).cap.audiences).toEqual(['guest']);
+  });
+});
+
 describe('connecting to a Redis Cluster', () => {
   it('takes several seed URLs only for a Cluster, and a Cluster URL naming no database', () => {
     expect(targetOf('redis://h:1')).toEqual({ urls: ['redis://h:1'], cluster: false });
