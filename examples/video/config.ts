@@ -24,6 +24,11 @@ export const serveFlags = {
     help: 'serve the development login although --host is not a loopback address (it still answers only Host: localhost/127.0.0.1/[::1])',
   },
   redis: { type: 'string', env: 'CAPSYNC_REDIS_URL', help: 'share a Redis with other nodes (redis://host:port) instead of the SQLite file in --data' },
+  'redis-cluster': {
+    type: 'boolean',
+    env: 'CAPSYNC_REDIS_CLUSTER',
+    help: '--redis is a Redis Cluster: one or more seed URLs, comma-separated (redis://h1:7000,redis://h2:7000)',
+  },
   'redis-durability': {
     type: 'string',
     env: 'CAPSYNC_REDIS_DURABILITY',
@@ -56,6 +61,8 @@ export interface ServeConfig {
   readonly heartbeatMs: number;
   /** A Redis URL: the node shares it with others (no SQLite file). */
   readonly redis?: string;
+  /** `redis` is a Redis Cluster (its seed URLs, comma-separated). */
+  readonly redisCluster: boolean;
   readonly redisDurability: 'always' | 'everysec' | 'none';
   readonly help: boolean;
 }
@@ -118,7 +125,11 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   const jwksUrl = pick('jwks-url') as string | undefined;
   if (jwksUrl !== undefined && !isHttpUrl(jwksUrl)) throw bad(`--jwks-url must be an http(s) URL (got ${JSON.stringify(jwksUrl)})`);
   const redis = pick('redis') as string | undefined;
-  if (redis !== undefined && !/^rediss?:\/\/[^/\s]/.test(redis)) throw bad(`--redis must be a redis:// or rediss:// URL (got ${JSON.stringify(redis)})`);
+  const redisCluster = (pick('redis-cluster') as boolean | undefined) ?? false;
+  const redisUrls = redis?.split(',').map((u) => u.trim()) ?? [];
+  if (redisUrls.some((u) => !/^rediss?:\/\/[^/\s]/.test(u))) throw bad(`--redis must be a redis:// or rediss:// URL (got ${JSON.stringify(redis)})`);
+  if (redisUrls.length > 1 && !redisCluster) throw bad(`--redis has ${redisUrls.length} URLs: several are the seeds of a Redis Cluster, so add --redis-cluster`);
+  if (redisCluster && redis === undefined) throw bad('--redis-cluster needs --redis with the seed URLs of the Cluster');
   const redisDurability = pick('redis-durability') as string;
   if (!['always', 'everysec', 'none'].includes(redisDurability)) throw bad(`--redis-durability must be always, everysec or none (got ${JSON.stringify(redisDurability)})`);
   const host = pick('host') as string;
@@ -137,6 +148,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     logLevel: logLevel as LogLevelName,
     heartbeatMs,
     ...(redis !== undefined ? { redis } : {}),
+    redisCluster,
     redisDurability: redisDurability as ServeConfig['redisDurability'],
     help: (values['help'] as boolean | undefined) ?? false,
   };

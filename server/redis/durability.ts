@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import { fail } from '../../protocol/errors.js';
 import type { Logger } from '../options.js';
+import { isCluster, type RedisConnection } from './connection.js';
 
 /**
  * How much an acknowledged write may be lost when Redis itself crashes (a kill -9, a power cut):
@@ -20,26 +20,36 @@ export function durabilityOf(appendonly: string | undefined, appendfsync: string
 const rank: Record<Durability, number> = { none: 0, everysec: 1, always: 2 };
 
 /**
- * Checks at start that Redis is configured for the chosen durability (`CONFIG GET appendonly appendfsync`).
- * Weaker: refuses to start (`ERR_STORE_UNAVAILABLE`, saying what to set) unless `weaker: 'warn'`, which logs
- * a warning instead. A Redis that refuses CONFIG (some managed services) is reported as unchecked.
+ * Checks at start that Redis is configured for the chosen durability (`CONFIG GET appendonly appendfsync`;
+ * on a Cluster, on every master, and the weakest counts). Weaker: refuses to start (`ERR_STORE_UNAVAILABLE`,
+ * saying what to set) unless `weaker: 'warn'`, which logs a warning instead. A Redis that refuses CONFIG
+ * (some managed services) is reported as unchecked.
  */
-export async function checkDurability(connection: Redis, wanted: Durability, weaker: 'refuse' | 'warn', logger: Logger): Promise<Durability | 'unknown'> {
+export async function checkDurability(connection: RedisConnection, wanted: Durability, weaker: 'refuse' | 'warn', logger: Logger): Promise<Durability | 'unknown'> {
   if (wanted === 'none') return 'none';
-  let config: Record<string, string>;
+  let configs: { where: string; config: Record<string, string> }[];
   try {
-    const reply = (await connection.call('CONFIG', 'GET', 'append*')) as string[];
-    config = {};
-    for (let i = 0; i + 1 < reply.length; i += 2) config[reply[i]!] = reply[i + 1]!;
+    const servers = isCluster(connection) ? connection.nodes('master') : [connection];
+    configs = await Promise.all(
+      servers.map(async (server) => {
+        const reply = (await server.call('CONFIG', 'GET', 'append*')) as string[];
+        const config: Record<string, string> = {};
+        for (let i = 0; i + 1 < reply.length; i += 2) config[reply[i]!] = reply[i + 1]!;
+        return { where: `${server.options.host ?? 'localhost'}:${server.options.port ?? 6379}`, config };
+      }),
+    );
   } catch (error) {
     logger.warn({ event: 'redis_durability_unchecked', wanted, err: error });
     return 'unknown';
   }
-  const actual = durabilityOf(config['appendonly'], config['appendfsync']);
+  const weakest = configs
+    .map((c) => ({ ...c, actual: durabilityOf(c.config['appendonly'], c.config['appendfsync']) }))
+    .reduce((a, b) => (rank[b.actual] < rank[a.actual] ? b : a));
+  const { actual, config } = weakest;
   if (rank[actual] >= rank[wanted]) return actual;
   const fix = wanted === 'always' ? 'appendonly yes, appendfsync always' : 'appendonly yes, appendfsync everysec';
   const message =
-    `Redis is configured for durability "${actual}" (appendonly ${config['appendonly'] ?? '?'}, appendfsync ${config['appendfsync'] ?? '?'}), ` +
+    `Redis${isCluster(connection) ? ` (Cluster node ${weakest.where})` : ''} is configured for durability "${actual}" (appendonly ${config['appendonly'] ?? '?'}, appendfsync ${config['appendfsync'] ?? '?'}), ` +
     `weaker than "${wanted}": set ${fix} in redis.conf (or CONFIG SET), or choose a weaker durability`;
   if (weaker === 'warn') {
     logger.warn({ event: 'redis_durability_weaker', wanted, actual, message });

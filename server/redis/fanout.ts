@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Codec } from '../../protocol/codec.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import type { Fanout, ObjectUpdate } from '../fanout.js';
 import type { Logger } from '../options.js';
 import type { ObjectStore, StoredObject } from '../store/types.js';
 import { channelsOf, interestOf } from './channels.js';
-import { runScript } from './connection.js';
+import { isCluster, runScript, type RedisConnection } from './connection.js';
 
 /** Options of {@link RedisFanout}. */
 export interface RedisFanoutOptions {
@@ -41,7 +40,7 @@ const noCapabilities = { onCapability: (): never => { throw new Error('capabilit
  * delivered if newer, so a lost message costs a re-read, never a missed update.
  */
 export class RedisFanout implements Fanout {
-  readonly #sub: Redis;
+  readonly #sub: RedisConnection;
   readonly #store: ObjectStore;
   readonly #codec: Codec;
   readonly #p: string;
@@ -59,6 +58,10 @@ export class RedisFanout implements Fanout {
   readonly #delivered = new Map<string, number>();
   #closed = false;
   #wasDown = false;
+  /** The watermark when the bus dropped: the catch-up reads from there (what was heard after a gap proves nothing before it). */
+  #sinceDrop = 0;
+  /** Called when this node hears its own mark (the Cluster's proof that a re-subscription is live). */
+  readonly #markWaiters = new Set<() => void>();
   /**
    * Every change to a held object up to this seq has been heard on the bus: its messages arrive in seq
    * order (the write scripts run one at a time), and a mark message (the `MARK` script) raises it to the store's
@@ -67,12 +70,12 @@ export class RedisFanout implements Fanout {
   #watermark = 0;
   readonly #mark: string;
   readonly #marker: NodeJS.Timeout;
-  readonly #command: Redis;
+  readonly #command: RedisConnection;
   /** Bus messages received, for `bench:cluster` (bus traffic per node). */
   received = 0;
 
   /** @internal Use `connectRedis`. `sub` is this bus's own connection (subscriber mode). */
-  constructor(sub: Redis, command: Redis, store: ObjectStore, codec: Codec, prefix: string, logger: Logger, options: RedisFanoutOptions = {}) {
+  constructor(sub: RedisConnection, command: RedisConnection, store: ObjectStore, codec: Codec, prefix: string, logger: Logger, options: RedisFanoutOptions = {}) {
     this.#sub = sub;
     this.#command = command;
     this.#mark = `${prefix}mark:${randomUUID()}`;
@@ -85,15 +88,26 @@ export class RedisFanout implements Fanout {
     this.#remembered = options.rememberedAddresses ?? 100_000;
     this.#catchUpLimit = options.catchUpLimit ?? 10_000;
     sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => {
-      if (channel.length === this.#mark.length && channel.toString() === this.#mark) this.#watermark = Math.max(this.#watermark, Number(message.toString()));
-      else this.#message(message);
+      if (channel.length === this.#mark.length && channel.toString() === this.#mark) {
+        this.#watermark = Math.max(this.#watermark, Number(message.toString()));
+        for (const waiter of [...this.#markWaiters]) waiter();
+      } else this.#message(message);
     });
     // The mark keeps the watermark near the store's seq, so a catch-up after a drop reads only what changed meanwhile.
     this.#marker = setInterval(() => void this.#publishMark(), options.markMs ?? 1000);
     this.#marker.unref();
     sub.ssubscribe(this.#mark).then(() => this.#publishMark(), () => undefined);
-    sub.on('close', () => (this.#wasDown = !this.#closed));
-    sub.on('ready', () => {
+    // One server: this connection dropped, then is back. A Cluster: a shard's subscriber connection was
+    // replaced (it dropped, or its slots moved), then the client re-subscribed the channels on the new one.
+    const [dropped, back] = isCluster(sub) ? ['-subscriber', 'subscribersReady'] : ['close', 'ready'];
+    sub.on(dropped, () => {
+      if (this.#closed || this.#wasDown) return;
+      this.#wasDown = true;
+      // On a Cluster the client re-subscribes before it says so, so messages may be heard before the
+      // catch-up starts: they must not raise the seq it starts from past the changes lost in the gap.
+      this.#sinceDrop = this.#watermark;
+    });
+    sub.on(back, () => {
       if (this.#wasDown) void this.#resubscribe();
     });
   }
@@ -168,6 +182,24 @@ export class RedisFanout implements Fanout {
     if (gone.length > 0 && !this.#closed) this.#sub.sunsubscribe(...gone).catch(() => undefined);
   }
 
+  /** Publishes a mark and resolves once it is heard, or after `limitMs` (then the catch-up runs anyway). */
+  #markHeard(limitMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(limit);
+        this.#markWaiters.delete(done);
+        resolve();
+      };
+      const limit = setTimeout(() => {
+        this.#logger.warn({ event: 'bus_mark_not_heard', limitMs });
+        done();
+      }, limitMs);
+      limit.unref();
+      this.#markWaiters.add(done);
+      void this.#publishMark();
+    });
+  }
+
   async #publishMark(): Promise<void> {
     if (this.#closed || this.#sub.status !== 'ready') return;
     await runScript(this.#command, 'capsyncMark', [this.#p, this.#mark]).catch(() => undefined);
@@ -209,9 +241,13 @@ export class RedisFanout implements Fanout {
   async #resubscribe(): Promise<void> {
     this.#wasDown = false;
     const channels = [...this.#channels.keys()];
-    const since = this.#watermark;
+    const since = this.#sinceDrop;
     try {
-      if (channels.length > 0) await this.#sub.ssubscribe(...channels);
+      // Every channel live again before the catch-up reads the store, so it misses nothing published after
+      // that read. One server: subscribe again here. A Cluster: the client has re-sent the SSUBSCRIBE of every
+      // channel of the slot (the mark's too) in one command; hearing a mark published now proves it was applied.
+      if (isCluster(this.#sub)) await this.#markHeard(2000);
+      else if (channels.length > 0) await this.#sub.ssubscribe(...channels);
       const caughtUp = await this.#catchUp(since);
       this.#logger.info({ event: 'bus_resubscribed', channels: channels.length, since, caughtUp });
       if (!caughtUp) await this.#resync([...this.#scopes.values()].map((e) => e.scope));

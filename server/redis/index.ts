@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { fail } from '../../protocol/errors.js';
 import { Codec } from '../../protocol/codec.js';
 import { resolveLimits, type Limits } from '../../protocol/limits.js';
 import { silentLogger, type Logger } from '../options.js';
 import type { StoreOptions } from '../store/types.js';
-import { openConnection, redactUrl } from './connection.js';
+import { hashTagOf, openConnection, redactUrl, targetOf } from './connection.js';
 import { checkDurability, type Durability } from './durability.js';
 import { RedisFanout, type RedisFanoutOptions } from './fanout.js';
 import { RedisPeers, type RedisPeersOptions } from './peers.js';
@@ -20,9 +21,20 @@ export type { TurnWritesOptions } from './turn-writes.js';
 
 /** Options of {@link connectRedis}. */
 export interface RedisOptions extends StoreOptions {
-  /** `redis://[:password@]host:port[/db]` (or `rediss://`). */
+  /**
+   * `redis://[[user]:password@]host:port[/db]` (or `rediss://`). With `cluster`, one or more seed nodes of the
+   * Cluster, separated by commas (`redis://10.0.0.1:7000,redis://10.0.0.2:7000`); the client finds the others.
+   */
   readonly url: string;
-  /** Prefix of every key and channel: several deployments can share one Redis. Default `{capsync}:` (one Cluster slot). */
+  /**
+   * Redis Cluster: connect with an ioredis `Cluster` client (commands and scripts routed to the slot's master,
+   * sharded pub/sub on each shard's own connection). Default false (one Redis server).
+   */
+  readonly cluster?: boolean;
+  /**
+   * Prefix of every key and channel: several deployments can share one Redis. Default `{capsync}:`. On a
+   * Cluster it must contain a hash tag (`{...}`): every key and channel of the deployment is in that tag's slot.
+   */
   readonly prefix?: string;
   /** What Redis must guarantee for acknowledged writes (see {@link Durability}). Default `always`. */
   readonly durability?: Durability;
@@ -63,29 +75,35 @@ export interface RedisBackend {
 /**
  * Connects a node to a shared Redis: checks its durability config, loads the revocation set and starts
  * reading the feed, opens the bus and presence. Four connections: commands, the bus (sharded pub/sub),
- * the revocation feed (blocking reads) and the peers' channel. Closing the store (the server does) closes them all.
+ * the revocation feed (blocking reads) and the peers' channel; on a Cluster (`cluster: true`) four ioredis
+ * `Cluster` clients instead, each with its own connections. Closing the store (the server does) closes them all.
  *
  * @example
  * ```ts
  * const redis = await connectRedis({ url: 'redis://127.0.0.1:6379' });
+ * // or a Redis Cluster, from one or more of its nodes:
+ * // await connectRedis({ url: 'redis://10.0.0.1:7000,redis://10.0.0.2:7000', cluster: true });
  * const server = await CapsyncServer.create({ auth: { secret }, ...redis });
  * ```
  */
 export async function connectRedis(options: RedisOptions): Promise<RedisBackend> {
   const node = options.node ?? randomUUID().slice(0, 8);
   const prefix = options.prefix ?? '{capsync}:';
+  const target = targetOf(options.url, options.cluster);
+  // The scripts touch many keys and publish on many channels: on a Cluster they must all be in one slot.
+  if (target.cluster && hashTagOf(prefix) === undefined) throw fail('ERR_STORE_UNAVAILABLE', `on a Redis Cluster the key prefix must contain a hash tag such as {capsync} (got ${JSON.stringify(prefix)})`);
   const logger = options.logger ?? silentLogger;
   const timeout = options.commandTimeoutMs ?? 10_000;
   const staleMs = options.feed?.staleMs ?? 1000;
-  const command = await openConnection(options.url, 'command', node, { commandTimeoutMs: timeout });
+  const command = await openConnection(target, 'command', node, { commandTimeoutMs: timeout });
   const opened = [command];
   try {
     const durability = await checkDurability(command, options.durability ?? 'always', options.weakerDurability ?? 'refuse', logger);
-    const feed = await openConnection(options.url, 'feed', node, { commandTimeoutMs: (options.feed?.blockMs ?? 200) + staleMs });
+    const feed = await openConnection(target, 'feed', node, { commandTimeoutMs: (options.feed?.blockMs ?? 200) + staleMs });
     opened.push(feed);
-    const bus = await openConnection(options.url, 'bus', node);
+    const bus = await openConnection(target, 'bus', node);
     opened.push(bus);
-    const peersSub = await openConnection(options.url, 'peers', node);
+    const peersSub = await openConnection(target, 'peers', node);
     opened.push(peersSub);
     const revocations = new RedisRevocationSet(command, feed, prefix, options.feed);
     await revocations.ready();
@@ -101,7 +119,7 @@ export async function connectRedis(options: RedisOptions): Promise<RedisBackend>
     fanout = new RedisFanout(bus, command, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
     cluster = new RedisPeers(command, peersSub, prefix, node, logger, options.peers);
     await cluster.start();
-    logger.info({ event: 'redis_connected', url: redactUrl(options.url), node, durability });
+    logger.info({ event: 'redis_connected', url: target.urls.map(redactUrl).join(','), cluster: target.cluster, node, durability });
     return { store, fanout, cluster, node, durability };
   } catch (error) {
     for (const c of opened) c.disconnect();

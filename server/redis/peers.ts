@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { ClusterPeers, RemoteDelegation } from '../cluster.js';
 import type { Logger } from '../options.js';
 import type { PresenceChange } from '../presence-events.js';
+import { isCluster, type RedisConnection } from './connection.js';
 
 /** Options of {@link RedisPeers}. */
 export interface RedisPeersOptions {
@@ -28,8 +28,8 @@ export interface RedisPeersOptions {
  * user moving between nodes within the grace is neither a leave nor a join anywhere.
  */
 export class RedisPeers implements ClusterPeers {
-  readonly #redis: Redis;
-  readonly #sub: Redis;
+  readonly #redis: RedisConnection;
+  readonly #sub: RedisConnection;
   readonly #p: string;
   readonly #node: string;
   readonly #logger: Logger;
@@ -45,7 +45,7 @@ export class RedisPeers implements ClusterPeers {
   #closed = false;
 
   /** @internal Use `connectRedis`. */
-  constructor(redis: Redis, sub: Redis, prefix: string, node: string, logger: Logger, options: RedisPeersOptions = {}) {
+  constructor(redis: RedisConnection, sub: RedisConnection, prefix: string, node: string, logger: Logger, options: RedisPeersOptions = {}) {
     this.#redis = redis;
     this.#sub = sub;
     this.#p = prefix;
@@ -55,9 +55,12 @@ export class RedisPeers implements ClusterPeers {
     this.#timer = setInterval(() => void this.#renew(), options.heartbeatMs ?? 1000);
     this.#timer.unref();
     sub.on('smessageBuffer', (channel: Buffer, message: Buffer) => this.#message(channel.toString(), message));
-    sub.on('ready', () => {
+    // One server: the connection is back. A Cluster: the shard's subscriber connection was replaced, and the
+    // client has subscribed it to the channels again itself (a second SSUBSCRIBE would be kept twice).
+    const cluster = isCluster(sub);
+    sub.on(cluster ? 'subscribersReady' : 'ready', () => {
       // After a drop: listen again, and write this node's users again (Redis may have restarted empty of them).
-      void this.#sub.ssubscribe(this.#presenceChannel, ...[...this.#users].map((u) => this.#channel(u))).catch(() => undefined);
+      if (!cluster) void this.#sub.ssubscribe(this.#presenceChannel, ...[...this.#users].map((u) => this.#channel(u))).catch(() => undefined);
       void this.#renew(true);
     });
   }

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
 import { fail } from '../../protocol/errors.js';
 import { MemoryRevocationSet, type RevocationEntry } from '../../protocol/revocation.js';
-import { runScript } from './connection.js';
+import { runScript, type RedisConnection } from './connection.js';
 
 /** Options of {@link RedisRevocationSet}. */
 export interface RevocationFeedOptions {
@@ -25,8 +24,8 @@ export interface RevocationFeedOptions {
  * least every `blockMs` even when nothing is revoked: that answer is the heartbeat telling silence from loss.
  */
 export class RedisRevocationSet extends MemoryRevocationSet {
-  readonly #redis: Redis;
-  readonly #feed: Redis;
+  readonly #redis: RedisConnection;
+  readonly #feed: RedisConnection;
   readonly #p: string;
   readonly #writer = randomUUID();
   readonly #staleMs: number;
@@ -40,7 +39,7 @@ export class RedisRevocationSet extends MemoryRevocationSet {
   #ready: Promise<void>;
 
   /** @internal Use `connectRedis`. `redis` runs commands; `feed` is this set's own connection for the blocking reads. */
-  constructor(redis: Redis, feed: Redis, prefix: string, options: RevocationFeedOptions = {}) {
+  constructor(redis: RedisConnection, feed: RedisConnection, prefix: string, options: RevocationFeedOptions = {}) {
     super();
     this.#redis = redis;
     this.#feed = feed;

@@ -3,8 +3,10 @@
  * change seq, its indexes and its announcement on the bus happen together or not at all: no change reaches
  * the bus without being stored, and no stored change is missing from `changes` (what resume reads).
  *
- * Key layout under the prefix `p` (by default `{capsync}:`, one hash tag, so on Redis Cluster every key and
- * channel of one deployment lives in one slot and the scripts stay legal there):
+ * Every script declares the prefix as KEYS[1] (the call sites pass it first), so a Redis Cluster client routes
+ * it to the prefix's slot; the keys it touches are all built from that prefix. Key layout under the prefix `p`
+ * (by default `{capsync}:`, one hash tag, so on Redis Cluster every key and channel of one deployment lives in
+ * one slot: each script's keys, and the channels it SPUBLISHes on, are on the node that runs it):
  *   p..'meta'        hash: seq, horizon, created (counter), epoch
  *   p..'o:'..key     hash per address: address (JSON), type, state (absent for a tombstone), version, seq, at, created
  *   p..'order'       zset created -> key (every address, tombstones too: `list` order, as SQLite's `created`)
@@ -75,24 +77,11 @@ end
 `;
 
 /**
- * ARGV: prefix, key, address JSON, type, state, now, ifVersion ('' for none), header JSON, channels...
- * Returns {version, seq}, or {0, current} when the object is not at ifVersion (0: no live object), writing nothing.
- */
-export const PUT = `${PUT_FN}
-return put(ARGV[1], ARGV, 2, #ARGV)
-`;
-
-/** ARGV: prefix, key, now, channels... Returns {version, seq} or false when there was nothing to delete. */
-export const DELETE = `${DELETE_FN}
-return del(ARGV[1], ARGV, 2, #ARGV)
-`;
-
-/**
- * ARGV: prefix, channel. Publishes the store's seq on the channel: run one at a time with the writes, so
+ * KEYS: prefix. ARGV: channel. Publishes the store's seq on the channel: run one at a time with the writes, so
  * every change up to that seq was published before it, and a subscriber that hears it has heard them all.
  */
 export const MARK = `
-redis.call('SPUBLISH', ARGV[2], redis.call('HGET', ARGV[1] .. 'meta', 'seq') or '0')
+redis.call('SPUBLISH', ARGV[1], redis.call('HGET', KEYS[1] .. 'meta', 'seq') or '0')
 return 0
 `;
 
@@ -111,50 +100,50 @@ local function rows(p, keys, liveOnly)
 end
 `;
 
-/** ARGV: prefix, key. One live row or empty. */
+/** KEYS: prefix. ARGV: key. One live row or empty. */
 export const GET = `${ROWS}
-return rows(ARGV[1], {ARGV[2]}, true)
+return rows(KEYS[1], {ARGV[1]}, true)
 `;
 
-/** ARGV: prefix, type. Live rows of a type in creation order. */
+/** KEYS: prefix. ARGV: type. Live rows of a type in creation order. */
 export const LIST = `${ROWS}
-return rows(ARGV[1], redis.call('ZRANGE', ARGV[1] .. 't:' .. ARGV[2], 0, -1), true)
+return rows(KEYS[1], redis.call('ZRANGE', KEYS[1] .. 't:' .. ARGV[1], 0, -1), true)
 `;
 
-/** ARGV: prefix, since, limit. Rows (tombstones too) of changes after `since`, in seq order. */
+/** KEYS: prefix. ARGV: since, limit. Rows (tombstones too) of changes after `since`, in seq order. */
 export const CHANGES = `${ROWS}
-local keys = redis.call('ZRANGEBYSCORE', ARGV[1] .. 'changes', '(' .. ARGV[2], '+inf', 'LIMIT', 0, tonumber(ARGV[3]))
-return rows(ARGV[1], keys, false)
+local keys = redis.call('ZRANGEBYSCORE', KEYS[1] .. 'changes', '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+return rows(KEYS[1], keys, false)
 `;
 
 /**
- * ARGV: prefix, whole, open, openEnd, limit ('' for whole means the empty prefix: everything). Live rows
+ * KEYS: prefix. ARGV: whole, open, openEnd, limit ('' for whole means the empty prefix: everything). Live rows
  * under the prefix, in creation order, at most limit.
  */
 export const LIST_UNDER = `${ROWS}
-local p = ARGV[1]
+local p = KEYS[1]
 local keys
-if ARGV[2] == '' then
+if ARGV[1] == '' then
   keys = redis.call('ZRANGE', p .. 'order', 0, -1)
 else
-  keys = redis.call('ZRANGEBYLEX', p .. 'lex', '[' .. ARGV[3], '(' .. ARGV[4])
-  if redis.call('EXISTS', p .. 'o:' .. ARGV[2]) == 1 then keys[#keys + 1] = ARGV[2] end
+  keys = redis.call('ZRANGEBYLEX', p .. 'lex', '[' .. ARGV[2], '(' .. ARGV[3])
+  if redis.call('EXISTS', p .. 'o:' .. ARGV[1]) == 1 then keys[#keys + 1] = ARGV[1] end
   local order = {}
   for _, k in ipairs(keys) do order[k] = tonumber(redis.call('ZSCORE', p .. 'order', k)) end
   table.sort(keys, function(a, b) return order[a] < order[b] end)
 end
 local live = {}
 for _, k in ipairs(keys) do
-  if #live >= tonumber(ARGV[5]) then break end
+  if #live >= tonumber(ARGV[4]) then break end
   if redis.call('HEXISTS', p .. 'o:' .. k, 'state') == 1 then live[#live + 1] = k end
 end
 return rows(p, live, true)
 `;
 
-/** ARGV: prefix, before. Drops tombstones deleted before `before`, raises the horizon; returns how many. */
+/** KEYS: prefix. ARGV: before. Drops tombstones deleted before `before`, raises the horizon; returns how many. */
 export const PRUNE_TOMBSTONES = `
-local p = ARGV[1]
-local keys = redis.call('ZRANGEBYSCORE', p .. 'tomb', '-inf', '(' .. ARGV[2])
+local p = KEYS[1]
+local keys = redis.call('ZRANGEBYSCORE', p .. 'tomb', '-inf', '(' .. ARGV[1])
 local highest = 0
 for _, key in ipairs(keys) do
   local seq = tonumber(redis.call('HGET', p .. 'o:' .. key, 'seq'))
@@ -227,27 +216,17 @@ end
 `;
 
 /**
- * ARGV: prefix, pruneBefore ('' for none), then the counts of outcomes, forgets and claims, then outcomes as
- * (member, bytes), forgets as member, claims as (member, owner, expiresAt). One script, so one atomic step
- * (and one AOF entry) for a whole turn's calls; returns, per claim, 0 for a key now claimed or the record
- * as CLAIM_CALL returns it.
- */
-export const COMMIT_CALLS = `${COMMIT_CALLS_FN}
-return commitCalls(ARGV[1], ARGV, 2)
-`;
-
-/**
- * ARGV: prefix, then the writes of one event-loop turn, each as an opcode ('p' put, 'd' delete, 'c' call
- * commit), its argument count n and its n arguments (those of PUT, DELETE or COMMIT_CALLS after the prefix).
+ * KEYS: prefix. ARGV: the writes of one event-loop turn, each as an opcode ('p' put, 'd' delete, 'c' call
+ * commit), its argument count n and its n arguments (those of `put`, `del` or `commitCalls` above).
  * Runs them in order, each in its own pcall: a write that fails (a Redis error) fails alone, as it would
  * as a script of its own, and the others still happen. Returns, per write, {1, its reply} ({1, 0} for a
  * deletion of nothing) or {0, the error message}. One script for the turn: one AOF write and fsync under
  * `appendfsync always`, and every reply only after it.
  */
 export const TURN = `${PUT_FN}${DELETE_FN}${COMMIT_CALLS_FN}
-local p = ARGV[1]
+local p = KEYS[1]
 local out = {}
-local i = 2
+local i = 1
 while i <= #ARGV do
   local op, n = ARGV[i], tonumber(ARGV[i + 1])
   local b, e = i + 2, i + 1 + n
@@ -268,53 +247,53 @@ end
 return out
 `;
 
-/** ARGV: prefix, now. Drops call records that expired before now. */
+/** KEYS: prefix. ARGV: now. Drops call records that expired before now. */
 export const PRUNE_CALLS = `
-local p = ARGV[1]
-local members = redis.call('ZRANGEBYSCORE', p .. 'calls', '-inf', '(' .. ARGV[2])
+local p = KEYS[1]
+local members = redis.call('ZRANGEBYSCORE', p .. 'calls', '-inf', '(' .. ARGV[1])
 for _, m in ipairs(members) do redis.call('DEL', p .. 'call:' .. m); redis.call('ZREM', p .. 'calls', m) end
 return #members
 `;
 
 /**
- * ARGV: prefix, writer, then id, expiresAt ('' for never) pairs. Adds the ids not yet in the set and
+ * KEYS: prefix. ARGV: writer, then id, expiresAt ('' for never) pairs. Adds the ids not yet in the set and
  * announces those on the revocation feed (one stream entry); returns how many were new.
  */
 export const REVOKE = `
-local p = ARGV[1]
+local p = KEYS[1]
 local fresh = {}
-for i = 3, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   if redis.call('HSETNX', p .. 'rev', ARGV[i], ARGV[i + 1]) == 1 then
     if ARGV[i + 1] ~= '' then redis.call('ZADD', p .. 'rev:exp', ARGV[i + 1], ARGV[i]) end
     fresh[#fresh + 1] = ARGV[i]; fresh[#fresh + 1] = ARGV[i + 1]
   end
 end
 if #fresh > 0 then
-  redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[2], 'kind', 'ids', unpack(fresh))
+  redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[1], 'kind', 'ids', unpack(fresh))
 end
 return #fresh / 2
 `;
 
-/** ARGV: prefix, now. Drops revocation entries whose capability expired before now. */
+/** KEYS: prefix. ARGV: now. Drops revocation entries whose capability expired before now. */
 export const PRUNE_REVOCATIONS = `
-local p = ARGV[1]
-local ids = redis.call('ZRANGEBYSCORE', p .. 'rev:exp', '-inf', '(' .. ARGV[2])
+local p = KEYS[1]
+local ids = redis.call('ZRANGEBYSCORE', p .. 'rev:exp', '-inf', '(' .. ARGV[1])
 for _, id in ipairs(ids) do redis.call('HDEL', p .. 'rev', id); redis.call('ZREM', p .. 'rev:exp', id) end
 return #ids
 `;
 
-/** ARGV: prefix, writer, user. Raises the user's generation by one and announces it on the feed; returns the new generation. */
+/** KEYS: prefix. ARGV: writer, user. Raises the user's generation by one and announces it on the feed; returns the new generation. */
 export const BUMP_GENERATION = `
-local p = ARGV[1]
-local generation = redis.call('HINCRBY', p .. 'gen', ARGV[3], 1)
-redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[2], 'kind', 'gen', ARGV[3], generation)
+local p = KEYS[1]
+local generation = redis.call('HINCRBY', p .. 'gen', ARGV[2], 1)
+redis.call('XADD', p .. 'rev:feed', 'MAXLEN', '~', 100000, '*', 'by', ARGV[1], 'kind', 'gen', ARGV[2], generation)
 return generation
 `;
 
-/** ARGV: prefix, now. Drops issued records (\`issued:<user>\` fields) whose capability expired before now. */
+/** KEYS: prefix. ARGV: now. Drops issued records (\`issued:<user>\` fields) whose capability expired before now. */
 export const PRUNE_ISSUED = `
-local p = ARGV[1]
-local members = redis.call('ZRANGEBYSCORE', p .. 'issued:exp', '-inf', '(' .. ARGV[2])
+local p = KEYS[1]
+local members = redis.call('ZRANGEBYSCORE', p .. 'issued:exp', '-inf', '(' .. ARGV[1])
 for _, m in ipairs(members) do
   local cut = string.find(m, '\\0', 1, true)
   redis.call('HDEL', p .. 'issued:' .. string.sub(m, 1, cut - 1), string.sub(m, cut + 1))

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import { VersionConflictError } from '../../protocol/errors.js';
 import { canonicalKey, type JsonValue } from '../../protocol/json-value.js';
 import { prefixKeys } from '../store/prefix.js';
@@ -7,7 +6,7 @@ import type {
   CallCommit, CallRecord, DelegationFilter, DelegationRecord, IssuedRecord, ObjectStore, StoreOptions, StoredChange, StoredObject, WriteCondition,
   WriteResult,
 } from '../store/types.js';
-import { runScript } from './connection.js';
+import { runScript, type RedisConnection } from './connection.js';
 import { channelsOf } from './channels.js';
 import type { RedisRevocationSet } from './revocations.js';
 import { TurnWrites, type TurnWritesOptions } from './turn-writes.js';
@@ -24,7 +23,7 @@ import { TurnWrites, type TurnWritesOptions } from './turn-writes.js';
  */
 export class RedisStore implements ObjectStore {
   readonly revocations: RedisRevocationSet;
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #p: string;
   readonly #clock: { now(): number };
   readonly #epoch: string;
@@ -34,7 +33,7 @@ export class RedisStore implements ObjectStore {
   #closed = false;
 
   /** @internal */
-  constructor(redis: Redis, prefix: string, epoch: string, revocations: RedisRevocationSet, onClose: () => Promise<void>, options: StoreOptions = {}, writes: TurnWritesOptions = {}) {
+  constructor(redis: RedisConnection, prefix: string, epoch: string, revocations: RedisRevocationSet, onClose: () => Promise<void>, options: StoreOptions = {}, writes: TurnWritesOptions = {}) {
     this.#redis = redis;
     this.#p = prefix;
     this.#epoch = epoch;
@@ -45,7 +44,7 @@ export class RedisStore implements ObjectStore {
   }
 
   /** @internal The store's epoch: made by the first node that finds none (HSETNX: first writer wins). */
-  static async epochOf(redis: Redis, prefix: string): Promise<string> {
+  static async epochOf(redis: RedisConnection, prefix: string): Promise<string> {
     await redis.hsetnx(`${prefix}meta`, 'epoch', randomUUID());
     return (await redis.hget(`${prefix}meta`, 'epoch'))!;
   }

@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { fail } from '../../protocol/errors.js';
-import { runScript } from './connection.js';
+import { runScript, type RedisConnection } from './connection.js';
 
 /** A write of the turn script: put, delete or call commit (see `TURN` in scripts.ts). */
 export type TurnOp = 'p' | 'd' | 'c';
@@ -29,13 +28,13 @@ export interface TurnWritesOptions {
  * publication together), in the order they were issued, and each is answered only when Redis replies to
  * the script, which under `appendfsync always` it does after the AOF fsync that covers them all.
  *
- * Why, measured (bench:cluster prints it): Redis fsyncs once per event-loop iteration, so writes already
+ * Why, measured (bench:cluster prints it): RedisConnection fsyncs once per event-loop iteration, so writes already
  * share an fsync whenever they reach it in one read; what a script per write costs is Redis CPU per write
  * (a Lua call, a reply) and a socket write each on the node. Nothing is held back for it: a turn's writes
  * leave at the turn's end, whether or not an earlier turn's script is still in flight.
  */
 export class TurnWrites {
-  readonly #redis: Redis;
+  readonly #redis: RedisConnection;
   readonly #prefix: string;
   readonly #maxWrites: number;
   readonly #maxBytes: number;
@@ -45,7 +44,7 @@ export class TurnWrites {
   scripts = 0;
   writes = 0;
 
-  constructor(redis: Redis, prefix: string, options: TurnWritesOptions = {}) {
+  constructor(redis: RedisConnection, prefix: string, options: TurnWritesOptions = {}) {
     this.#redis = redis;
     this.#prefix = prefix;
     this.#maxWrites = options.maxWrites ?? 256;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll } from 'vitest';
 import type { Fanout } from '../../server/fanout.js';
 import { connectRedis, type RedisBackend, type RedisOptions } from '../../server/redis/index.js';
+import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 
 /**
@@ -32,6 +33,26 @@ export function closingFanout(backend: RedisBackend): Fanout {
     async close() {
       await fanout.close();
       await store.close();
+    },
+  };
+}
+
+/**
+ * One real Redis Cluster per test file (3 masters, started on first use, stopped after the file), and
+ * backends on it (`cluster: true`, its nodes as seeds): each with a fresh hash-tagged prefix, so each
+ * deployment's keys are in a slot of their own and every store starts empty.
+ */
+export function redisClusterForFile(): { cluster(): Promise<RedisCluster>; backend(options?: Partial<RedisOptions>): Promise<RedisBackend> } {
+  let started: Promise<RedisCluster> | undefined;
+  const cluster = (): Promise<RedisCluster> => (started ??= startRedisCluster());
+  afterAll(async () => {
+    if (started !== undefined) await (await started).stop();
+  });
+  return {
+    cluster,
+    async backend(options = {}) {
+      const { urls } = await cluster();
+      return connectRedis({ url: urls.join(','), cluster: true, prefix: `{t${randomUUID().slice(0, 8)}}:`, ...options });
     },
   };
 }
