@@ -12,6 +12,7 @@ import type { SessionEnv, Transport } from './session-env.js';
 import type { SharedPush } from './push-slices.js';
 import { SessionRequests } from './session-requests.js';
 import type { AnonymousIdentity } from './identity.js';
+import type { CallMeter } from './fairness.js';
 
 export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
 
@@ -28,6 +29,8 @@ let verifierOf: (session: ServerSession) => CodecContext['verifier'];
 export class ServerSession {
   readonly id: string;
   user: User | null;
+  /** Told of each call that goes asynchronous and when it settles (the connection's fair service, server/fairness.ts). */
+  meter: CallMeter | undefined;
   /** An anonymous session's identity (what hello tells the client to keep); undefined for a user. */
   #anonymous: AnonymousIdentity | undefined;
   #tokenExpiresAt: number | null;

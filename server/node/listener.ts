@@ -135,8 +135,9 @@ export class NodeListener {
       this.#alive.add(ws);
       const user = authenticated.user?.id ?? null;
       ws.on('pong', () => this.#alive.add(ws));
-      // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
+      // Frames reach the session at the connection's budget; over it, or at maxInFlight calls, the socket is paused (server/fairness.ts).
       const inbox = new FairInbox(this.#hub.connection, new SocketInboxIo(ws, session, logger, user));
+      session.meter = inbox;
       ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push(data, isBinary));
       ws.on('close', (code) => {
         inbox.dispose();
