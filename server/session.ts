@@ -1,6 +1,7 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import type { CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
+import { announcedLimits } from '../protocol/limits.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import { statusOf } from '../protocol/capability/status.js';
 import { FrameType, clientFrameTypes, frameIdOf, peekRequestId, validateFrame, type Frame } from '../protocol/frames.js';
@@ -145,6 +146,7 @@ export class ServerSession {
       protocol: 1,
       user: this.user && { id: this.user.id, roles: this.user.roles },
       maxFrameBytes: this.#env.codec.limits.maxFrameBytes,
+      limits: announcedLimits(this.#env.codec.limits),
       tokenExpiresAt: this.#tokenExpiresAt,
       ...(this.#anonymous !== undefined ? { identity: this.#anonymous.proof } : {}),
       ...extra,
