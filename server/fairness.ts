@@ -160,6 +160,14 @@ export class FairInbox implements CallMeter {
   /** When the last delivery ended, and since when deliveries have run back to back. */
   #lastEnd = -Infinity;
   #runStart = -Infinity;
+  /**
+   * What the calls started in the current run are expected to cost once their first turn is over (their
+   * continuations run right after the run): counted into the run's slice, so a run of frames that each
+   * start a call that is cheap to start and costly to finish ends sooner.
+   */
+  #runAhead = 0;
+  /** The loop milliseconds a call of this connection cost after its first turn, on average (recent calls weigh most). */
+  #callCost = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #immediate: ReturnType<typeof setImmediate> | undefined;
   #paused = false;
@@ -218,6 +226,7 @@ export class FairInbox implements CallMeter {
   settled(mark: number): void {
     this.#inFlight--;
     const owed = this.#share.settled(mark);
+    this.#callCost += (owed - this.#callCost) / 8;
     if (this.#closed) return;
     if (this.#serviceRate !== Infinity) this.#service -= owed;
     if (this.#queue.length > 0) this.#schedule();
@@ -244,8 +253,11 @@ export class FairInbox implements CallMeter {
 
   /** True if a frame arriving at `now` may be handled in this turn: the run it joins is still within its slice. */
   #inRun(now: number): boolean {
-    if (now - this.#lastEnd >= SAME_RUN_MS) this.#runStart = now;
-    return now - this.#runStart < this.#sliceMs;
+    if (now - this.#lastEnd >= SAME_RUN_MS) {
+      this.#runStart = now;
+      this.#runAhead = 0;
+    }
+    return now - this.#runStart + this.#runAhead < this.#sliceMs;
   }
 
   /** Hands a frame on and charges it: one frame, and the loop time its synchronous handling took. Returns when it ended. */
@@ -256,9 +268,11 @@ export class FairInbox implements CallMeter {
       this.#io.deliver(data, isBinary);
       return start;
     }
+    const calls = this.#inFlight;
     try {
       this.#io.deliver(data, isBinary);
     } finally {
+      if (this.#inFlight > calls) this.#runAhead += this.#callCost;
       const end = this.#now();
       this.#lastEnd = end;
       this.#service -= end - start;
@@ -302,7 +316,8 @@ export class FairInbox implements CallMeter {
     let now = this.#now();
     this.#refill(now);
     const until = now + this.#sliceMs;
-    while (this.#queue.length > 0 && this.#admits() && now < until && !this.#closed) {
+    this.#runAhead = 0;
+    while (this.#queue.length > 0 && this.#admits() && now + this.#runAhead < until && !this.#closed) {
       const frame = this.#queue.shift()!;
       this.#queuedBytes -= frame.data.length;
       now = this.#deliver(frame.data, frame.isBinary, now);
