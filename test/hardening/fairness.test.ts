@@ -346,6 +346,42 @@ describe('fair service on a real server: calls in flight and their asynchronous 
     expect(started).toBe(10);
   });
 
+  it('does not take a socket held at maxInFlight for a dead peer: its pongs wait unread, as its frames do', async () => {
+    demo = await startDemo({ heartbeatMs: 40, connection: { maxInFlight: 1 } });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    demo.server.callable('held', async () => {
+      await gate;
+      return 'done';
+    });
+    raw = new WebSocket(demo.url, ['capsync.v1'], { headers: { authorization: `Bearer ${await demo.token('editor')}` } });
+    const ws = raw;
+    let closeCode: number | undefined;
+    ws.once('close', (code) => (closeCode = code));
+    await new Promise((resolve) => ws.once('open', resolve));
+    const codec = new Codec();
+    const results: unknown[] = [];
+    ws.on('message', (data: Buffer) => {
+      const frame = codec.decode(data) as unknown[];
+      if (frame[0] === FrameType.result || frame[0] === FrameType.error) results.push(frame);
+    });
+    for (let id = 1; id <= 3; id++) ws.send(codec.encode([FrameType.call, id, 'held', []]));
+    // Six heartbeats while the first call runs and the other two wait: each ping is answered, but the
+    // server, not reading the socket, cannot see the pongs. Ends early if the server gives the peer up.
+    await new Promise<void>((resolve) => {
+      let pings = 0;
+      ws.on('ping', () => ++pings === 6 && resolve());
+      ws.once('close', () => resolve());
+    });
+    expect(closeCode).toBeUndefined();
+    release();
+    await new Promise<void>((resolve) => {
+      const check = () => (results.length === 3 || closeCode !== undefined ? resolve() : ws.once('message', () => setImmediate(check)));
+      check();
+    });
+    expect(results.map((frame) => (frame as unknown[])[2])).toEqual(['done', 'done', 'done']);
+  });
+
   it('pauses, then closes with 4004, a connection whose calls are cheap to start but expensive to finish; a bystander is served', async () => {
     demo = await startDemo({ connection: { serviceMsPerSecond: 100, serviceBurstMs: 100, overBudgetCloseMs: 1_000 } });
     demo.server.callable('burn', async () => {
