@@ -14,7 +14,7 @@ export interface FairnessOptions {
    * Milliseconds of the event loop per second that one connection's frames may take on average: the
    * synchronous handling of each frame (decode, verification, the call's dispatch), measured around it, and
    * the asynchronous part of its calls (a server function's awaited work, store commits, the answer),
-   * charged when each call settles as its share of the loop's time while it was in flight (see
+   * charged when each call settles with the process time spent on it while it was in flight (see
    * {@link LoopShare}). Default unbounded. Frames are not alike: a call that mints capabilities costs a
    * hundred pings.
    */
@@ -62,26 +62,34 @@ export interface CallMeter {
 }
 
 /**
- * The event loop's time, shared among the calls in flight in this process, for charging the asynchronous
- * part of calls, which no clock read around a frame sees: a server function's awaited work, its store
- * commits, the answer's encoding. Every change to the number of calls in flight reads the loop's active
- * time (`performance.eventLoopUtilization`); what the loop was busy with since the last change, less what
- * was already charged to frames' synchronous handling, is divided evenly among the calls that were in
- * flight. A call settling is charged the sum of its shares. A connection with many calls cheap to start
- * and expensive to finish therefore pays for most of what they cost, one with one call in flight for a
- * share of it. What the loop does for no call (a fan-out, timers) is shared too while calls are in flight:
- * an approximation, in the calls' favour when the server is idle and in proportion when it is not.
+ * The event loop's time, given to the calls in flight in this process, for charging the asynchronous part
+ * of calls, which no clock read around a frame sees: a server function's awaited work, its store commits,
+ * the answer's encoding. Each call going asynchronous and each settling reads the process's CPU time
+ * (`process.cpuUsage`, about 0.4 us: twice per asynchronous call, never per frame); what the process
+ * spent since the previous such event, less what was already charged to frames' synchronous handling, is
+ * given:
+ * - to the call that settles, when the interval ends with a settle: the work just before a call's answer
+ *   is nearly always that call's own continuation (a server function runs from its last `await` to its
+ *   return without yielding);
+ * - evenly to every call in flight, when it ends with a call starting: work that finished no call (an
+ *   awaited step in the middle of a function, timers, a fan-out) is shared by those who may have caused it.
+ * A call settling is charged its own intervals and its shares. A connection with many calls cheap to start
+ * and expensive to finish therefore pays for what they cost, while a bystander whose one call waited
+ * behind them pays for its own continuation and a small share. An even split alone would have charged
+ * that bystander a half of its neighbour's work whenever both had one call in flight. CPU time, not the
+ * wall clock: on a loaded machine the process is descheduled for tens of milliseconds at a time, and
+ * with the wall clock (or the event loop's active time) the one call in flight then paid for the wait.
  */
 export class LoopShare {
   readonly #active: () => number;
   #calls = 0;
-  /** Milliseconds each call in flight has been given, cumulative since the process started. */
+  /** Milliseconds each call in flight has been given as a share, cumulative since the process started. */
   #perCall = 0;
   #seen: number;
-  /** Milliseconds charged to frames since the last change (not shared again). */
+  /** Milliseconds charged to frames since the last event (not given again). */
   #charged = 0;
 
-  constructor(active: () => number = loopActiveMs) {
+  constructor(active: () => number = cpuMs) {
     this.#active = active;
     this.#seen = active();
   }
@@ -92,16 +100,17 @@ export class LoopShare {
   }
 
   started(): number {
-    this.#update();
+    const spare = this.#spare();
+    if (this.#calls > 0) this.#perCall += spare / this.#calls;
     this.#calls++;
     return this.#perCall;
   }
 
-  /** The loop milliseconds owed by the call that started with `mark`. */
+  /** The loop milliseconds owed by the call that started with `mark`: its shares and the interval its settle ends. */
   settled(mark: number): number {
-    this.#update();
+    const spare = this.#spare();
     this.#calls--;
-    return this.#perCall - mark;
+    return this.#perCall - mark + spare;
   }
 
   /** Loop time already charged to a frame's synchronous handling. */
@@ -109,17 +118,20 @@ export class LoopShare {
     this.#charged += ms;
   }
 
-  #update(): void {
+  /** The loop's busy time since the last event, less what frames were charged. */
+  #spare(): number {
     const active = this.#active();
     const spare = active - this.#seen - this.#charged;
     this.#seen = active;
     this.#charged = 0;
-    if (this.#calls > 0 && spare > 0) this.#perCall += spare / this.#calls;
+    return spare > 0 ? spare : 0;
   }
 }
 
-function loopActiveMs(): number {
-  return performance.eventLoopUtilization().active;
+/** The process's CPU time (user and system), in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 /** The process's one share: every connection's calls run on the same event loop. */
@@ -136,8 +148,9 @@ export const processLoopShare = new LoopShare();
  * or whose queue passes `maxQueuedBytes` (frames already read when the pause took effect), is closed with
  * `ERR_OVER_BUDGET` (4004). Waiting for its own calls to settle is not being over budget.
  *
- * Time is the wall clock (`performance.now`, read once per frame besides the read on arrival): the time a
- * frame held the event loop is the time nobody else was served.
+ * A frame's time is the wall clock around it (`performance.now`, read once per frame besides the read on
+ * arrival, about 0.05 us): the time a frame held the event loop is the time nobody else was served. A
+ * call's asynchronous part is CPU time ({@link LoopShare}).
  */
 export class FairInbox implements CallMeter {
   readonly #options: FairnessOptions;
@@ -158,8 +171,8 @@ export class FairInbox implements CallMeter {
   /** Since when the buckets have not been full (set when a frame first had to wait for budget). */
   #overSince: number | undefined;
   /** When the last delivery ended, and since when deliveries have run back to back. */
-  #lastEnd = -Infinity;
-  #runStart = -Infinity;
+  #lastEnd = 0;
+  #runStart = 0;
   /**
    * What the calls started in the current run are expected to cost once their first turn is over (their
    * continuations run right after the run): counted into the run's slice, so a run of frames that each
@@ -324,7 +337,7 @@ export class FairInbox implements CallMeter {
     }
     if (this.#closed) return;
     // The next frame read starts a run of its own.
-    this.#lastEnd = -Infinity;
+    this.#lastEnd = 0;
     if (this.#overSince !== undefined && now - this.#overSince > this.#options.overBudgetCloseMs) return this.#close();
     if (this.#queue.length > 0) return this.#schedule();
     this.#paused = false;

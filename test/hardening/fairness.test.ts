@@ -192,19 +192,23 @@ describe('charging the asynchronous part of calls', () => {
     vi.useRealTimers();
   });
 
-  it('LoopShare divides the loop time of calls in flight among them, less what frames were charged', () => {
+  it('LoopShare gives the loop time before a settle to the settling call, and time before a start to every call in flight, less what frames were charged', () => {
     let active = 0;
     const share = new LoopShare(() => active);
-    const a = [share.started(), share.started(), share.started()];
-    const b = share.started();
-    active += 100; // 100 ms busy with four calls in flight
-    share.charged(20); // of which 20 ms were frames' synchronous handling, charged already
-    const a0 = share.settled(a[0]!);
-    expect(a0).toBeCloseTo(20);
-    active += 30; // three in flight now
-    expect(share.settled(a[1]!)).toBeCloseTo(30);
-    expect(share.settled(a[2]!)).toBeCloseTo(30);
-    expect(share.settled(b)).toBeCloseTo(30);
+    const neighbour = [share.started(), share.started(), share.started()];
+    const bystander = share.started();
+    active += 30; // the neighbour's first call runs 30 ms after its await, then returns
+    share.charged(5); // of which 5 ms were a frame's synchronous handling, charged already
+    expect(share.settled(neighbour[0]!)).toBeCloseTo(25);
+    active += 30;
+    expect(share.settled(neighbour[1]!)).toBeCloseTo(30);
+    // Work that ended no call (12 ms), then a call starts: the three in flight share it.
+    active += 12;
+    const late = share.started();
+    active += 1; // the bystander's own continuation
+    expect(share.settled(bystander)).toBeCloseTo(6 + 1);
+    expect(share.settled(neighbour[2]!)).toBeCloseTo(6);
+    expect(share.settled(late)).toBe(0);
     expect(share.calls).toBe(0);
     active += 1_000; // nobody in flight: nobody pays
     const c = share.started();
