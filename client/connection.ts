@@ -4,6 +4,7 @@ import { FrameType, peekAnswerId, serverFrameTypes, validateFrame, type Frame, t
 import type { JsonValue } from '../protocol/json-value.js';
 import { unreadablePushAddress } from './unreadable.js';
 import { OutboundHandles } from '../protocol/handles.js';
+import { sendLimits, type Limits } from '../protocol/limits.js';
 
 /** The minimal WebSocket surface the client uses: the browser's WebSocket and `ws` both provide it. */
 export interface SocketLike {
@@ -93,6 +94,8 @@ export class Connection {
    * socket, so a new connection must start binding from 0 again. That is why the handles live here.
    */
   readonly #outbound = { outboundHandles: new OutboundHandles() };
+  /** What this socket's frames are held to: the codec's limits until the hello, then the server's announced ones. */
+  #sendLimits: Limits;
   #helloSeen = false;
   #openSeen = false;
   #opened: (hello: Hello) => void = () => {};
@@ -105,6 +108,7 @@ export class Connection {
     this.#codec = options.codec;
     this.#inbound = options.inbound;
     this.#events = options.events;
+    this.#sendLimits = options.codec.limits;
     let settleClosed!: (info: CloseInfo) => void;
     this.closed = new Promise((resolve) => (settleClosed = resolve));
     this.ready = new Promise<Hello>((resolve, reject) => {
@@ -149,11 +153,12 @@ export class Connection {
 
   /**
    * Encodes `frame` with this socket's capability handles and sends it. Throws the codec's typed error
-   * (`ERR_NOT_ENCODABLE`, ...) before anything is sent.
+   * (`ERR_NOT_ENCODABLE`, a limit's code against the server's announced limits, ...) before anything is sent.
    */
   send(frame: unknown[]): void {
-    // Scanned as the server will scan it: an argument over a limit fails here with the limit's code.
-    this.#socket.send(this.#codec.encode(frame, this.#outbound, { check: 'limits' }));
+    // Scanned as the server will scan it, with the limits its hello announced: an argument over a limit
+    // fails here with the limit's code, and nothing is sent.
+    this.#socket.send(this.#codec.encode(frame, this.#outbound, { check: 'limits', limits: this.#sendLimits }));
   }
 
   /** Sends bytes as they are (scripted protocol tests). */
@@ -213,6 +218,7 @@ export class Connection {
     const hello = frame[0] === FrameType.hello && !this.#helloSeen ? frame[1] : undefined;
     if (hello !== undefined) {
       this.#helloSeen = true;
+      this.#sendLimits = sendLimits(this.#codec.limits, hello);
       this.#events.hello(hello);
     }
     this.#events.frame(frame);

@@ -39,7 +39,11 @@ export interface ConnectOptions {
    * herd of reconnects, not gone); an answered resume resets it.
    */
   readonly connectTimeoutMs?: number;
-  /** Bounds on the frames this client decodes (and on capabilities it narrows); unset fields keep `defaultLimits`. */
+  /**
+   * Bounds on the frames this client decodes (and on capabilities it narrows); unset fields keep
+   * `defaultLimits`. What it sends is checked against the limits the server announced in its hello; these
+   * apply to sending only before the hello and for a limit an older server does not announce.
+   */
   readonly limits?: Partial<Limits>;
   /**
    * How to reconnect once connected; `false` never reconnects (a dropped connection closes the client, as a

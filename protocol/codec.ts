@@ -49,6 +49,8 @@ export interface EncodeOptions {
    * client's call over a limit fails at once with the code the server would have answered.
    */
   readonly check?: boolean | 'limits';
+  /** The limits the check holds the bytes to (a client: what the server announced). Default the codec's own. */
+  readonly limits?: Limits;
 }
 
 /** The scan's codes for a value that is well formed but over one of the {@link Limits}. */
@@ -243,7 +245,7 @@ export class Codec {
     const bytes = this.#pack(run, value);
     if (options.check) {
       try {
-        this.checkSendable(bytes, options.check);
+        this.checkSendable(bytes, options.check, options.limits);
       } catch (error) {
         context.outboundHandles?.rollback(run.bound);
         throw error;
@@ -259,9 +261,9 @@ export class Codec {
    * number keys, a frame past the limits): the sender finds out here, with a typed error, instead of the peer
    * dropping the frame. `'limits'` keeps a limit's own code; otherwise every refusal is `ERR_NOT_ENCODABLE`.
    */
-  checkSendable(bytes: Uint8Array, check: true | 'limits' = true): void {
+  checkSendable(bytes: Uint8Array, check: true | 'limits' = true, limits: Limits = this.limits): void {
     try {
-      scanFrame(bytes, this.limits);
+      scanFrame(bytes, limits);
     } catch (error) {
       const code = (error as CapsyncError).code;
       if (check === 'limits' && limitCodes.has(code)) throw error;

@@ -68,6 +68,12 @@ export const helloSchema = z.object({
   protocol: z.literal(1),
   user: z.nullable(z.object({ id: z.string(), roles: z.array(z.string()) })),
   maxFrameBytes: z.number().check(z.int(), z.positive()),
+  /**
+   * Every limit the server holds the client's frames to (protocol/limits.ts `announcedLimitNames`); a client
+   * checks what it sends against these. Absent from older servers (the client keeps its own then); a name
+   * this version does not know is ignored.
+   */
+  limits: z.optional(z.record(z.string(), z.number())),
   tokenExpiresAt: z.nullable(z.number()),
   /** How often the server pings; a client that hears nothing for about two intervals treats the connection as dead. */
   pingIntervalMs: z.optional(z.number().check(z.int(), z.positive())),

@@ -45,3 +45,33 @@ export const defaultLimits: Limits = Object.freeze({
 export function resolveLimits(partial?: Partial<Limits>): Limits {
   return Object.freeze({ ...defaultLimits, ...partial });
 }
+
+/**
+ * The limits a server announces in `hello` (its `limits` map): every one it holds a client's frames to,
+ * so a client checks what it sends against the server's values, not its own defaults (SPEC section 2).
+ */
+export const announcedLimitNames = Object.freeze([
+  'maxFrameBytes', 'maxDepth', 'maxElements', 'maxStringBytes', 'maxBinaryBytes', 'maxScopeLength', 'maxNarrowingSteps', 'maxTokenBytes', 'maxAncestors',
+] as const satisfies readonly (keyof Limits)[]);
+
+/** What `hello` carries as `limits`: each of {@link announcedLimitNames}. */
+export function announcedLimits(limits: Limits): Record<(typeof announcedLimitNames)[number], number> {
+  const out = {} as Record<(typeof announcedLimitNames)[number], number>;
+  for (const name of announcedLimitNames) out[name] = limits[name];
+  return out;
+}
+
+/**
+ * The limits a client holds what it sends to: the server's announced values (hello's `limits`, and its
+ * top-level `maxFrameBytes`, which every server sends), and for any a server does not announce (an older
+ * one), the client's own.
+ */
+export function sendLimits(own: Limits, hello: { readonly maxFrameBytes?: number; readonly limits?: Partial<Record<string, number>> }): Limits {
+  const out: Record<string, number> = { ...own };
+  if (hello.maxFrameBytes !== undefined) out.maxFrameBytes = hello.maxFrameBytes;
+  for (const name of announcedLimitNames) {
+    const value = hello.limits?.[name];
+    if (typeof value === 'number' && Number.isInteger(value) && value > 0) out[name] = value;
+  }
+  return Object.freeze(out) as unknown as Limits;
+}

@@ -1,6 +1,6 @@
 import { fail, type CapsyncError } from '../protocol/errors.js';
 
-/** The budget of one connection: a token bucket over the frames it sends. */
+/** The budget of one connection: a token bucket over the frames it sends, and one over the time they cost. */
 export interface FairnessOptions {
   /** Frames per second a connection may send on average (every frame counts: calls, pings, anything). */
   readonly callsPerSecond: number;
@@ -11,14 +11,36 @@ export interface FairnessOptions {
   /** Bytes of frames read but not yet admitted; past it the connection is closed with 4004 at once. */
   readonly maxQueuedBytes: number;
   /**
-   * Milliseconds of the server's CPU per second that handling one connection's frames may take on average
-   * (measured around each frame's synchronous handling: decode, verification, the call's dispatch). Default
-   * unbounded. Frames are not alike: a call that mints capabilities costs a hundred pings.
+   * Milliseconds of the event loop per second that one connection's frames may take on average: the
+   * synchronous handling of each frame (decode, verification, the call's dispatch), measured around it, and
+   * the asynchronous part of its calls (a server function's awaited work, store commits, the answer),
+   * charged when each call settles with the process time spent on it while it was in flight (see
+   * {@link LoopShare}). Default unbounded. Frames are not alike: a call that mints capabilities costs a
+   * hundred pings.
    */
   readonly serviceMsPerSecond?: number;
-  /** CPU milliseconds one connection may take at once before the average applies. Default twice the rate. */
+  /** Loop milliseconds one connection may take at once before the average applies. Default twice the rate. */
   readonly serviceBurstMs?: number;
+  /**
+   * Calls a connection may have in flight. At it, its next frame waits (the socket paused) until one of
+   * them settles: the server holds, it does not refuse. Default unbounded.
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Milliseconds one connection's frames may hold the event loop in one uninterrupted run (the frames of one
+   * socket read, or one drain) before the rest wait for the next turn. Default {@link FAIR_SLICE_MS}.
+   */
+  readonly sliceMs?: number;
 }
+
+/** {@link FairnessOptions.sliceMs}'s default: one socket's backlog delays another's frames by about this much at most. */
+export const FAIR_SLICE_MS = 2;
+
+/**
+ * Two deliveries closer than this (ms) belong to one run: nothing else had the loop in between (ws emits the
+ * frames of one socket read one after another, with only its own parsing between them).
+ */
+const SAME_RUN_MS = 0.05;
 
 /** What an inbox does to its socket. */
 export interface InboxIo {
@@ -31,40 +53,148 @@ export interface InboxIo {
   close(error: CapsyncError): void;
 }
 
+/** What a session tells its connection's meter about each call that went asynchronous (server/session-requests.ts). */
+export interface CallMeter {
+  /** A call returned a promise; the mark is handed back to {@link settled}. */
+  started(): number;
+  /** That call settled and was answered. */
+  settled(mark: number): void;
+}
+
+/**
+ * The event loop's time, given to the calls in flight in this process, for charging the asynchronous part
+ * of calls, which no clock read around a frame sees: a server function's awaited work, its store commits,
+ * the answer's encoding. Each call going asynchronous and each settling reads the process's CPU time
+ * (`process.cpuUsage`, about 0.4 us: twice per asynchronous call, never per frame); what the process
+ * spent since the previous such event, less what was already charged to frames' synchronous handling, is
+ * given:
+ * - to the call that settles, when the interval ends with a settle: the work just before a call's answer
+ *   is nearly always that call's own continuation (a server function runs from its last `await` to its
+ *   return without yielding);
+ * - evenly to every call in flight, when it ends with a call starting: work that finished no call (an
+ *   awaited step in the middle of a function, timers, a fan-out) is shared by those who may have caused it.
+ * A call settling is charged its own intervals and its shares. A connection with many calls cheap to start
+ * and expensive to finish therefore pays for what they cost, while a bystander whose one call waited
+ * behind them pays for its own continuation and a small share. An even split alone would have charged
+ * that bystander a half of its neighbour's work whenever both had one call in flight. CPU time, not the
+ * wall clock: on a loaded machine the process is descheduled for tens of milliseconds at a time, and
+ * with the wall clock (or the event loop's active time) the one call in flight then paid for the wait.
+ */
+export class LoopShare {
+  readonly #active: () => number;
+  #calls = 0;
+  /** Milliseconds each call in flight has been given as a share, cumulative since the process started. */
+  #perCall = 0;
+  #seen: number;
+  /** Milliseconds charged to frames since the last event (not given again). */
+  #charged = 0;
+
+  constructor(active: () => number = cpuMs) {
+    this.#active = active;
+    this.#seen = active();
+  }
+
+  /** Calls in flight (for tests and metrics). */
+  get calls(): number {
+    return this.#calls;
+  }
+
+  started(): number {
+    const spare = this.#spare();
+    if (this.#calls > 0) this.#perCall += spare / this.#calls;
+    this.#calls++;
+    return this.#perCall;
+  }
+
+  /** The loop milliseconds owed by the call that started with `mark`: its shares and the interval its settle ends. */
+  settled(mark: number): number {
+    const spare = this.#spare();
+    this.#calls--;
+    return this.#perCall - mark + spare;
+  }
+
+  /** Loop time already charged to a frame's synchronous handling. */
+  charged(ms: number): void {
+    this.#charged += ms;
+  }
+
+  /** The loop's busy time since the last event, less what frames were charged. */
+  #spare(): number {
+    const active = this.#active();
+    const spare = active - this.#seen - this.#charged;
+    this.#seen = active;
+    this.#charged = 0;
+    return spare > 0 ? spare : 0;
+  }
+}
+
+/** The process's CPU time (user and system), in ms. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** The process's one share: every connection's calls run on the same event loop. */
+export const processLoopShare = new LoopShare();
+
 /**
  * Fair service for one connection: frames are admitted at the connection's budget, never faster. A frame
  * over budget is queued and the socket paused, so the sender's own TCP window fills and it waits; the
- * queue drains on a timer as the bucket refills. Whatever one connection sends, the server does at most its
- * budget of work for it per second, so it cannot starve the others. A connection whose bucket never refills
- * (it keeps sending as fast as it is read) for `overBudgetCloseMs`, or whose queue passes `maxQueuedBytes`
- * (frames already read when the pause took effect), is closed with `ERR_OVER_BUDGET` (4004).
+ * queue drains on a timer as the buckets refill. Whatever one connection sends, the server does at most its
+ * budget of work for it per second, so it cannot starve the others. A connection with `maxInFlight` calls
+ * running is held the same way until one settles. No connection holds the loop for longer than `sliceMs`
+ * at a time: past it, the rest of what it sent waits for the next turn, after the other sockets' frames.
+ * A connection whose buckets never refill (it keeps sending as fast as it is read) for `overBudgetCloseMs`,
+ * or whose queue passes `maxQueuedBytes` (frames already read when the pause took effect), is closed with
+ * `ERR_OVER_BUDGET` (4004). Waiting for its own calls to settle is not being over budget.
+ *
+ * A frame's time is the wall clock around it (`performance.now`, read once per frame besides the read on
+ * arrival, about 0.05 us): the time a frame held the event loop is the time nobody else was served. A
+ * call's asynchronous part is CPU time ({@link LoopShare}).
  */
-export class FairInbox {
+export class FairInbox implements CallMeter {
   readonly #options: FairnessOptions;
   readonly #now: () => number;
   readonly #io: InboxIo;
-  readonly #cpu: () => number;
+  readonly #share: LoopShare;
   readonly #serviceRate: number;
   readonly #serviceBurst: number;
+  readonly #maxInFlight: number;
+  readonly #sliceMs: number;
   #tokens: number;
-  /** CPU milliseconds left in the service bucket; a frame may leave it negative (a debt the refill repays). */
+  /** Loop milliseconds left in the service bucket; a frame may leave it negative (a debt the refill repays). */
   #service: number;
   #refilledAt: number;
   readonly #queue: { data: Buffer; isBinary: boolean }[] = [];
   #queuedBytes = 0;
-  /** Since when the bucket has not been full (set when a frame first had to wait). */
+  #inFlight = 0;
+  /** Since when the buckets have not been full (set when a frame first had to wait for budget). */
   #overSince: number | undefined;
+  /** When the last delivery ended, and since when deliveries have run back to back. */
+  #lastEnd = 0;
+  #runStart = 0;
+  /**
+   * What the calls started in the current run are expected to cost once their first turn is over (their
+   * continuations run right after the run): counted into the run's slice, so a run of frames that each
+   * start a call that is cheap to start and costly to finish ends sooner.
+   */
+  #runAhead = 0;
+  /** The loop milliseconds a call of this connection cost after its first turn, on average (recent calls weigh most). */
+  #callCost = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #immediate: ReturnType<typeof setImmediate> | undefined;
   #paused = false;
   #closed = false;
 
-  constructor(options: FairnessOptions, io: InboxIo, now: () => number = () => performance.now(), cpu: () => number = cpuMs) {
+  constructor(options: FairnessOptions, io: InboxIo, now: () => number = () => performance.now(), share: LoopShare = processLoopShare) {
     this.#options = options;
     this.#io = io;
     this.#now = now;
-    this.#cpu = cpu;
+    this.#share = share;
     this.#serviceRate = options.serviceMsPerSecond ?? Infinity;
     this.#serviceBurst = options.serviceBurstMs ?? 2 * this.#serviceRate;
+    this.#maxInFlight = options.maxInFlight ?? Infinity;
+    this.#sliceMs = options.sliceMs ?? FAIR_SLICE_MS;
     this.#service = this.#serviceBurst;
     this.#tokens = options.callBurst;
     this.#refilledAt = now();
@@ -75,19 +205,25 @@ export class FairInbox {
     return this.#queue.length;
   }
 
+  /** Calls of this connection in flight (for tests and metrics). */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
   /** A frame read from the socket. */
   push(data: Buffer, isBinary: boolean): void {
     if (this.#closed) return;
     const now = this.#now();
     this.#refill(now);
-    if (this.#queue.length === 0 && this.#admits()) {
-      this.#deliver(data, isBinary);
+    if (this.#queue.length === 0 && this.#admits() && this.#inRun(now)) {
+      this.#deliver(data, isBinary, now);
       return;
     }
     this.#queue.push({ data, isBinary });
     this.#queuedBytes += data.length;
-    this.#overSince ??= now;
-    if (this.#queuedBytes > this.#options.maxQueuedBytes || now - this.#overSince > this.#options.overBudgetCloseMs) return this.#close();
+    // Waiting for its own calls, or for the next turn, is not being over budget.
+    if (!this.#budgetLeft()) this.#overSince ??= now;
+    if (this.#queuedBytes > this.#options.maxQueuedBytes || (this.#overSince !== undefined && now - this.#overSince > this.#options.overBudgetCloseMs)) return this.#close();
     if (!this.#paused) {
       this.#paused = true;
       this.#io.pause();
@@ -95,34 +231,73 @@ export class FairInbox {
     this.#schedule();
   }
 
-  /** The connection closed: drops the queue and the timer. */
+  started(): number {
+    this.#inFlight++;
+    return this.#share.started();
+  }
+
+  settled(mark: number): void {
+    this.#inFlight--;
+    const owed = this.#share.settled(mark);
+    this.#callCost += (owed - this.#callCost) / 8;
+    if (this.#closed) return;
+    if (this.#serviceRate !== Infinity) this.#service -= owed;
+    if (this.#queue.length > 0) this.#schedule();
+  }
+
+  /** The connection closed: drops the queue and the timers (calls still in flight settle as usual). */
   dispose(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
     this.#timer = undefined;
+    this.#immediate = undefined;
     this.#queue.length = 0;
     this.#queuedBytes = 0;
   }
 
-  #admits(): boolean {
+  #budgetLeft(): boolean {
     return this.#tokens >= 1 && this.#service > 0;
   }
 
-  /** Hands a frame on and charges it: one frame, and the CPU time its synchronous handling took. */
-  #deliver(data: Buffer, isBinary: boolean): void {
+  #admits(): boolean {
+    return this.#budgetLeft() && this.#inFlight < this.#maxInFlight;
+  }
+
+  /** True if a frame arriving at `now` may be handled in this turn: the run it joins is still within its slice. */
+  #inRun(now: number): boolean {
+    if (now - this.#lastEnd >= SAME_RUN_MS) {
+      this.#runStart = now;
+      this.#runAhead = 0;
+    }
+    return now - this.#runStart + this.#runAhead < this.#sliceMs;
+  }
+
+  /** Hands a frame on and charges it: one frame, and the loop time its synchronous handling took. Returns when it ended. */
+  #deliver(data: Buffer, isBinary: boolean, start: number): number {
     this.#tokens--;
-    if (this.#serviceRate === Infinity) return this.#io.deliver(data, isBinary);
-    const before = this.#cpu();
+    // Without a service budget nothing is measured (and no run is ever cut short).
+    if (this.#serviceRate === Infinity) {
+      this.#io.deliver(data, isBinary);
+      return start;
+    }
+    const calls = this.#inFlight;
     try {
       this.#io.deliver(data, isBinary);
     } finally {
-      this.#service -= this.#cpu() - before;
+      if (this.#inFlight > calls) this.#runAhead += this.#callCost;
+      const end = this.#now();
+      this.#lastEnd = end;
+      this.#service -= end - start;
+      this.#share.charged(end - start);
     }
+    return this.#lastEnd;
   }
 
   #refill(now: number): void {
     const { callsPerSecond, callBurst } = this.#options;
     const elapsed = now - this.#refilledAt;
+    if (elapsed <= 0) return;
     this.#tokens = Math.min(callBurst, this.#tokens + (elapsed * callsPerSecond) / 1000);
     if (this.#serviceRate !== Infinity) this.#service = Math.min(this.#serviceBurst, this.#service + (elapsed * this.#serviceRate) / 1000);
     this.#refilledAt = now;
@@ -130,29 +305,41 @@ export class FairInbox {
     if (this.#tokens >= callBurst && this.#service >= this.#serviceBurst) this.#overSince = undefined;
   }
 
+  /** Drains when the queue's head may go: at the next turn if only the slice or a call held it, else when the buckets allow. */
   #schedule(): void {
-    if (this.#timer !== undefined) return;
-    // Until the next frame token and a positive service balance; the drain then admits what both allow.
-    const frameMs = ((1 - this.#tokens) * 1000) / this.#options.callsPerSecond;
-    const serviceMs = this.#service > 0 ? 0 : ((-this.#service + 0.01) * 1000) / this.#serviceRate;
-    const ms = Math.max(1, Math.ceil(Math.max(frameMs, serviceMs)));
-    this.#timer = setTimeout(() => this.#drain(), ms);
-    this.#timer.unref?.();
+    if (this.#timer !== undefined || this.#immediate !== undefined || this.#closed) return;
+    if (!this.#budgetLeft()) {
+      // Until the next frame token and a positive service balance; the drain then admits what both allow.
+      const frameMs = this.#tokens >= 1 ? 0 : ((1 - this.#tokens) * 1000) / this.#options.callsPerSecond;
+      const serviceMs = this.#service > 0 ? 0 : ((-this.#service + 0.01) * 1000) / this.#serviceRate;
+      const ms = Math.max(1, Math.ceil(Math.max(frameMs, serviceMs)));
+      this.#timer = setTimeout(() => this.#drain(), ms);
+      this.#timer.unref?.();
+      return;
+    }
+    // Held by its calls in flight: settled() schedules again when one ends.
+    if (this.#inFlight >= this.#maxInFlight) return;
+    this.#immediate = setImmediate(() => this.#drain());
   }
 
   #drain(): void {
     this.#timer = undefined;
+    this.#immediate = undefined;
     if (this.#closed) return;
-    const now = this.#now();
+    let now = this.#now();
     this.#refill(now);
-    while (this.#queue.length > 0 && this.#admits() && !this.#closed) {
+    const until = now + this.#sliceMs;
+    this.#runAhead = 0;
+    while (this.#queue.length > 0 && this.#admits() && now + this.#runAhead < until && !this.#closed) {
       const frame = this.#queue.shift()!;
       this.#queuedBytes -= frame.data.length;
-      this.#deliver(frame.data, frame.isBinary);
+      now = this.#deliver(frame.data, frame.isBinary, now);
     }
     if (this.#closed) return;
-    if (this.#queue.length > 0) return this.#schedule();
+    // The next frame read starts a run of its own.
+    this.#lastEnd = 0;
     if (this.#overSince !== undefined && now - this.#overSince > this.#options.overBudgetCloseMs) return this.#close();
+    if (this.#queue.length > 0) return this.#schedule();
     this.#paused = false;
     this.#io.resume();
   }
@@ -164,10 +351,4 @@ export class FairInbox {
     if (this.#paused) this.#io.resume();
     this.#io.close(fail('ERR_OVER_BUDGET'));
   }
-}
-
-/** The process's CPU time (user and system), in ms: what a frame's handling cost, even when the machine is loaded. */
-function cpuMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
 }

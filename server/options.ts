@@ -43,7 +43,7 @@ export interface ConnectionLimits {
   readonly maxBufferedBytes: number;
   /** Refused frames tolerated before the connection is closed (4003). */
   readonly maxBadFrames: number;
-  /** Calls in flight; more are refused with `ERR_RATE_LIMITED`. */
+  /** Calls in flight; at it, the connection's next frame waits (its socket paused) until one settles (server/fairness.ts). */
   readonly maxInFlight: number;
   /** Capabilities tracked for pushes; past it the oldest is released. */
   readonly maxHoldings: number;
@@ -69,12 +69,13 @@ export interface ConnectionLimits {
   /** Bytes read but not yet admitted by the budget; past it the connection is closed with 4004. */
   readonly maxQueuedBytes: number;
   /**
-   * Fair service by cost: CPU milliseconds per second the synchronous handling of one connection's frames
-   * may take on average (decode, verification, dispatch); past it the socket is paused like past
-   * `callsPerSecond`. Default 250 (a quarter of a core).
+   * Fair service by cost: milliseconds of the event loop per second one connection may take on average:
+   * the synchronous handling of its frames (decode, verification, dispatch) and the asynchronous part of its
+   * calls (their share of the loop while in flight); past it the socket is paused like past
+   * `callsPerSecond`. Default 250 (a quarter of the loop).
    */
   readonly serviceMsPerSecond: number;
-  /** CPU milliseconds one connection's frames may take at once before the average applies. Default 500. */
+  /** Event-loop milliseconds one connection may take at once before the average applies. Default 500. */
   readonly serviceBurstMs: number;
 }
 

@@ -6,7 +6,9 @@ import type { ServerSession } from './session.js';
 
 /**
  * Runs one session's request frames through the core and answers each: at most `maxInFlight` at once
- * (`ERR_RATE_LIMITED` past it), a synchronous answer in the same turn, a failure as a typed error frame.
+ * (`ERR_RATE_LIMITED` past it; a socket's fair service holds its frames before that), a synchronous answer
+ * in the same turn, a failure as a typed error frame. Each call that goes asynchronous is reported to the
+ * session's meter, started and settled, so that what it costs after its first turn is charged too.
  */
 export class SessionRequests {
   readonly #env: SessionEnv;
@@ -39,14 +41,18 @@ export class SessionRequests {
       return;
     }
     this.#inFlight++;
+    const meter = this.#session.meter;
+    const mark = meter?.started() ?? 0;
     result.then(
       (value) => {
         this.#inFlight--;
         this.#answer(id, event, value, fn);
+        meter?.settled(mark);
       },
       (error: unknown) => {
         this.#inFlight--;
         this.#failed(id, event, error, fn);
+        meter?.settled(mark);
       },
     );
   }

@@ -1,6 +1,7 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import type { CodecContext } from '../protocol/codec.js';
 import { InboundHandles } from '../protocol/handles.js';
+import { announcedLimits } from '../protocol/limits.js';
 import { CapsyncError, fail } from '../protocol/errors.js';
 import { statusOf } from '../protocol/capability/status.js';
 import { FrameType, clientFrameTypes, frameIdOf, peekRequestId, validateFrame, type Frame } from '../protocol/frames.js';
@@ -12,6 +13,7 @@ import type { SessionEnv, Transport } from './session-env.js';
 import type { SharedPush } from './push-slices.js';
 import { SessionRequests } from './session-requests.js';
 import type { AnonymousIdentity } from './identity.js';
+import type { CallMeter } from './fairness.js';
 
 export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
 
@@ -28,6 +30,8 @@ let verifierOf: (session: ServerSession) => CodecContext['verifier'];
 export class ServerSession {
   readonly id: string;
   user: User | null;
+  /** Told of each call that goes asynchronous and when it settles (the connection's fair service, server/fairness.ts). */
+  meter: CallMeter | undefined;
   /** An anonymous session's identity (what hello tells the client to keep); undefined for a user. */
   #anonymous: AnonymousIdentity | undefined;
   #tokenExpiresAt: number | null;
@@ -142,6 +146,7 @@ export class ServerSession {
       protocol: 1,
       user: this.user && { id: this.user.id, roles: this.user.roles },
       maxFrameBytes: this.#env.codec.limits.maxFrameBytes,
+      limits: announcedLimits(this.#env.codec.limits),
       tokenExpiresAt: this.#tokenExpiresAt,
       ...(this.#anonymous !== undefined ? { identity: this.#anonymous.proof } : {}),
       ...extra,

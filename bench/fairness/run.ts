@@ -11,8 +11,11 @@ import { announceReady, ChildLink, serveRequests } from '../peers/ipc.js';
 
 /**
  * `npm run bench:fairness`: a well-behaved client's calls/s and p99 (one call in flight, `get_my_videos`),
- * alone and beside a connection that floods the server with valid calls as fast as its socket takes them.
- * Server, good client and flooder each run in their own process; `--rounds` interleaved pairs, medians.
+ * alone, beside a connection that floods the server with valid calls as fast as its socket takes them, and
+ * beside a neighbour whose calls are cheap to start and slow, and costly, to finish (`slow_work`: it awaits
+ * `--slow-wait` ms, then holds the event loop for `--slow-burn` ms; the neighbour keeps `--slow-calls`
+ * of them outstanding, more than `maxInFlight`, so the server holds the rest). Server, good client, flooder
+ * and neighbour each run in their own process; `--rounds` interleaved rounds, medians.
  *
  * The flooder's process runs at `--flooder-nice` (default 19, the lowest priority): on a 2-core machine a
  * flooder at normal priority takes a core for itself, and no server budget can give that core back to the
@@ -23,6 +26,7 @@ const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'runner' }, url: { type: 'string' }, token: { type: 'string' },
     seconds: { type: 'string', default: '3' }, budget: { type: 'string' }, 'flooder-nice': { type: 'string', default: '19' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false },
+    'slow-wait': { type: 'string', default: '5' }, 'slow-burn': { type: 'string', default: '2' }, 'slow-calls': { type: 'string', default: '256' },
   },
 });
 const SECRET = 'bench-fairness-secret-bench-fairness-secret';
@@ -35,6 +39,14 @@ async function serve(): Promise<void> {
   const budget = values.budget === undefined ? {} : n >= 1e9 ? { callsPerSecond: n, callBurst: 2 * n, serviceMsPerSecond: Infinity } : { callsPerSecond: n, callBurst: 2 * n };
   const server = await CapsyncServer.create({ auth: { secret: SECRET }, devUsers: demoUsers, store: new MemoryStore(), logger: silentLogger, connection: budget });
   installVideoApp(server);
+  const waitMs = Number(values['slow-wait']);
+  const burnMs = Number(values['slow-burn']);
+  server.callable('slow_work', async () => {
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const end = performance.now() + burnMs;
+    while (performance.now() < end);
+    return 1;
+  });
   await seedIfEmpty(server);
   await server.listen(0, '127.0.0.1');
   serveRequests({ token: (user: string) => server.auth.issue(demoUsers[user as keyof typeof demoUsers]!) });
@@ -79,6 +91,34 @@ async function flood({ url, token, ms }: { url: string; token: string; ms: numbe
   return { sent, closeCode };
 }
 
+/** `calls` slow calls outstanding for `ms` (each answer sends the next); how many were answered, how many refused, how the socket ended. */
+async function neighbour({ url, token, ms, calls }: { url: string; token: string; ms: number; calls: number }) {
+  const ws = new WebSocket(url, ['capsync.v1'], { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+  const codec = new Codec();
+  let next = 0;
+  let answered = 0;
+  let refused = 0;
+  let closeCode: number | null = null;
+  const closed = new Promise<void>((resolve) => ws.once('close', (code) => ((closeCode = code), resolve())));
+  const end = performance.now() + ms;
+  const send = () => {
+    if (performance.now() < end && ws.readyState === ws.OPEN) ws.send(codec.encode([FrameType.call, next++ % 1_000_000, 'slow_work', []]));
+  };
+  ws.on('message', (data: Buffer) => {
+    const frame = codec.decode(data) as unknown[];
+    if (frame[0] === FrameType.result) answered++;
+    else if (frame[0] === FrameType.error && frame[1] !== null) refused++;
+    else return;
+    send();
+  });
+  for (let i = 0; i < calls; i++) send();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  if (ws.readyState === ws.OPEN) ws.terminate();
+  await closed;
+  return { answered, refused, closeCode };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function runner(): Promise<void> {
@@ -88,6 +128,8 @@ async function runner(): Promise<void> {
   const alone: Awaited<ReturnType<typeof good>>[] = [];
   const flooded: Awaited<ReturnType<typeof good>>[] = [];
   const floods: Awaited<ReturnType<typeof flood>>[] = [];
+  const slowed: Awaited<ReturnType<typeof good>>[] = [];
+  const neighbours: Awaited<ReturnType<typeof neighbour>>[] = [];
   try {
     for (let round = 0; round < Number(values.rounds); round++) {
       const goodChild = ChildLink.fork('good client', SCRIPT, { args: ['--role', 'worker'] });
@@ -98,7 +140,12 @@ async function runner(): Promise<void> {
       const flooding = floodChild.request<Awaited<ReturnType<typeof flood>>>('flood', { url, token: await server.request<string>('token', 'editor'), ms: ms + 1000 });
       flooded.push(await goodChild.request('good', { url, token: await server.request<string>('token', 'admin'), ms }));
       floods.push(await flooding);
-      await Promise.all([goodChild.stop(), floodChild.stop()]);
+      const slowChild = ChildLink.fork('neighbour', SCRIPT, { args: ['--role', 'worker'] });
+      await slowChild.ready();
+      const slowing = slowChild.request<Awaited<ReturnType<typeof neighbour>>>('neighbour', { url, token: await server.request<string>('token', 'editor'), ms: ms + 1000, calls: Number(values['slow-calls']) });
+      slowed.push(await goodChild.request('good', { url, token: await server.request<string>('token', 'admin'), ms }));
+      neighbours.push(await slowing);
+      await Promise.all([goodChild.stop(), floodChild.stop(), slowChild.stop()]);
     }
   } finally {
     await server.stop();
@@ -106,17 +153,20 @@ async function runner(): Promise<void> {
   const row = (rs: Awaited<ReturnType<typeof good>>[]) => ({
     callsPerSecond: median(rs.map((r) => r.callsPerSecond)), p99: median(rs.map((r) => r.p99)), max: median(rs.map((r) => r.max)),
   });
-  const report = { alone: row(alone), flooded: row(flooded), floods };
+  const report = { alone: row(alone), flooded: row(flooded), floods, slowed: row(slowed), neighbours };
   if (values.json) return console.log(JSON.stringify(report));
   console.log(`good client, one call in flight, ${values.seconds} s x ${values.rounds} rounds (medians), flooder at nice ${values['flooder-nice']}:`);
   console.log(`  alone:            ${report.alone.callsPerSecond} calls/s, p99 ${report.alone.p99.toFixed(2)} ms, max ${report.alone.max.toFixed(1)} ms`);
   console.log(`  beside a flooder: ${report.flooded.callsPerSecond} calls/s, p99 ${report.flooded.p99.toFixed(2)} ms, max ${report.flooded.max.toFixed(1)} ms`);
   console.log(`  kept ${((100 * report.flooded.callsPerSecond) / report.alone.callsPerSecond).toFixed(0)}% of its throughput`);
   console.log(`flooder: ${floods.map((f) => `${f.sent} calls sent, socket ended ${f.closeCode}`).join('; ')}`);
+  console.log(`  beside a neighbour with ${values['slow-calls']} slow calls outstanding (${values['slow-wait']} ms awaited, then ${values['slow-burn']} ms of the loop each):`);
+  console.log(`                    ${report.slowed.callsPerSecond} calls/s, p99 ${report.slowed.p99.toFixed(2)} ms, max ${report.slowed.max.toFixed(1)} ms`);
+  console.log(`neighbour: ${neighbours.map((n) => `${n.answered} answered, ${n.refused} refused, socket ended ${n.closeCode}`).join('; ')}`);
 }
 
 if (values.role === 'server') await serve();
 else if (values.role === 'worker') {
-  serveRequests({ good, flood });
+  serveRequests({ good, flood, neighbour });
   announceReady(null);
 } else await runner();

@@ -135,8 +135,9 @@ export class NodeListener {
       this.#alive.add(ws);
       const user = authenticated.user?.id ?? null;
       ws.on('pong', () => this.#alive.add(ws));
-      // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
+      // Frames reach the session at the connection's budget; over it, or at maxInFlight calls, the socket is paused (server/fairness.ts).
       const inbox = new FairInbox(this.#hub.connection, new SocketInboxIo(ws, session, logger, user));
+      session.meter = inbox;
       ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push(data, isBinary));
       ws.on('close', (code) => {
         inbox.dispose();
@@ -151,11 +152,12 @@ export class NodeListener {
 
   /**
    * A peer that answered no ping since the last beat is closed with 4000 (a close frame it may still read),
-   * and terminated if its close handshake does not follow within one more interval.
+   * and terminated if its close handshake does not follow within one more interval. A socket the server is
+   * not reading (paused by fair service: calls held at maxInFlight) counts as alive: its pongs wait unread.
    */
   #beat(): void {
     for (const ws of this.#wss.clients) {
-      if (this.#alive.has(ws)) {
+      if (this.#alive.has(ws) || (ws.isPaused && ws.readyState === ws.OPEN)) {
         this.#alive.delete(ws);
         ws.ping();
         continue;

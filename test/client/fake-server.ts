@@ -146,6 +146,8 @@ export interface HelloFields {
   protocol: 1;
   user: { id: string; roles: string[] } | null;
   maxFrameBytes: number;
+  /** The server's announced limits (protocol/limits.ts `announcedLimitNames`); an older server sends none. */
+  limits: Record<string, number>;
   tokenExpiresAt: number | null;
   pingIntervalMs: number;
   epoch: string;
