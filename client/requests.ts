@@ -72,28 +72,31 @@ export class RequestManager {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       const frame = build(id);
-      const pending: Pending = { resolve, reject, frame, kind, deadline: Date.now() + this.#timeoutMs, firstSentAt: undefined, sent: false };
+      const now = Date.now();
+      const pending: Pending = { resolve, reject, frame, kind, deadline: now + this.#timeoutMs, firstSentAt: undefined, sent: false };
       // Registered before sending: an in-memory transport may answer inside transmit().
       this.#pending.set(id, pending);
-      if (transmit !== null && !this.#transmit(id, pending, transmit)) return;
+      if (transmit !== null && !this.#transmit(id, pending, transmit, now)) return;
       this.#armTimeouts();
     });
   }
 
   /** Resolves request `id` with the server's answer `value`. False if no such request is waiting (late, or never sent). */
   resolve(id: number, value: unknown): boolean {
-    return this.#settle(id, (p) => {
-      this.#answered(p);
-      p.resolve(value);
-    });
+    const p = this.#take(id);
+    if (p === undefined) return false;
+    this.#answered(p);
+    p.resolve(value);
+    return true;
   }
 
   /** Fails request `id` with the server's answer `error`. False if no such request is waiting. */
   reject(id: number, error: CapsyncError): boolean {
-    return this.#settle(id, (p) => {
-      this.#answered(p);
-      p.reject(error);
-    });
+    const p = this.#take(id);
+    if (p === undefined) return false;
+    this.#answered(p);
+    p.reject(error);
+    return true;
   }
 
   /** Keyed calls whose answers arrived are acknowledged; a call that failed here (timeout, close) is not. */
@@ -150,12 +153,13 @@ export class RequestManager {
   }
 
   /** Hands one request to a socket; false (and the request failed) if it could not be encoded or sent. */
-  #transmit(id: number, p: Pending, transmit: Transmit): boolean {
+  #transmit(id: number, p: Pending, transmit: Transmit, now?: number): boolean {
     try {
       // Acknowledgements ride on the next keyed call (a sixth element); lost with its socket, they only
       // leave the server keeping those outcomes for its window.
-      if (this.#acks.length > 0 && p.kind === 'call' && p.frame.length === 5) {
-        transmit([...p.frame, this.#acks.length <= MAX_CALL_ACKS ? this.#takeAcks() : this.#acks.splice(0, MAX_CALL_ACKS)]);
+      const f = p.frame;
+      if (this.#acks.length > 0 && p.kind === 'call' && f.length === 5) {
+        transmit([f[0], f[1], f[2], f[3], f[4], this.#acks.length <= MAX_CALL_ACKS ? this.#takeAcks() : this.#acks.splice(0, MAX_CALL_ACKS)]);
       } else {
         transmit(p.frame);
       }
@@ -166,7 +170,7 @@ export class RequestManager {
       return false;
     }
     p.sent = true;
-    p.firstSentAt ??= Date.now();
+    p.firstSentAt ??= now ?? Date.now();
     return true;
   }
 
@@ -176,12 +180,11 @@ export class RequestManager {
     return acks;
   }
 
-  #settle(id: number, action: (p: Pending) => void): boolean {
+  /** Removes and returns request `id` if it is waiting. */
+  #take(id: number): Pending | undefined {
     const pending = this.#pending.get(id);
-    if (pending === undefined) return false;
-    this.#pending.delete(id);
-    action(pending);
-    return true;
+    if (pending !== undefined) this.#pending.delete(id);
+    return pending;
   }
 
   /**

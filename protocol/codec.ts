@@ -58,6 +58,8 @@ const limitCodes: ReadonlySet<string> = new Set([
   'ERR_FRAME_TOO_LARGE', 'ERR_LIMIT_DEPTH', 'ERR_LIMIT_ELEMENTS', 'ERR_LIMIT_STRING', 'ERR_LIMIT_BINARY', 'ERR_CAPABILITY_MALFORMED',
 ]);
 
+const NONE: readonly never[] = Object.freeze([]);
+
 /**
  * One encode or decode of one codec: what msgpackr's global dispatchers (protocol/extensions.ts) forward to
  * while it runs, and what it met on the way.
@@ -71,10 +73,12 @@ class Run implements ExtensionRun {
    * handles as bound once sent, and one refused frame must not shift the numbering of all later ones.
    */
   failed: CapsyncError | undefined;
-  readonly capabilities: Capability[] = [];
-  readonly portables: object[] = [];
+  // The three lists below start as the shared empty NONE and get their own array at their first entry: most
+  // frames hold no capability or portable object, and every frame is a run in each direction.
+  capabilities: readonly Capability[] = NONE;
+  portables: readonly object[] = NONE;
   /** Capabilities bound to new handles by this encode (undone if the encode fails). */
-  readonly bound: Capability[] = [];
+  bound: readonly Capability[] = NONE;
   /** Capabilities and portable objects this encode wrote: none, and its bytes are the same whatever the context. */
   extensions = 0;
   readonly packr: Packr;
@@ -87,6 +91,16 @@ class Run implements ExtensionRun {
     this.packr = codec.packr;
   }
 
+  noteCapability(cap: Capability): void {
+    if (this.capabilities === NONE) this.capabilities = [cap];
+    else (this.capabilities as Capability[]).push(cap);
+  }
+
+  notePortable(object: object): void {
+    if (this.portables === NONE) this.portables = [object];
+    else (this.portables as object[]).push(object);
+  }
+
   /** A capability: signed (server side), as a handle (client side), or whole. */
   packCapability(cap: Capability, allocate: Allocate): Uint8Array | undefined {
     this.extensions++;
@@ -94,15 +108,16 @@ class Run implements ExtensionRun {
     if (verifier) {
       const bindTo = this.context.bindTo;
       const sent = bindTo === undefined ? cap : verifier.boundFor(cap, bindTo);
-      this.capabilities.push(sent);
+      this.noteCapability(sent);
       return verifier.signedToken(sent);
     }
-    this.capabilities.push(cap);
+    this.noteCapability(cap);
     const handle = this.context.outboundHandles?.handleFor(cap);
     if (handle === undefined) return cap.toToken();
     // A handle changes the extension type, so the whole extension is written here rather than by msgpackr.
     if (!handle.bind) return writeHandle(allocate, handle.handle);
-    this.bound.push(cap);
+    if (this.bound === NONE) this.bound = [cap];
+    else (this.bound as Capability[]).push(cap);
     return writeBinding(allocate, handle.handle, cap.toToken());
   }
 
@@ -176,7 +191,7 @@ function resolve(value: unknown, run: Run): unknown {
 function resolveCapability(token: Uint8Array, run: Run): Capability {
   const { verifier, user } = run.context;
   const cap = verifier ? verifier.decode(token, user ?? null) : decodeCapability(token, run.codec.suite);
-  run.capabilities.push(cap);
+  run.noteCapability(cap);
   return cap;
 }
 
@@ -189,7 +204,7 @@ function resolveHandle(type: number, payload: Uint8Array, run: Run): Capability 
     const { verifier, user } = run.context;
     const bound = handles.lookup(handle);
     const cap = verifier ? verifier.readmit(bound, user ?? null) : bound;
-    run.capabilities.push(cap);
+    run.noteCapability(cap);
     return cap;
   }
   const cap = resolveCapability(payload.subarray(4), run);
@@ -209,7 +224,7 @@ function resolvePortable(payload: Uint8Array, run: Run): object {
     throw fail('ERR_PORTABLE_INVALID');
   }
   const object = run.codec.portables.revive(name, resolve(fields, run));
-  run.portables.push(object);
+  run.notePortable(object);
   return object;
 }
 

@@ -291,12 +291,17 @@ export function resultFrameAround(id: number, value: Uint8Array): Uint8Array | u
       frame[3] = id;
       break;
     case 3:
+      // Big-endian by hand: a DataView per answer cost more than the rest of the framing.
       frame[2] = 0xcd;
-      new DataView(frame.buffer).setUint16(3, id);
+      frame[3] = id >>> 8;
+      frame[4] = id & 0xff;
       break;
     default:
       frame[2] = 0xce;
-      new DataView(frame.buffer).setUint32(3, id);
+      frame[3] = id >>> 24;
+      frame[4] = (id >>> 16) & 0xff;
+      frame[5] = (id >>> 8) & 0xff;
+      frame[6] = id & 0xff;
   }
   frame.set(value, 2 + idBytes);
   return frame;

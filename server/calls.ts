@@ -49,11 +49,17 @@ export class PackedValue {
   constructor(readonly bytes: Uint8Array) {}
 }
 
-/** msgpackr writes `{ ok: value }` as a one-entry map (0x81), the key "ok" (0xa2 0x6f 0x6b), then the value. */
-const OK_PREFIX_BYTES = 4;
-
-function hasOkPrefix(bytes: Uint8Array): boolean {
-  return bytes[0] === 0x81 && bytes[1] === 0xa2 && bytes[2] === 0x6f && bytes[3] === 0x6b;
+/**
+ * How many bytes msgpackr's `{ ok: value }` takes before the value: a one-entry map, as a map16 header
+ * (0xde 0x00 0x01, what msgpackr writes for a plain object) or a fixmap (0x81), then the key "ok"
+ * (0xa2 0x6f 0x6b). 0 for any other layout (the answer is then encoded on its own).
+ */
+function okPrefixLength(bytes: Uint8Array): number {
+  let at: number;
+  if (bytes[0] === 0xde && bytes[1] === 0x00 && bytes[2] === 0x01) at = 3;
+  else if (bytes[0] === 0x81) at = 1;
+  else return 0;
+  return bytes[at] === 0xa2 && bytes[at + 1] === 0x6f && bytes[at + 2] === 0x6b ? at + 3 : 0;
 }
 
 /** At most this often a commit also drops the records past their window (ms). */
@@ -257,7 +263,8 @@ export class CallKeys {
       // cannot be decoded replays as ERR_FUNCTION_FAILED.
       const packed = this.#options.codec.encodeDetached({ ok: value }, this.#context);
       bytes = packed.bytes;
-      if (packed.plain && hasOkPrefix(bytes)) answer = new PackedValue(bytes.subarray(OK_PREFIX_BYTES));
+      const prefix = packed.plain ? okPrefixLength(bytes) : 0;
+      if (prefix > 0) answer = new PackedValue(bytes.subarray(prefix));
     } catch {
       // The value cannot be sent either (the session answers ERR_FUNCTION_FAILED): keep that outcome.
       bytes = this.#options.codec.encode({ error: { code: 'ERR_FUNCTION_FAILED', message: 'server function returned a value that cannot be sent' } });

@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly out: string;
   /** If set, every server and load process runs with `--cpu-prof` and writes its profile under this folder. */
   readonly profile: string | undefined;
+  /** The compiled output of another build, which the `capsync-baseline` systems run (`--baseline DIR`). */
+  readonly baseline: string | undefined;
 }
 
 export const usage = `Usage: npm run bench:peers -- [options]
@@ -42,6 +44,8 @@ Compares capsync with raw ws + msgpackr (the floor), Socket.IO 4 and Cap'n Web o
   --systems a,b       subset of ${systems.map((s) => s.id).join(',')} (the floor is always included)
   --out DIR           where peers.json and peers.svg are written (default bench/results)
   --profile DIR       run every server and load process with --cpu-prof (DIR/<system>/server, .../load)
+  --baseline DIR      the compiled output (dist) of another build: adds capsync-baseline and
+                      capsync-unkeyed-baseline, that build's capsync, to the systems, for before/after in one run
   --quick             1 round of each, 2 s, fan-out to 1000 only
   --help              this text
 `;
@@ -64,14 +68,20 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       systems: { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'string' },
+      baseline: { type: 'string' },
       quick: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
   if (values.help) return 'help';
   const quick = values.quick;
-  const chosen = values.systems === undefined ? systems.map((s) => s.id) : values.systems.split(',').map((s) => s.trim());
+  const baselines = ['capsync-baseline', 'capsync-unkeyed-baseline'];
+  const chosen =
+    values.systems === undefined
+      ? systems.map((s) => s.id).filter((id) => values.baseline !== undefined || !baselines.includes(id))
+      : values.systems.split(',').map((s) => s.trim());
   for (const id of chosen) if (!isSystemId(id)) throw new Error(`unknown system ${JSON.stringify(id)}`);
+  if (values.baseline === undefined && chosen.some((id) => baselines.includes(id))) throw new Error('the baseline systems need --baseline DIR');
   const selected = systems.map((s) => s.id).filter((id) => id === 'floor' || chosen.includes(id));
   const fanout = (values.fanout ?? (quick ? '1000' : '1000,10000'))
     .split(',')
@@ -91,6 +101,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     systems: selected,
     out: values.out ?? 'bench/results',
     profile: values.profile,
+    baseline: values.baseline,
   };
 }
 

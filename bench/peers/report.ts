@@ -69,7 +69,7 @@ export interface Report {
   readonly date: string;
   readonly machine: { readonly cpus: number; readonly cpuModel: string; readonly memoryGb: number; readonly node: string; readonly platform: string };
   readonly versions: Readonly<Record<string, string>>;
-  readonly options: Omit<BenchOptions, 'out' | 'profile'>;
+  readonly options: Omit<BenchOptions, 'out' | 'profile' | 'baseline'>;
   readonly calls: readonly CallsRow[];
   /** The calls benchmark with server and load in one process: CPU per call is the process's (both). */
   readonly callsInProcess: readonly CallsRow[];

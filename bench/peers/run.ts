@@ -28,7 +28,12 @@ async function main(): Promise<void> {
   warnAboutFileLimit(options);
   if (options.profile !== undefined) mkdirSync(options.profile, { recursive: true });
   const context: RunContext = {
-    env: { ...process.env, CAPSYNC_BENCH_SECRET: randomBytes(32).toString('hex'), CAPSYNC_BENCH_HOLDINGS: String(options.holdings) },
+    env: {
+      ...process.env,
+      CAPSYNC_BENCH_SECRET: randomBytes(32).toString('hex'),
+      CAPSYNC_BENCH_HOLDINGS: String(options.holdings),
+      ...(options.baseline !== undefined ? { CAPSYNC_BENCH_BASELINE: resolve(options.baseline) } : {}),
+    },
   };
   const started = now();
 

@@ -4,6 +4,9 @@ export const systems = [
   { id: 'capsync', label: 'capsync' },
   // The same server and client with ConnectOptions.keyedCalls false: what keyed calls cost (calls only).
   { id: 'capsync-unkeyed', label: 'capsync, no call keys' },
+  // The same two from another build (`--baseline DIR`): before and after a change, measured in one run.
+  { id: 'capsync-baseline', label: 'capsync, baseline' },
+  { id: 'capsync-unkeyed-baseline', label: 'capsync, baseline, no keys' },
   { id: 'socketio', label: 'Socket.IO 4' },
   { id: 'capnweb', label: "Cap'n Web" },
 ] as const;
@@ -11,7 +14,7 @@ export const systems = [
 export type SystemId = (typeof systems)[number]['id'];
 
 /** Systems that only run the calls benchmark (their fan-out is capsync's). */
-export const callsOnly: ReadonlySet<SystemId> = new Set(['capsync-unkeyed']);
+export const callsOnly: ReadonlySet<SystemId> = new Set(['capsync-unkeyed', 'capsync-baseline', 'capsync-unkeyed-baseline']);
 
 /** The label of a system id. */
 export function labelOf(id: SystemId): string {

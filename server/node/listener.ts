@@ -198,10 +198,12 @@ async function spreadCloses(sessions: readonly ServerSession[], spreadMs: number
 }
 
 /**
- * Coalesces a connection's writes of one event-loop turn into one: the first write of a turn corks the
- * socket and the turn's end (`setImmediate`) uncorks it. A resume's pushes and answer, sent from one task
- * and its microtasks, then cost one `writev` instead of one per frame (ws corks each frame's header and
- * payload only); on a loaded machine each write is a costly syscall (about 0.2-0.4 ms each in the herd).
+ * Coalesces a connection's writes of one task into one: the first write corks the socket, and once the task
+ * and its microtasks are done (one `process.nextTick` for every connection held meanwhile) each is uncorked.
+ * A resume's pushes and answer, sent from one task and its microtasks, then cost one `writev` instead of one
+ * per frame (ws corks each frame's header and payload only); on a loaded machine each write is a costly
+ * syscall (about 0.2-0.4 ms each in the herd). Answers that a group commit releases together (keyed calls)
+ * leave at the end of that commit's task, not a whole event-loop turn later.
  */
 class TurnFlush {
   readonly #socket: Duplex;
@@ -211,16 +213,27 @@ class TurnFlush {
     this.#socket = socket;
   }
 
-  /** Holds this turn's writes until the turn ends. */
+  /** Holds this task's writes until it ends. */
   hold(): void {
     if (this.#held) return;
     this.#held = true;
     this.#socket.cork();
-    setImmediate(() => {
-      this.#held = false;
-      this.#socket.uncork();
-    });
+    if (heldFlushes.push(this) === 1) process.nextTick(releaseHeld);
   }
+
+  release(): void {
+    this.#held = false;
+    this.#socket.uncork();
+  }
+}
+
+/** The connections holding writes until the current task ends. */
+let heldFlushes: TurnFlush[] = [];
+
+function releaseHeld(): void {
+  const held = heldFlushes;
+  heldFlushes = [];
+  for (const flush of held) flush.release();
 }
 
 /**

@@ -120,6 +120,15 @@ describe('bench:peers options and statistics', () => {
     expect(parseOptions(['--fanout', '0', '--in-process-rounds', '0'])).toMatchObject({ fanout: [], inProcessRounds: 0 });
   });
 
+  it('runs the baseline build only when given one with --baseline', () => {
+    expect(parseOptions([]).systems).not.toContain('capsync-baseline');
+    expect(() => parseOptions(['--systems', 'capsync-baseline'])).toThrow('--baseline');
+    expect(parseOptions(['--systems', 'capsync,capsync-baseline', '--baseline', 'old/dist'])).toMatchObject({
+      systems: ['floor', 'capsync', 'capsync-baseline'],
+      baseline: 'old/dist',
+    });
+  });
+
   it('rejects a duration that is not a number', () => {
     expect(() => parseOptions(['--duration', 'soon'])).toThrow('--duration');
   });

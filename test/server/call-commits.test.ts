@@ -2,7 +2,7 @@
  * Keyed calls cheap by design: the claims and outcomes of one event-loop turn go to the store in one
  * commit, and outcomes the client acknowledges are dropped at once instead of kept for the window.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { filter, firstValueFrom } from 'rxjs';
 import { demoUsers } from '../../examples/video/app.js';
 import { Codec, FrameType, type Frame } from '../../protocol/index.js';
@@ -55,6 +55,25 @@ describe('keyed call commits', () => {
     client.sendRaw(codec.encode([FrameType.call, 1, 'echo', ['x'], 'k']));
     await answer;
     expect(store.commits.at(-1)?.outcomes.map((o) => o.key)).toEqual(['k']);
+  });
+
+  it('answers a plain value with the bytes of its stored outcome, packed once', async () => {
+    const store = new RecordingStore();
+    const s = await start(store);
+    s.callable('echo', (_ctx, v: unknown) => v);
+    const { client } = await connectInMemory(s, { user: demoUsers['editor']! });
+    const value = { op: 'echo', n: 42, values: [1, 2, 3], nested: { ok: true } };
+    const encode = vi.spyOn(Codec.prototype, 'encode');
+    try {
+      const answer = answerTo(client, 1);
+      client.sendRaw(codec.encode([FrameType.call, 1, 'echo', [value], 'k']));
+      expect(await answer).toEqual([FrameType.result, 1, value]);
+      // The server packed the value once, for its stored outcome; the answer frame was not encoded again.
+      expect(encode.mock.calls.filter(([frame]) => Array.isArray(frame) && frame[0] === FrameType.result)).toEqual([]);
+    } finally {
+      encode.mockRestore();
+    }
+    expect(codec.decode(store.commits.find((c) => c.outcomes.length > 0)!.outcomes[0]!.outcome)).toEqual({ ok: value });
   });
 
   it('drops the outcomes a client acknowledges, and keeps the rest for the window', async () => {
