@@ -26,7 +26,7 @@ if (values.mode === 'ws') {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   wss.on('connection', (socket) => socket.on('message', () => {}));
   wss.on('listening', () => {
-    serveRequests({ memory: () => settled(), connections: () => wss.clients.size });
+    serveRequests({ memory: () => settled(), census: (detail?: boolean) => (settled(), census(detail === true)), connections: () => wss.clients.size });
     announceReady({ port: (wss.address() as { port: number }).port });
   });
 } else {
@@ -38,7 +38,7 @@ if (values.mode === 'ws') {
   await server.listen(0, '127.0.0.1');
   serveRequests({
     memory: () => settled(),
-    census: () => (settled(), census()),
+    census: (detail?: boolean) => (settled(), census(detail === true)),
     connections: () => server.sessionCount,
     token: (user: string) => server.auth.issue(demoUsers[user as keyof typeof demoUsers]!),
     // One user per idle connection: a user may have only maxConnectionsPerUser open at once.

@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CapsyncError, fail } from '../../protocol/errors.js';
 import type { Hub } from '../hub.js';
 import { serverDefaults, type ServerOptions } from '../options.js';
 import type { ServerSession, Transport } from '../session.js';
+import type { Authenticated } from '../auth.js';
 import { SUBPROTOCOL, bearerToken, isLoopbackAddress, originAllowed, refuseUpgrade } from './http.js';
 import { handleRequest } from './routes.js';
 import { FairInbox, type InboxIo } from '../fairness.js';
@@ -20,8 +21,12 @@ export class NodeListener {
   readonly #options: ServerOptions;
   readonly #http: HttpServer;
   readonly #wss: WebSocketServer;
-  readonly #sessions = new Map<WebSocket, ServerSession>();
-  readonly #alive = new WeakSet<WebSocket>();
+  /** Every upgraded socket until its close event (ws's own `clients` set is off: this map is the one record). */
+  readonly #connections = new Map<WebSocket, SocketConnection>();
+  // The socket listeners, one function each for every socket: `this` is the socket, found in the map.
+  readonly #onMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
+  readonly #onClose: (this: WebSocket, code: number) => void;
+  readonly #onPong: (this: WebSocket) => void;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #prune: ReturnType<typeof setInterval> | undefined;
 
@@ -37,8 +42,26 @@ export class NodeListener {
       address: () => this.address,
     };
     this.#http = createServer((req, res) => handleRequest(routes, req, res));
+    const connections = this.#connections;
+    this.#onMessage = function (data, isBinary) {
+      connections.get(this)?.inbox.push(data, isBinary);
+    };
+    this.#onPong = function () {
+      const connection = connections.get(this);
+      if (connection !== undefined) connection.alive = true;
+    };
+    const logger = hub.logger;
+    this.#onClose = function (code) {
+      const connection = connections.get(this);
+      if (connection === undefined) return;
+      connections.delete(this);
+      connection.inbox.dispose();
+      connection.session.dispose();
+      logger.info({ event: 'disconnected', session: connection.session.id, user: connection.user, code });
+    };
     this.#wss = new WebSocketServer({
       noServer: true,
+      clientTracking: false,
       maxPayload: hub.limits.maxFrameBytes,
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
@@ -94,7 +117,7 @@ export class NodeListener {
     clearInterval(this.#heartbeat);
     clearInterval(this.#prune);
     const closing = this.#http.listening ? new Promise<void>((resolve) => this.#http.close(() => resolve())) : Promise.resolve();
-    const pending = [...this.#wss.clients].map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+    const pending = [...this.#connections.keys()].map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
     await spreadCloses(this.#hub.sessions(), this.#options.closeSpreadMs ?? serverDefaults.closeSpreadMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
@@ -102,15 +125,14 @@ export class NodeListener {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#options.drainMs ?? serverDefaults.drainMs))),
     ]);
     clearTimeout(timer);
-    if (!drained) for (const ws of this.#wss.clients) ws.terminate();
+    if (!drained) for (const ws of this.#connections.keys()) ws.terminate();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     await closing;
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    const flush = new TurnFlush(socket);
+    socket.on('error', destroySocket);
     const logger = this.#hub.logger;
     if (!originAllowed(req, this.#options.origins)) {
       logger.warn({ event: 'upgrade_refused', reason: 'origin', origin: req.headers.origin });
@@ -124,29 +146,30 @@ export class NodeListener {
       logger.warn({ event: 'upgrade_refused', reason: err.code });
       return refuseUpgrade(socket, 401, err);
     }
-    // Read now: a closure below naming `req` would keep every connection's IncomingMessage (and its headers)
-    // alive for as long as the connection lives.
-    const remote = req.socket.remoteAddress;
+    const user = authenticated.user?.id ?? null;
     // The 101 response and the hello leave in one write.
-    flush.hold();
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = this.#hub.handleConnection(new SocketTransport(ws, flush, socket), authenticated);
-      this.#sessions.set(ws, session);
-      this.#alive.add(ws);
-      const user = authenticated.user?.id ?? null;
-      ws.on('pong', () => this.#alive.add(ws));
-      // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
-      const inbox = new FairInbox(this.#hub.connection, new SocketInboxIo(ws, session, logger, user));
-      ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push(data, isBinary));
-      ws.on('close', (code) => {
-        inbox.dispose();
-        this.#sessions.delete(ws);
-        session.dispose();
-        logger.info({ event: 'disconnected', session: session.id, user, code });
-      });
-      ws.on('error', () => ws.terminate());
-      logger.info({ event: 'connected', session: session.id, user, remote });
-    });
+    const connection = new SocketConnection(socket, logger, user);
+    connection.hold();
+    // Nothing below is a closure per connection: an idle connection keeps its SocketConnection and the
+    // socket's own objects. (A closure naming `req` would also keep its IncomingMessage and headers alive.)
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accepted(ws, connection, authenticated));
+  }
+
+  #accepted(ws: WebSocket, connection: SocketConnection, authenticated: Authenticated): void {
+    // ws listens for the socket's errors from now on (and destroys it).
+    connection.socket.off('error', destroySocket);
+    connection.ws = ws;
+    this.#connections.set(ws, connection);
+    connection.session = this.#hub.handleConnection(connection, authenticated);
+    // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
+    connection.inbox = new FairInbox(this.#hub.connection, connection);
+    ws.on('pong', this.#onPong);
+    ws.on('message', this.#onMessage);
+    ws.on('close', this.#onClose);
+    ws.on('error', terminateSocket);
+    const socket = connection.socket;
+    // A getter, read only by a logger that writes the entry: reading the address caches it on the socket.
+    this.#hub.logger.info({ event: 'connected', session: connection.session.id, user: connection.user, get remote() { return (socket as Socket).remoteAddress; } });
   }
 
   /**
@@ -154,9 +177,9 @@ export class NodeListener {
    * and terminated if its close handshake does not follow within one more interval.
    */
   #beat(): void {
-    for (const ws of this.#wss.clients) {
-      if (this.#alive.has(ws)) {
-        this.#alive.delete(ws);
+    for (const [ws, connection] of this.#connections) {
+      if (connection.alive) {
+        connection.alive = false;
         ws.ping();
         continue;
       }
@@ -164,11 +187,17 @@ export class NodeListener {
         ws.terminate();
         continue;
       }
-      const session = this.#sessions.get(ws);
-      if (session) session.end(fail('ERR_HEARTBEAT_TIMEOUT'));
-      else ws.terminate();
+      connection.session.end(fail('ERR_HEARTBEAT_TIMEOUT'));
     }
   }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+function terminateSocket(this: WebSocket): void {
+  this.terminate();
 }
 
 /**
@@ -192,32 +221,6 @@ async function spreadCloses(sessions: readonly ServerSession[], spreadMs: number
     const due = Math.min(order.length, Math.floor((performance.now() - started) / step) + 1);
     for (; next < due; next++) order[next]!.end(fail('ERR_SERVER_CLOSING'));
     if (next < order.length) await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(step, 50))));
-  }
-}
-
-/**
- * Coalesces a connection's writes of one event-loop turn into one: the first write of a turn corks the
- * socket and the turn's end (`setImmediate`) uncorks it. A resume's pushes and answer, sent from one task
- * and its microtasks, then cost one `writev` instead of one per frame (ws corks each frame's header and
- * payload only); on a loaded machine each write is a costly syscall (about 0.2-0.4 ms each in the herd).
- */
-class TurnFlush {
-  readonly #socket: Duplex;
-  #held = false;
-
-  constructor(socket: Duplex) {
-    this.#socket = socket;
-  }
-
-  /** Holds this turn's writes until the turn ends. */
-  hold(): void {
-    if (this.#held) return;
-    this.#held = true;
-    this.#socket.cork();
-    setImmediate(() => {
-      this.#held = false;
-      this.#socket.uncork();
-    });
   }
 }
 
@@ -246,73 +249,93 @@ export function framePush(bytes: Uint8Array): Buffer {
 }
 
 /**
- * A socket as the session sees it. A class with prototype methods, not an object literal of closures: an idle
- * connection then keeps one small object here.
+ * One upgraded socket: what the session sees of it ({@link Transport}), what its {@link FairInbox} does to it
+ * ({@link InboxIo}), and the listener's record of it (its session, inbox, heartbeat). One object with prototype
+ * methods, not closures and wrappers: an idle connection keeps this beside the socket's own objects.
+ *
+ * It also coalesces a connection's writes of one event-loop turn into one: the first write of a turn corks
+ * the socket and the turn's end (`setImmediate`) uncorks it. A resume's pushes and answer, sent from one task
+ * and its microtasks, then cost one `writev` instead of one per frame (ws corks each frame's header and
+ * payload only); on a loaded machine each write is a costly syscall (about 0.2-0.4 ms each in the herd).
  */
-class SocketTransport implements Transport {
-  readonly #ws: WebSocket;
-  readonly #flush: TurnFlush;
-  readonly #socket: Duplex;
+class SocketConnection implements Transport, InboxIo {
+  readonly socket: Duplex;
+  readonly #logger: Hub['logger'];
+  /** The user's id, for log lines (null: anonymous). */
+  readonly user: string | null;
+  // Set once the upgrade completed (the hello is sent from handleConnection, which needs the transport first).
+  ws!: WebSocket;
+  session!: ServerSession;
+  inbox!: FairInbox;
+  /** Answered a ping since the last heartbeat (or has not been pinged yet). */
+  alive = true;
+  #held = false;
 
-  constructor(ws: WebSocket, flush: TurnFlush, socket: Duplex) {
-    this.#ws = ws;
-    this.#flush = flush;
-    this.#socket = socket;
+  constructor(socket: Duplex, logger: Hub['logger'], user: string | null) {
+    this.socket = socket;
+    this.#logger = logger;
+    this.user = user;
+  }
+
+  /** Holds this turn's writes until the turn ends. */
+  hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.socket.cork();
+    setImmediate(release, this);
+  }
+
+  /** @internal The turn ended: its held writes leave. */
+  release(): void {
+    this.#held = false;
+    this.socket.uncork();
   }
 
   send(bytes: Uint8Array, alone?: boolean): void {
     // A lone push while nothing is held this turn goes out at once; otherwise it joins the held writes.
-    if (alone !== true) this.#flush.hold();
-    this.#ws.send(bytes);
+    if (alone !== true) this.hold();
+    this.ws.send(bytes);
   }
 
   // Written straight to the socket: with permessage-deflate off (the listener's setting) and no Blob ever
   // sent, ws's Sender queues nothing, so this write keeps its place among ws.send's writes. Only while OPEN:
   // after the close frame nothing may follow.
   sendShared(shared: SharedPush): void {
-    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.ws.readyState !== this.ws.OPEN) return;
     shared.framed ??= framePush(shared.bytes);
-    this.#socket.write(shared.framed);
+    this.socket.write(shared.framed);
   }
 
-  close(code: number, reason: string): void {
-    this.#ws.close(code, reason);
+  /** The session closes the socket (`code`, `reason`), or the inbox ends a persistent abuser (`error`). */
+  close(code: number, reason: string): void;
+  close(error: CapsyncError): void;
+  close(codeOrError: number | CapsyncError, reason = ''): void {
+    if (typeof codeOrError === 'number') {
+      this.ws.close(codeOrError, reason);
+      return;
+    }
+    this.#logger.warn({ event: 'over_budget', session: this.session.id, user: this.user });
+    this.session.end(codeOrError);
   }
 
   get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
-  }
-}
-
-/** What a connection's {@link FairInbox} does to its socket and session (prototype methods, not closures). */
-class SocketInboxIo implements InboxIo {
-  readonly #ws: WebSocket;
-  readonly #session: ServerSession;
-  readonly #logger: Hub['logger'];
-  readonly #user: string | null;
-
-  constructor(ws: WebSocket, session: ServerSession, logger: Hub['logger'], user: string | null) {
-    this.#ws = ws;
-    this.#session = session;
-    this.#logger = logger;
-    this.#user = user;
+    return this.ws.bufferedAmount;
   }
 
   deliver(data: Buffer, isBinary: boolean): void {
-    if (isBinary) this.#session.receive(data);
-    else this.#session.receiveText();
+    if (isBinary) this.session.receive(data);
+    else this.session.receiveText();
   }
 
   pause(): void {
-    this.#ws.pause();
+    this.ws.pause();
   }
 
   resume(): void {
-    this.#ws.resume();
+    this.ws.resume();
   }
+}
 
-  close(error: CapsyncError): void {
-    this.#logger.warn({ event: 'over_budget', session: this.#session.id, user: this.#user });
-    this.#session.end(error);
-  }
+function release(connection: SocketConnection): void {
+  connection.release();
 }
