@@ -124,7 +124,7 @@ export class Authenticator {
     if (CONTROL.test(payload.sub)) throw fail('ERR_AUTH_INVALID', 'token subject holds a control character');
     if (typeof payload.exp !== 'number' && !this.#options.allowTokensWithoutExpiry) throw fail('ERR_AUTH_INVALID', 'token has no expiry (exp)');
     const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
-    const user = Object.freeze({ id: payload.sub, roles: Object.freeze(roles) });
+    const user = Object.freeze({ id: payload.sub, roles: roles.length === 0 ? noRoles : Object.freeze(roles) });
     return Object.freeze({ user, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null });
   }
 
@@ -154,3 +154,6 @@ function jwksLocation(text: string): URL {
   }
   return url;
 }
+
+/** The roles of every user without any: one frozen array, not one per session. */
+const noRoles: readonly string[] = Object.freeze([]);

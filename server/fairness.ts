@@ -31,6 +31,9 @@ export interface InboxIo {
   close(error: CapsyncError): void;
 }
 
+// One function for every inbox (a default `() => performance.now()` was a closure per connection).
+const performanceNow = (): number => performance.now();
+
 /**
  * Fair service for one connection: frames are admitted at the connection's budget, never faster. A frame
  * over budget is queued and the socket paused, so the sender's own TCP window fills and it waits; the
@@ -50,7 +53,8 @@ export class FairInbox {
   /** CPU milliseconds left in the service bucket; a frame may leave it negative (a debt the refill repays). */
   #service: number;
   #refilledAt: number;
-  readonly #queue: { data: Buffer; isBinary: boolean }[] = [];
+  // Made at the first frame: an idle connection keeps no array here.
+  #queueMade: { data: Buffer; isBinary: boolean }[] | undefined;
   #queuedBytes = 0;
   /** Since when the bucket has not been full (set when a frame first had to wait). */
   #overSince: number | undefined;
@@ -58,7 +62,7 @@ export class FairInbox {
   #paused = false;
   #closed = false;
 
-  constructor(options: FairnessOptions, io: InboxIo, now: () => number = () => performance.now(), cpu: () => number = cpuMs) {
+  constructor(options: FairnessOptions, io: InboxIo, now: () => number = performanceNow, cpu: () => number = cpuMs) {
     this.#options = options;
     this.#io = io;
     this.#now = now;
@@ -68,6 +72,10 @@ export class FairInbox {
     this.#service = this.#serviceBurst;
     this.#tokens = options.callBurst;
     this.#refilledAt = now();
+  }
+
+  get #queue(): { data: Buffer; isBinary: boolean }[] {
+    return (this.#queueMade ??= []);
   }
 
   /** Frames waiting for budget (for tests and metrics). */

@@ -33,6 +33,7 @@ export function census(detail = false): Census {
     const typeOf = (node: number): string => types[nodes[node]!]!;
     // The first non-weak retainer of each node, and each closure's script and line.
     const retainer = new Map<number, string>();
+    const retainedBy = new Map<number, number>();
     const where = new Map<number, string>();
     if (detail) {
       const firstEdge: number[] = [];
@@ -58,6 +59,7 @@ export function census(detail = false): Census {
           if (retainer.has(to)) continue;
           const label = type === 'element' || type === 'hidden' ? `[${type}]` : strings[edges[e + 1]!];
           retainer.set(to, `${owner}.${label}`);
+          retainedBy.set(to, i);
         }
         if (typeOf(i) === 'closure') {
           const shared = edgeTo(i, 'shared');
@@ -77,7 +79,11 @@ export function census(detail = false): Census {
       const type = typeOf(i);
       let key = type.includes('string') ? type : `${type}:${nameOf(i).slice(0, 60)}`;
       if (detail && type === 'closure') key += ` @${where.get(i)}`;
-      else if (detail && (key === 'object:Object' || key === 'object:Array' || key === 'object:system / Context' || key === 'array:' || key === 'closure:' || type === 'hidden' || key.startsWith('array:('))) key += ` <- ${retainer.get(i) ?? '?'}`;
+      else if (detail && (key === 'object:Object' || key === 'object:Array' || key === 'object:system / Context' || key === 'array:' || key === 'closure:' || type === 'hidden' || key.startsWith('array:('))) {
+        key += ` <- ${retainer.get(i) ?? '?'}`;
+        // A collection's table: name the collection's owner too (two more steps).
+        for (let up = retainedBy.get(i), steps = 0; up !== undefined && steps < 2 && (type === 'array' || type === 'hidden'); up = retainedBy.get(up), steps++) key += ` <- ${retainer.get(up) ?? '?'}`;
+      }
       const entry = (counts[key] ??= [0, 0]);
       entry[0]++;
       entry[1] += nodes[i + 3]!;

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { CapsyncError, fail } from '../../protocol/errors.js';
 import type { Hub } from '../hub.js';
 import { serverDefaults, type ServerOptions } from '../options.js';
@@ -23,10 +23,6 @@ export class NodeListener {
   readonly #wss: WebSocketServer;
   /** Every upgraded socket until its close event (ws's own `clients` set is off: this map is the one record). */
   readonly #connections = new Map<WebSocket, SocketConnection>();
-  // The socket listeners, one function each for every socket: `this` is the socket, found in the map.
-  readonly #onMessage: (this: WebSocket, data: Buffer, isBinary: boolean) => void;
-  readonly #onClose: (this: WebSocket, code: number) => void;
-  readonly #onPong: (this: WebSocket) => void;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #prune: ReturnType<typeof setInterval> | undefined;
 
@@ -42,26 +38,10 @@ export class NodeListener {
       address: () => this.address,
     };
     this.#http = createServer((req, res) => handleRequest(routes, req, res));
-    const connections = this.#connections;
-    this.#onMessage = function (data, isBinary) {
-      connections.get(this)?.inbox.push(data, isBinary);
-    };
-    this.#onPong = function () {
-      const connection = connections.get(this);
-      if (connection !== undefined) connection.alive = true;
-    };
-    const logger = hub.logger;
-    this.#onClose = function (code) {
-      const connection = connections.get(this);
-      if (connection === undefined) return;
-      connections.delete(this);
-      connection.inbox.dispose();
-      connection.session.dispose();
-      logger.info({ event: 'disconnected', session: connection.session.id, user: connection.user, code });
-    };
     this.#wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
+      WebSocket: CapsyncSocket,
       maxPayload: hub.limits.maxFrameBytes,
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
@@ -146,13 +126,30 @@ export class NodeListener {
       logger.warn({ event: 'upgrade_refused', reason: err.code });
       return refuseUpgrade(socket, 401, err);
     }
-    const user = authenticated.user?.id ?? null;
     // The 101 response and the hello leave in one write.
-    const connection = new SocketConnection(socket, logger, user);
+    const connection = new SocketConnection(socket, this);
     connection.hold();
     // Nothing below is a closure per connection: an idle connection keeps its SocketConnection and the
     // socket's own objects. (A closure naming `req` would also keep its IncomingMessage and headers alive.)
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accepted(ws, connection, authenticated));
+  }
+
+  /** @internal Each connection's budget (server/fairness.ts). */
+  get fairness(): Hub['connection'] {
+    return this.#hub.connection;
+  }
+
+  /** @internal The hub's logger (for a connection's log lines). */
+  get logger(): Hub['logger'] {
+    return this.#hub.logger;
+  }
+
+  /** @internal A connection's socket closed. */
+  closed(connection: SocketConnection, code: number): void {
+    if (!this.#connections.delete(connection.ws)) return;
+    connection.inbox?.dispose();
+    connection.session.dispose();
+    this.#hub.logger.info({ event: 'disconnected', session: connection.session.id, user: connection.session.user?.id ?? null, code });
   }
 
   #accepted(ws: WebSocket, connection: SocketConnection, authenticated: Authenticated): void {
@@ -161,15 +158,11 @@ export class NodeListener {
     connection.ws = ws;
     this.#connections.set(ws, connection);
     connection.session = this.#hub.handleConnection(connection, authenticated);
-    // Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
-    connection.inbox = new FairInbox(this.#hub.connection, connection);
-    ws.on('pong', this.#onPong);
-    ws.on('message', this.#onMessage);
-    ws.on('close', this.#onClose);
-    ws.on('error', terminateSocket);
+    // The socket's events reach the connection through CapsyncSocket.emit, without listeners.
+    (ws as CapsyncSocket).connection = connection;
     const socket = connection.socket;
     // A getter, read only by a logger that writes the entry: reading the address caches it on the socket.
-    this.#hub.logger.info({ event: 'connected', session: connection.session.id, user: connection.user, get remote() { return (socket as Socket).remoteAddress; } });
+    this.#hub.logger.info({ event: 'connected', session: connection.session.id, user: authenticated.user?.id ?? null, get remote() { return (socket as Socket).remoteAddress; } });
   }
 
   /**
@@ -196,8 +189,38 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
-function terminateSocket(this: WebSocket): void {
-  this.terminate();
+/**
+ * The listener's sockets: their events (message, pong, close, and an error nobody listens for) go straight to
+ * their {@link SocketConnection} instead of through four listeners per socket, whose `_events` table (a
+ * dictionary past three event names) cost more than the rest of the connection's own objects. Listeners
+ * added to it still hear every event.
+ */
+class CapsyncSocket extends WebSocket {
+  connection: SocketConnection | undefined = undefined;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const connection = this.connection;
+    if (connection !== undefined) {
+      switch (event) {
+        case 'message':
+          connection.received(args[0] as Buffer, args[1] as boolean);
+          break;
+        case 'pong':
+          connection.alive = true;
+          break;
+        case 'close':
+          this.connection = undefined;
+          connection.closed(args[0] as number);
+          break;
+      }
+    }
+    // A frame ws refused (too big, badly masked, ...): ws closes the socket; nothing else needs to hear it.
+    if (event === 'error' && this.listenerCount('error') === 0) {
+      this.terminate();
+      return true;
+    }
+    return super.emit(event, ...args);
+  }
 }
 
 /**
@@ -260,21 +283,22 @@ export function framePush(bytes: Uint8Array): Buffer {
  */
 class SocketConnection implements Transport, InboxIo {
   readonly socket: Duplex;
-  readonly #logger: Hub['logger'];
-  /** The user's id, for log lines (null: anonymous). */
-  readonly user: string | null;
+  readonly #listener: NodeListener;
   // Set once the upgrade completed (the hello is sent from handleConnection, which needs the transport first).
   ws!: WebSocket;
   session!: ServerSession;
-  inbox!: FairInbox;
+  /**
+   * Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
+   * Made at the first frame (its bucket starts full, as it would be after any quiet time): an idle connection has none.
+   */
+  inbox: FairInbox | undefined;
   /** Answered a ping since the last heartbeat (or has not been pinged yet). */
   alive = true;
   #held = false;
 
-  constructor(socket: Duplex, logger: Hub['logger'], user: string | null) {
+  constructor(socket: Duplex, listener: NodeListener) {
     this.socket = socket;
-    this.#logger = logger;
-    this.user = user;
+    this.#listener = listener;
   }
 
   /** Holds this turn's writes until the turn ends. */
@@ -314,12 +338,22 @@ class SocketConnection implements Transport, InboxIo {
       this.ws.close(codeOrError, reason);
       return;
     }
-    this.#logger.warn({ event: 'over_budget', session: this.session.id, user: this.user });
+    this.#listener.logger.warn({ event: 'over_budget', session: this.session.id, user: this.session.user?.id ?? null });
     this.session.end(codeOrError);
   }
 
   get bufferedAmount(): number {
     return this.ws.bufferedAmount;
+  }
+
+  /** A frame arrived. */
+  received(data: Buffer, isBinary: boolean): void {
+    (this.inbox ??= new FairInbox(this.#listener.fairness, this)).push(data, isBinary);
+  }
+
+  /** The socket closed (from either side): the listener forgets it and the session releases what it held. */
+  closed(code: number): void {
+    this.#listener.closed(this, code);
   }
 
   deliver(data: Buffer, isBinary: boolean): void {
