@@ -63,7 +63,7 @@ export class Authenticator {
   readonly #options: AuthOptions;
   readonly #secret: Uint8Array | undefined;
   readonly #keys: JWTVerifyGetKey | undefined;
-  /** Verified tokens by the SHA-256 of their string; never a refused one. */
+  /** Verified tokens by the SHA-256 of their string (its bytes as one-byte characters); never a refused one. */
   readonly #verified: LRUCache<string, Authenticated> | undefined;
 
   constructor(options: AuthOptions) {
@@ -86,7 +86,8 @@ export class Authenticator {
       throw fail('ERR_AUTH_REQUIRED');
     }
     if (this.#verified === undefined) return this.#verify(token);
-    const hash = createHash('sha256').update(token).digest('base64url');
+    // Its 32 bytes as a one-byte string: 48 bytes of heap per cached token, where base64url took 64.
+    const hash = createHash('sha256').update(token).digest('binary');
     const cached = this.#verified.get(hash);
     if (cached !== undefined) {
       // exp is honoured as jose would: past it (and the tolerance), the token is expired, cached or not.

@@ -262,7 +262,7 @@ export class Hub implements ServerApi {
     // The authenticator refuses such ids; an adapter that skipped it must not let a user be an anonymous client.
     if (user !== null && isAnonymousPrincipal(user.id)) throw fail('ERR_AUTH_INVALID', 'a user id cannot name an anonymous client');
     const anonymous = user === null ? this.#identities.issue() : undefined;
-    const session = new ServerSession(this.#env, transport, String(this.#nextSessionId++), user, authenticated.expiresAt, anonymous);
+    const session = new ServerSession(this.#env, transport, this.#nextSessionId++, user, authenticated.expiresAt, anonymous);
     // A core that is closing takes no one new: the client hears "going away" and tries again elsewhere or later.
     if (this.#closing) {
       session.end(fail('ERR_SERVER_CLOSING'));

@@ -19,6 +19,7 @@ export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
 let received: (session: ServerSession, cap: Capability) => void;
 let heldSent: (session: ServerSession, cap: Capability) => void;
 let verifierOf: (session: ServerSession) => CodecContext['verifier'];
+let refreshWindowOf: (session: ServerSession) => number;
 
 /**
  * One client connection, above the transport and below the core: decodes and validates frames, answers
@@ -26,7 +27,8 @@ let verifierOf: (session: ServerSession) => CodecContext['verifier'];
  * its session token runs out.
  */
 export class ServerSession {
-  readonly id: string;
+  // The id as given (the hub's counter): its string is made when read (log lines, the inspector).
+  readonly #id: string | number;
   user: User | null;
   /** An anonymous session's identity (what hello tells the client to keep); undefined for a user. */
   #anonymous: AnonymousIdentity | undefined;
@@ -34,13 +36,9 @@ export class ServerSession {
   readonly #transport: Transport;
   // Holdings, requests and the inbound context are made when first needed: an idle connection that holds
   // nothing and has sent nothing keeps none of them.
-  #holdingsMade: Holdings | undefined;
+  /** The holdings and the record of what was sent, made at the first capability. */
+  #held: SessionHoldingEvents | undefined;
   #inboundMade: InboundContext | undefined;
-  readonly #outbound: OutboundContext;
-  /** Capabilities sent to the user in the frame being encoded, for the store's record; made at the first. */
-  #issuedBatch: { id: string; expiresAt: number | null }[] | undefined;
-  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
-  #sent: Map<string, number | null> | undefined;
   /** When the session token expires, and its deadline (its warning, then its end); undefined: it never expires. */
   #token: TokenDeadline | undefined;
   #closed = false;
@@ -51,21 +49,25 @@ export class ServerSession {
     received = (session, cap) => session.#received(cap);
     heldSent = (session, cap) => session.#hold(cap, true);
     verifierOf = (session) => session.#env.verifier;
+    refreshWindowOf = (session) => session.#env.tokenRefreshWindowMs;
   }
 
-  constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
+  constructor(env: SessionEnv, transport: Transport, id: string | number, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
     this.#env = env;
     this.#transport = transport;
-    this.id = id;
+    this.#id = id;
     this.user = user;
     this.#anonymous = user === null ? anonymous : undefined;
-    this.#token = tokenExpiresAt === null ? undefined : new TokenDeadline(this, tokenExpiresAt, env.tokenRefreshWindowMs);
-    this.#outbound = new OutboundContext(this);
+    this.#token = tokenExpiresAt === null ? undefined : new TokenDeadline(this, tokenExpiresAt);
+  }
+
+  /** The session's id, as in the logs (`ctx.session.id`). */
+  get id(): string {
+    return String(this.#id);
   }
 
   get #holdings(): Holdings {
-    const env = this.#env;
-    return (this.#holdingsMade ??= new Holdings(env.connection.maxHoldings, env.deadlines, new SessionHoldingEvents(env, this), env.holdingBudgets));
+    return (this.#held ??= new SessionHoldingEvents(this.#env, this)).holdings;
   }
 
   get #requests(): SessionRequests {
@@ -94,7 +96,7 @@ export class ServerSession {
   adopt(identity: AnonymousIdentity): ((cap: Capability) => Capability) | undefined {
     if (this.user !== null || this.#anonymous === undefined) return undefined;
     this.#anonymous = identity;
-    this.#holdingsMade?.rebind(identity.principal);
+    this.#held?.holdings.rebind(identity.principal);
     const again = new Map<Capability, Capability>();
     const reverify = (cap: Capability): Capability => {
       const status = statusOf(cap);
@@ -122,7 +124,8 @@ export class ServerSession {
 
   /** The revocation ids (and expiries) of every capability this session was sent as cover. */
   sentEntries(): { id: string; expiresAt: number | null }[] {
-    return this.#sent === undefined ? [] : Array.from(this.#sent, ([id, expiresAt]) => ({ id, expiresAt }));
+    const sent = this.#held?.sent;
+    return sent === undefined ? [] : Array.from(sent, ([id, expiresAt]) => ({ id, expiresAt }));
   }
 
   get closed(): boolean {
@@ -136,12 +139,12 @@ export class ServerSession {
 
   /** Number of capabilities held (for tests and metrics). */
   get holdingCount(): number {
-    return this.#holdingsMade?.size ?? 0;
+    return this.#held?.holdings.size ?? 0;
   }
 
   /** What this connection holds, read-only (the inspector): scopes and revocation ids, never tokens. */
   heldCapabilities(): HeldCapability[] {
-    return this.#holdingsMade?.list() ?? [];
+    return this.#held?.holdings.list() ?? [];
   }
 
   /** Sends the first frame (with the core's `extra` hello fields) and arms the token's deadlines. */
@@ -161,7 +164,7 @@ export class ServerSession {
   renew(user: User, expiresAt: number | null): void {
     this.user = user;
     this.#env.deadlines.cancel(this.#token);
-    this.#token = expiresAt === null ? undefined : new TokenDeadline(this, expiresAt, this.#env.tokenRefreshWindowMs);
+    this.#token = expiresAt === null ? undefined : new TokenDeadline(this, expiresAt);
     this.#armToken();
   }
 
@@ -244,7 +247,16 @@ export class ServerSession {
   /** Encodes and sends a frame; capabilities in it are signed and become holdings of this connection. */
   send(frame: unknown[]): void {
     if (this.#closed) return;
-    const bytes = this.#env.codec.encode(frame, this.#outbound, { check: true });
+    // One outbound context for every session, pointed at this one for the encode (and put back after it:
+    // an encode's callbacks may send on another session).
+    const before = outbound.session;
+    outbound.session = this;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#env.codec.encode(frame, outbound, { check: true });
+    } finally {
+      outbound.session = before;
+    }
     this.#flushIssued();
     this.sendBytes(bytes);
   }
@@ -267,7 +279,7 @@ export class ServerSession {
 
   /** True if this connection holds `cap` (or the child of it bound to this session) as cover for pushes (for tests and tools). */
   holds(cap: Capability): boolean {
-    const holdings = this.#holdingsMade;
+    const holdings = this.#held?.holdings;
     if (holdings === undefined) return false;
     if (holdings.has(cap)) return true;
     const principal = this.principal;
@@ -284,26 +296,28 @@ export class ServerSession {
   #hold(cap: Capability, outgoing: boolean): void {
     const added = this.#holdings.add(cap, this.principal ?? undefined);
     if (added === undefined || !outgoing) return;
-    (this.#sent ??= new Map()).set(added.id, added.expiresAt);
+    const held = this.#held!;
+    (held.sent ??= new Map()).set(added.id, added.expiresAt);
     // A capability bound to the user with its generation needs no record: revokeUser bumps the generation.
-    if (this.user && !added.byGeneration) (this.#issuedBatch ??= []).push({ id: added.id, expiresAt: added.expiresAt });
+    if (this.user && !added.byGeneration) (held.issuedBatch ??= []).push({ id: added.id, expiresAt: added.expiresAt });
   }
 
   #flushIssued(): void {
-    const batch = this.#issuedBatch;
+    const held = this.#held;
+    const batch = held?.issuedBatch;
     if (batch === undefined) return;
-    this.#issuedBatch = undefined;
+    held!.issuedBatch = undefined;
     this.#env.issued(this, batch);
   }
 
   /** Drops every holding that a revoked id covers, telling the client which capability ended. */
   revoked(ids: ReadonlySet<string>): void {
-    this.#holdingsMade?.revoked(ids);
+    this.#held?.holdings.revoked(ids);
   }
 
   /** Drops every holding whose audience's generation rose (revokeUser); returns how many. */
   revokedGeneration(): number {
-    return this.#holdingsMade?.stale() ?? 0;
+    return this.#held?.holdings.stale() ?? 0;
   }
 
   /** Ends the connection because of `error`, with the error's own close code. */
@@ -323,7 +337,7 @@ export class ServerSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#env.deadlines.cancel(this.#token);
-    this.#holdingsMade?.clear();
+    this.#held?.holdings.clear();
     this.#env.closed(this);
   }
 }
@@ -333,22 +347,24 @@ export class ServerSession {
  * (4002). One object with a prototype `run`, not two closures and two heap entries per session.
  */
 class TokenDeadline implements Deadline {
-  at: number;
   index = -1;
   readonly #session: ServerSession;
   readonly expiresAt: number;
   warning = true;
 
-  constructor(session: ServerSession, expiresAt: number, refreshWindowMs: number) {
+  constructor(session: ServerSession, expiresAt: number) {
     this.#session = session;
     this.expiresAt = expiresAt;
-    this.at = expiresAt - refreshWindowMs;
+  }
+
+  /** When it fires: the refresh window before the expiry (the warning), then the expiry. Read, not kept: one number fewer. */
+  get at(): number {
+    return this.warning ? this.expiresAt - refreshWindowOf(this.#session) : this.expiresAt;
   }
 
   /** The warning went out: next comes the end. */
   warned(): void {
     this.warning = false;
-    this.at = this.expiresAt;
   }
 
   run(): void {
@@ -390,39 +406,50 @@ class InboundContext implements CodecContext {
   }
 }
 
-/** What the codec is told when it encodes a session's frames (see {@link InboundContext}). */
+/**
+ * What the codec is told when it encodes a session's frames (see {@link InboundContext}). Encoding is
+ * synchronous, so one context serves every session: {@link ServerSession.send} points it at itself for the
+ * encode and its callbacks.
+ */
 class OutboundContext implements CodecContext {
-  readonly #session: ServerSession;
-
-  constructor(session: ServerSession) {
-    this.#session = session;
-  }
+  session: ServerSession | undefined = undefined;
 
   get verifier(): CodecContext['verifier'] {
-    return verifierOf(this.#session);
+    return verifierOf(this.session!);
   }
 
   get user(): string | null {
-    return this.#session.principal;
+    return this.session!.principal;
   }
 
   get bindTo(): string | undefined {
-    return this.#session.principal ?? undefined;
+    return this.session!.principal ?? undefined;
   }
 
   onCapability(cap: Capability): void {
-    heldSent(this.#session, cap);
+    heldSent(this.session!, cap);
   }
 }
 
-/** What a session's holdings tell it, as prototype methods (not four closures per connection). */
+const outbound = new OutboundContext();
+
+/**
+ * A session's holdings, what they tell it (as prototype methods, not four closures per connection), and its
+ * record of the capabilities it was sent: made with the first capability, so an idle session keeps none of it.
+ */
 class SessionHoldingEvents implements HoldingEvents {
   readonly #env: SessionEnv;
   readonly #session: ServerSession;
+  readonly holdings: Holdings;
+  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
+  sent: Map<string, number | null> | undefined = undefined;
+  /** Capabilities sent to the user in the frame being encoded, for the store's record; made at the first. */
+  issuedBatch: { id: string; expiresAt: number | null }[] | undefined = undefined;
 
   constructor(env: SessionEnv, session: ServerSession) {
     this.#env = env;
     this.#session = session;
+    this.holdings = new Holdings(env.connection.maxHoldings, env.deadlines, this, env.holdingBudgets);
   }
 
   held(scope: readonly JsonValue[]): void {

@@ -77,7 +77,7 @@ export function census(detail = false): Census {
     const counts: Census = {};
     for (let i = 0; i < nodes.length; i += width) {
       const type = typeOf(i);
-      let key = type.includes('string') ? type : `${type}:${nameOf(i).slice(0, 60)}`;
+      let key = type.includes('string') ? (detail ? `${type} <- ${retainer.get(i) ?? '?'}` : type) : `${type}:${nameOf(i).slice(0, 60)}`;
       if (detail && type === 'closure') key += ` @${where.get(i)}`;
       else if (detail && (key === 'object:Object' || key === 'object:Array' || key === 'object:system / Context' || key === 'array:' || key === 'closure:' || type === 'hidden' || key.startsWith('array:('))) {
         key += ` <- ${retainer.get(i) ?? '?'}`;

@@ -21,8 +21,8 @@ export class NodeListener {
   readonly #options: ServerOptions;
   readonly #http: HttpServer;
   readonly #wss: WebSocketServer;
-  /** Every upgraded socket until its close event (ws's own `clients` set is off: this map is the one record). */
-  readonly #connections = new Map<WebSocket, SocketConnection>();
+  /** Every upgraded socket until its close event (ws's own `clients` set is off: this is the one record). */
+  readonly #connections = new Set<SocketConnection>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #prune: ReturnType<typeof setInterval> | undefined;
 
@@ -97,7 +97,7 @@ export class NodeListener {
     clearInterval(this.#heartbeat);
     clearInterval(this.#prune);
     const closing = this.#http.listening ? new Promise<void>((resolve) => this.#http.close(() => resolve())) : Promise.resolve();
-    const pending = [...this.#connections.keys()].map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+    const pending = [...this.#connections].map(({ ws }) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
     await spreadCloses(this.#hub.sessions(), this.#options.closeSpreadMs ?? serverDefaults.closeSpreadMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
@@ -105,7 +105,7 @@ export class NodeListener {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#options.drainMs ?? serverDefaults.drainMs))),
     ]);
     clearTimeout(timer);
-    if (!drained) for (const ws of this.#connections.keys()) ws.terminate();
+    if (!drained) for (const { ws } of this.#connections) ws.terminate();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     await closing;
@@ -146,7 +146,7 @@ export class NodeListener {
 
   /** @internal A connection's socket closed. */
   closed(connection: SocketConnection, code: number): void {
-    if (!this.#connections.delete(connection.ws)) return;
+    if (!this.#connections.delete(connection)) return;
     connection.inbox?.dispose();
     connection.session.dispose();
     this.#hub.logger.info({ event: 'disconnected', session: connection.session.id, user: connection.session.user?.id ?? null, code });
@@ -156,7 +156,7 @@ export class NodeListener {
     // ws listens for the socket's errors from now on (and destroys it).
     connection.socket.off('error', destroySocket);
     connection.ws = ws;
-    this.#connections.set(ws, connection);
+    this.#connections.add(connection);
     connection.session = this.#hub.handleConnection(connection, authenticated);
     // The socket's events reach the connection through CapsyncSocket.emit, without listeners.
     (ws as CapsyncSocket).connection = connection;
@@ -170,7 +170,8 @@ export class NodeListener {
    * and terminated if its close handshake does not follow within one more interval.
    */
   #beat(): void {
-    for (const [ws, connection] of this.#connections) {
+    for (const connection of this.#connections) {
+      const ws = connection.ws;
       if (connection.alive) {
         connection.alive = false;
         ws.ping();
