@@ -59,7 +59,7 @@ async function measureHeld(counts: readonly number[]): Promise<{ held: number; h
       }
       if (censusBefore !== undefined) {
         console.log(`heap growth per held capability, by kind (${held} held):`);
-        for (const line of growth(censusBefore, await link.request<Census>('census', values['census-detail']), held)) console.log(`  ${line}`);
+        for (const line of growth(censusBefore, await link.request<Census>('census', values['census-detail']), held, Number(values['census-top']))) console.log(`  ${line}`);
       }
       return rows;
     } finally {
