@@ -22,6 +22,8 @@ const { values } = parseArgs({
     waves: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
     census: { type: 'boolean', default: false },
+    // Held capabilities that expire (an hour away), each with its deadline.
+    expiring: { type: 'boolean', default: false },
     // With --census: closures named by script and line, plain objects by the edge that retains them.
     'census-detail': { type: 'boolean', default: false },
     // How many kinds the idle census lists (the biggest first).
@@ -46,12 +48,13 @@ async function measureHeld(counts: readonly number[]): Promise<{ held: number; h
   try {
     const client = await connect(`ws://127.0.0.1:${port}`, { token: await link.request<string>('token', 'editor') });
     try {
-      let held = (await client.call<unknown[]>('get_my_videos')).length;
+      const fn = values.expiring ? 'bench_expiring_videos' : 'get_my_videos';
+      let held = (await client.call<unknown[]>(fn)).length;
       const before = await link.request<Memory>('memory');
       const censusBefore = values.census ? await link.request<Census>('census', values['census-detail']) : undefined;
       const rows = [];
       for (const target of counts) {
-        while (held < target) held += (await client.call<unknown[]>('get_my_videos')).length;
+        while (held < target) held += (await client.call<unknown[]>(fn)).length;
         const after = await link.request<Memory>('memory');
         const heap = (after.heapUsed - before.heapUsed) / held;
         const buffers = (after.arrayBuffers - before.arrayBuffers) / held;
