@@ -63,7 +63,7 @@ export class Authenticator {
   readonly #options: AuthOptions;
   readonly #secret: Uint8Array | undefined;
   readonly #keys: JWTVerifyGetKey | undefined;
-  /** Verified tokens by the SHA-256 of their string; never a refused one. */
+  /** Verified tokens by the SHA-256 of their string (its bytes as one-byte characters); never a refused one. */
   readonly #verified: LRUCache<string, Authenticated> | undefined;
 
   constructor(options: AuthOptions) {
@@ -86,7 +86,8 @@ export class Authenticator {
       throw fail('ERR_AUTH_REQUIRED');
     }
     if (this.#verified === undefined) return this.#verify(token);
-    const hash = createHash('sha256').update(token).digest('base64url');
+    // Its 32 bytes as a one-byte string: 48 bytes of heap per cached token, where base64url took 64.
+    const hash = createHash('sha256').update(token).digest('binary');
     const cached = this.#verified.get(hash);
     if (cached !== undefined) {
       // exp is honoured as jose would: past it (and the tolerance), the token is expired, cached or not.
@@ -124,7 +125,7 @@ export class Authenticator {
     if (CONTROL.test(payload.sub)) throw fail('ERR_AUTH_INVALID', 'token subject holds a control character');
     if (typeof payload.exp !== 'number' && !this.#options.allowTokensWithoutExpiry) throw fail('ERR_AUTH_INVALID', 'token has no expiry (exp)');
     const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
-    const user = Object.freeze({ id: payload.sub, roles: Object.freeze(roles) });
+    const user = Object.freeze({ id: payload.sub, roles: roles.length === 0 ? noRoles : Object.freeze(roles) });
     return Object.freeze({ user, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null });
   }
 
@@ -154,3 +155,6 @@ function jwksLocation(text: string): URL {
   }
   return url;
 }
+
+/** The roles of every user without any: one frozen array, not one per session. */
+const noRoles: readonly string[] = Object.freeze([]);

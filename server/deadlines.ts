@@ -36,7 +36,15 @@ export class Deadlines {
 
   /** Runs `run` at `at` (ms since epoch). A deadline already due runs on the next timer turn, never synchronously. */
   schedule(at: number, run: () => void): Deadline {
-    const deadline: Deadline = { at, run, index: this.#heap.length };
+    return this.add({ at, run, index: -1 });
+  }
+
+  /**
+   * Schedules a deadline object of the caller's own (a class with a prototype `run`, so that a deadline per
+   * session or per holding needs no closure). It must not be pending already.
+   */
+  add<D extends Deadline>(deadline: D): D {
+    deadline.index = this.#heap.length;
     this.#heap.push(deadline);
     this.#up(deadline.index);
     this.#arm();

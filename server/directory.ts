@@ -15,7 +15,8 @@ export interface DirectoryEntry {
  */
 export class SessionDirectory<S extends DirectoryEntry> {
   readonly #sessions = new Set<S>();
-  readonly #byUser = new Map<string, Set<S>>();
+  /** A user's one session itself (most users have one), or a set of two or more. */
+  readonly #byUser = new Map<string, S | Set<S>>();
   readonly #events: DirectoryEvents;
 
   /** `events` hears a user's first session opening and last one closing (a cluster's presence). */
@@ -31,29 +32,34 @@ export class SessionDirectory<S extends DirectoryEntry> {
     this.#sessions.add(session);
     const user = session.user;
     if (user === null) return;
-    let set = this.#byUser.get(user.id);
-    if (set === undefined) {
-      this.#byUser.set(user.id, (set = new Set()));
+    const entry = this.#byUser.get(user.id);
+    if (entry === undefined) {
+      this.#byUser.set(user.id, session);
       this.#events.joined?.(user.id);
-    }
-    set.add(session);
+    } else if (entry instanceof Set) entry.add(session);
+    else if (entry !== session) this.#byUser.set(user.id, new Set([entry, session]));
   }
 
-  remove(session: S): void {
-    if (!this.#sessions.delete(session)) return;
+  /** Forgets a session; returns false if it was not here. */
+  remove(session: S): boolean {
+    if (!this.#sessions.delete(session)) return false;
     const user = session.user;
-    if (user === null) return;
-    const set = this.#byUser.get(user.id);
-    set?.delete(session);
-    if (set?.size === 0) {
+    if (user === null) return true;
+    const entry = this.#byUser.get(user.id);
+    if (entry instanceof Set) {
+      entry.delete(session);
+      if (entry.size === 1) this.#byUser.set(user.id, entry.values().next().value as S);
+    } else if (entry === session) {
       this.#byUser.delete(user.id);
       this.#events.left?.(user.id);
     }
+    return true;
   }
 
   /** The open sessions of a user (empty if none). */
   ofUser(userId: string): ReadonlySet<S> {
-    return this.#byUser.get(userId) ?? empty;
+    const entry = this.#byUser.get(userId);
+    return entry === undefined ? empty : entry instanceof Set ? entry : new Set([entry]);
   }
 
   /** Ids of users with at least one open session. */

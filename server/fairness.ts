@@ -137,6 +137,9 @@ function cpuMs(): number {
 /** The process's one share: every connection's calls run on the same event loop. */
 export const processLoopShare = new LoopShare();
 
+// One function for every inbox (a default `() => performance.now()` was a closure per connection).
+const performanceNow = (): number => performance.now();
+
 /**
  * Fair service for one connection: frames are admitted at the connection's budget, never faster. A frame
  * over budget is queued and the socket paused, so the sender's own TCP window fills and it waits; the
@@ -165,7 +168,8 @@ export class FairInbox implements CallMeter {
   /** Loop milliseconds left in the service bucket; a frame may leave it negative (a debt the refill repays). */
   #service: number;
   #refilledAt: number;
-  readonly #queue: { data: Buffer; isBinary: boolean }[] = [];
+  // Made at the first frame: an idle connection keeps no array here.
+  #queueMade: { data: Buffer; isBinary: boolean }[] | undefined;
   #queuedBytes = 0;
   #inFlight = 0;
   /** Since when the buckets have not been full (set when a frame first had to wait for budget). */
@@ -186,7 +190,7 @@ export class FairInbox implements CallMeter {
   #paused = false;
   #closed = false;
 
-  constructor(options: FairnessOptions, io: InboxIo, now: () => number = () => performance.now(), share: LoopShare = processLoopShare) {
+  constructor(options: FairnessOptions, io: InboxIo, now: () => number = performanceNow, share: LoopShare = processLoopShare) {
     this.#options = options;
     this.#io = io;
     this.#now = now;
@@ -198,6 +202,10 @@ export class FairInbox implements CallMeter {
     this.#service = this.#serviceBurst;
     this.#tokens = options.callBurst;
     this.#refilledAt = now();
+  }
+
+  get #queue(): { data: Buffer; isBinary: boolean }[] {
+    return (this.#queueMade ??= []);
   }
 
   /** Frames waiting for budget (for tests and metrics). */

@@ -9,7 +9,7 @@ import type { Deadline, Deadlines } from './deadlines.js';
  * verification is the capability's own (`statusOf`), not a second reference to it.
  */
 class Holding {
-  expiry: Deadline | undefined = undefined;
+  expiry: HoldingExpiry | undefined = undefined;
   constructor(
     readonly cap: Capability,
     /** The principal's count this holding takes part in (given back when it is released). */
@@ -19,6 +19,30 @@ class Holding {
 
   get verification(): Verification {
     return statusOf(this.cap) as Verification;
+  }
+}
+
+// Set by Holdings' static block: an expiry's way to the private #end.
+let expire: (holdings: Holdings, holding: Holding) => void;
+
+/**
+ * A holding's expiry on the server's deadline heap: one small object with a prototype `run`, instead of a
+ * closure, its context and a deadline record per expiring holding.
+ */
+class HoldingExpiry implements Deadline {
+  index = -1;
+  readonly at: number;
+  readonly #holdings: Holdings;
+  readonly #holding: Holding;
+
+  constructor(at: number, holdings: Holdings, holding: Holding) {
+    this.at = at;
+    this.#holdings = holdings;
+    this.#holding = holding;
+  }
+
+  run(): void {
+    expire(this.#holdings, this.#holding);
   }
 }
 
@@ -101,6 +125,14 @@ export class Holdings {
   readonly #events: HoldingEvents;
   readonly #budgets: HoldingBudgets;
 
+  static {
+    expire = (holdings, holding) => {
+      // The key is the capability's own revocation id, the id the client is told.
+      const id = holding.verification.ownId;
+      holdings.#end(id, holding, 'expired', id);
+    };
+  }
+
   constructor(max: number, deadlines: Deadlines, events: HoldingEvents, budgets: HoldingBudgets = new HoldingBudgets(Infinity)) {
     this.#max = max;
     this.#deadlines = deadlines;
@@ -163,7 +195,7 @@ export class Holdings {
     const expiresAt = status.expiresAt;
     if (expiresAt !== null) {
       // Due one millisecond after the last moment the verifier still accepts it.
-      holding.expiry = this.#deadlines.schedule(expiresAt + status.authority.clockToleranceMs + 1, () => this.#end(key, holding, 'expired', id));
+      holding.expiry = this.#deadlines.add(new HoldingExpiry(expiresAt + status.authority.clockToleranceMs + 1, this, holding));
     }
     // Bound to this principal with its generation: revokeUser reaches it without a record of its id.
     const byGeneration = userId !== undefined && status.markedFor(userId);

@@ -74,8 +74,6 @@ export class Hub implements ServerApi {
   readonly #presenceWatchers = new Set<ServerSession>();
   readonly #online: PresenceTracker;
   readonly #collections: Collections;
-  /** Sessions counted by {@link Hub.#online} (a session refused while closing never was). */
-  readonly #counted = new WeakSet<ServerSession>();
   readonly #revocations: Revocations;
   readonly #fanout: Fanout;
   readonly #unsubscribeFanout: () => void;
@@ -176,13 +174,11 @@ export class Hub implements ServerApi {
         store.recordIssued(session.user.id, entries).catch((error: unknown) => this.logger.error({ event: 'store_error', err: error }));
       },
       closed: (session) => {
-        this.#directory.remove(session);
+        // Counted by #online when it entered the directory (a session refused while closing never did).
+        const counted = this.#directory.remove(session);
         this.#presenceWatchers.delete(session);
         this.#collections.closed(session);
-        if (session.user !== null && this.#counted.has(session)) {
-          this.#counted.delete(session);
-          this.#online.closed(session.user.id);
-        }
+        if (session.user !== null && counted) this.#online.closed(session.user.id);
       },
       logFailure: (session, event, code, detail, fn) => {
         const entry = { event, code, session: session.id, user: session.user?.id ?? null, ...(fn !== undefined ? { fn } : {}) };
@@ -266,7 +262,7 @@ export class Hub implements ServerApi {
     // The authenticator refuses such ids; an adapter that skipped it must not let a user be an anonymous client.
     if (user !== null && isAnonymousPrincipal(user.id)) throw fail('ERR_AUTH_INVALID', 'a user id cannot name an anonymous client');
     const anonymous = user === null ? this.#identities.issue() : undefined;
-    const session = new ServerSession(this.#env, transport, String(this.#nextSessionId++), user, authenticated.expiresAt, anonymous);
+    const session = new ServerSession(this.#env, transport, this.#nextSessionId++, user, authenticated.expiresAt, anonymous);
     // A core that is closing takes no one new: the client hears "going away" and tries again elsewhere or later.
     if (this.#closing) {
       session.end(fail('ERR_SERVER_CLOSING'));
@@ -282,10 +278,7 @@ export class Hub implements ServerApi {
     }
     this.#directory.add(session);
     session.start({ ...this.#hello, epoch: this.#epoch, seq: this.#seq });
-    if (user !== null) {
-      this.#counted.add(session);
-      this.#online.opened(user.id);
-    }
+    if (user !== null) this.#online.opened(user.id);
     return session;
   }
 

@@ -21,6 +21,7 @@ export type { RequestFrame, SessionEnv, Transport } from './session-env.js';
 let received: (session: ServerSession, cap: Capability) => void;
 let heldSent: (session: ServerSession, cap: Capability) => void;
 let verifierOf: (session: ServerSession) => CodecContext['verifier'];
+let refreshWindowOf: (session: ServerSession) => number;
 
 /**
  * One client connection, above the transport and below the core: decodes and validates frames, answers
@@ -28,27 +29,22 @@ let verifierOf: (session: ServerSession) => CodecContext['verifier'];
  * its session token runs out.
  */
 export class ServerSession {
-  readonly id: string;
+  // The id as given (the hub's counter): its string is made when read (log lines, the inspector).
+  readonly #id: string | number;
   user: User | null;
   /** Told of each call that goes asynchronous and when it settles (the connection's fair service, server/fairness.ts). */
   meter: CallMeter | undefined;
   /** An anonymous session's identity (what hello tells the client to keep); undefined for a user. */
   #anonymous: AnonymousIdentity | undefined;
-  #tokenExpiresAt: number | null;
   readonly #env: SessionEnv;
   readonly #transport: Transport;
-  readonly #holdings: Holdings;
-  readonly #requests: SessionRequests;
-  readonly #inbound: InboundContext;
-  readonly #handles = new InboundHandles();
-  readonly #outbound: OutboundContext;
-  #issuedBatch: { id: string; expiresAt: number | null }[] = [];
-  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
-  #sent: Map<string, number | null> | undefined;
-  /** The first capability in the frame being decoded that failed verification: a call holding it never runs. */
-  #refusal: CapsyncError | undefined;
-  #tokenDeadlines: Deadline[] = [];
-  #badFrames = 0;
+  // Holdings, requests and the inbound context are made when first needed: an idle connection that holds
+  // nothing and has sent nothing keeps none of them.
+  /** The holdings and the record of what was sent, made at the first capability. */
+  #held: SessionHoldingEvents | undefined;
+  #inboundMade: InboundContext | undefined;
+  /** When the session token expires, and its deadline (its warning, then its end); undefined: it never expires. */
+  #token: TokenDeadline | undefined;
   #closed = false;
 
   static {
@@ -57,19 +53,33 @@ export class ServerSession {
     received = (session, cap) => session.#received(cap);
     heldSent = (session, cap) => session.#hold(cap, true);
     verifierOf = (session) => session.#env.verifier;
+    refreshWindowOf = (session) => session.#env.tokenRefreshWindowMs;
   }
 
-  constructor(env: SessionEnv, transport: Transport, id: string, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
+  constructor(env: SessionEnv, transport: Transport, id: string | number, user: User | null, tokenExpiresAt: number | null, anonymous?: AnonymousIdentity) {
     this.#env = env;
-    this.#requests = new SessionRequests(env, this);
     this.#transport = transport;
-    this.id = id;
+    this.#id = id;
     this.user = user;
     this.#anonymous = user === null ? anonymous : undefined;
-    this.#tokenExpiresAt = tokenExpiresAt;
-    this.#holdings = new Holdings(env.connection.maxHoldings, env.deadlines, new SessionHoldingEvents(env, this), env.holdingBudgets);
-    this.#inbound = new InboundContext(this, this.#handles);
-    this.#outbound = new OutboundContext(this);
+    this.#token = tokenExpiresAt === null ? undefined : new TokenDeadline(this, tokenExpiresAt);
+  }
+
+  /** The session's id, as in the logs (`ctx.session.id`). */
+  get id(): string {
+    return String(this.#id);
+  }
+
+  get #holdings(): Holdings {
+    return (this.#held ??= new SessionHoldingEvents(this.#env, this)).holdings;
+  }
+
+  get #requests(): SessionRequests {
+    return (this.#inbound.requests ??= new SessionRequests(this.#env, this));
+  }
+
+  get #inbound(): InboundContext {
+    return (this.#inboundMade ??= new InboundContext(this, new InboundHandles()));
   }
 
   /**
@@ -90,7 +100,7 @@ export class ServerSession {
   adopt(identity: AnonymousIdentity): ((cap: Capability) => Capability) | undefined {
     if (this.user !== null || this.#anonymous === undefined) return undefined;
     this.#anonymous = identity;
-    this.#holdings.rebind(identity.principal);
+    this.#held?.holdings.rebind(identity.principal);
     const again = new Map<Capability, Capability>();
     const reverify = (cap: Capability): Capability => {
       const status = statusOf(cap);
@@ -102,7 +112,7 @@ export class ServerSession {
       }
       return fresh;
     };
-    this.#handles.remap(reverify);
+    this.#inboundMade?.inboundHandles.remap(reverify);
     return reverify;
   }
 
@@ -118,7 +128,8 @@ export class ServerSession {
 
   /** The revocation ids (and expiries) of every capability this session was sent as cover. */
   sentEntries(): { id: string; expiresAt: number | null }[] {
-    return this.#sent === undefined ? [] : Array.from(this.#sent, ([id, expiresAt]) => ({ id, expiresAt }));
+    const sent = this.#held?.sent;
+    return sent === undefined ? [] : Array.from(sent, ([id, expiresAt]) => ({ id, expiresAt }));
   }
 
   get closed(): boolean {
@@ -127,17 +138,17 @@ export class ServerSession {
 
   /** When the session's JWT expires (ms since epoch), or null. */
   get tokenExpiresAt(): number | null {
-    return this.#tokenExpiresAt;
+    return this.#token?.expiresAt ?? null;
   }
 
   /** Number of capabilities held (for tests and metrics). */
   get holdingCount(): number {
-    return this.#holdings.size;
+    return this.#held?.holdings.size ?? 0;
   }
 
   /** What this connection holds, read-only (the inspector): scopes and revocation ids, never tokens. */
   heldCapabilities(): HeldCapability[] {
-    return this.#holdings.list();
+    return this.#held?.holdings.list() ?? [];
   }
 
   /** Sends the first frame (with the core's `extra` hello fields) and arms the token's deadlines. */
@@ -147,7 +158,7 @@ export class ServerSession {
       user: this.user && { id: this.user.id, roles: this.user.roles },
       maxFrameBytes: this.#env.codec.limits.maxFrameBytes,
       limits: announcedLimits(this.#env.codec.limits),
-      tokenExpiresAt: this.#tokenExpiresAt,
+      tokenExpiresAt: this.tokenExpiresAt,
       ...(this.#anonymous !== undefined ? { identity: this.#anonymous.proof } : {}),
       ...extra,
     }]);
@@ -157,20 +168,28 @@ export class ServerSession {
   /** A fresh JWT for the same user: new roles, new expiry, deadlines re-armed. */
   renew(user: User, expiresAt: number | null): void {
     this.user = user;
-    this.#tokenExpiresAt = expiresAt;
+    this.#env.deadlines.cancel(this.#token);
+    this.#token = expiresAt === null ? undefined : new TokenDeadline(this, expiresAt);
     this.#armToken();
   }
 
   #armToken(): void {
-    for (const d of this.#tokenDeadlines) this.#env.deadlines.cancel(d);
-    this.#tokenDeadlines = [];
-    const expiresAt = this.#tokenExpiresAt;
-    if (expiresAt === null || this.#closed) return;
-    const { deadlines, tokenRefreshWindowMs } = this.#env;
-    this.#tokenDeadlines = [
-      deadlines.schedule(expiresAt - tokenRefreshWindowMs, () => this.send([FrameType.tokenExpiring, expiresAt])),
-      deadlines.schedule(expiresAt, () => this.end(fail('ERR_SESSION_EXPIRED'))),
-    ];
+    const token = this.#token;
+    if (token === undefined || this.#closed) return;
+    this.#env.deadlines.cancel(token);
+    this.#env.deadlines.add(token);
+  }
+
+  /** @internal The token's deadline fired: its warning (the end is scheduled next, on the same object) or its end. */
+  tokenDeadlineFired(deadline: TokenDeadline): void {
+    if (deadline !== this.#token || this.#closed) return;
+    if (deadline.warning) {
+      this.send([FrameType.tokenExpiring, deadline.expiresAt]);
+      deadline.warned();
+      this.#env.deadlines.add(deadline);
+      return;
+    }
+    this.end(fail('ERR_SESSION_EXPIRED'));
   }
 
   /** Handles one binary frame from the peer. Never throws: every failure becomes an error frame. */
@@ -178,9 +197,10 @@ export class ServerSession {
     if (this.#closed) return;
     let value: unknown;
     let frame: Frame;
-    this.#refusal = undefined;
+    const inbound = this.#inbound;
+    inbound.refusal = undefined;
     try {
-      value = this.#env.codec.decode(bytes, this.#inbound);
+      value = this.#env.codec.decode(bytes, inbound);
       frame = validateFrame(value, clientFrameTypes);
     } catch (error) {
       // A frame the scan or the decoder refused has no value: its id is read from its first bytes.
@@ -195,7 +215,7 @@ export class ServerSession {
         return;
       case FrameType.call: {
         // Set by the decode's callbacks, which TypeScript cannot see.
-        const refused = this.#refusal as CapsyncError | undefined;
+        const refused = inbound.refusal as CapsyncError | undefined;
         if (refused !== undefined) {
           // Refused before the function runs (as Anvil does): server code never sees an unverified capability.
           const refusal = fail(refused.code);
@@ -226,13 +246,22 @@ export class ServerSession {
     const err = error instanceof CapsyncError ? error : fail('ERR_FRAME_MALFORMED');
     this.#env.logFailure(this, 'bad_frame', err.code);
     this.sendError(id, err);
-    if (++this.#badFrames > this.#env.connection.maxBadFrames) this.end(fail('ERR_TOO_MANY_BAD_FRAMES'));
+    if (++this.#inbound.badFrames > this.#env.connection.maxBadFrames) this.end(fail('ERR_TOO_MANY_BAD_FRAMES'));
   }
 
   /** Encodes and sends a frame; capabilities in it are signed and become holdings of this connection. */
   send(frame: unknown[]): void {
     if (this.#closed) return;
-    const bytes = this.#env.codec.encode(frame, this.#outbound, { check: true });
+    // One outbound context for every session, pointed at this one for the encode (and put back after it:
+    // an encode's callbacks may send on another session).
+    const before = outbound.session;
+    outbound.session = this;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#env.codec.encode(frame, outbound, { check: true });
+    } finally {
+      outbound.session = before;
+    }
     this.#flushIssued();
     this.sendBytes(bytes);
   }
@@ -255,41 +284,45 @@ export class ServerSession {
 
   /** True if this connection holds `cap` (or the child of it bound to this session) as cover for pushes (for tests and tools). */
   holds(cap: Capability): boolean {
-    if (this.#holdings.has(cap)) return true;
+    const holdings = this.#held?.holdings;
+    if (holdings === undefined) return false;
+    if (holdings.has(cap)) return true;
     const principal = this.principal;
     const child = principal === null ? undefined : this.#env.verifier.boundChildOf(cap, principal);
-    return child !== undefined && this.#holdings.has(child);
+    return child !== undefined && holdings.has(child);
   }
 
   #received(cap: Capability): void {
     const status = statusOf(cap);
-    if (status instanceof CapsyncError) this.#refusal ??= status;
+    if (status instanceof CapsyncError) this.#inbound.refusal ??= status;
     else this.#hold(cap, false);
   }
 
   #hold(cap: Capability, outgoing: boolean): void {
     const added = this.#holdings.add(cap, this.principal ?? undefined);
     if (added === undefined || !outgoing) return;
-    (this.#sent ??= new Map()).set(added.id, added.expiresAt);
+    const held = this.#held!;
+    (held.sent ??= new Map()).set(added.id, added.expiresAt);
     // A capability bound to the user with its generation needs no record: revokeUser bumps the generation.
-    if (this.user && !added.byGeneration) this.#issuedBatch.push({ id: added.id, expiresAt: added.expiresAt });
+    if (this.user && !added.byGeneration) (held.issuedBatch ??= []).push({ id: added.id, expiresAt: added.expiresAt });
   }
 
   #flushIssued(): void {
-    if (this.#issuedBatch.length === 0) return;
-    const batch = this.#issuedBatch;
-    this.#issuedBatch = [];
+    const held = this.#held;
+    const batch = held?.issuedBatch;
+    if (batch === undefined) return;
+    held!.issuedBatch = undefined;
     this.#env.issued(this, batch);
   }
 
   /** Drops every holding that a revoked id covers, telling the client which capability ended. */
   revoked(ids: ReadonlySet<string>): void {
-    this.#holdings.revoked(ids);
+    this.#held?.holdings.revoked(ids);
   }
 
   /** Drops every holding whose audience's generation rose (revokeUser); returns how many. */
   revokedGeneration(): number {
-    return this.#holdings.stale();
+    return this.#held?.holdings.stale() ?? 0;
   }
 
   /** Ends the connection because of `error`, with the error's own close code. */
@@ -308,10 +341,39 @@ export class ServerSession {
   dispose(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const d of this.#tokenDeadlines) this.#env.deadlines.cancel(d);
-    this.#tokenDeadlines = [];
-    this.#holdings.clear();
+    this.#env.deadlines.cancel(this.#token);
+    this.#held?.holdings.clear();
     this.#env.closed(this);
+  }
+}
+
+/**
+ * A session token's deadline on the server's heap: its warning (`tokenExpiring`, `warning` true) or its end
+ * (4002). One object with a prototype `run`, not two closures and two heap entries per session.
+ */
+class TokenDeadline implements Deadline {
+  index = -1;
+  readonly #session: ServerSession;
+  readonly expiresAt: number;
+  warning = true;
+
+  constructor(session: ServerSession, expiresAt: number) {
+    this.#session = session;
+    this.expiresAt = expiresAt;
+  }
+
+  /** When it fires: the refresh window before the expiry (the warning), then the expiry. Read, not kept: one number fewer. */
+  get at(): number {
+    return this.warning ? this.expiresAt - refreshWindowOf(this.#session) : this.expiresAt;
+  }
+
+  /** The warning went out: next comes the end. */
+  warned(): void {
+    this.warning = false;
+  }
+
+  run(): void {
+    this.#session.tokenDeadlineFired(this);
   }
 }
 
@@ -324,6 +386,12 @@ export class ServerSession {
 class InboundContext implements CodecContext {
   readonly #session: ServerSession;
   readonly inboundHandles: InboundHandles;
+  /** The first capability in the frame being decoded that failed verification: a call holding it never runs. */
+  refusal: CapsyncError | undefined = undefined;
+  /** Refused frames so far (past `maxBadFrames` the connection is closed). */
+  badFrames = 0;
+  /** The session's requests in flight: made with its first request. */
+  requests: SessionRequests | undefined = undefined;
 
   constructor(session: ServerSession, handles: InboundHandles) {
     this.#session = session;
@@ -343,39 +411,50 @@ class InboundContext implements CodecContext {
   }
 }
 
-/** What the codec is told when it encodes a session's frames (see {@link InboundContext}). */
+/**
+ * What the codec is told when it encodes a session's frames (see {@link InboundContext}). Encoding is
+ * synchronous, so one context serves every session: {@link ServerSession.send} points it at itself for the
+ * encode and its callbacks.
+ */
 class OutboundContext implements CodecContext {
-  readonly #session: ServerSession;
-
-  constructor(session: ServerSession) {
-    this.#session = session;
-  }
+  session: ServerSession | undefined = undefined;
 
   get verifier(): CodecContext['verifier'] {
-    return verifierOf(this.#session);
+    return verifierOf(this.session!);
   }
 
   get user(): string | null {
-    return this.#session.principal;
+    return this.session!.principal;
   }
 
   get bindTo(): string | undefined {
-    return this.#session.principal ?? undefined;
+    return this.session!.principal ?? undefined;
   }
 
   onCapability(cap: Capability): void {
-    heldSent(this.#session, cap);
+    heldSent(this.session!, cap);
   }
 }
 
-/** What a session's holdings tell it, as prototype methods (not four closures per connection). */
+const outbound = new OutboundContext();
+
+/**
+ * A session's holdings, what they tell it (as prototype methods, not four closures per connection), and its
+ * record of the capabilities it was sent: made with the first capability, so an idle session keeps none of it.
+ */
 class SessionHoldingEvents implements HoldingEvents {
   readonly #env: SessionEnv;
   readonly #session: ServerSession;
+  readonly holdings: Holdings;
+  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
+  sent: Map<string, number | null> | undefined = undefined;
+  /** Capabilities sent to the user in the frame being encoded, for the store's record; made at the first. */
+  issuedBatch: { id: string; expiresAt: number | null }[] | undefined = undefined;
 
   constructor(env: SessionEnv, session: ServerSession) {
     this.#env = env;
     this.#session = session;
+    this.holdings = new Holdings(env.connection.maxHoldings, env.deadlines, this, env.holdingBudgets);
   }
 
   held(scope: readonly JsonValue[]): void {

@@ -2,6 +2,8 @@ import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
 import { installVideoApp, seedIfEmpty, demoUsers } from '../../examples/video/app.js';
 import { CapsyncServer, MemoryStore, silentLogger } from '../../server/index.js';
+import { Video } from '../../examples/video/video.js';
+import { Capability } from '../../protocol/index.js';
 import { announceReady, serveRequests } from '../peers/ipc.js';
 import { census } from './census.js';
 
@@ -26,7 +28,7 @@ if (values.mode === 'ws') {
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: false });
   wss.on('connection', (socket) => socket.on('message', () => {}));
   wss.on('listening', () => {
-    serveRequests({ memory: () => settled(), connections: () => wss.clients.size });
+    serveRequests({ memory: () => settled(), census: (detail?: boolean) => (settled(), census(detail === true)), connections: () => wss.clients.size });
     announceReady({ port: (wss.address() as { port: number }).port });
   });
 } else {
@@ -34,11 +36,13 @@ if (values.mode === 'ws') {
     auth: { secret: SECRET }, devUsers: demoUsers, store: new MemoryStore(), logger: silentLogger, heartbeatMs: 600_000,
   });
   installVideoApp(server);
+  // get_my_videos with an expiry an hour away: each held capability then has a deadline too (`--expiring`).
+  server.callable('bench_expiring_videos', async () => (await server.live.list(Video)).map((v) => new Capability(['youtube_videos', v.id, 'update'], { expiresAt: Date.now() + 3_600_000 })));
   await seedIfEmpty(server);
   await server.listen(0, '127.0.0.1');
   serveRequests({
     memory: () => settled(),
-    census: () => (settled(), census()),
+    census: (detail?: boolean) => (settled(), census(detail === true)),
     connections: () => server.sessionCount,
     token: (user: string) => server.auth.issue(demoUsers[user as keyof typeof demoUsers]!),
     // One user per idle connection: a user may have only maxConnectionsPerUser open at once.

@@ -4,7 +4,7 @@ import { connect } from '../../client/index.js';
 // The demo's portable class, so the client can decode the videos it is sent.
 import '../../examples/video/video.js';
 import { ChildLink } from '../peers/ipc.js';
-import { growth, type Census } from './census.js';
+import { growth, lines, perUnit, type Census } from './census.js';
 
 /**
  * `npm run bench:memory`: what the server keeps per held capability and per idle connection, measured in a
@@ -22,6 +22,10 @@ const { values } = parseArgs({
     waves: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
     census: { type: 'boolean', default: false },
+    // Held capabilities that expire (an hour away), each with its deadline.
+    expiring: { type: 'boolean', default: false },
+    // With --census: closures named by script and line, plain objects by the edge that retains them.
+    'census-detail': { type: 'boolean', default: false },
     // How many kinds the idle census lists (the biggest first).
     'census-top': { type: 'string', default: '25' },
   },
@@ -44,12 +48,13 @@ async function measureHeld(counts: readonly number[]): Promise<{ held: number; h
   try {
     const client = await connect(`ws://127.0.0.1:${port}`, { token: await link.request<string>('token', 'editor') });
     try {
-      let held = (await client.call<unknown[]>('get_my_videos')).length;
+      const fn = values.expiring ? 'bench_expiring_videos' : 'get_my_videos';
+      let held = (await client.call<unknown[]>(fn)).length;
       const before = await link.request<Memory>('memory');
-      const censusBefore = values.census ? await link.request<Census>('census') : undefined;
+      const censusBefore = values.census ? await link.request<Census>('census', values['census-detail']) : undefined;
       const rows = [];
       for (const target of counts) {
-        while (held < target) held += (await client.call<unknown[]>('get_my_videos')).length;
+        while (held < target) held += (await client.call<unknown[]>(fn)).length;
         const after = await link.request<Memory>('memory');
         const heap = (after.heapUsed - before.heapUsed) / held;
         const buffers = (after.arrayBuffers - before.arrayBuffers) / held;
@@ -57,7 +62,7 @@ async function measureHeld(counts: readonly number[]): Promise<{ held: number; h
       }
       if (censusBefore !== undefined) {
         console.log(`heap growth per held capability, by kind (${held} held):`);
-        for (const line of growth(censusBefore, await link.request<Census>('census'), held)) console.log(`  ${line}`);
+        for (const line of growth(censusBefore, await link.request<Census>('census', values['census-detail']), held, Number(values['census-top']))) console.log(`  ${line}`);
       }
       return rows;
     } finally {
@@ -90,13 +95,16 @@ async function until(check: () => Promise<boolean>): Promise<void> {
   }
 }
 
+/** Per idle connection by kind, with `--census` (raw ws's too with `--census-detail`). */
+const grown: { ws?: Census; capsync?: Census } = {};
+
 /** Heap per idle connection and RSS after closing, for one server kind. */
 async function measureIdle(mode: 'capsync' | 'ws', n: number, waveCount: number) {
   const { link, port } = await child(mode);
   try {
     const tokens = mode === 'capsync' ? await link.request<string[]>('tokens', n) : undefined;
     const start = await link.request<Memory>('memory');
-    const censusBefore = values.census && mode === 'capsync' ? await link.request<Census>('census') : undefined;
+    const censusBefore = values.census && (mode === 'capsync' || values['census-detail']) ? await link.request<Census>('census', values['census-detail']) : undefined;
     let heapPerConnection = 0;
     const rssAfterClose: number[] = [];
     let rssOpen = 0;
@@ -109,8 +117,22 @@ async function measureIdle(mode: 'capsync' | 'ws', n: number, waveCount: number)
       const opened = await link.request<Memory>('memory');
       if (wave === 0) heapPerConnection = Math.round((opened.heapUsed - start.heapUsed) / n);
       if (wave === 0 && censusBefore !== undefined) {
-        console.log(`heap growth per idle capsync connection, by kind (${n} open):`);
-        for (const line of growth(censusBefore, await link.request<Census>('census'), n, Number(values['census-top']))) console.log(`  ${line}`);
+        const mine = perUnit(censusBefore, await link.request<Census>('census', values['census-detail']), n);
+        grown[mode] = mine;
+        if (mode === 'capsync') {
+          console.log(`heap growth per idle capsync connection, by kind (${n} open):`);
+          for (const line of lines(mine, Number(values['census-top']))) console.log(`  ${line}`);
+        }
+        if (mode === 'capsync' && grown.ws !== undefined) {
+          const beyond: Census = {};
+          for (const key of new Set([...Object.keys(mine), ...Object.keys(grown.ws)])) {
+            const [c, b] = mine[key] ?? [0, 0];
+            const [wc, wb] = grown.ws[key] ?? [0, 0];
+            beyond[key] = [c - wc, b - wb];
+          }
+          console.log(`what an idle capsync connection keeps beyond a raw ws one, by kind (${n} open):`);
+          for (const line of lines(beyond, Number(values['census-top']))) console.log(`  ${line}`);
+        }
       }
       rssOpen = Math.max(rssOpen, opened.rss);
       for (const ws of sockets) ws.close();

@@ -1,11 +1,12 @@
 import { createServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { CapsyncError, fail } from '../../protocol/errors.js';
 import type { Hub } from '../hub.js';
 import { serverDefaults, type ServerOptions } from '../options.js';
 import type { ServerSession, Transport } from '../session.js';
+import type { Authenticated } from '../auth.js';
 import { SUBPROTOCOL, bearerToken, isLoopbackAddress, originAllowed, refuseUpgrade } from './http.js';
 import { handleRequest } from './routes.js';
 import { FairInbox, type InboxIo } from '../fairness.js';
@@ -20,8 +21,8 @@ export class NodeListener {
   readonly #options: ServerOptions;
   readonly #http: HttpServer;
   readonly #wss: WebSocketServer;
-  readonly #sessions = new Map<WebSocket, ServerSession>();
-  readonly #alive = new WeakSet<WebSocket>();
+  /** Every upgraded socket until its close event (ws's own `clients` set is off: this is the one record). */
+  readonly #connections = new Set<SocketConnection>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #prune: ReturnType<typeof setInterval> | undefined;
 
@@ -39,6 +40,8 @@ export class NodeListener {
     this.#http = createServer((req, res) => handleRequest(routes, req, res));
     this.#wss = new WebSocketServer({
       noServer: true,
+      clientTracking: false,
+      WebSocket: CapsyncSocket,
       maxPayload: hub.limits.maxFrameBytes,
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
@@ -94,7 +97,7 @@ export class NodeListener {
     clearInterval(this.#heartbeat);
     clearInterval(this.#prune);
     const closing = this.#http.listening ? new Promise<void>((resolve) => this.#http.close(() => resolve())) : Promise.resolve();
-    const pending = [...this.#wss.clients].map((ws) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
+    const pending = [...this.#connections].map(({ ws }) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
     await spreadCloses(this.#hub.sessions(), this.#options.closeSpreadMs ?? serverDefaults.closeSpreadMs);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
@@ -102,15 +105,14 @@ export class NodeListener {
       new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), this.#options.drainMs ?? serverDefaults.drainMs))),
     ]);
     clearTimeout(timer);
-    if (!drained) for (const ws of this.#wss.clients) ws.terminate();
+    if (!drained) for (const { ws } of this.#connections) ws.terminate();
     this.#http.closeAllConnections();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     await closing;
   }
 
   async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
-    const flush = new TurnFlush(socket);
+    socket.on('error', destroySocket);
     const logger = this.#hub.logger;
     if (!originAllowed(req, this.#options.origins)) {
       logger.warn({ event: 'upgrade_refused', reason: 'origin', origin: req.headers.origin });
@@ -124,30 +126,43 @@ export class NodeListener {
       logger.warn({ event: 'upgrade_refused', reason: err.code });
       return refuseUpgrade(socket, 401, err);
     }
-    // Read now: a closure below naming `req` would keep every connection's IncomingMessage (and its headers)
-    // alive for as long as the connection lives.
-    const remote = req.socket.remoteAddress;
     // The 101 response and the hello leave in one write.
-    flush.hold();
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = this.#hub.handleConnection(new SocketTransport(ws, flush, socket), authenticated);
-      this.#sessions.set(ws, session);
-      this.#alive.add(ws);
-      const user = authenticated.user?.id ?? null;
-      ws.on('pong', () => this.#alive.add(ws));
-      // Frames reach the session at the connection's budget; over it, or at maxInFlight calls, the socket is paused (server/fairness.ts).
-      const inbox = new FairInbox(this.#hub.connection, new SocketInboxIo(ws, session, logger, user));
-      session.meter = inbox;
-      ws.on('message', (data: Buffer, isBinary: boolean) => inbox.push(data, isBinary));
-      ws.on('close', (code) => {
-        inbox.dispose();
-        this.#sessions.delete(ws);
-        session.dispose();
-        logger.info({ event: 'disconnected', session: session.id, user, code });
-      });
-      ws.on('error', () => ws.terminate());
-      logger.info({ event: 'connected', session: session.id, user, remote });
-    });
+    const connection = new SocketConnection(socket, this);
+    connection.hold();
+    // Nothing below is a closure per connection: an idle connection keeps its SocketConnection and the
+    // socket's own objects. (A closure naming `req` would also keep its IncomingMessage and headers alive.)
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accepted(ws, connection, authenticated));
+  }
+
+  /** @internal Each connection's budget (server/fairness.ts). */
+  get fairness(): Hub['connection'] {
+    return this.#hub.connection;
+  }
+
+  /** @internal The hub's logger (for a connection's log lines). */
+  get logger(): Hub['logger'] {
+    return this.#hub.logger;
+  }
+
+  /** @internal A connection's socket closed. */
+  closed(connection: SocketConnection, code: number): void {
+    if (!this.#connections.delete(connection)) return;
+    connection.inbox?.dispose();
+    connection.session.dispose();
+    this.#hub.logger.info({ event: 'disconnected', session: connection.session.id, user: connection.session.user?.id ?? null, code });
+  }
+
+  #accepted(ws: WebSocket, connection: SocketConnection, authenticated: Authenticated): void {
+    // ws listens for the socket's errors from now on (and destroys it).
+    connection.socket.off('error', destroySocket);
+    connection.ws = ws;
+    this.#connections.add(connection);
+    connection.session = this.#hub.handleConnection(connection, authenticated);
+    // The socket's events reach the connection through CapsyncSocket.emit, without listeners.
+    (ws as CapsyncSocket).connection = connection;
+    const socket = connection.socket;
+    // A getter, read only by a logger that writes the entry: reading the address caches it on the socket.
+    this.#hub.logger.info({ event: 'connected', session: connection.session.id, user: authenticated.user?.id ?? null, get remote() { return (socket as Socket).remoteAddress; } });
   }
 
   /**
@@ -156,9 +171,10 @@ export class NodeListener {
    * not reading (paused by fair service: calls held at maxInFlight) counts as alive: its pongs wait unread.
    */
   #beat(): void {
-    for (const ws of this.#wss.clients) {
-      if (this.#alive.has(ws) || (ws.isPaused && ws.readyState === ws.OPEN)) {
-        this.#alive.delete(ws);
+    for (const connection of this.#connections) {
+      const ws = connection.ws;
+      if (connection.alive || (ws.isPaused && ws.readyState === ws.OPEN)) {
+        connection.alive = false;
         ws.ping();
         continue;
       }
@@ -166,10 +182,46 @@ export class NodeListener {
         ws.terminate();
         continue;
       }
-      const session = this.#sessions.get(ws);
-      if (session) session.end(fail('ERR_HEARTBEAT_TIMEOUT'));
-      else ws.terminate();
+      connection.session.end(fail('ERR_HEARTBEAT_TIMEOUT'));
     }
+  }
+}
+
+function destroySocket(this: Duplex): void {
+  this.destroy();
+}
+
+/**
+ * The listener's sockets: their events (message, pong, close, and an error nobody listens for) go straight to
+ * their {@link SocketConnection} instead of through four listeners per socket, whose `_events` table (a
+ * dictionary past three event names) cost more than the rest of the connection's own objects. Listeners
+ * added to it still hear every event.
+ */
+class CapsyncSocket extends WebSocket {
+  connection: SocketConnection | undefined = undefined;
+
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    const connection = this.connection;
+    if (connection !== undefined) {
+      switch (event) {
+        case 'message':
+          connection.received(args[0] as Buffer, args[1] as boolean);
+          break;
+        case 'pong':
+          connection.alive = true;
+          break;
+        case 'close':
+          this.connection = undefined;
+          connection.closed(args[0] as number);
+          break;
+      }
+    }
+    // A frame ws refused (too big, badly masked, ...): ws closes the socket; nothing else needs to hear it.
+    if (event === 'error' && this.listenerCount('error') === 0) {
+      this.terminate();
+      return true;
+    }
+    return super.emit(event, ...args);
   }
 }
 
@@ -198,45 +250,6 @@ async function spreadCloses(sessions: readonly ServerSession[], spreadMs: number
 }
 
 /**
- * Coalesces a connection's writes of one task into one: the first write corks the socket, and once the task
- * and its microtasks are done (one `process.nextTick` for every connection held meanwhile) each is uncorked.
- * A resume's pushes and answer, sent from one task and its microtasks, then cost one `writev` instead of one
- * per frame (ws corks each frame's header and payload only); on a loaded machine each write is a costly
- * syscall (about 0.2-0.4 ms each in the herd). Answers that a group commit releases together (keyed calls)
- * leave at the end of that commit's task, not a whole event-loop turn later.
- */
-class TurnFlush {
-  readonly #socket: Duplex;
-  #held = false;
-
-  constructor(socket: Duplex) {
-    this.#socket = socket;
-  }
-
-  /** Holds this task's writes until it ends. */
-  hold(): void {
-    if (this.#held) return;
-    this.#held = true;
-    this.#socket.cork();
-    if (heldFlushes.push(this) === 1) process.nextTick(releaseHeld);
-  }
-
-  release(): void {
-    this.#held = false;
-    this.#socket.uncork();
-  }
-}
-
-/** The connections holding writes until the current task ends. */
-let heldFlushes: TurnFlush[] = [];
-
-function releaseHeld(): void {
-  const held = heldFlushes;
-  heldFlushes = [];
-  for (const flush of held) flush.release();
-}
-
-/**
  * A push framed once as a whole unmasked binary WebSocket frame (RFC 6455 5.2: FIN, opcode 2, no RSV1 as
  * permessage-deflate is off; header and payload in one Buffer, as `ws`'s `Sender.frame` builds it, which
  * @types/ws does not declare): each holder then costs one `socket.write` of the same Buffer, where `ws.send`
@@ -261,73 +274,117 @@ export function framePush(bytes: Uint8Array): Buffer {
 }
 
 /**
- * A socket as the session sees it. A class with prototype methods, not an object literal of closures: an idle
- * connection then keeps one small object here.
+ * One upgraded socket: what the session sees of it ({@link Transport}), what its {@link FairInbox} does to it
+ * ({@link InboxIo}), and the listener's record of it (its session, inbox, heartbeat). One object with prototype
+ * methods, not closures and wrappers: an idle connection keeps this beside the socket's own objects.
+ *
+ * It also coalesces a connection's writes of one task into one: the first write corks the socket, and once the
+ * task and its microtasks are done (one `process.nextTick` for every connection held meanwhile) each is
+ * uncorked. A resume's pushes and answer, sent from one task and its microtasks, then cost one `writev`
+ * instead of one per frame (ws corks each frame's header and payload only); on a loaded machine each write is
+ * a costly syscall (about 0.2-0.4 ms each in the herd). Answers that a group commit releases together (keyed
+ * calls) leave at the end of that commit's task, not a whole event-loop turn later.
  */
-class SocketTransport implements Transport {
-  readonly #ws: WebSocket;
-  readonly #flush: TurnFlush;
-  readonly #socket: Duplex;
+class SocketConnection implements Transport, InboxIo {
+  readonly socket: Duplex;
+  readonly #listener: NodeListener;
+  // Set once the upgrade completed (the hello is sent from handleConnection, which needs the transport first).
+  ws!: WebSocket;
+  session!: ServerSession;
+  /**
+   * Frames reach the session at the connection's budget; over it the socket is paused (server/fairness.ts).
+   * Made at the first frame (its bucket starts full, as it would be after any quiet time): an idle connection has none.
+   */
+  inbox: FairInbox | undefined;
+  /** Answered a ping since the last heartbeat (or has not been pinged yet). */
+  alive = true;
+  #held = false;
 
-  constructor(ws: WebSocket, flush: TurnFlush, socket: Duplex) {
-    this.#ws = ws;
-    this.#flush = flush;
-    this.#socket = socket;
+  constructor(socket: Duplex, listener: NodeListener) {
+    this.socket = socket;
+    this.#listener = listener;
+  }
+
+  /** Holds this task's writes until it ends. */
+  hold(): void {
+    if (this.#held) return;
+    this.#held = true;
+    this.socket.cork();
+    if (heldConnections.push(this) === 1) process.nextTick(releaseHeld);
+  }
+
+  /** @internal The task ended: its held writes leave. */
+  release(): void {
+    this.#held = false;
+    this.socket.uncork();
   }
 
   send(bytes: Uint8Array, alone?: boolean): void {
     // A lone push while nothing is held this turn goes out at once; otherwise it joins the held writes.
-    if (alone !== true) this.#flush.hold();
-    this.#ws.send(bytes);
+    if (alone !== true) this.hold();
+    this.ws.send(bytes);
   }
 
   // Written straight to the socket: with permessage-deflate off (the listener's setting) and no Blob ever
   // sent, ws's Sender queues nothing, so this write keeps its place among ws.send's writes. Only while OPEN:
   // after the close frame nothing may follow.
   sendShared(shared: SharedPush): void {
-    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    if (this.ws.readyState !== this.ws.OPEN) return;
     shared.framed ??= framePush(shared.bytes);
-    this.#socket.write(shared.framed);
+    this.socket.write(shared.framed);
   }
 
-  close(code: number, reason: string): void {
-    this.#ws.close(code, reason);
+  /** The session closes the socket (`code`, `reason`), or the inbox ends a persistent abuser (`error`). */
+  close(code: number, reason: string): void;
+  close(error: CapsyncError): void;
+  close(codeOrError: number | CapsyncError, reason = ''): void {
+    if (typeof codeOrError === 'number') {
+      this.ws.close(codeOrError, reason);
+      return;
+    }
+    this.#listener.logger.warn({ event: 'over_budget', session: this.session.id, user: this.session.user?.id ?? null });
+    this.session.end(codeOrError);
   }
 
   get bufferedAmount(): number {
-    return this.#ws.bufferedAmount;
+    return this.ws.bufferedAmount;
   }
-}
 
-/** What a connection's {@link FairInbox} does to its socket and session (prototype methods, not closures). */
-class SocketInboxIo implements InboxIo {
-  readonly #ws: WebSocket;
-  readonly #session: ServerSession;
-  readonly #logger: Hub['logger'];
-  readonly #user: string | null;
+  /** A frame arrived. */
+  received(data: Buffer, isBinary: boolean): void {
+    let inbox = this.inbox;
+    if (inbox === undefined) {
+      // It also meters the session's calls that go asynchronous (their cost after the first turn is charged).
+      this.inbox = inbox = new FairInbox(this.#listener.fairness, this);
+      this.session.meter = inbox;
+    }
+    inbox.push(data, isBinary);
+  }
 
-  constructor(ws: WebSocket, session: ServerSession, logger: Hub['logger'], user: string | null) {
-    this.#ws = ws;
-    this.#session = session;
-    this.#logger = logger;
-    this.#user = user;
+  /** The socket closed (from either side): the listener forgets it and the session releases what it held. */
+  closed(code: number): void {
+    this.#listener.closed(this, code);
   }
 
   deliver(data: Buffer, isBinary: boolean): void {
-    if (isBinary) this.#session.receive(data);
-    else this.#session.receiveText();
+    if (isBinary) this.session.receive(data);
+    else this.session.receiveText();
   }
 
   pause(): void {
-    this.#ws.pause();
+    this.ws.pause();
   }
 
   resume(): void {
-    this.#ws.resume();
+    this.ws.resume();
   }
+}
 
-  close(error: CapsyncError): void {
-    this.#logger.warn({ event: 'over_budget', session: this.#session.id, user: this.#user });
-    this.#session.end(error);
-  }
+/** The connections holding writes until the current task ends. */
+let heldConnections: SocketConnection[] = [];
+
+function releaseHeld(): void {
+  const held = heldConnections;
+  heldConnections = [];
+  for (const connection of held) connection.release();
 }

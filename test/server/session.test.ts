@@ -108,8 +108,33 @@ describe('a server session over a scripted transport', () => {
     const session = new ServerSession(h, t, '1', { id: 'u', roles: [] }, Date.now() + 3_600_000);
     session.start();
     session.send([FrameType.result, 1, [h.verifier.mint(['a'], { expiresAt: Date.now() + 3_600_000 })]]);
-    expect(h.deadlines.size).toBe(3);
+    // One deadline for the token at a time (its warning, then its end), one for the capability's expiry.
+    expect(h.deadlines.size).toBe(2);
     session.close(CloseCode.normal, 'bye');
     expect(h.deadlines.size).toBe(0);
+  });
+
+  it('warns that the token ends (tokenExpiring) at the refresh window, then closes with 4002 at its expiry, from one deadline', async () => {
+    let now = 1_000_000;
+    const deadlines = new Deadlines({ now: () => now });
+    const h = await env({ deadlines, tokenRefreshWindowMs: 5_000 });
+    const t = new ScriptedTransport();
+    const session = new ServerSession(h, t, '1', { id: 'u', roles: [] }, 1_010_000);
+    session.start();
+    expect(deadlines.size).toBe(1);
+    now = 1_004_999;
+    deadlines.runDue();
+    expect(t.sent).toHaveLength(1); // the hello only
+    now = 1_005_000;
+    deadlines.runDue();
+    expect(t.sent.map((b) => h.codec.decode(b) as unknown[]).at(-1)).toEqual([FrameType.tokenExpiring, 1_010_000]);
+    expect(deadlines.size).toBe(1);
+    expect(session.closed).toBe(false);
+    now = 1_010_000;
+    deadlines.runDue();
+    expect(t.closedWith?.[0]).toBe(CloseCode.sessionExpired);
+    expect(session.closed).toBe(true);
+    expect(session.tokenExpiresAt).toBe(1_010_000);
+    expect(deadlines.size).toBe(0);
   });
 });
