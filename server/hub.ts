@@ -1,6 +1,6 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import { Codec } from '../protocol/codec.js';
-import { CloseCode, fail } from '../protocol/errors.js';
+import { fail } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Keyring } from '../protocol/keyring.js';
@@ -12,7 +12,7 @@ import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
 import type { ClusterPeers } from './cluster.js';
 import { Collections } from './collections.js';
-import { delegate, deliverRemote, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
+import { delegate, deliverRemote, grantsFor, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
@@ -25,8 +25,9 @@ import { Presence } from './presence.js';
 import { defaultPresenceGraceMs, PresenceTracker, type PresenceChange } from './presence-events.js';
 import { PushSlicer } from './push-slices.js';
 import { FunctionRegistry, type CallContext, type Callable, type CallableOptions, type ServerApi } from './registry.js';
-import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
 import { Revocations } from './revocation.js';
+import { capabilityError } from './resume.js';
+import { SessionResumes } from './session-resume.js';
 import { ServerSession, type RequestFrame, type SessionEnv, type Transport } from './session.js';
 import { nodeCrypto } from './node-crypto.js';
 import { MemoryStore } from './store/memory.js';
@@ -39,12 +40,6 @@ import type { ObjectStore } from './store/types.js';
 function principalOf(session: ServerSession): string {
   return session.user !== null ? `user:${session.user.id}` : `anon:${session.principal ?? session.id}`;
 }
-
-/**
- * How long a resume waits for a revocation feed that is behind before the connection is closed with 1013 (try
- * again later): shorter than a client's resume timeout, long enough for a feed's usual catch-up.
- */
-const RESUME_FEED_WAIT_MS = 2000;
 
 /**
  * The socket-free core of a capsync server: server functions, sessions, holders, push routing, delegation,
@@ -89,6 +84,7 @@ export class Hub implements ServerApi {
   readonly #hello: { pingIntervalMs: number; callKeyWindowMs: number };
   readonly #tombstoneHorizonMs: number;
   readonly #identities: AnonymousIdentities;
+  readonly #resumes: SessionResumes;
   #nextSessionId = 1;
   #closing = false;
 
@@ -134,6 +130,7 @@ export class Hub implements ServerApi {
     this.#delegationDeps = {
       directory: this.#directory, presence: this.#presence, live: this.live, store, logger: this.logger, clock, verifier: this.verifier, cluster: this.#cluster,
     };
+    this.#resumes = new SessionResumes({ live: this.live, revocations: store.revocations, verifier: this.verifier, identities: this.#identities, delegation: this.#delegationDeps });
     const stopDelivery =
       this.#cluster?.onDelivery((to, d) => {
         deliverRemote(this.#delegationDeps, to, d.from, d.token).catch((error: unknown) => this.logger.warn({ event: 'remote_delegation_failed', err: error }));
@@ -328,7 +325,7 @@ export class Hub implements ServerApi {
         return this.#calls.run(principal, session.principal, key, () => this.#functions.invoke(frame[2], ctx, frame[3]));
       }
       case FrameType.resume:
-        return this.#resume(session, frame[2]);
+        return this.#resumes.resume(session, frame[2]);
       case FrameType.grants:
         return grantsFor(this.#delegationDeps, session);
       case FrameType.watch:
@@ -369,58 +366,6 @@ export class Hub implements ServerApi {
     if (user === null || session.user === null || user.id !== session.user.id) throw fail('ERR_AUTH_INVALID', 'a refreshed token must name the same user');
     session.renew(user, expiresAt);
     return { expiresAt };
-  }
-
-  async #resume(session: ServerSession, presented: ResumeRequest): Promise<unknown> {
-    // Synchronously, before any frame after this one is decoded: a keyed call re-sent next is this client's too.
-    const request = await this.#whenCurrent(session, this.#adoptIdentity(session, presented));
-    if (request === undefined) return undefined;
-    const answer = await resumeSession(this.live, request, (update) => session.sendBytes(this.live.encodePush(update)));
-    if (session.user !== null) {
-      // Delegations made to this user while it was away (or that it no longer has): delivered again.
-      const held = new Set(request.caps.map((cap) => cap.revocationId).filter((id): id is string => id !== undefined));
-      for (const grant of await grantsFor(this.#delegationDeps, session, held)) {
-        session.send([FrameType.delegation, { from: grant.from, cap: grant.cap, object: grant.object }]);
-        await pushIfNewer(this.live, [session], grant.object as object | null);
-      }
-    }
-    const identity = session.identityProof;
-    return identity === undefined ? answer : { ...answer, identity };
-  }
-
-  /**
-   * Capabilities a resume presented while this node's revocation feed was behind came back refused
-   * (`ERR_REVOCATION_FEED_STALE`). Answered so, the client would drop them and their live objects for good, though
-   * the right is unknown, not gone. The resume waits (bounded) for the feed and verifies them again; a feed still
-   * behind closes the connection with 1013, and the client resumes again after its backoff, perhaps on another node.
-   */
-  async #whenCurrent(session: ServerSession, request: ResumeRequest): Promise<ResumeRequest | undefined> {
-    const stale = (cap: Capability): boolean => capabilityError(cap)?.code === 'ERR_REVOCATION_FEED_STALE';
-    const revocations = this.store.revocations;
-    if (revocations.current === undefined || !request.caps.some(stale)) return request;
-    if (await revocations.current(RESUME_FEED_WAIT_MS)) {
-      const caps = request.caps.map((cap) => {
-        if (!stale(cap)) return cap;
-        const again = this.verifier.decode(cap.toToken(), session.principal);
-        session.holdVerified(again);
-        return again;
-      });
-      if (!caps.some(stale)) return { ...request, caps };
-    }
-    session.close(CloseCode.tryAgainLater, 'revocation feed behind; resume again');
-    return undefined;
-  }
-
-  /**
-   * An anonymous client re-presented its identity: the session becomes it, and the capabilities the frame
-   * carried, refused for the session's fresh identity, are verified again for the adopted one (and held).
-   * A proof this server did not make is ignored: the client keeps the fresh identity hello gave it.
-   */
-  #adoptIdentity(session: ServerSession, request: ResumeRequest): ResumeRequest {
-    if (request.identity === undefined || session.user !== null) return request;
-    const principal = this.#identities.verify(request.identity);
-    const reverify = principal === undefined ? undefined : session.adopt({ principal, proof: request.identity });
-    return reverify === undefined ? request : { ...request, caps: request.caps.map(reverify) };
   }
 
   /** Tells every user who may see `change.user` (by the presence policy) that it joined or left; never the user itself. */
