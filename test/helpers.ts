@@ -89,7 +89,7 @@ export function memoryDemos(): { start(store?: ObjectStore): Promise<CapsyncServ
   afterEach(stop);
   return {
     async start(store = new MemoryStore()) {
-      current = await CapsyncServer.create({ auth: { secret: SECRET }, store });
+      current = await CapsyncServer.create({ auth: { secret: SECRET }, store, logger: silentLogger });
       installVideoApp(current);
       await seedIfEmpty(current);
       return current;
