@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { fail } from '../../protocol/errors.js';
 import { runScript } from './connection.js';
@@ -41,6 +42,8 @@ export class TurnWrites {
   readonly #maxBytes: number;
   #queue: Queued[] = [];
   #scheduled = false;
+  /** Script ids are this, a colon and a count: unique across nodes and runs, so a resend is told apart from a new script. */
+  readonly #id = randomUUID();
   /** Scripts sent so far and the writes they carried (what the bench reads). */
   scripts = 0;
   writes = 0;
@@ -76,9 +79,9 @@ export class TurnWrites {
   }
 
   #send(batch: Queued[]): void {
-    const args: Arg[] = [this.#prefix];
-    for (const q of batch) args.push(q.op, q.args.length, ...q.args);
     this.scripts++;
+    const args: Arg[] = [this.#prefix, `${this.#id}:${this.scripts}`];
+    for (const q of batch) args.push(q.op, q.args.length, ...q.args);
     this.writes += batch.length;
     runScript(this.#redis, 'capsyncTurn', args, true).then(
       (reply) => {
