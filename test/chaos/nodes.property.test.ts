@@ -8,7 +8,7 @@ import { useServerProcesses } from './server-process.js';
  * `npm test` runs a few sequences; `npm run chaos` (CHAOS_NODES_RUNS=n, default 30 there) many more.
  * CHAOS_SEED replays a failure.
  */
-const runs = Number(process.env['CHAOS_NODES_RUNS'] ?? 3);
+const runs = Number(process.env['CHAOS_NODES_RUNS'] ?? 5);
 const seed = process.env['CHAOS_SEED'] === undefined ? undefined : Number(process.env['CHAOS_SEED']);
 /** A run of up to 10 steps takes a few seconds; this bounds one that hangs. */
 const RUN_LIMIT_MS = 90_000;
