@@ -139,19 +139,29 @@ export class NodesRun implements RunView {
       throw error;
     }
     const run = new NodesRun(redis, links, nodes);
-    for (const [i, user] of nodeUsers.entries()) {
-      const proxy = await TcpProxy.start(nodes[i % NODE_COUNT]!.port);
-      run.proxies.set(user, proxy);
-      const client = await run.#connect(proxy.url, user);
-      const member: Member = { client, log: new PushLog(client), videos: new Map(), ended: new Map() };
-      run.members.set(user, member);
-      for (const video of await whenFresh(() => client.call<Video[]>('get_my_videos'))) member.videos.set(video.id, video);
-    }
-    for (const video of run.members.get('admin')!.videos.values()) {
-      run.ids.push(video.id);
-      run.initialVersions.set(video.id, video.version!);
+    try {
+      await run.#connectAll();
+    } catch (error) {
+      await run.dispose();
+      throw error;
     }
     return run;
+  }
+
+  /** One client per user, each through its own proxy, spread over the nodes. */
+  async #connectAll(): Promise<void> {
+    for (const [i, user] of nodeUsers.entries()) {
+      const proxy = await TcpProxy.start(this.nodes[i % NODE_COUNT]!.port);
+      this.proxies.set(user, proxy);
+      const client = await this.#connect(proxy.url, user);
+      const member: Member = { client, log: new PushLog(client), videos: new Map(), ended: new Map() };
+      this.members.set(user, member);
+      for (const video of await whenFresh(() => client.call<Video[]>('get_my_videos'))) member.videos.set(video.id, video);
+    }
+    for (const video of this.members.get('admin')!.videos.values()) {
+      this.ids.push(video.id);
+      this.initialVersions.set(video.id, video.version!);
+    }
   }
 
   /** Applies one step; resolves once its repair is done (edits are sent, not awaited). */

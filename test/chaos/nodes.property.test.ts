@@ -20,6 +20,19 @@ const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
 process.on('unhandledRejection', onUnhandled);
 afterEach(() => void process.removeListener('unhandledRejection', onUnhandled));
 
+/** `promise`, or a failure naming `what` if it has not settled within {@link RUN_LIMIT_MS} (a bound on a hang). */
+async function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`run hung in ${what}`)), RUN_LIMIT_MS);
+  });
+  try {
+    return await Promise.race([promise, limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Totals over the runs, printed at the end (what the README quotes for a long run). */
 const totals = { runs: 0, steps: 0, edits: 0, faults: new Map<string, number>(), startedAt: Date.now() };
 
@@ -29,7 +42,7 @@ describe('three nodes on one Redis under random node kills, stops, bus drops and
     async () => {
       await fc.assert(
         fc.asyncProperty(nodeStepsArb(), async (steps) => {
-          const run = await NodesRun.start(processes);
+          const run = await bounded(NodesRun.start(processes), 'start');
           let phase = 'steps';
           let timer: ReturnType<typeof setTimeout> | undefined;
           // A bound on a run that hangs (a call or a reconnect that never settles): it fails, saying where.
@@ -54,7 +67,7 @@ describe('three nodes on one Redis under random node kills, stops, bus drops and
             totals.steps += run.applied.length;
             totals.edits += run.edits.length;
             for (const [kind, n] of run.faults) totals.faults.set(kind, (totals.faults.get(kind) ?? 0) + n);
-            await run.dispose();
+            await bounded(run.dispose(), 'dispose');
             await processes.disposeAll();
           }
         }),
