@@ -38,6 +38,8 @@ export interface NodeEdit {
  * - `busCut`: every Redis connection of node `node` reset (the node reconnects);
  * - `busStall`: node `node`'s Redis link stalls (both ways, or only Redis's replies) for `ms`, then resumes, or
  *   is cut (the replies held are lost);
+ * - `redisKill9`: kill -9 of Redis itself, restarted on its port and folder (the AOF replayed): nothing
+ *   acknowledged may be lost;
  * - `busLag`: node `node`'s Redis link gets `ms` of latency each way; `cutAfterMs` after the edits `during` are
  *   sent it is cut (landing in some phase of their calls: a claim, a write or an outcome in flight), then heals.
  */
@@ -55,6 +57,7 @@ export type NodeStep =
       readonly end: 'resume' | 'cut';
       readonly during: readonly NodeEdit[];
     }
+  | { readonly kind: 'redisKill9'; readonly during: readonly NodeEdit[] }
   | { readonly kind: 'busLag'; readonly node: number; readonly ms: number; readonly cutAfterMs: number; readonly during: readonly NodeEdit[] };
 
 const node = fc.nat(NODE_COUNT - 1);
@@ -81,6 +84,7 @@ export const nodeStepArb: fc.Arbitrary<NodeStep> = fc.oneof(
     }),
     weight: 2,
   },
+  { arbitrary: fc.record({ kind: fc.constant('redisKill9' as const), during }), weight: 1 },
   { arbitrary: fc.record({ kind: fc.constant('busLag' as const), node, ms: fc.integer({ min: 5, max: 60 }), cutAfterMs: fc.integer({ min: 0, max: 400 }), during }), weight: 2 },
 );
 
@@ -115,7 +119,8 @@ export class NodesRun implements RunView {
   #tokens = 0;
 
   private constructor(
-    readonly redis: RedisServer,
+    /** The Redis server (another object after a `redisKill9`: the same port and folder). */
+    public redis: RedisServer,
     /** Node i's link to Redis. */
     readonly links: readonly TcpProxy[],
     readonly nodes: readonly ServerProcess[],
@@ -207,6 +212,12 @@ export class NodesRun implements RunView {
         await new Promise((resolve) => setTimeout(resolve, step.ms));
         if (step.end === 'cut') await link.cut();
         link.resume();
+        return;
+      }
+      case 'redisKill9': {
+        await this.redis.kill9();
+        for (const edit of step.during) this.#edit(edit);
+        this.redis = await this.redis.restart();
         return;
       }
       case 'busLag': {
