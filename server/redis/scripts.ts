@@ -14,6 +14,7 @@
  *   p..'t:'..type    zset created -> key (live objects of a type)
  *   p..'changes'     zset seq -> key (each address once, at its latest change)
  *   p..'tomb'        zset at -> key (tombstones by deletion time)
+ *   p..'turn:'..id   a turn script's reply, for a minute (see TURN)
  * Bus messages: "<version> <seq> <live>\n<[address,type] JSON>\n<state bytes>".
  */
 
@@ -216,17 +217,31 @@ end
 `;
 
 /**
- * KEYS: prefix. ARGV: the writes of one event-loop turn, each as an opcode ('p' put, 'd' delete, 'c' call
- * commit), its argument count n and its n arguments (those of `put`, `del` or `commitCalls` above).
- * Runs them in order, each in its own pcall: a write that fails (a Redis error) fails alone, as it would
- * as a script of its own, and the others still happen. Returns, per write, {1, its reply} ({1, 0} for a
- * deletion of nothing) or {0, the error message}. One script for the turn: one AOF write and fsync under
- * `appendfsync always`, and every reply only after it.
+ * How long a turn script's reply is kept for a resend (ms): past any command timeout, so a script resent
+ * on a new connection always finds the reply of its first run.
+ */
+export const TURN_REPLY_TTL_MS = 60_000;
+
+/**
+ * KEYS: prefix. ARGV: the script's id (unique per node and script), then the writes of one event-loop turn,
+ * each as an opcode ('p' put, 'd' delete, 'c' call commit), its argument count n and its n arguments (those of
+ * `put`, `del` or `commitCalls` above). Runs them in order, each in its own pcall: a write that fails (a Redis
+ * error) fails alone, as it would as a script of its own, and the others still happen. Returns, per write,
+ * {1, its reply} ({1, 0} for a deletion of nothing) or {0, the error message}. One script for the turn: one
+ * AOF write and fsync under `appendfsync always`, and every reply only after it.
+ *
+ * The reply is kept for `TURN_REPLY_TTL_MS` under `turn:<id>`, and a script whose id is there is
+ * answered from it without running again: a client resends the commands in flight when its connection
+ * drops (ioredis does), and a script that ran but whose reply was lost must not write twice (a put would
+ * bump the version again, a conditional put conflict with itself and be retried, a call's claim find
+ * itself and make the call's outcome unknown).
  */
 export const TURN = `${PUT_FN}${DELETE_FN}${COMMIT_CALLS_FN}
 local p = KEYS[1]
+local done = redis.call('GET', p .. 'turn:' .. ARGV[1])
+if done then return cmsgpack.unpack(done) end
 local out = {}
-local i = 1
+local i = 2
 while i <= #ARGV do
   local op, n = ARGV[i], tonumber(ARGV[i + 1])
   local b, e = i + 2, i + 1 + n
@@ -244,6 +259,7 @@ while i <= #ARGV do
   end
   i = e + 1
 end
+redis.call('SET', p .. 'turn:' .. ARGV[1], cmsgpack.pack(out), 'PX', ${TURN_REPLY_TTL_MS})
 return out
 `;
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { fail } from '../../protocol/errors.js';
 import { runScript, type RedisConnection } from './connection.js';
 
@@ -40,6 +41,8 @@ export class TurnWrites {
   readonly #maxBytes: number;
   #queue: Queued[] = [];
   #scheduled = false;
+  /** Script ids are this, a colon and a count: unique across nodes and runs, so a resend is told apart from a new script. */
+  readonly #id = randomUUID();
   /** Scripts sent so far and the writes they carried (what the bench reads). */
   scripts = 0;
   writes = 0;
@@ -75,9 +78,9 @@ export class TurnWrites {
   }
 
   #send(batch: Queued[]): void {
-    const args: Arg[] = [this.#prefix];
-    for (const q of batch) args.push(q.op, q.args.length, ...q.args);
     this.scripts++;
+    const args: Arg[] = [this.#prefix, `${this.#id}:${this.scripts}`];
+    for (const q of batch) args.push(q.op, q.args.length, ...q.args);
     this.writes += batch.length;
     runScript(this.#redis, 'capsyncTurn', args, true).then(
       (reply) => {

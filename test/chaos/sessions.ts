@@ -5,6 +5,7 @@ import type { CapsyncClient } from '../../client/index.js';
 import '../../examples/video/video.js';
 import type { Video } from '../../examples/video/video.js';
 import type { ServerProcess, ServerProcesses } from './server-process.js';
+import type { RunView } from './session-invariants.js';
 import { PushLog, reconnectingClient, settled, state, when, type Settled } from './session-kit.js';
 import { TcpProxy } from './tcp-proxy.js';
 
@@ -106,7 +107,7 @@ export interface SessionRunOptions {
  * and the guest through a {@link TcpProxy}, editor2 straight to the server. Records every edit, grant and push;
  * `session-invariants.ts` checks what they must add up to.
  */
-export class SessionRun {
+export class SessionRun implements RunView {
   readonly edits: EditRecord[] = [];
   readonly grants = new Map<string, GrantRecord>();
   readonly applied: SessionStep[] = [];
