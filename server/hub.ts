@@ -1,6 +1,6 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import { Codec } from '../protocol/codec.js';
-import { fail } from '../protocol/errors.js';
+import { fail, type CapsyncError } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
 import type { Keyring } from '../protocol/keyring.js';
@@ -156,7 +156,7 @@ export class Hub implements ServerApi {
       deadlines: this.#deadlines,
       holdingBudgets: new HoldingBudgets(this.connection.maxHoldingsPerUser),
       tokenRefreshWindowMs: options.tokenRefreshWindowMs ?? serverDefaults.tokenRefreshWindowMs,
-      request: (session, frame) => this.#request(session, frame),
+      request: (session, frame, refusal) => this.#request(session, frame, refusal),
       hold: (session, scope) => {
         this.#holders.add(scope, session);
         this.#fanout.hold?.(scope);
@@ -313,16 +313,21 @@ export class Hub implements ServerApi {
     await this.store.close();
   }
 
-  #request(session: ServerSession, frame: RequestFrame): unknown {
+  #request(session: ServerSession, frame: RequestFrame, refusal?: CapsyncError): unknown {
     switch (frame[0]) {
       case FrameType.call: {
         this.activity.call();
         const ctx: CallContext = { user: session.user, session, server: this.#api };
         const key = frame[4] as string | undefined;
-        if (key === undefined) return this.#functions.invoke(frame[2], ctx, frame[3]);
+        if (key === undefined) {
+          if (refusal !== undefined) throw refusal;
+          return this.#functions.invoke(frame[2], ctx, frame[3]);
+        }
         const principal = principalOf(session);
         if (frame.length === 6) this.#calls.acknowledge(principal, frame[5] as string[]);
-        return this.#calls.run(principal, session.principal, key, () => this.#functions.invoke(frame[2], ctx, frame[3]));
+        // A refused capability: the key's outcome if the call ran, else the refusal, kept as its outcome.
+        const run = refusal === undefined ? () => this.#functions.invoke(frame[2], ctx, frame[3]) : () => { throw refusal; };
+        return this.#calls.run(principal, session.principal, key, run);
       }
       case FrameType.resume:
         return this.#resumes.resume(session, frame[2]);

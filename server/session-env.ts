@@ -1,3 +1,4 @@
+import type { CapsyncError } from '../protocol/errors.js';
 import type { Codec } from '../protocol/codec.js';
 import type { FrameType, FrameOf } from '../protocol/frames.js';
 import type { JsonValue } from '../protocol/json-value.js';
@@ -43,8 +44,11 @@ export interface SessionEnv {
   readonly holdingBudgets: HoldingBudgets;
   /** How long before the JWT expires the client is warned. */
   readonly tokenRefreshWindowMs: number;
-  /** Runs a request frame (call, delegate, revoke, refresh, presence): its answer, or a promise of it. */
-  request(session: ServerSession, frame: RequestFrame): unknown;
+  /**
+   * Runs a request frame (call, delegate, revoke, refresh, presence): its answer, or a promise of it. `refusal`:
+   * a keyed call whose capability the decode refused, which still goes through its key (its outcome, if it ran).
+   */
+  request(session: ServerSession, frame: RequestFrame, refusal?: CapsyncError): unknown;
   /** The connection now holds (or no longer holds) a capability of this scope: pushes for it reach it. */
   hold(session: ServerSession, scope: readonly JsonValue[]): void;
   release(session: ServerSession, scope: readonly JsonValue[]): void;

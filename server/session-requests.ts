@@ -21,7 +21,7 @@ export class SessionRequests {
   }
 
   /** Runs `frame` (request id `id`) and sends its result or error frame. Never throws. */
-  run(id: number, frame: RequestFrame): void {
+  run(id: number, frame: RequestFrame, refusal?: CapsyncError): void {
     const event = eventNames[frame[0]]!;
     const fn = frame[0] === FrameType.call ? frame[2] : undefined;
     if (this.#inFlight >= this.#env.connection.maxInFlight) {
@@ -30,7 +30,7 @@ export class SessionRequests {
     }
     let result: unknown;
     try {
-      result = this.#env.request(this.#session, frame);
+      result = this.#env.request(this.#session, frame, refusal);
     } catch (error) {
       this.#failed(id, event, error, fn);
       return;

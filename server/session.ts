@@ -219,6 +219,14 @@ export class ServerSession {
         if (refused !== undefined) {
           // Refused before the function runs (as Anvil does): server code never sees an unverified capability.
           const refusal = fail(refused.code);
+          // A keyed call still goes through its key: a resend of a call that ran (its answer lost, its capability
+          // refused now: expired since, or this node's revocation feed behind) is answered its outcome, not a
+          // refusal that says it never ran; and a refusal becomes the key's outcome, so the first attempt, if it
+          // reaches a node later, does not run either.
+          if (frame[4] !== undefined) {
+            this.#requests.run(frame[1], frame, refusal);
+            return;
+          }
           this.#env.logFailure(this, 'call', refusal.code, undefined, frame[2]);
           this.sendError(frame[1], refusal);
           return;

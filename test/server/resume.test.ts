@@ -120,6 +120,25 @@ describe('resume', () => {
 });
 
 describe('keyed calls', () => {
+  it('answer a resend whose capability is refused now with the outcome of the run it repeats, and keep a refusal as the outcome', async () => {
+    const s = await start();
+    const { client: editor } = await connectInMemory(s, { user: demoUsers['editor']! });
+    const [video] = await editor.call<Video[]>('get_my_videos');
+    const cap = video!.cap.narrow([], { expiresAt: Date.now() + 60_000 });
+    const ran = await keyedCall(editor, 1, 'set_video_description', [cap, 'once'], 'k-ran');
+    expect(ran.slice(0, 3)).toEqual([FrameType.result, 1, ran[2]]);
+    // The answer was lost (say) and the capability revoked before the resend: the call did run, so the resend
+    // gets its outcome, not ERR_CAPABILITY_REVOKED, which would tell the caller it never took effect.
+    await editor.revoke(cap);
+    const { client: back } = await connectInMemory(s, { user: demoUsers['editor']! });
+    expect(await keyedCall(back, 2, 'set_video_description', [cap, 'once'], 'k-ran')).toEqual([FrameType.result, 2, ran[2]]);
+    // A key first seen with a refused capability: refused, and the refusal is its outcome from now on.
+    expect((await keyedCall(back, 3, 'set_video_description', [cap, 'never'], 'k-refused')).slice(0, 3)).toEqual([FrameType.error, 3, 'ERR_CAPABILITY_REVOKED']);
+    expect((await keyedCall(back, 4, 'set_video_description', [video!.cap, 'never'], 'k-refused')).slice(0, 3)).toEqual([FrameType.error, 4, 'ERR_CAPABILITY_REVOKED']);
+    const [after] = (await back.call<Video[]>('get_my_videos')).filter((v) => v.id === video!.id);
+    expect(after!.description).toBe('once');
+  });
+
   it('run once per key: a repeat, on another connection too, gets the first outcome', async () => {
     const s = await start();
     let runs = 0;
