@@ -30,6 +30,14 @@ export interface Fanout {
   hold?(scope: readonly JsonValue[]): void;
   /** The holding of `scope` that {@link Fanout.hold} announced ended. */
   release?(scope: readonly JsonValue[]): void;
+  /**
+   * Optional, for a fan-out that can deliver changes out of seq order (several nodes: this node's own write
+   * before another node's earlier one still on the bus, or a catch-up after a bus drop running behind live
+   * messages): every change up to the returned seq to an object held on this node has been delivered. A push
+   * carries at most this as its seq, the cookie a client resumes from, so a client that moves to another node
+   * never resumes past a change it has not received (SPEC section 6). Absent: changes arrive in seq order.
+   */
+  deliveredThrough?(): number;
   /** Stops delivering and releases connections. */
   close(): Promise<void>;
 }

@@ -195,8 +195,12 @@ export class LiveObjects {
 
   /** Encodes the push frame for an update, once for all its recipients. */
   encodePush(update: ObjectUpdate): Uint8Array {
-    // The change's seq travels with it, so a client resumes from the last change it actually saw.
-    return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state, update.seq], noCapabilities, { check: true });
+    // The change's seq travels with it, so a client resumes from the last change it actually saw; but never
+    // past what this node has delivered (several nodes: see Fanout.deliveredThrough), so a client moving to
+    // another node does not resume past a change it has not received.
+    const through = this.#fanout.deliveredThrough?.();
+    const seq = through !== undefined && through < update.seq ? through : update.seq;
+    return this.#codec.encode([FrameType.push, update.address, update.type, update.version, update.state, seq], noCapabilities, { check: true });
   }
 }
 

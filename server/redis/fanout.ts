@@ -60,6 +60,8 @@ export class RedisFanout implements Fanout {
   #wasDown = false;
   /** The watermark when the bus dropped: the catch-up reads from there (what was heard after a gap proves nothing before it). */
   #sinceDrop = 0;
+  /** From a drop until its catch-up has delivered what the gap lost: {@link deliveredThrough} stays at {@link #sinceDrop}. */
+  #gap = false;
   /** Called when this node hears its own mark (the Cluster's proof that a re-subscription is live). */
   readonly #markWaiters = new Set<() => void>();
   /**
@@ -104,8 +106,10 @@ export class RedisFanout implements Fanout {
       if (this.#closed || this.#wasDown) return;
       this.#wasDown = true;
       // On a Cluster the client re-subscribes before it says so, so messages may be heard before the
-      // catch-up starts: they must not raise the seq it starts from past the changes lost in the gap.
-      this.#sinceDrop = this.#watermark;
+      // catch-up starts: they must not raise the seq it starts from past the changes lost in the gap. A drop
+      // before the last one's catch-up was done keeps that one's start: what it had not delivered yet is still owed.
+      if (!this.#gap) this.#sinceDrop = this.#watermark;
+      this.#gap = true;
     });
     sub.on(back, () => {
       if (this.#wasDown) void this.#resubscribe();
@@ -148,6 +152,14 @@ export class RedisFanout implements Fanout {
     if (entry === undefined || --entry.count > 0) return;
     entry.timer = setTimeout(() => this.#drop(key), this.#lingerMs);
     entry.timer.unref();
+  }
+
+  /**
+   * Every change up to this seq to an object held here has been delivered: the bus's watermark, or, from a drop
+   * until its catch-up is done, the watermark at the drop (messages heard meanwhile may be past changes the gap lost).
+   */
+  deliveredThrough(): number {
+    return this.#gap ? this.#sinceDrop : this.#watermark;
   }
 
   /** True while the bus connection is down (since its drop, until it is subscribed again). */
@@ -251,6 +263,8 @@ export class RedisFanout implements Fanout {
       const caughtUp = await this.#catchUp(since);
       this.#logger.info({ event: 'bus_resubscribed', channels: channels.length, since, caughtUp });
       if (!caughtUp) await this.#resync([...this.#scopes.values()].map((e) => e.scope));
+      // Not while another drop came meanwhile: its own catch-up ends that gap.
+      if (!this.#wasDown) this.#gap = false;
     } catch (error) {
       this.#logger.warn({ event: 'bus_resubscribe_failed', err: error });
     }
