@@ -14,7 +14,13 @@ import type { ChainSuite, SignedChain } from './chain.js';
  */
 export class TokenChain implements SignedChain {
   readonly kid: string;
-  readonly token: Uint8Array;
+  /**
+   * Where the token lies: its buffer (an arena chunk, shared), offset and length. Not a view kept for good:
+   * a Uint8Array is about 96 bytes of heap beside the bytes, and every held capability keeps its chain.
+   */
+  readonly #bytes: ArrayBufferLike;
+  readonly #offset: number;
+  readonly #length: number;
   readonly count: number;
   /** The tag's length: 32, or 0 for a chain received unsigned (which narrowing keeps unsigned); another only in a forgery. */
   readonly tagLength: number;
@@ -24,11 +30,18 @@ export class TokenChain implements SignedChain {
 
   private constructor(kid: string, token: Uint8Array, count: number, tagLength: number, blocksStart: number, suite: ChainSuite | undefined) {
     this.kid = kid;
-    this.token = token;
+    this.#bytes = token.buffer;
+    this.#offset = token.byteOffset;
+    this.#length = token.byteLength;
     this.count = count;
     this.tagLength = tagLength;
     this.blocksStart = blocksStart;
     this.suite = suite;
+  }
+
+  /** The token bytes, a view made on each read (of a buffer other tokens may share: never handed out as it is). */
+  get token(): Uint8Array {
+    return new Uint8Array(this.#bytes, this.#offset, this.#length);
   }
 
   /** True when the chain carries a tag (it may still fail verification). */
@@ -77,7 +90,7 @@ export class TokenChain implements SignedChain {
     const length = headLength(this.kid, count) + (to - from) + binHeaderLength(block.length) + block.length + binHeaderLength(tag.length) + tag.length;
     const out = arena?.take(length) ?? new Uint8Array(length);
     const start = writeHead(out, this.kid, count);
-    out.set(this.token.subarray(from, to), start);
+    out.set(new Uint8Array(this.#bytes, this.#offset + from, to - from), start);
     const p = writeBin(out, start + (to - from), block, 0, block.length);
     writeBin(out, p, tag, 0, tag.length);
     return new TokenChain(this.kid, out, count, tag.length, start, this.suite);
@@ -85,12 +98,12 @@ export class TokenChain implements SignedChain {
 
   /** Where the last block ends (the tag's header starts) in {@link token}. */
   get blocksEnd(): number {
-    return this.token.length - this.tagLength - binHeaderLength(this.tagLength);
+    return this.#length - this.tagLength - binHeaderLength(this.tagLength);
   }
 
   /** The last tag, a view of {@link token} (empty when unsigned). */
   get tag(): Uint8Array {
-    return this.token.subarray(this.token.length - this.tagLength);
+    return new Uint8Array(this.#bytes, this.#offset + this.#length - this.tagLength, this.tagLength);
   }
 
   /** Every block, as views of {@link token}. */
