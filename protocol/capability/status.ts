@@ -58,6 +58,12 @@ class RootFacts {
   }
 }
 
+/**
+ * The HMAC state under each verification's last tag, for those a token was narrowed from (few): a WeakMap
+ * entry for them rather than a field in every verification a connection holds.
+ */
+const steps = new WeakMap<Verification, KeyedHmac>();
+
 /** The facts of every root with one step and no audience, marks or ancestors (their prefix ids: none). */
 const plainRoot = new RootFacts(undefined, { expiresAt: null, audiences: noAudiences });
 plainRoot.prefixIds = Object.freeze([]);
@@ -91,7 +97,6 @@ export class Verification {
   /** With a parent: the last step's generation, when the server bound it (SPEC section 3.9). */
   readonly #generation: number | undefined;
   #ownId: string | undefined;
-  #step: KeyedHmac | undefined;
 
   private constructor(authority: VerificationAuthority, parent: Verification | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined) {
     this.authority = authority;
@@ -102,7 +107,6 @@ export class Verification {
     this.#own = own;
     this.#generation = generation;
     this.#ownId = undefined;
-    this.#step = undefined;
   }
 
   /**
@@ -265,7 +269,9 @@ export class Verification {
 
   /** HMAC under this chain's last tag, its key state computed once: the one step of every token narrowed from it. */
   step(): KeyedHmac {
-    return (this.#step ??= keyedHmac(this.authority.crypto, this.lastTag));
+    let step = steps.get(this);
+    if (step === undefined) steps.set(this, (step = keyedHmac(this.authority.crypto, this.lastTag)));
+    return step;
   }
 }
 
