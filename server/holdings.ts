@@ -5,18 +5,27 @@ import type { JsonValue } from '../protocol/json-value.js';
 import type { Deadline, Deadlines } from './deadlines.js';
 
 /**
- * A capability this connection holds with more than the capability itself to record: an expiry on the
- * deadline heap, or a principal other than the one the connection's plain holdings count against. Its
- * verification is the capability's own (`statusOf`), not a second reference to it.
+ * A capability this connection holds with more than the capability itself to record: an expiry, or a
+ * principal other than the one the connection's plain holdings count against. An expiring holding is its own
+ * entry on the server's deadline heap (a prototype `run`: no closure, no second record). Its verification is
+ * the capability's own (`statusOf`), not a second reference to it.
  */
-class Holding {
-  expiry: HoldingExpiry | undefined = undefined;
+class Holding implements Deadline {
+  /** Position on the deadline heap; -1 when not on it (no expiry, or released). */
+  index = -1;
   constructor(
+    /** When it expires (Infinity: never, and it is never put on the heap). */
+    readonly at: number,
+    readonly holdings: Holdings,
     readonly cap: Capability,
     /** The principal's count this holding takes part in (given back when it is released). */
     readonly budget: HoldingBudget,
     readonly owner: string,
   ) {}
+
+  run(): void {
+    expire(this.holdings, this);
+  }
 }
 
 /**
@@ -35,27 +44,6 @@ function verificationOf(held: Held): Verification {
 
 // Set by Holdings' static block: an expiry's way to the private #end.
 let expire: (holdings: Holdings, holding: Holding) => void;
-
-/**
- * A holding's expiry on the server's deadline heap: one small object with a prototype `run`, instead of a
- * closure, its context and a deadline record per expiring holding.
- */
-class HoldingExpiry implements Deadline {
-  index = -1;
-  readonly at: number;
-  readonly #holdings: Holdings;
-  readonly #holding: Holding;
-
-  constructor(at: number, holdings: Holdings, holding: Holding) {
-    this.at = at;
-    this.#holdings = holdings;
-    this.#holding = holding;
-  }
-
-  run(): void {
-    expire(this.#holdings, this.#holding);
-  }
-}
 
 /** How many capabilities one principal holds over all its connections. */
 interface HoldingBudget {
@@ -213,12 +201,11 @@ export class Holdings {
       this.#bare++;
       this.#holdings.set(key, cap);
     } else {
-      const holding = new Holding(cap, budget, owner);
+      // Due one millisecond after the last moment the verifier still accepts it.
+      const at = expiresAt === null ? Infinity : expiresAt + status.authority.clockToleranceMs + 1;
+      const holding = new Holding(at, this, cap, budget, owner);
       this.#holdings.set(key, holding);
-      if (expiresAt !== null) {
-        // Due one millisecond after the last moment the verifier still accepts it.
-        holding.expiry = this.#deadlines.add(new HoldingExpiry(expiresAt + status.authority.clockToleranceMs + 1, this, holding));
-      }
+      if (expiresAt !== null) this.#deadlines.add(holding);
     }
     this.#events.held(cap.scope);
     // Bound to this principal with its generation: revokeUser reaches it without a record of its id.
@@ -267,7 +254,7 @@ export class Holdings {
   clear(): void {
     if (this.#holdingsMap === undefined) return;
     for (const holding of this.#holdingsMap.values()) {
-      if (holding instanceof Holding) this.#deadlines.cancel(holding.expiry);
+      if (holding instanceof Holding) this.#deadlines.cancel(holding);
       this.#giveBack(holding);
       this.#events.released(capOf(holding).scope);
     }
@@ -292,7 +279,7 @@ export class Holdings {
   #release(key: string, holding: Held): boolean {
     if (!this.#holdings.delete(key)) return false;
     this.#giveBack(holding);
-    if (holding instanceof Holding) this.#deadlines.cancel(holding.expiry);
+    if (holding instanceof Holding) this.#deadlines.cancel(holding);
     this.#events.released(capOf(holding).scope);
     return true;
   }
