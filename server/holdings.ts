@@ -5,46 +5,45 @@ import type { JsonValue } from '../protocol/json-value.js';
 import type { Deadline, Deadlines } from './deadlines.js';
 
 /**
- * A capability this connection holds: it receives pushes for every object the scope covers. Its
- * verification is the capability's own (`statusOf`), not a second reference to it.
+ * A capability this connection holds with more than the capability itself to record: an expiry, or a
+ * principal other than the one the connection's plain holdings count against. An expiring holding is its own
+ * entry on the server's deadline heap (a prototype `run`: no closure, no second record). Its verification is
+ * the capability's own (`statusOf`), not a second reference to it.
  */
-class Holding {
-  expiry: HoldingExpiry | undefined = undefined;
+class Holding implements Deadline {
+  /** Position on the deadline heap; -1 when not on it (no expiry, or released). */
+  index = -1;
   constructor(
+    /** When it expires (Infinity: never, and it is never put on the heap). */
+    readonly at: number,
+    readonly holdings: Holdings,
     readonly cap: Capability,
     /** The principal's count this holding takes part in (given back when it is released). */
     readonly budget: HoldingBudget,
     readonly owner: string,
   ) {}
 
-  get verification(): Verification {
-    return statusOf(this.cap) as Verification;
+  run(): void {
+    expire(this.holdings, this);
   }
+}
+
+/**
+ * What a connection's map keeps per held capability: the capability alone when it never expires and counts
+ * against the connection's current principal (nearly every holding: no record of its own), else a {@link Holding}.
+ */
+type Held = Capability | Holding;
+
+function capOf(held: Held): Capability {
+  return held instanceof Holding ? held.cap : held;
+}
+
+function verificationOf(held: Held): Verification {
+  return statusOf(capOf(held)) as Verification;
 }
 
 // Set by Holdings' static block: an expiry's way to the private #end.
 let expire: (holdings: Holdings, holding: Holding) => void;
-
-/**
- * A holding's expiry on the server's deadline heap: one small object with a prototype `run`, instead of a
- * closure, its context and a deadline record per expiring holding.
- */
-class HoldingExpiry implements Deadline {
-  index = -1;
-  readonly at: number;
-  readonly #holdings: Holdings;
-  readonly #holding: Holding;
-
-  constructor(at: number, holdings: Holdings, holding: Holding) {
-    this.at = at;
-    this.#holdings = holdings;
-    this.#holding = holding;
-  }
-
-  run(): void {
-    expire(this.#holdings, this.#holding);
-  }
-}
 
 /** How many capabilities one principal holds over all its connections. */
 interface HoldingBudget {
@@ -119,7 +118,12 @@ export interface HoldingEvents {
  */
 export class Holdings {
   // Made at the first holding: an idle connection holds nothing and should cost nothing here.
-  #holdingsMap: Map<string, Holding> | undefined;
+  #holdingsMap: Map<string, Held> | undefined;
+  /** The principal (and its count) that every holding kept as a bare capability counts against. */
+  #owner = '';
+  #budget: HoldingBudget | undefined = undefined;
+  /** How many holdings are kept as a bare capability (they count against {@link #owner}). */
+  #bare = 0;
   readonly #max: number;
   readonly #deadlines: Deadlines;
   readonly #events: HoldingEvents;
@@ -128,7 +132,7 @@ export class Holdings {
   static {
     expire = (holdings, holding) => {
       // The key is the capability's own revocation id, the id the client is told.
-      const id = holding.verification.ownId;
+      const id = verificationOf(holding).ownId;
       holdings.#end(id, holding, 'expired', id);
     };
   }
@@ -144,7 +148,7 @@ export class Holdings {
     return this.#holdingsMap?.size ?? 0;
   }
 
-  get #holdings(): Map<string, Holding> {
+  get #holdings(): Map<string, Held> {
     return (this.#holdingsMap ??= new Map());
   }
 
@@ -188,15 +192,22 @@ export class Holdings {
       this.#events.refused(fail('ERR_LIMIT_HOLDINGS'));
       return undefined;
     }
-    const holding = new Holding(cap, budget, owner);
-    this.#holdings.set(key, holding);
-    this.#events.held(cap.scope);
     const id = key;
     const expiresAt = status.expiresAt;
-    if (expiresAt !== null) {
+    if (expiresAt === null && (this.#bare === 0 || (owner === this.#owner && budget === this.#budget))) {
+      // Nothing to record beside the capability: its principal's count is the one the bare holdings share.
+      this.#owner = owner;
+      this.#budget = budget;
+      this.#bare++;
+      this.#holdings.set(key, cap);
+    } else {
       // Due one millisecond after the last moment the verifier still accepts it.
-      holding.expiry = this.#deadlines.add(new HoldingExpiry(expiresAt + status.authority.clockToleranceMs + 1, this, holding));
+      const at = expiresAt === null ? Infinity : expiresAt + status.authority.clockToleranceMs + 1;
+      const holding = new Holding(at, this, cap, budget, owner);
+      this.#holdings.set(key, holding);
+      if (expiresAt !== null) this.#deadlines.add(holding);
     }
+    this.#events.held(cap.scope);
     // Bound to this principal with its generation: revokeUser reaches it without a record of its id.
     const byGeneration = userId !== undefined && status.markedFor(userId);
     return { id, expiresAt, byGeneration };
@@ -207,19 +218,16 @@ export class Holdings {
    * ancestors'), expiry and binding. Never the capability or its token.
    */
   list(): HeldCapability[] {
-    return Array.from(this.#holdingsMap?.values() ?? [], ({ cap, verification: v }) => ({
-      scope: cap.scope,
-      revocationId: v.ownId,
-      revocationIds: v.ids,
-      expiresAt: v.expiresAt,
-      bound: v.isBound(),
-    }));
+    return Array.from(this.#holdingsMap?.values() ?? [], (held) => {
+      const v = verificationOf(held);
+      return { scope: capOf(held).scope, revocationId: v.ownId, revocationIds: v.ids, expiresAt: v.expiresAt, bound: v.isBound() };
+    });
   }
 
   /** Ends every holding that a revoked id covers. */
   revoked(ids: ReadonlySet<string>): void {
     for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
-      const hit = holding.verification.findId((id) => ids.has(id));
+      const hit = verificationOf(holding).findId((id) => ids.has(id));
       if (hit !== undefined) this.#end(key, holding, 'revoked', key, hit);
     }
   }
@@ -228,7 +236,7 @@ export class Holdings {
   stale(): number {
     let ended = 0;
     for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
-      if (!holding.verification.isStale()) continue;
+      if (!verificationOf(holding).isStale()) continue;
       ended++;
       this.#end(key, holding, 'revoked', key);
     }
@@ -238,7 +246,7 @@ export class Holdings {
   /** The connection is now `principal`: holdings bound to anyone else stop being cover. */
   rebind(principal: string): void {
     for (const [key, holding] of this.#holdingsMap ?? noHoldings) {
-      if (!holding.verification.boundOnlyTo(principal)) this.#release(key, holding);
+      if (!verificationOf(holding).boundOnlyTo(principal)) this.#release(key, holding);
     }
   }
 
@@ -246,35 +254,40 @@ export class Holdings {
   clear(): void {
     if (this.#holdingsMap === undefined) return;
     for (const holding of this.#holdingsMap.values()) {
-      this.#deadlines.cancel(holding.expiry);
+      if (holding instanceof Holding) this.#deadlines.cancel(holding);
       this.#giveBack(holding);
-      this.#events.released(holding.cap.scope);
+      this.#events.released(capOf(holding).scope);
     }
     this.#holdingsMap = undefined;
+    this.#budget = undefined;
   }
 
   // Bounded memory per connection: a client that keeps asking for fresh capabilities releases its oldest.
   #releaseOldest(): void {
-    const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Holding];
+    const [oldestKey, oldest] = this.#holdings.entries().next().value as [string, Held];
     this.#release(oldestKey, oldest);
   }
 
-  #giveBack(holding: Holding): void {
-    this.#budgets.give(holding.owner, holding.budget);
+  #giveBack(holding: Held): void {
+    if (holding instanceof Holding) this.#budgets.give(holding.owner, holding.budget);
+    else {
+      this.#bare--;
+      this.#budgets.give(this.#owner, this.#budget!);
+    }
   }
 
-  #release(key: string, holding: Holding): boolean {
+  #release(key: string, holding: Held): boolean {
     if (!this.#holdings.delete(key)) return false;
     this.#giveBack(holding);
-    this.#deadlines.cancel(holding.expiry);
-    this.#events.released(holding.cap.scope);
+    if (holding instanceof Holding) this.#deadlines.cancel(holding);
+    this.#events.released(capOf(holding).scope);
     return true;
   }
 
-  #end(key: string, holding: Holding, reason: 'revoked' | 'expired', id: string, cause?: string): void {
-    if (this.#release(key, holding)) this.#events.ended(id, holding.cap.scope, reason, cause !== undefined && cause !== id ? cause : undefined);
+  #end(key: string, holding: Held, reason: 'revoked' | 'expired', id: string, cause?: string): void {
+    if (this.#release(key, holding)) this.#events.ended(id, capOf(holding).scope, reason, cause !== undefined && cause !== id ? cause : undefined);
   }
 }
 
 /** What an idle connection's holdings iterate. */
-const noHoldings: ReadonlyMap<string, Holding> = new Map();
+const noHoldings: ReadonlyMap<string, Held> = new Map();

@@ -240,6 +240,7 @@ function makeBlock(segment: readonly JsonValue[], r: BindingRestrictions, ancest
   if (r.audience !== undefined && typeof r.audience !== 'string') throw fail('ERR_INVALID_VALUE', 'audience must be a string');
   const bound = r.generation !== undefined && r.audience !== undefined;
   if (bound && !(Number.isSafeInteger(r.generation) && r.generation! >= 0)) throw fail('ERR_INVALID_VALUE', 'generation must be a non-negative integer');
+  if (bound && segment.length === 0 && r.expiresAt === undefined && ancestors === undefined) return bindingBlock(r.audience!, r.generation!);
   const copy = segment.length === 0 ? noSegment : deepFreeze(structuredCopy(segment));
   return Object.freeze(blockOf(copy, r.expiresAt ?? null, r.audience ?? null, ancestors, bound ? r.generation : undefined));
 }
@@ -253,6 +254,23 @@ function concatExact<T>(head: readonly T[], tail: readonly T[]): T[] {
   for (let i = 0; i < head.length; i++) out[i] = head[i]!;
   for (let i = 0; i < tail.length; i++) out[head.length + i] = tail[i]!;
   return out;
+}
+
+/**
+ * The server's binding steps, one frozen block per audience at its latest generation: a decoded block holds
+ * no nonce (that is in the bytes), so every capability bound to one principal at one generation has the same
+ * last block, and a held bound child keeps no block of its own. Bounded: emptied when it grows past its size.
+ */
+const bindingBlocks = new Map<string, Block>();
+const MAX_BINDING_BLOCKS = 4096;
+
+function bindingBlock(audience: string, generation: number): Block {
+  const known = bindingBlocks.get(audience);
+  if (known !== undefined && known.generation === generation) return known;
+  if (known === undefined && bindingBlocks.size >= MAX_BINDING_BLOCKS) bindingBlocks.clear();
+  const block = Object.freeze(blockOf(noSegment, null, audience, undefined, generation));
+  bindingBlocks.set(audience, block);
+  return block;
 }
 
 /** The segment of every step that adds no scope (a restriction, the server's binding): one frozen list for all. */

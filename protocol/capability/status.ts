@@ -59,6 +59,18 @@ class RootFacts {
 }
 
 /**
+ * The HMAC state under each verification's last tag, for those a token was narrowed from (few): a WeakMap
+ * entry for them rather than a field in every verification a connection holds.
+ */
+const steps = new WeakMap<Verification, KeyedHmac>();
+
+/** The facts of every root with one step and no audience, marks or ancestors (their prefix ids: none). */
+const plainRoot = new RootFacts(undefined, { expiresAt: null, audiences: noAudiences });
+plainRoot.prefixIds = Object.freeze([]);
+const plainBearerRoot = new RootFacts(undefined, { expiresAt: null, audiences: noAudiences, bearer: true });
+plainBearerRoot.prefixIds = plainRoot.prefixIds;
+
+/**
  * How a capability was checked by the server that holds it. Internal to capsync.
  *
  * One object per verified chain, of one shape and eight fields. A chain one step longer than a verified
@@ -72,25 +84,29 @@ export class Verification {
   readonly authority: VerificationAuthority;
   /** The verification of the chain this one extends by its last step, when it was made that way. */
   readonly parent: Verification | undefined;
-  /** The chain's token (its last 32 bytes are the last tag): the capability's own bytes, not a copy. */
-  readonly #token: Uint8Array;
+  /**
+   * Where the chain's token lies (its last 32 bytes are the last tag): the buffer of the capability's own
+   * bytes (an arena chunk, shared) and where the token ends in it. Not a view: a Uint8Array is about 96
+   * bytes of heap, and a root verification's token is kept by nothing else once its capability is gone.
+   */
+  readonly #bytes: ArrayBufferLike;
+  readonly #end: number;
   readonly expiresAt: number | null;
   /** Without a parent: the whole chain's facts. With one: the last step's audience. */
   readonly #own: RootFacts | string | null;
   /** With a parent: the last step's generation, when the server bound it (SPEC section 3.9). */
   readonly #generation: number | undefined;
   #ownId: string | undefined;
-  #step: KeyedHmac | undefined;
 
   private constructor(authority: VerificationAuthority, parent: Verification | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined) {
     this.authority = authority;
     this.parent = parent;
-    this.#token = token;
+    this.#bytes = token.buffer;
+    this.#end = token.byteOffset + token.byteLength;
     this.expiresAt = expiresAt;
     this.#own = own;
     this.#generation = generation;
     this.#ownId = undefined;
-    this.#step = undefined;
   }
 
   /**
@@ -103,7 +119,10 @@ export class Verification {
       prefix = take?.(32 * (tags.length - 1)) ?? new Uint8Array(32 * (tags.length - 1));
       for (let i = 0; i < tags.length - 1; i++) prefix.set(tags[i]!, 32 * i);
     }
-    return new Verification(authority, undefined, token, facts.expiresAt, new RootFacts(prefix, facts), undefined);
+    const plain = prefix === undefined && facts.audiences.length === 0 && facts.marks === undefined && facts.ancestors === undefined && facts.bearer !== false;
+    // Most roots (one minted step, no audience, no ancestors) record nothing of their own: one shared record.
+    const root = plain ? (facts.bearer === true ? plainBearerRoot : plainRoot) : new RootFacts(prefix, facts);
+    return new Verification(authority, undefined, token, facts.expiresAt, root, undefined);
   }
 
   /**
@@ -149,7 +168,7 @@ export class Verification {
 
   /** The chain's last tag (a view of its token). */
   get lastTag(): Uint8Array {
-    return this.#token.subarray(this.#token.length - 32);
+    return new Uint8Array(this.#bytes, this.#end - 32, 32);
   }
 
   /** Every chain tag, first (minted) to last; revocation ids derive from them. */
@@ -250,7 +269,9 @@ export class Verification {
 
   /** HMAC under this chain's last tag, its key state computed once: the one step of every token narrowed from it. */
   step(): KeyedHmac {
-    return (this.#step ??= keyedHmac(this.authority.crypto, this.lastTag));
+    let step = steps.get(this);
+    if (step === undefined) steps.set(this, (step = keyedHmac(this.authority.crypto, this.lastTag)));
+    return step;
   }
 }
 

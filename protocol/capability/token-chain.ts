@@ -14,21 +14,36 @@ import type { ChainSuite, SignedChain } from './chain.js';
  */
 export class TokenChain implements SignedChain {
   readonly kid: string;
-  readonly token: Uint8Array;
+  /**
+   * Where the token lies: its buffer (an arena chunk, shared), offset and length. Not a view kept for good:
+   * a Uint8Array is about 96 bytes of heap beside the bytes, and every held capability keeps its chain.
+   */
+  readonly #bytes: ArrayBufferLike;
+  readonly #offset: number;
+  readonly #length: number;
   readonly count: number;
   /** The tag's length: 32, or 0 for a chain received unsigned (which narrowing keeps unsigned); another only in a forgery. */
   readonly tagLength: number;
-  /** Where block 0's header starts in {@link token}. */
-  readonly blocksStart: number;
   readonly suite: ChainSuite | undefined;
 
-  private constructor(kid: string, token: Uint8Array, count: number, tagLength: number, blocksStart: number, suite: ChainSuite | undefined) {
+  private constructor(kid: string, token: Uint8Array, count: number, tagLength: number, suite: ChainSuite | undefined) {
     this.kid = kid;
-    this.token = token;
+    this.#bytes = token.buffer;
+    this.#offset = token.byteOffset;
+    this.#length = token.byteLength;
     this.count = count;
     this.tagLength = tagLength;
-    this.blocksStart = blocksStart;
     this.suite = suite;
+  }
+
+  /** The token bytes, a view made on each read (of a buffer other tokens may share: never handed out as it is). */
+  get token(): Uint8Array {
+    return new Uint8Array(this.#bytes, this.#offset, this.#length);
+  }
+
+  /** Where block 0's header starts in {@link token} (derived: one field fewer per held capability). */
+  get blocksStart(): number {
+    return headLength(this.kid, this.count);
   }
 
   /** True when the chain carries a tag (it may still fail verification). */
@@ -45,7 +60,7 @@ export class TokenChain implements SignedChain {
     let p = start;
     for (const block of blocks) p = writeBin(out, p, block, 0, block.length);
     writeBin(out, p, tag, 0, tag.length);
-    return new TokenChain(kid, out, blocks.length, tag.length, start, suite);
+    return new TokenChain(kid, out, blocks.length, tag.length, suite);
   }
 
   /**
@@ -57,7 +72,6 @@ export class TokenChain implements SignedChain {
     let length = headLength(kid, count);
     for (let i = 0; i <= count; i++) length += binHeaderLength(at[2 * i + 1]! - at[2 * i]!) + at[2 * i + 1]! - at[2 * i]!;
     const out = arena?.take(length) ?? new Uint8Array(length);
-    const start = headLength(kid, count);
     if (length === bytes.length) {
       // Every header already in its shortest form (any other is longer): the bytes are the canonical ones.
       if (length > 64) out.set(bytes);
@@ -66,7 +80,7 @@ export class TokenChain implements SignedChain {
       let p = writeHead(out, kid, count);
       for (let i = 0; i <= count; i++) p = writeBin(out, p, bytes, at[2 * i]!, at[2 * i + 1]!);
     }
-    return new TokenChain(kid, out, count, at[2 * count + 1]! - at[2 * count]!, start, suite);
+    return new TokenChain(kid, out, count, at[2 * count + 1]! - at[2 * count]!, suite);
   }
 
   /** This chain one `block` longer, whose last tag is `tag` (empty: it stays unsigned), in `arena`. */
@@ -77,20 +91,20 @@ export class TokenChain implements SignedChain {
     const length = headLength(this.kid, count) + (to - from) + binHeaderLength(block.length) + block.length + binHeaderLength(tag.length) + tag.length;
     const out = arena?.take(length) ?? new Uint8Array(length);
     const start = writeHead(out, this.kid, count);
-    out.set(this.token.subarray(from, to), start);
+    out.set(new Uint8Array(this.#bytes, this.#offset + from, to - from), start);
     const p = writeBin(out, start + (to - from), block, 0, block.length);
     writeBin(out, p, tag, 0, tag.length);
-    return new TokenChain(this.kid, out, count, tag.length, start, this.suite);
+    return new TokenChain(this.kid, out, count, tag.length, this.suite);
   }
 
   /** Where the last block ends (the tag's header starts) in {@link token}. */
   get blocksEnd(): number {
-    return this.token.length - this.tagLength - binHeaderLength(this.tagLength);
+    return this.#length - this.tagLength - binHeaderLength(this.tagLength);
   }
 
   /** The last tag, a view of {@link token} (empty when unsigned). */
   get tag(): Uint8Array {
-    return this.token.subarray(this.token.length - this.tagLength);
+    return new Uint8Array(this.#bytes, this.#offset + this.#length - this.tagLength, this.tagLength);
   }
 
   /** Every block, as views of {@link token}. */
