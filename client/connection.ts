@@ -96,6 +96,10 @@ export class Connection {
   readonly #outbound = { outboundHandles: new OutboundHandles() };
   /** What this socket's frames are held to: the codec's limits until the hello, then the server's announced ones. */
   #sendLimits: Limits;
+  /** The encode options of every frame sent, made again only when {@link #sendLimits} changes. */
+  #sendOptions: { readonly check: 'limits'; readonly limits: Limits };
+  /** {@link send}, bound once: what a request is handed to reach this socket. */
+  readonly transmit = (frame: unknown[]): void => this.send(frame);
   #helloSeen = false;
   #openSeen = false;
   #opened: (hello: Hello) => void = () => {};
@@ -109,6 +113,7 @@ export class Connection {
     this.#inbound = options.inbound;
     this.#events = options.events;
     this.#sendLimits = options.codec.limits;
+    this.#sendOptions = { check: 'limits', limits: this.#sendLimits };
     let settleClosed!: (info: CloseInfo) => void;
     this.closed = new Promise((resolve) => (settleClosed = resolve));
     this.ready = new Promise<Hello>((resolve, reject) => {
@@ -158,7 +163,7 @@ export class Connection {
   send(frame: unknown[]): void {
     // Scanned as the server will scan it, with the limits its hello announced: an argument over a limit
     // fails here with the limit's code, and nothing is sent.
-    this.#socket.send(this.#codec.encode(frame, this.#outbound, { check: 'limits', limits: this.#sendLimits }));
+    this.#socket.send(this.#codec.encode(frame, this.#outbound, this.#sendOptions));
   }
 
   /** Sends bytes as they are (scripted protocol tests). */
@@ -219,6 +224,7 @@ export class Connection {
     if (hello !== undefined) {
       this.#helloSeen = true;
       this.#sendLimits = sendLimits(this.#codec.limits, hello);
+      this.#sendOptions = { check: 'limits', limits: this.#sendLimits };
       this.#events.hello(hello);
     }
     this.#events.frame(frame);

@@ -157,11 +157,18 @@ export class RequestManager {
     try {
       // Acknowledgements ride on the next keyed call (a sixth element); lost with its socket, they only
       // leave the server keeping those outcomes for its window.
+      // The frame kept for a resend has none: they go on the frame for this send only.
       const f = p.frame;
       if (this.#acks.length > 0 && p.kind === 'call' && f.length === 5) {
-        transmit([f[0], f[1], f[2], f[3], f[4], this.#acks.length <= MAX_CALL_ACKS ? this.#takeAcks() : this.#acks.splice(0, MAX_CALL_ACKS)]);
+        const acks = this.#acks.length <= MAX_CALL_ACKS ? this.#takeAcks() : this.#acks.splice(0, MAX_CALL_ACKS);
+        f.push(acks);
+        try {
+          transmit(f);
+        } finally {
+          f.length = 5;
+        }
       } else {
-        transmit(p.frame);
+        transmit(f);
       }
     } catch (error) {
       this.#pending.delete(id);

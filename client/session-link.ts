@@ -106,7 +106,7 @@ export class SessionLink {
   /** How a request reaches the current socket now, or null while none can take it (it waits for the next). */
   transmit(): Transmit | null {
     const connection = this.#connection;
-    return this.#sendable && connection !== undefined ? (frame) => connection.send(frame) : null;
+    return this.#sendable && connection !== undefined ? connection.transmit : null;
   }
 
   /** The first connection: resolves at its hello; rejects with the typed reason and ends the client if it fails. */

@@ -2,7 +2,7 @@ import type { Codec, CodecContext } from '../protocol/codec.js';
 import { CapsyncError, fail, isErrorCode } from '../protocol/errors.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { Clock, Logger } from './options.js';
-import type { CallOutcome, CallRecord, CallRef, ObjectStore } from './store/types.js';
+import type { CallClaim, CallOutcome, CallRecord, CallRef, ObjectStore } from './store/types.js';
 
 /** What a keyed call's outcome is stored as: the value, or the error the caller got. */
 type Outcome = { ok: unknown } | { error: { code: string; message: string } };
@@ -18,27 +18,39 @@ export interface CallKeysOptions {
   readonly windowMs: number;
 }
 
-/** A keyed call this process runs: from its claim until its outcome is in the store. */
-interface Running {
-  readonly principal: string;
-  readonly key: string;
-  readonly user: string | null;
-  readonly run: () => unknown;
+/**
+ * A keyed call this process runs: from its claim until its outcome is in the store. It is also what the
+ * store is given, as the claim and then as the outcome ({@link CallClaim}, {@link CallOutcome}): one object
+ * per call instead of one per step.
+ */
+class Running implements CallClaim, CallOutcome {
+  /** When the claim may be dropped (set when it goes to the store). */
+  expiresAt = 0;
+  /** The stored outcome's bytes, once the call finished. */
+  outcome: Uint8Array = EMPTY;
+  /** Whether the answer rejects the call's promise (the function failed). */
+  failed = false;
+  /** What the promise is resolved with (or rejected with, when `failed`) once the outcome is stored. */
+  answer: unknown = undefined;
   readonly promise: Promise<unknown>;
-  readonly resolve: (value: unknown) => void;
-  readonly reject: (error: unknown) => void;
+  resolve!: (value: unknown) => void;
+  reject!: (error: unknown) => void;
+
+  constructor(
+    readonly principal: string,
+    readonly key: string,
+    readonly owner: string,
+    readonly user: string | null,
+    readonly run: () => unknown,
+  ) {
+    this.promise = new Promise<unknown>((yes, no) => {
+      this.resolve = yes;
+      this.reject = no;
+    });
+  }
 }
 
-/**
- * An outcome waiting for the next commit, and the answer it releases once stored: the call's promise is
- * resolved with `answer`, or rejected with it when `failed`.
- */
-interface Finished {
-  readonly record: CallOutcome;
-  readonly entry: Running;
-  readonly failed: boolean;
-  readonly answer: unknown;
-}
+const EMPTY = new Uint8Array(0);
 
 /**
  * A keyed call's value packed once, for its stored outcome and its answer alike: what the call's promise
@@ -92,7 +104,7 @@ export class CallKeys {
   /** Outcomes encode capabilities signed, never as handles or holdings of any connection. */
   readonly #context: CodecContext;
   #claims: Running[] = [];
-  #finished: Finished[] = [];
+  #finished: Running[] = [];
   #forget: CallRef[] = [];
   #scheduled = false;
   /** The commit in flight, if any. */
@@ -115,18 +127,12 @@ export class CallKeys {
     let calls = this.#running.get(principal);
     const running = calls?.get(key);
     if (running !== undefined) return running.promise;
-    let resolve!: (value: unknown) => void;
-    let reject!: (error: unknown) => void;
-    const promise = new Promise<unknown>((yes, no) => {
-      resolve = yes;
-      reject = no;
-    });
-    const entry: Running = { principal, key, user, run, promise, resolve, reject };
+    const entry = new Running(principal, key, this.owner, user, run);
     if (calls === undefined) this.#running.set(principal, (calls = new Map()));
     calls.set(key, entry);
     this.#claims.push(entry);
     this.#schedule();
-    return promise;
+    return entry.promise;
   }
 
   /**
@@ -182,14 +188,11 @@ export class CallKeys {
     const now = clock.now();
     let pruneBefore: number | undefined;
     if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, windowMs)) this.#prunedAt = pruneBefore = now;
+    const expiresAt = now + windowMs;
+    for (const c of claims) c.expiresAt = expiresAt;
     let committed: Promise<(CallRecord | undefined)[]>;
     try {
-      committed = store.commitCalls({
-        outcomes: finished.map((f) => f.record),
-        forget,
-        ...(pruneBefore !== undefined ? { pruneBefore } : {}),
-        claims: claims.map((c) => ({ principal: c.principal, key: c.key, owner: this.owner, expiresAt: now + windowMs })),
-      });
+      committed = store.commitCalls(pruneBefore === undefined ? { outcomes: finished, forget, claims } : { outcomes: finished, forget, pruneBefore, claims });
     } catch (error) {
       committed = Promise.reject(error);
     }
@@ -269,25 +272,30 @@ export class CallKeys {
       // The value cannot be sent either (the session answers ERR_FUNCTION_FAILED): keep that outcome.
       bytes = this.#options.codec.encode({ error: { code: 'ERR_FUNCTION_FAILED', message: 'server function returned a value that cannot be sent' } });
     }
-    this.#queue({ record: { principal: entry.principal, key: entry.key, outcome: bytes }, entry, failed: false, answer });
+    this.#queue(entry, bytes, false, answer);
   }
 
   #failed(entry: Running, error: unknown): void {
     const err = error instanceof CapsyncError ? error : fail('ERR_FUNCTION_FAILED');
     const outcome = this.#options.codec.encode({ error: { code: err.code, message: err.message } }, this.#context);
-    this.#queue({ record: { principal: entry.principal, key: entry.key, outcome }, entry, failed: true, answer: error });
+    this.#queue(entry, outcome, true, error);
   }
 
   /** Queues the outcome for the next commit; the answer goes out once it is stored. */
-  #queue(finished: Finished): void {
-    this.#finished.push(finished);
+  #queue(entry: Running, outcome: Uint8Array, failed: boolean, answer: unknown): void {
+    entry.outcome = outcome;
+    entry.failed = failed;
+    entry.answer = answer;
+    this.#finished.push(entry);
     this.#schedule();
   }
 
-  #answer(f: Finished): void {
-    this.#end(f.entry);
-    if (f.failed) f.entry.reject(f.answer);
-    else f.entry.resolve(f.answer);
+  #answer(entry: Running): void {
+    this.#end(entry);
+    const answer = entry.answer;
+    entry.answer = undefined;
+    if (entry.failed) entry.reject(answer);
+    else entry.resolve(answer);
   }
 
   #end(entry: Running): void {

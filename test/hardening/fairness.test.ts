@@ -215,6 +215,34 @@ describe('charging the asynchronous part of calls', () => {
     expect(share.settled(c)).toBe(0);
   });
 
+  it('LoopShare with a quick clock reads the CPU clock only past 1 ms of it, and takes back what the quick clock gave beyond the CPU time', () => {
+    let cpu = 0;
+    let quick = 0;
+    let cpuReads = 0;
+    const share = new LoopShare(() => (cpuReads++, cpu), () => quick);
+    cpuReads = 0;
+    const a = share.started();
+    const b = share.started();
+    quick += 0.3;
+    cpu += 0.3;
+    expect(share.settled(a)).toBeCloseTo(0.3);
+    quick += 0.2;
+    cpu += 0.2;
+    share.charged(0.05);
+    const c = share.started(); // 0.15 ms that ended no call, shared by b alone
+    expect(cpuReads).toBe(0);
+    // The process is descheduled for 20 ms: the quick clock counts it, the CPU clock does not. The CPU
+    // clock is read, and the interval gets what the process used since its last read, less what was given.
+    quick += 20;
+    cpu += 0.6;
+    expect(share.settled(b)).toBeCloseTo(0.15 + 0.6);
+    expect(cpuReads).toBe(1);
+    quick += 0.4;
+    cpu += 0.4;
+    expect(share.settled(c)).toBeCloseTo(0.4);
+    expect(cpuReads).toBe(1);
+  });
+
   it('pauses a connection whose calls are cheap to start but expensive to finish', () => {
     vi.useFakeTimers();
     let active = 0;
