@@ -26,6 +26,8 @@ interface Pending {
   firstSentAt: number | undefined;
   /** Whether the current connection has it. */
   sent: boolean;
+  /** Sent on an earlier connection too: an attempt before this one may have run. */
+  resent: boolean;
 }
 
 /** A request still waiting for its answer, as {@link RequestManager.inFlight} lists it. */
@@ -73,7 +75,7 @@ export class RequestManager {
     return new Promise((resolve, reject) => {
       const frame = build(id);
       const now = Date.now();
-      const pending: Pending = { resolve, reject, frame, kind, deadline: now + this.#timeoutMs, firstSentAt: undefined, sent: false };
+      const pending: Pending = { resolve, reject, frame, kind, deadline: now + this.#timeoutMs, firstSentAt: undefined, sent: false, resent: false };
       // Registered before sending: an in-memory transport may answer inside transmit().
       this.#pending.set(id, pending);
       if (transmit !== null && !this.#transmit(id, pending, transmit, now)) return;
@@ -95,6 +97,13 @@ export class RequestManager {
     const p = this.#take(id);
     if (p === undefined) return false;
     this.#answered(p);
+    // A node whose revocation feed is behind refuses a call without looking up its key (it fails closed, at
+    // once, and its store is usually out of reach too): for a call sent again, that says nothing of the
+    // attempt before, which may have run.
+    if (p.resent && p.kind === 'call' && error.code === 'ERR_REVOCATION_FEED_STALE') {
+      p.reject(outcomeUnknown('sent again after a reconnect and refused by a node whose revocation feed is behind: the earlier attempt may have run'));
+      return true;
+    }
     p.reject(error);
     return true;
   }
@@ -177,7 +186,8 @@ export class RequestManager {
       return false;
     }
     p.sent = true;
-    p.firstSentAt ??= now ?? Date.now();
+    if (p.firstSentAt === undefined) p.firstSentAt = now ?? Date.now();
+    else p.resent = true;
     return true;
   }
 

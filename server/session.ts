@@ -220,10 +220,12 @@ export class ServerSession {
           // Refused before the function runs (as Anvil does): server code never sees an unverified capability.
           const refusal = fail(refused.code);
           // A keyed call still goes through its key: a resend of a call that ran (its answer lost, its capability
-          // refused now: expired since, or this node's revocation feed behind) is answered its outcome, not a
-          // refusal that says it never ran; and a refusal becomes the key's outcome, so the first attempt, if it
-          // reaches a node later, does not run either.
-          if (frame[4] !== undefined) {
+          // refused now: revoked or expired since) is answered its outcome, not a refusal that says it never ran;
+          // and a refusal becomes the key's outcome, so the first attempt, if it reaches a node later, does not
+          // run either. Not for a revocation feed behind: this node fails closed at once (its store is usually out
+          // of reach too, and the key's lookup would wait for it); the client knows whether it sent the call
+          // before, and then answers ERR_CALL_OUTCOME_UNKNOWN (client/requests.ts).
+          if (frame[4] !== undefined && refusal.code !== 'ERR_REVOCATION_FEED_STALE') {
             this.#requests.run(frame[1], frame, refusal);
             return;
           }

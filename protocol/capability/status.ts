@@ -36,6 +36,7 @@ export interface ChainFacts {
   readonly marks?: readonly GenerationMark[] | undefined;
 }
 
+/** One frozen empty list: no audiences, no prefix ids. */
 const noAudiences: readonly string[] = Object.freeze([]);
 
 /** What the root of a verification chain (one made from a whole chain) records beside its token. */
@@ -46,11 +47,12 @@ class RootFacts {
   readonly marks: readonly GenerationMark[] | undefined;
   readonly ancestors: readonly string[] | undefined;
   readonly bearer: boolean | undefined;
-  /** The revocation ids of {@link prefix}, computed once. */
-  prefixIds: readonly string[] | undefined = undefined;
+  /** The revocation ids of {@link prefix}, computed once (none without a prefix). */
+  prefixIds: readonly string[] | undefined;
 
   constructor(prefix: Uint8Array | undefined, facts: ChainFacts) {
     this.prefix = prefix;
+    this.prefixIds = prefix === undefined ? noAudiences : undefined;
     this.audiences = facts.audiences.length === 0 ? noAudiences : facts.audiences;
     this.marks = facts.marks;
     this.ancestors = facts.ancestors;
@@ -66,9 +68,7 @@ const steps = new WeakMap<Verification, KeyedHmac>();
 
 /** The facts of every root with one step and no audience, marks or ancestors (their prefix ids: none). */
 const plainRoot = new RootFacts(undefined, { expiresAt: null, audiences: noAudiences });
-plainRoot.prefixIds = Object.freeze([]);
 const plainBearerRoot = new RootFacts(undefined, { expiresAt: null, audiences: noAudiences, bearer: true });
-plainBearerRoot.prefixIds = plainRoot.prefixIds;
 
 /**
  * How a capability was checked by the server that holds it. Internal to capsync.

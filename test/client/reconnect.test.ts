@@ -197,6 +197,22 @@ describe('resume', () => {
     await expect(queued).resolves.toBe('done');
   });
 
+  it('answers ERR_CALL_OUTCOME_UNKNOWN for a call sent again and refused ERR_REVOCATION_FEED_STALE (the first attempt may have run), the refusal itself for a first attempt', async () => {
+    vi.useFakeTimers();
+    const { server, client } = await FakeServer.connected(halfway, { epoch: 'e1' });
+    const call = client.call('add', 1, 2);
+    const outcome = expect(call).rejects.toMatchObject({ code: 'ERR_CALL_OUTCOME_UNKNOWN' });
+    server.drop();
+    await vi.advanceTimersByTimeAsync(250);
+    resumeAnswered(server);
+    server.send([FrameType.error, 1, 'ERR_REVOCATION_FEED_STALE', 'feed behind']);
+    await outcome;
+    const fresh = client.call('add', 3, 4);
+    const id = (server.last as unknown[])[1];
+    server.send([FrameType.error, id, 'ERR_REVOCATION_FEED_STALE', 'feed behind']);
+    await expect(fresh).rejects.toMatchObject({ code: 'ERR_REVOCATION_FEED_STALE' });
+  });
+
   it('fails a call first sent longer ago than the key window with ERR_CALL_OUTCOME_UNKNOWN', async () => {
     vi.useFakeTimers();
     const { server, client } = await FakeServer.connected({ reconnect: { random: () => 0.5, baseDelayMs: 4000 } }, { callKeyWindowMs: 1000 });
