@@ -13,6 +13,7 @@ import type { RunView } from './session-invariants.js';
 import { fastReconnect, PushLog, settled, state, when } from './session-kit.js';
 import type { EditRecord, GrantRecord, Member, User } from './sessions.js';
 import { TcpProxy } from './tcp-proxy.js';
+import { whenFresh } from '../redis/process-kit.js';
 
 /** How many node processes a run starts. */
 export const NODE_COUNT = 3;
@@ -312,15 +313,3 @@ export class NodesRun implements RunView {
   }
 }
 
-/** A call retried while the node refuses capability use because its revocation feed is catching up (bounded). */
-export async function whenFresh<T>(call: () => Promise<T>, limitMs = 30_000): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  for (;;) {
-    try {
-      return await call();
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ERR_REVOCATION_FEED_STALE' || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}

@@ -9,7 +9,8 @@ import { useServerProcesses, type ServerProcess } from '../chaos/server-process.
 import { fastReconnect, PushLog, state, when } from '../chaos/session-kit.js';
 import { TcpProxy } from '../chaos/tcp-proxy.js';
 import { SECRET } from '../helpers.js';
-import { eventually, getJson, startHaproxy } from './haproxy.js';
+import { startHaproxy } from './haproxy.js';
+import { hostOf, sees, sessions, whenFresh } from './process-kit.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 
 const processes = useServerProcesses();
@@ -41,40 +42,6 @@ async function client(url: string, user: keyof typeof demoUsers): Promise<{ clie
   clients.push(c);
   const video = (await whenFresh(() => c.call<Video[]>('get_my_videos')))[0]!;
   return { client: c, video };
-}
-
-/** Sessions per node process (0 for a dead one), from `/healthz`. */
-async function sessions(nodes: readonly ServerProcess[]): Promise<number[]> {
-  return Promise.all(nodes.map(async (n) => (n.running ? (((await getJson(n.port, '/healthz'))?.body as { sessions?: number } | undefined)?.sessions ?? 0) : 0)));
-}
-
-/** The node holding the one session that `baseline` (sessions per node of the other clients) does not count. */
-async function hostOf(nodes: readonly ServerProcess[], baseline: readonly number[] = [0, 0, 0]): Promise<number> {
-  let host = -1;
-  await eventually(async () => {
-    const extra = (await sessions(nodes)).map((c, i) => c - baseline[i]!);
-    host = extra.findIndex((c) => c === 1);
-    return host >= 0 && extra.reduce((a, b) => a + b, 0) === 1;
-  }, 'host of the client');
-  return host;
-}
-
-/** Resolves once `c`'s copy of the video has `text` as description (pushed live or caught up on resume). */
-function sees(c: CapsyncClient, id: string, text: string): Promise<unknown> {
-  return when(c.changes, (ch) => ch.address[1] === id && (ch.state as { description?: string } | null)?.description === text, `${id} = ${text}`, 15_000);
-}
-
-/** A call retried while the node refuses capability use because its revocation feed is catching up. */
-async function whenFresh<T>(call: () => Promise<T>): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await call();
-    } catch (error) {
-      if ((error as { code?: string }).code !== 'ERR_REVOCATION_FEED_STALE' || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
 }
 
 // Each test starts Redis, three node processes and haproxy: slower than the default limit on a loaded machine.
