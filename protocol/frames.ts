@@ -271,6 +271,51 @@ export function peekAnswerId(bytes: Uint8Array): number | null {
 }
 
 /**
+ * The result frame `[2, id, value]` written in place over the `room` bytes before the packed value in
+ * `buffer` (what precedes it there, such as a stored outcome's `{ ok: ` prefix, is overwritten): the frame
+ * is then a view of `buffer`, no copy. Undefined if the frame's head takes more than `room` bytes or the id
+ * is past 32 bits; the caller then uses {@link resultFrameAround}.
+ */
+export function resultFrameInPlace(id: number, buffer: Uint8Array, room: number): Uint8Array | undefined {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) return undefined;
+  const head = 2 + idLength(id);
+  if (head > room) return undefined;
+  writeResultHead(buffer, room - head, id);
+  return buffer.subarray(room - head);
+}
+
+function idLength(id: number): number {
+  return id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
+}
+
+/** Writes the head of a result frame (array of 3, type, id) at `at`. */
+function writeResultHead(frame: Uint8Array, at: number, id: number): void {
+  frame[at] = 0x93;
+  frame[at + 1] = FrameType.result;
+  switch (idLength(id)) {
+    case 1:
+      frame[at + 2] = id;
+      break;
+    case 2:
+      frame[at + 2] = 0xcc;
+      frame[at + 3] = id;
+      break;
+    case 3:
+      // Big-endian by hand: a DataView per answer cost more than the rest of the framing.
+      frame[at + 2] = 0xcd;
+      frame[at + 3] = id >>> 8;
+      frame[at + 4] = id & 0xff;
+      break;
+    default:
+      frame[at + 2] = 0xce;
+      frame[at + 3] = id >>> 24;
+      frame[at + 4] = (id >>> 16) & 0xff;
+      frame[at + 5] = (id >>> 8) & 0xff;
+      frame[at + 6] = id & 0xff;
+  }
+}
+
+/**
  * The bytes of the result frame `[2, id, value]` around `value` already packed on its own (msgpack: a
  * three-element array, the type, the id as msgpackr writes it, then the value's bytes as they are), so a
  * value packed once serves twice (a keyed call's stored outcome and its answer). Undefined for an id past
@@ -278,31 +323,9 @@ export function peekAnswerId(bytes: Uint8Array): number | null {
  */
 export function resultFrameAround(id: number, value: Uint8Array): Uint8Array | undefined {
   if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) return undefined;
-  const idBytes = id < 0x80 ? 1 : id < 0x100 ? 2 : id < 0x10000 ? 3 : 5;
-  const frame = new Uint8Array(2 + idBytes + value.length);
-  frame[0] = 0x93;
-  frame[1] = FrameType.result;
-  switch (idBytes) {
-    case 1:
-      frame[2] = id;
-      break;
-    case 2:
-      frame[2] = 0xcc;
-      frame[3] = id;
-      break;
-    case 3:
-      // Big-endian by hand: a DataView per answer cost more than the rest of the framing.
-      frame[2] = 0xcd;
-      frame[3] = id >>> 8;
-      frame[4] = id & 0xff;
-      break;
-    default:
-      frame[2] = 0xce;
-      frame[3] = id >>> 24;
-      frame[4] = (id >>> 16) & 0xff;
-      frame[5] = (id >>> 8) & 0xff;
-      frame[6] = id & 0xff;
-  }
-  frame.set(value, 2 + idBytes);
+  const head = 2 + idLength(id);
+  const frame = new Uint8Array(head + value.length);
+  writeResultHead(frame, 0, id);
+  frame.set(value, head);
   return frame;
 }

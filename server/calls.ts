@@ -1,5 +1,6 @@
 import type { Codec, CodecContext } from '../protocol/codec.js';
 import { CapsyncError, fail, isErrorCode } from '../protocol/errors.js';
+import { resultFrameAround, resultFrameInPlace } from '../protocol/frames.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
 import type { Clock, Logger } from './options.js';
 import type { CallClaim, CallOutcome, CallRecord, CallRef, ObjectStore } from './store/types.js';
@@ -23,18 +24,23 @@ export interface CallKeysOptions {
  * store is given, as the claim and then as the outcome ({@link CallClaim}, {@link CallOutcome}): one object
  * per call instead of one per step.
  */
-class Running implements CallClaim, CallOutcome {
+class Running implements CallClaim, CallOutcome, PromiseLike<unknown> {
   /** When the claim may be dropped (set when it goes to the store). */
   expiresAt = 0;
   /** The stored outcome's bytes, once the call finished. */
   outcome: Uint8Array = EMPTY;
-  /** Whether the answer rejects the call's promise (the function failed). */
+  /** Whether the answer rejects the call (the function failed). */
   failed = false;
-  /** What the promise is resolved with (or rejected with, when `failed`) once the outcome is stored. */
+  /** What the call is answered with (or failed with, when `failed`) once the outcome is stored. */
   answer: unknown = undefined;
-  readonly promise: Promise<unknown>;
-  resolve!: (value: unknown) => void;
-  reject!: (error: unknown) => void;
+  /** 0 while running, then 1 answered with a value, 2 failed. */
+  #state = 0;
+  #result: unknown = undefined;
+  // The first listener in fields, the rare others (a repeat that joined, an await) in a list: no Promise
+  // and no closures per call.
+  #listener: CallListener<never> | undefined;
+  #context: unknown;
+  #more: [CallListener<never>, unknown][] | undefined;
 
   constructor(
     readonly principal: string,
@@ -42,15 +48,75 @@ class Running implements CallClaim, CallOutcome {
     readonly owner: string,
     readonly user: string | null,
     readonly run: () => unknown,
-  ) {
-    this.promise = new Promise<unknown>((yes, no) => {
-      this.resolve = yes;
-      this.reject = no;
-    });
+  ) {}
+
+  /**
+   * Tells `listener` the call's answer once, with `context`: now if it is known, else when it is. The
+   * listener must not throw (the session's request runner never does).
+   */
+  listen<C>(listener: CallListener<C>, context: C): void {
+    if (this.#state === 1) listener.value(context, this.#result);
+    else if (this.#state === 2) listener.error(context, this.#result);
+    else if (this.#listener === undefined) {
+      this.#listener = listener as CallListener<never>;
+      this.#context = context;
+    } else (this.#more ??= []).push([listener as CallListener<never>, context]);
+  }
+
+  /** The call as a promise, for callers other than the session's request runner. */
+  then<A = unknown, B = never>(onValue?: ((value: unknown) => A | PromiseLike<A>) | null, onError?: ((error: unknown) => B | PromiseLike<B>) | null): Promise<A | B> {
+    return new Promise<unknown>((yes, no) => this.listen(toPromise, { yes, no })).then(onValue, onError);
+  }
+
+  resolve(value: unknown): void {
+    this.#settle(1, value);
+  }
+
+  reject(error: unknown): void {
+    this.#settle(2, error);
+  }
+
+  #settle(state: 1 | 2, result: unknown): void {
+    if (this.#state !== 0) return;
+    this.#state = state;
+    this.#result = result;
+    const listener = this.#listener;
+    const context = this.#context as never;
+    const more = this.#more;
+    this.#listener = this.#context = this.#more = undefined;
+    if (listener !== undefined) tell(listener, context, state, result);
+    if (more !== undefined) for (const [l, c] of more) tell(l, c as never, state, result);
   }
 }
 
+/** What is told a keyed call's answer ({@link KeyedCall.listen}): one object for many calls, each with its context. */
+export interface CallListener<C> {
+  value(context: C, value: unknown): void;
+  error(context: C, error: unknown): void;
+}
+
+function tell<C>(listener: CallListener<C>, context: C, state: 1 | 2, result: unknown): void {
+  if (state === 1) listener.value(context, result);
+  else listener.error(context, result);
+}
+
+const toPromise: CallListener<{ yes: (value: unknown) => void; no: (error: unknown) => void }> = {
+  value: (c, value) => c.yes(value),
+  error: (c, error) => c.no(error),
+};
+
 const EMPTY = new Uint8Array(0);
+
+/**
+ * A keyed call in flight, as {@link CallKeys.run} returns it: a thenable (awaiting it costs a promise), or,
+ * for the session's request runner, {@link KeyedCall.listen}, which costs none.
+ */
+export type KeyedCall = Pick<Running, 'listen' | 'then'>;
+
+/** Whether `value` is a {@link KeyedCall}. */
+export function isKeyedCall(value: unknown): value is KeyedCall {
+  return value instanceof Running;
+}
 
 /**
  * A keyed call's value packed once, for its stored outcome and its answer alike: what the call's promise
@@ -58,7 +124,39 @@ const EMPTY = new Uint8Array(0);
  * connection they go to). The session sends a result frame around these bytes instead of packing the value again.
  */
 export class PackedValue {
-  constructor(readonly bytes: Uint8Array) {}
+  /** Whether the outcome's buffer still holds its `{ ok: ` prefix (no answer was written over it yet). */
+  #fresh = true;
+
+  /**
+   * @param buffer the stored outcome's bytes, `{ ok: value }`: this process's own once the outcome is
+   *   committed (the store keeps a copy).
+   * @param start where the value starts in it.
+   */
+  constructor(
+    readonly buffer: Uint8Array,
+    readonly start: number,
+  ) {}
+
+  /** The value's bytes. */
+  get bytes(): Uint8Array {
+    return this.buffer.subarray(this.start);
+  }
+
+  /**
+   * The result frame for request `id` around the value: the first one written over the outcome's prefix
+   * (no copy), any later one (a repeat that joined the call) a copy, so a frame already handed to a
+   * transport is never changed. Undefined for an id past 32 bits.
+   */
+  frame(id: number): Uint8Array | undefined {
+    if (this.#fresh) {
+      const frame = resultFrameInPlace(id, this.buffer, this.start);
+      if (frame !== undefined) {
+        this.#fresh = false;
+        return frame;
+      }
+    }
+    return resultFrameAround(id, this.bytes);
+  }
 }
 
 /**
@@ -123,16 +221,16 @@ export class CallKeys {
    * run. `principal` scopes keys to a caller, so one user can never read another's outcome; `user` is the
    * caller's user id, against which capabilities in a stored outcome are checked again.
    */
-  run(principal: string, user: string | null, key: string, run: () => unknown): Promise<unknown> {
+  run(principal: string, user: string | null, key: string, run: () => unknown): KeyedCall {
     let calls = this.#running.get(principal);
     const running = calls?.get(key);
-    if (running !== undefined) return running.promise;
+    if (running !== undefined) return running;
     const entry = new Running(principal, key, this.owner, user, run);
     if (calls === undefined) this.#running.set(principal, (calls = new Map()));
     calls.set(key, entry);
     this.#claims.push(entry);
     this.#schedule();
-    return entry.promise;
+    return entry;
   }
 
   /**
@@ -267,7 +365,7 @@ export class CallKeys {
       const packed = this.#options.codec.encodeDetached({ ok: value }, this.#context);
       bytes = packed.bytes;
       const prefix = packed.plain ? okPrefixLength(bytes) : 0;
-      if (prefix > 0) answer = new PackedValue(bytes.subarray(prefix));
+      if (prefix > 0) answer = new PackedValue(bytes, prefix);
     } catch {
       // The value cannot be sent either (the session answers ERR_FUNCTION_FAILED): keep that outcome.
       bytes = this.#options.codec.encode({ error: { code: 'ERR_FUNCTION_FAILED', message: 'server function returned a value that cannot be sent' } });

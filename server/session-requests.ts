@@ -1,6 +1,6 @@
 import { CapsyncError, fail } from '../protocol/errors.js';
-import { FrameType, resultFrameAround } from '../protocol/frames.js';
-import { PackedValue } from './calls.js';
+import { FrameType } from '../protocol/frames.js';
+import { type CallListener, isKeyedCall, PackedValue } from './calls.js';
 import type { RequestFrame, SessionEnv } from './session-env.js';
 import type { ServerSession } from './session.js';
 
@@ -43,6 +43,11 @@ export class SessionRequests {
     this.#inFlight++;
     const meter = this.#session.meter;
     const mark = meter?.started() ?? 0;
+    // A keyed call tells its answer to this runner with a small context: no promise, no closures.
+    if (isKeyedCall(result)) {
+      result.listen(this.#keyed, { id, event, fn, meter, mark });
+      return;
+    }
     result.then(
       (value) => {
         this.#inFlight--;
@@ -57,9 +62,22 @@ export class SessionRequests {
     );
   }
 
+  readonly #keyed: CallListener<Pending> = {
+    value: (c, value) => {
+      this.#inFlight--;
+      this.#answer(c.id, c.event, value, c.fn);
+      c.meter?.settled(c.mark);
+    },
+    error: (c, error) => {
+      this.#inFlight--;
+      this.#failed(c.id, c.event, error, c.fn);
+      c.meter?.settled(c.mark);
+    },
+  };
+
   #answer(id: number, event: string, value: unknown, fn: string | undefined): void {
     try {
-      const frame = value instanceof PackedValue ? resultFrameAround(id, value.bytes) : undefined;
+      const frame = value instanceof PackedValue ? value.frame(id) : undefined;
       if (frame === undefined) {
         this.#session.send([FrameType.result, id, value instanceof PackedValue ? this.#env.codec.decode(value.bytes) : value]);
       } else {
@@ -78,6 +96,15 @@ export class SessionRequests {
     this.#env.logFailure(this.#session, event, err.code, error instanceof CapsyncError ? undefined : error, fn);
     this.#session.sendError(id, err);
   }
+}
+
+/** A keyed call's request while it runs. */
+interface Pending {
+  readonly id: number;
+  readonly event: string;
+  readonly fn: string | undefined;
+  readonly meter: ServerSession['meter'];
+  readonly mark: number;
 }
 
 const eventNames: Record<number, string> = {

@@ -20,7 +20,9 @@ class RecordingStore extends MemoryStore {
   readonly commits: CallCommit[] = [];
 
   override commitCalls(commit: CallCommit): ReturnType<MemoryStore['commitCalls']> {
-    this.commits.push(commit);
+    // The outcomes as they were given: the server may reuse its buffers once the store has its copy (the
+    // first answer of a plain value is written over its outcome's prefix).
+    this.commits.push({ ...commit, outcomes: commit.outcomes.map((o) => ({ principal: o.principal, key: o.key, outcome: new Uint8Array(o.outcome) })) });
     return super.commitCalls(commit);
   }
 }
