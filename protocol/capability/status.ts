@@ -73,17 +73,22 @@ const plainBearerRoot = new RootFacts(undefined, { expiresAt: null, audiences: n
 /**
  * How a capability was checked by the server that holds it. Internal to capsync.
  *
- * One object per verified chain, of one shape and eight fields. A chain one step longer than a verified
- * one (a capability narrowed from it, or the bound child sent in its place) links to its parent's
- * verification and records only its own step (its expiry, audience and generation; its revocation id once
- * asked): the parent's part is shared by every capability narrowed from it (SPEC section 3.2:
- * tag_n = HMAC(tag_(n-1), block_n)). Lists (tags, ids, audiences, marks) are walked, or built when asked
+ * One object per verified chain, of one shape and eleven fields. A chain one step longer than a verified
+ * one (a capability narrowed from it) links to its parent's verification and records only its own step
+ * (its expiry, audience and generation; its revocation id once asked): the parent's part is shared by every
+ * capability narrowed from it (SPEC section 3.2: tag_n = HMAC(tag_(n-1), block_n)). A step onto a root
+ * (the bound child sent in a capability's place, kept for as long as its holding) folds the root in instead:
+ * the root's facts (shared) and where its tag lies, so a held bound child is one verification, not two. Lists (tags, ids, audiences, marks) are walked, or built when asked
  * for, not kept per capability.
  */
 export class Verification {
   readonly authority: VerificationAuthority;
-  /** The verification of the chain this one extends by its last step, when it was made that way. */
-  readonly parent: Verification | undefined;
+  /**
+   * The verification of the chain this one extends by its last step, when it was made that way; or, for a
+   * step folded onto a root (the bound child sent in a capability's place), that root's facts: the root's
+   * tag is then {@link #upBytes}/{@link #upEnd}, and no second verification is kept for it.
+   */
+  readonly #parent: Verification | RootFacts | undefined;
   /**
    * Where the chain's token lies (its last 32 bytes are the last tag): the buffer of the capability's own
    * bytes (an arena chunk, shared) and where the token ends in it. Not a view: a Uint8Array is about 96
@@ -97,16 +102,44 @@ export class Verification {
   /** With a parent: the last step's generation, when the server bound it (SPEC section 3.9). */
   readonly #generation: number | undefined;
   #ownId: string | undefined;
+  /** A folded step's: where the root's token (ending in its tag) lies, and that tag's revocation id once asked. */
+  readonly #upBytes: ArrayBufferLike | undefined;
+  readonly #upEnd: number;
+  #upId: string | undefined;
 
-  private constructor(authority: VerificationAuthority, parent: Verification | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined) {
+  private constructor(authority: VerificationAuthority, parent: Verification | RootFacts | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined, up?: Verification) {
     this.authority = authority;
-    this.parent = parent;
+    this.#parent = parent;
     this.#bytes = token.buffer;
     this.#end = token.byteOffset + token.byteLength;
     this.expiresAt = expiresAt;
     this.#own = own;
     this.#generation = generation;
     this.#ownId = undefined;
+    this.#upBytes = up === undefined ? undefined : up.#bytes;
+    this.#upEnd = up === undefined ? 0 : up.#end;
+    this.#upId = up === undefined ? undefined : up.#ownId;
+  }
+
+  /** The verification of the chain this one extends by its last step, when one is kept (not for a folded step). */
+  get parent(): Verification | undefined {
+    const parent = this.#parent;
+    return parent instanceof Verification ? parent : undefined;
+  }
+
+  /** True for a step folded onto a root: its own step, then {@link #parent} is the root's facts. */
+  get #folded(): boolean {
+    return this.#upBytes !== undefined;
+  }
+
+  /** A folded step's root tag (a view of the root's token). */
+  get #upTag(): Uint8Array {
+    return new Uint8Array(this.#upBytes!, this.#upEnd - 32, 32);
+  }
+
+  /** A folded step's root revocation id, computed once. */
+  get #upOwnId(): string {
+    return (this.#upId ??= revocationId(this.#upTag, this.authority.crypto));
   }
 
   /**
@@ -131,22 +164,37 @@ export class Verification {
    */
   extend(token: Uint8Array, block: Block): Verification {
     const generation = block.audience !== null ? block.generation : undefined;
-    return new Verification(this.authority, this, token, minExpiry(this.expiresAt, block.expiresAt), block.audience, generation);
+    const expiresAt = minExpiry(this.expiresAt, block.expiresAt);
+    // A step onto a root (most often the bound child sent in a capability's place, kept as long as the
+    // holding): one verification, the root's facts and tag folded in, not a second one linked to the root's.
+    if (this.#parent === undefined) return new Verification(this.authority, this.#own as RootFacts, token, expiresAt, block.audience, generation, this);
+    return new Verification(this.authority, this, token, expiresAt, block.audience, generation);
+  }
+
+  /** The last verification of a walk by parents: a root, or a folded step. */
+  #base(): Verification {
+    let v: Verification = this;
+    while (v.#parent instanceof Verification) v = v.#parent;
+    return v;
+  }
+
+  /** The facts of the root at the end of a walk by parents (`v` from {@link #base}). */
+  static #factsOf(v: Verification): RootFacts {
+    return (v.#folded ? v.#parent : v.#own) as RootFacts;
   }
 
   /** The facts of the chain this one descends from by steps (its own, without a parent). */
   get #root(): RootFacts {
-    let v: Verification = this;
-    while (v.parent !== undefined) v = v.parent;
-    return v.#own as RootFacts;
+    return Verification.#factsOf(this.#base());
   }
 
   /** The chain's length in blocks (its tag count). */
   get depth(): number {
     let depth = 0;
     let v: Verification = this;
-    for (; v.parent !== undefined; v = v.parent) depth++;
-    const prefix = (v.#own as RootFacts).prefix;
+    for (; v.#parent instanceof Verification; v = v.#parent) depth++;
+    if (v.#folded) depth++;
+    const prefix = Verification.#factsOf(v).prefix;
     return depth + 1 + (prefix === undefined ? 0 : prefix.length / 32);
   }
 
@@ -173,46 +221,53 @@ export class Verification {
 
   /** Every chain tag, first (minted) to last; revocation ids derive from them. */
   get tags(): readonly Uint8Array[] {
-    const head: Uint8Array[] = this.parent !== undefined ? [...this.parent.tags] : [];
-    const prefix = this.parent === undefined ? (this.#own as RootFacts).prefix : undefined;
+    const parent = this.#parent;
+    const head: Uint8Array[] = parent instanceof Verification ? [...parent.tags] : [];
+    const prefix = parent instanceof Verification ? undefined : Verification.#factsOf(this).prefix;
     if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) head.push(prefix.subarray(i, i + 32));
+    if (this.#folded) head.push(this.#upTag);
     head.push(this.lastTag);
     return head;
   }
 
   /** Every audience in the chain, first to last; the caller must match all of them. */
   get audiences(): readonly string[] {
-    if (this.parent === undefined) return (this.#own as RootFacts).audiences;
-    const head = this.parent.audiences;
+    const parent = this.#parent;
+    if (parent === undefined) return (this.#own as RootFacts).audiences;
+    const head = parent instanceof Verification ? parent.audiences : parent.audiences;
     return this.#own === null ? head : [...head, this.#own as string];
   }
 
   /** Every (audience, generation) a block carries (SPEC section 3.9): stale once the audience's generation is higher. */
   get marks(): readonly GenerationMark[] | undefined {
-    if (this.parent === undefined) return (this.#own as RootFacts).marks;
-    const head = this.parent.marks;
+    const parent = this.#parent;
+    if (parent === undefined) return (this.#own as RootFacts).marks;
+    const head = parent instanceof Verification ? parent.marks : parent.marks;
     return this.#generation === undefined ? head : [...(head ?? []), [this.#own as string, this.#generation] as const];
   }
 
   /** True when some step names an audience (the capability is bound to someone). */
   isBound(): boolean {
     let v: Verification = this;
-    for (; v.parent !== undefined; v = v.parent) if (v.#own !== null) return true;
-    return (v.#own as RootFacts).audiences.length > 0;
+    for (; v.#parent instanceof Verification; v = v.#parent) if (v.#own !== null) return true;
+    if (v.#folded && v.#own !== null) return true;
+    return Verification.#factsOf(v).audiences.length > 0;
   }
 
   /** True when every audience in the chain is `user` (so also when there is none). */
   boundOnlyTo(user: string | null | undefined): boolean {
     let v: Verification = this;
-    for (; v.parent !== undefined; v = v.parent) if (v.#own !== null && v.#own !== user) return false;
-    return (v.#own as RootFacts).audiences.every((a) => a === user);
+    for (; v.#parent instanceof Verification; v = v.#parent) if (v.#own !== null && v.#own !== user) return false;
+    if (v.#folded && v.#own !== null && v.#own !== user) return false;
+    return Verification.#factsOf(v).audiences.every((a) => a === user);
   }
 
   /** True when some step was bound to `user` with its generation (revokeUser reaches it with no record of its id). */
   markedFor(user: string): boolean {
     let v: Verification = this;
-    for (; v.parent !== undefined; v = v.parent) if (v.#generation !== undefined && v.#own === user) return true;
-    const marks = (v.#own as RootFacts).marks;
+    for (; v.#parent instanceof Verification; v = v.#parent) if (v.#generation !== undefined && v.#own === user) return true;
+    if (v.#folded && v.#generation !== undefined && v.#own === user) return true;
+    const marks = Verification.#factsOf(v).marks;
     return marks !== undefined && marks.some(([a]) => a === user);
   }
 
@@ -220,8 +275,9 @@ export class Verification {
   isStale(): boolean {
     const a = this.authority;
     let v: Verification = this;
-    for (; v.parent !== undefined; v = v.parent) if (v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
-    const marks = (v.#own as RootFacts).marks;
+    for (; v.#parent instanceof Verification; v = v.#parent) if (v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
+    if (v.#folded && v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
+    const marks = Verification.#factsOf(v).marks;
     return marks !== undefined && marks.some(([audience, generation]) => generation < a.generationOf(audience));
   }
 
@@ -239,13 +295,15 @@ export class Verification {
   }
 
   #findStep(revoked: (id: string) => boolean): string | undefined {
-    const head = this.parent !== undefined ? this.parent.#findStep(revoked) : this.#prefixIds().find(revoked);
+    const parent = this.#parent;
+    let head = parent instanceof Verification ? parent.#findStep(revoked) : this.#prefixIds().find(revoked);
+    if (head === undefined && this.#folded && revoked(this.#upOwnId)) head = this.#upOwnId;
     return head ?? (revoked(this.ownId) ? this.ownId : undefined);
   }
 
-  /** Without a parent: the revocation ids of the tags before the last, computed once. */
+  /** Without a parent kept: the revocation ids of the root's tags before its last, computed once. */
   #prefixIds(): readonly string[] {
-    const facts = this.#own as RootFacts;
+    const facts = Verification.#factsOf(this);
     if (facts.prefixIds !== undefined) return facts.prefixIds;
     const prefix = facts.prefix;
     const ids: string[] = [];
@@ -255,7 +313,9 @@ export class Verification {
 
   /** The revocation ids of every chain step, first to last. */
   get stepIds(): readonly string[] {
-    const head = this.parent !== undefined ? [...this.parent.stepIds] : [...this.#prefixIds()];
+    const parent = this.#parent;
+    const head = parent instanceof Verification ? [...parent.stepIds] : [...this.#prefixIds()];
+    if (this.#folded) head.push(this.#upOwnId);
     head.push(this.ownId);
     return head;
   }

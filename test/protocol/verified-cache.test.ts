@@ -119,6 +119,36 @@ describe('the verified-capability cache (one entry per capability)', () => {
     expect(codeOf(() => unwrapCapability(verifier.decode(child.toToken(), 'bob'), ['doc']))).toBe('ERR_CAPABILITY_AUDIENCE');
   });
 
+  it('keeps a bound child as one verification, its root folded in, that answers as one made from the whole token', async () => {
+    const { verifier } = await makeVerifier({ crypto: nodeCrypto });
+    const { verifier: cold } = await makeVerifier({ cacheSize: 0, crypto: nodeCrypto });
+    // A root with a prefix (a client's narrowing of a minted capability) and expiries of its own.
+    const minted = verifier.mint(['doc', 1], { expiresAt: 1_800_000_000_000 });
+    const root = verifier.decode(capabilityFromToken(minted.toToken()).narrow(['page'], { expiresAt: 1_700_000_000_000 }).toToken(), 'alice');
+    const bound = verifier.boundFor(root, 'alice');
+    const v = verification(bound);
+    expect(v.parent).toBeUndefined(); // no second verification kept for the root
+    const c = verification(cold.decode(bound.toToken(), 'alice'));
+    expect([v.depth, v.expiresAt, v.audiences, v.marks, v.ids, v.stepIds, v.tags.map(toHex), v.ancestors, v.bearer]).toEqual([
+      c.depth, c.expiresAt, c.audiences, c.marks, c.ids, c.stepIds, c.tags.map(toHex), c.ancestors, c.bearer,
+    ]);
+    expect([v.depth, v.audiences, v.expiresAt]).toEqual([3, ['alice'], 1_700_000_000_000]);
+    expect(v.stepIds).toEqual([minted.revocationId, root.revocationId, bound.revocationId]);
+    expect([v.isBound(), v.boundOnlyTo('alice'), v.boundOnlyTo('bob'), v.markedFor('alice'), v.markedFor('bob'), v.isStale()]).toEqual([true, true, false, true, false, false]);
+    // Every step's id reaches it, the folded root's included.
+    for (const id of [minted.revocationId!, root.revocationId!, bound.revocationId!]) expect(v.findId((x) => x === id)).toBe(id);
+    // A step onto the folded one (the client narrows what it was sent) still answers as a cold decode does.
+    const narrowed = capabilityFromToken(bound.toToken()).narrow(['x']).toToken();
+    const s = verification(verifier.decode(narrowed, 'alice'));
+    const d = verification(cold.decode(narrowed, 'alice'));
+    expect(s.parent).toBe(v);
+    expect([s.depth, s.audiences, s.marks, s.ids, s.tags.map(toHex)]).toEqual([d.depth, d.audiences, d.marks, d.ids, d.tags.map(toHex)]);
+    expect(s.findId((x) => x === root.revocationId)).toBe(root.revocationId);
+    // revokeUser makes the folded step's binding stale, and every step onto it.
+    await verifier.revocations.bumpGeneration('alice');
+    expect([v.isStale(), s.isStale()]).toEqual([true, true]);
+  });
+
   it('hands out copies: a verified capability\'s toToken() owns its buffer (the kept bytes are a slice of one shared with others)', async () => {
     const { verifier } = await makeVerifier({ crypto: nodeCrypto });
     const caps = [verifier.mint(['doc', 1]), verifier.mint(['doc', 2])].map((cap) => verifier.decode(cap.toToken(), null));
