@@ -94,9 +94,10 @@ export class Connection {
    * socket, so a new connection must start binding from 0 again. That is why the handles live here.
    */
   readonly #outbound = { outboundHandles: new OutboundHandles() };
-  /** What this socket's frames are held to: the codec's limits until the hello, then the server's announced ones. */
-  #sendLimits: Limits;
-  /** The encode options of every frame sent, made again only when {@link #sendLimits} changes. */
+  /**
+   * The encode options of every frame sent, with the limits they are held to: the codec's until the hello, then
+   * the server's announced ones (made again only then).
+   */
   #sendOptions: { readonly check: 'limits'; readonly limits: Limits };
   /** {@link send}, bound once: what a request is handed to reach this socket. */
   readonly transmit = (frame: unknown[]): void => this.send(frame);
@@ -112,8 +113,7 @@ export class Connection {
     this.#codec = options.codec;
     this.#inbound = options.inbound;
     this.#events = options.events;
-    this.#sendLimits = options.codec.limits;
-    this.#sendOptions = { check: 'limits', limits: this.#sendLimits };
+    this.#sendOptions = { check: 'limits', limits: options.codec.limits };
     let settleClosed!: (info: CloseInfo) => void;
     this.closed = new Promise((resolve) => (settleClosed = resolve));
     this.ready = new Promise<Hello>((resolve, reject) => {
@@ -223,8 +223,7 @@ export class Connection {
     const hello = frame[0] === FrameType.hello && !this.#helloSeen ? frame[1] : undefined;
     if (hello !== undefined) {
       this.#helloSeen = true;
-      this.#sendLimits = sendLimits(this.#codec.limits, hello);
-      this.#sendOptions = { check: 'limits', limits: this.#sendLimits };
+      this.#sendOptions = { check: 'limits', limits: sendLimits(this.#codec.limits, hello) };
       this.#events.hello(hello);
     }
     this.#events.frame(frame);

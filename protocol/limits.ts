@@ -68,10 +68,11 @@ export function announcedLimits(limits: Limits): Record<(typeof announcedLimitNa
  */
 export function sendLimits(own: Limits, hello: { readonly maxFrameBytes?: number; readonly limits?: Partial<Record<string, number>> }): Limits {
   const out: Record<string, number> = { ...own };
-  if (hello.maxFrameBytes !== undefined) out.maxFrameBytes = hello.maxFrameBytes;
-  for (const name of announcedLimitNames) {
-    const value = hello.limits?.[name];
+  // Each announced value is taken only if it is a positive integer: a malformed hello leaves the client's own.
+  const take = (name: string, value: unknown): void => {
     if (typeof value === 'number' && Number.isInteger(value) && value > 0) out[name] = value;
-  }
+  };
+  take('maxFrameBytes', hello.maxFrameBytes);
+  for (const name of announcedLimitNames) take(name, hello.limits?.[name]);
   return Object.freeze(out) as unknown as Limits;
 }

@@ -34,7 +34,7 @@ class Running implements CallClaim, CallOutcome, PromiseLike<unknown> {
   /** What the call is answered with (or failed with, when `failed`) once the outcome is stored. */
   answer: unknown = undefined;
   /** 0 while running, then 1 answered with a value, 2 failed. */
-  #state = 0;
+  #state: 0 | 1 | 2 = 0;
   #result: unknown = undefined;
   // The first listener in fields, the rare others (a repeat that joined, an await) in a list: no Promise
   // and no closures per call.
@@ -55,8 +55,7 @@ class Running implements CallClaim, CallOutcome, PromiseLike<unknown> {
    * listener must not throw (the session's request runner never does).
    */
   listen<C>(listener: CallListener<C>, context: C): void {
-    if (this.#state === 1) listener.value(context, this.#result);
-    else if (this.#state === 2) listener.error(context, this.#result);
+    if (this.#state !== 0) tell(listener, context, this.#state, this.#result);
     else if (this.#listener === undefined) {
       this.#listener = listener as CallListener<never>;
       this.#context = context;

@@ -65,10 +65,9 @@ export interface CallMeter {
 /**
  * The event loop's time, given to the calls in flight in this process, for charging the asynchronous part
  * of calls, which no clock read around a frame sees: a server function's awaited work, its store commits,
- * the answer's encoding. Each call going asynchronous and each settling reads the process's CPU time
- * (`process.cpuUsage`, about 0.4 us: twice per asynchronous call, never per frame); what the process
- * spent since the previous such event, less what was already charged to frames' synchronous handling, is
- * given:
+ * the answer's encoding. At each call going asynchronous and each settling, what the process spent since
+ * the previous such event, less what was already charged to frames' synchronous handling, is given (the
+ * clocks read for it: see the constructor):
  * - to the call that settles, when the interval ends with a settle: the work just before a call's answer
  *   is nearly always that call's own continuation (a server function runs from its last `await` to its
  *   return without yielding);
@@ -77,9 +76,9 @@ export interface CallMeter {
  * A call settling is charged its own intervals and its shares. A connection with many calls cheap to start
  * and expensive to finish therefore pays for what they cost, while a bystander whose one call waited
  * behind them pays for its own continuation and a small share. An even split alone would have charged
- * that bystander a half of its neighbour's work whenever both had one call in flight. CPU time, not the
- * wall clock: on a loaded machine the process is descheduled for tens of milliseconds at a time, and
- * with the wall clock (or the event loop's active time) the one call in flight then paid for the wait.
+ * that bystander a half of its neighbour's work whenever both had one call in flight. CPU time in the end,
+ * not the wall clock: on a loaded machine the process is descheduled for tens of milliseconds at a time, and
+ * with the wall clock (or the event loop's active time alone) the one call in flight then paid for the wait.
  */
 export class LoopShare {
   readonly #active: () => number;

@@ -42,27 +42,14 @@ export class SessionRequests {
     }
     this.#inFlight++;
     const meter = this.#session.meter;
-    const mark = meter?.started() ?? 0;
-    // A keyed call tells its answer to this runner with a small context: no promise, no closures.
-    if (isKeyedCall(result)) {
-      result.listen(this.#keyed, { id, event, fn, meter, mark });
-      return;
-    }
-    result.then(
-      (value) => {
-        this.#inFlight--;
-        this.#answer(id, event, value, fn);
-        meter?.settled(mark);
-      },
-      (error: unknown) => {
-        this.#inFlight--;
-        this.#failed(id, event, error, fn);
-        meter?.settled(mark);
-      },
-    );
+    const pending: Pending = { id, event, fn, meter, mark: meter?.started() ?? 0 };
+    // A keyed call tells its answer to this runner with that small context: no promise, no closures.
+    if (isKeyedCall(result)) result.listen(this.#settles, pending);
+    else result.then((value) => this.#settles.value(pending, value), (error: unknown) => this.#settles.error(pending, error));
   }
 
-  readonly #keyed: CallListener<Pending> = {
+  /** Answers a request that went asynchronous once it settles, and tells the meter. */
+  readonly #settles: CallListener<Pending> = {
     value: (c, value) => {
       this.#inFlight--;
       this.#answer(c.id, c.event, value, c.fn);
@@ -98,7 +85,7 @@ export class SessionRequests {
   }
 }
 
-/** A keyed call's request while it runs. */
+/** A request that went asynchronous, while it runs. */
 interface Pending {
   readonly id: number;
   readonly event: string;
