@@ -1,16 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type CapsyncClient } from '../../client/index.js';
+import type { CapsyncClient } from '../../client/index.js';
 import { demoUsers } from '../../examples/video/app.js';
 // For its side effect too: registering the portable Video class, so calls' results decode as Videos.
 import '../../examples/video/video.js';
 import type { Video } from '../../examples/video/video.js';
-import { Authenticator } from '../../server/auth.js';
 import { useServerProcesses, type ServerProcess } from '../chaos/server-process.js';
-import { fastReconnect, PushLog, state, when } from '../chaos/session-kit.js';
+import { PushLog, state, when } from '../chaos/session-kit.js';
 import { TcpProxy } from '../chaos/tcp-proxy.js';
 import { SECRET } from '../helpers.js';
 import { startHaproxy } from './haproxy.js';
-import { hostOf, sees, sessions, whenFresh } from './process-kit.js';
+import { clientOf, hostOf, sees, sessions, whenFresh } from './process-kit.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 
 const processes = useServerProcesses();
@@ -21,8 +20,6 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await processes.disposeAll();
 });
-
-const auth = new Authenticator({ secret: SECRET });
 
 /** Redis (AOF, fsync always) and three node processes of the built demo on it, started one after the other. */
 async function cluster(): Promise<{ redis: RedisServer; nodes: ServerProcess[] }> {
@@ -37,12 +34,7 @@ async function cluster(): Promise<{ redis: RedisServer; nodes: ServerProcess[] }
   return { redis, nodes };
 }
 
-async function client(url: string, user: keyof typeof demoUsers): Promise<{ client: CapsyncClient; video: Video }> {
-  const c = await connect(url, { token: () => auth.issue(demoUsers[user]!), reconnect: fastReconnect, callTimeoutMs: 20_000, connectTimeoutMs: 3_000 });
-  clients.push(c);
-  const video = (await whenFresh(() => c.call<Video[]>('get_my_videos')))[0]!;
-  return { client: c, video };
-}
+const client = (url: string, user: keyof typeof demoUsers): ReturnType<typeof clientOf> => clientOf(clients, url, user);
 
 // Each test starts Redis, three node processes and haproxy: slower than the default limit on a loaded machine.
 describe('three node processes on one Redis behind haproxy (round-robin, no stickiness)', { timeout: 60_000 }, () => {

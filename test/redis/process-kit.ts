@@ -1,6 +1,12 @@
-import type { CapsyncClient } from '../../client/index.js';
+import { connect, type CapsyncClient } from '../../client/index.js';
+import { demoUsers } from '../../examples/video/app.js';
+// For its side effect too: registering the portable Video class, so calls' results decode as Videos.
+import '../../examples/video/video.js';
+import type { Video } from '../../examples/video/video.js';
+import { Authenticator } from '../../server/auth.js';
 import type { ServerProcess } from '../chaos/server-process.js';
-import { when } from '../chaos/session-kit.js';
+import { fastReconnect, when } from '../chaos/session-kit.js';
+import { SECRET } from '../helpers.js';
 import { eventually, getJson } from './haproxy.js';
 
 /** Helpers of the tests that run node processes (on one Redis or a Redis Cluster) behind haproxy. */
@@ -37,4 +43,18 @@ export async function whenFresh<T>(call: () => Promise<T>, limitMs = 30_000): Pr
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+}
+
+/** Issues the demo users' tokens with the secret the node processes are started with. */
+export const auth = new Authenticator({ secret: SECRET });
+
+/**
+ * A client of `user` on `url` (kept in `clients`, which the test closes), reconnecting fast, and its first
+ * video, read once the node's revocation feed is current.
+ */
+export async function clientOf(clients: CapsyncClient[], url: string, user: keyof typeof demoUsers): Promise<{ client: CapsyncClient; video: Video }> {
+  const c = await connect(url, { token: () => auth.issue(demoUsers[user]!), reconnect: fastReconnect, callTimeoutMs: 20_000, connectTimeoutMs: 3_000 });
+  clients.push(c);
+  const video = (await whenFresh(() => c.call<Video[]>('get_my_videos')))[0]!;
+  return { client: c, video };
 }

@@ -1,16 +1,15 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { connect, type CapsyncClient } from '../../client/index.js';
+import type { CapsyncClient } from '../../client/index.js';
 import { demoUsers } from '../../examples/video/app.js';
 // For its side effect too: registering the portable Video class, so calls' results decode as Videos.
 import '../../examples/video/video.js';
 import type { Video } from '../../examples/video/video.js';
-import { Authenticator } from '../../server/auth.js';
 import { useServerProcesses, type ServerProcess } from '../chaos/server-process.js';
-import { fastReconnect, PushLog, state, when } from '../chaos/session-kit.js';
+import { PushLog, state, when } from '../chaos/session-kit.js';
 import { TcpProxy } from '../chaos/tcp-proxy.js';
 import { SECRET } from '../helpers.js';
 import { startHaproxy } from './haproxy.js';
-import { hostOf, sees, sessions, whenFresh } from './process-kit.js';
+import { clientOf, hostOf, sees, sessions } from './process-kit.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 
 const processes = useServerProcesses();
@@ -26,14 +25,7 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-const auth = new Authenticator({ secret: SECRET });
-
-async function client(url: string, user: keyof typeof demoUsers): Promise<{ client: CapsyncClient; video: Video }> {
-  const c = await connect(url, { token: () => auth.issue(demoUsers[user]!), reconnect: fastReconnect, callTimeoutMs: 20_000, connectTimeoutMs: 3_000 });
-  clients.push(c);
-  const video = (await whenFresh(() => c.call<Video[]>('get_my_videos')))[0]!;
-  return { client: c, video };
-}
+const client = (url: string, user: keyof typeof demoUsers): ReturnType<typeof clientOf> => clientOf(clients, url, user);
 
 describe('three node processes on a real Redis Cluster behind haproxy', { timeout: 90_000 }, () => {
   it('`capsync serve --redis <seeds> --redis-cluster`: a client whose connection drops lands on another node and resumes with no missed update', async () => {
