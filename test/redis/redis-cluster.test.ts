@@ -74,7 +74,15 @@ describe('two capsync nodes on a real Redis Cluster (3 masters)', () => {
     const cluster = await redisCluster();
     const prefix = `{d${randomUUID().slice(0, 8)}}:`;
     const events: Record<string, unknown>[] = [];
-    const logger = { ...silentLogger, info: (e: object) => events.push(e as Record<string, unknown>), warn: (e: object) => events.push(e as Record<string, unknown>) };
+    // The bus's catch-up is logged when it ends, which may be after the change reached B live on the new connection.
+    let caughtUp!: () => void;
+    const resubscribed = new Promise<void>((resolve) => (caughtUp = resolve));
+    const log = (e: object): void => {
+      const event = e as Record<string, unknown>;
+      events.push(event);
+      if (event['event'] === 'bus_resubscribed' && event['caughtUp'] === true) caughtUp();
+    };
+    const logger = { ...silentLogger, info: log, warn: log };
     nodes = await startNodes(cluster.urls.join(','), 2, { cluster: true, prefix, logger });
     const [a, b] = nodes.nodes;
     const onA = await a!.connectAs('editor');
@@ -91,6 +99,7 @@ describe('two capsync nodes on a real Redis Cluster (3 masters)', () => {
     await onAVideo.set_description('during the drop');
     expect((await seen).description).toBe('during the drop');
     // The client replaced the shard's subscriber and the bus caught up from the change sequence.
+    await resubscribed;
     expect(events.filter((e) => e['event'] === 'bus_resubscribed' && e['caughtUp'] === true).length).toBeGreaterThan(0);
     // Its catch-up waited for its own mark on the new connection (the proof the re-subscription is live), not in vain.
     expect(events.filter((e) => e['event'] === 'bus_mark_not_heard')).toEqual([]);
