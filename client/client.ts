@@ -197,8 +197,16 @@ export class CapsyncClient {
 
   /** A `presence` request; `watch` set also starts (true) or stops (false) this connection's presence events. */
   async #presenceRequest(watch: boolean | undefined): Promise<string[]> {
-    const users = (await this.#request((id) => (watch === undefined ? [FrameType.presence, id] : [FrameType.presence, id, { watch }]))) as string[];
-    if (Array.isArray(users) && users.every((u) => typeof u === 'string')) this.#presence.listed(users);
+    const mark = this.#presence.asked();
+    let users: string[];
+    try {
+      users = (await this.#request((id) => (watch === undefined ? [FrameType.presence, id] : [FrameType.presence, id, { watch }]))) as string[];
+    } catch (error) {
+      this.#presence.unanswered();
+      throw error;
+    }
+    if (Array.isArray(users) && users.every((u) => typeof u === 'string')) this.#presence.listed(users, mark);
+    else this.#presence.unanswered();
     return users;
   }
 

@@ -18,9 +18,27 @@ export class PresenceEvents {
   readonly changes: Observable<PresenceChange> = this.#changes.asObservable();
   /** Who this client believes is online, once it has heard anything; bounded by the users it may see. */
   #online: Set<string> | undefined;
+  /** Events heard so far (numbers them). */
+  #heard = 0;
+  /** `presence()` requests in flight, and the events heard while any is (what their answers may not include). */
+  #asking = 0;
+  #during: { n: number; type: 'join' | 'leave'; user: string }[] = [];
+
+  /** A `presence()` request goes out: returns the mark to give its answer to {@link listed} (or {@link unanswered}). */
+  asked(): number {
+    this.#asking++;
+    return this.#heard;
+  }
+
+  /** A `presence()` request failed: nothing to compare. */
+  unanswered(): void {
+    if (--this.#asking === 0) this.#during = [];
+  }
 
   /** A `presenceEvent` frame. */
   event(type: 'join' | 'leave', user: string): void {
+    this.#heard++;
+    if (this.#asking > 0) this.#during.push({ n: this.#heard, type, user });
     if (this.#online !== undefined) {
       if (type === 'join' ? this.#online.has(user) : !this.#online.has(user)) return; // nothing new: no duplicate event
       if (type === 'join') this.#online.add(user);
@@ -30,13 +48,25 @@ export class PresenceEvents {
     this.#changes.next({ type, user });
   }
 
-  /** A `presence()` answer: the whole list. Emits what differs from what was known (nothing the first time). */
-  listed(users: readonly string[]): void {
+  /**
+   * A `presence()` answer (the whole list) to the request marked `mark`: emits what differs from what was known
+   * (nothing the first time). The list may be older than events heard while the request was out (with several
+   * nodes the server reads it from the shared store, while other nodes' events arrive on their own path):
+   * those events are applied on top of it, so an answer never takes back a join or leave already told.
+   */
+  listed(users: readonly string[], mark: number): void {
     const known = this.#online;
-    this.#online = new Set(users);
+    const now = new Set(users);
+    for (const e of this.#during) {
+      if (e.n <= mark) continue;
+      if (e.type === 'join') now.add(e.user);
+      else now.delete(e.user);
+    }
+    if (--this.#asking === 0) this.#during = [];
+    this.#online = now;
     if (known === undefined) return;
-    for (const user of known) if (!this.#online.has(user)) this.#changes.next({ type: 'leave', user });
-    for (const user of this.#online) if (!known.has(user)) this.#changes.next({ type: 'join', user });
+    for (const user of known) if (!now.has(user)) this.#changes.next({ type: 'leave', user });
+    for (const user of now) if (!known.has(user)) this.#changes.next({ type: 'join', user });
   }
 
   close(): void {

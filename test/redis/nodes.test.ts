@@ -190,6 +190,37 @@ describe('presence events across nodes', () => {
     expect(await left).toMatchObject(change('leave', 'editor'));
   });
 
+  it('a presence answer read before a join it then overtakes takes back nothing (it told a leave that never happened)', async () => {
+    cluster = await startNodes((await redis.server()).url, 2, { presenceGraceMs: 0 });
+    const [a, b] = cluster.nodes;
+    const admin = await a!.connectAs('admin');
+    // A's read of who is online (for the watch request) is done before editor joins, and its answer held
+    // until editor's join event has reached the admin: the order a loaded node gives now and then.
+    const peers = a!.backend.cluster;
+    const read = peers.onlineUsers.bind(peers);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let wasRead!: () => void;
+    const readDone = new Promise<void>((resolve) => (wasRead = resolve));
+    peers.onlineUsers = async () => {
+      const users = await read();
+      wasRead();
+      await held;
+      return users;
+    };
+    const seen: { type: string; user: string }[] = [];
+    admin.presenceChanges.subscribe((ch) => seen.push({ type: ch.type, user: ch.user }));
+    await readDone;
+    peers.onlineUsers = read;
+    const joined = next(admin.presenceChanges, (ch) => ch.user === 'editor');
+    await b!.connectAs('editor');
+    await joined;
+    release();
+    // A later answer (after the held one) lists editor; nothing was taken back in between.
+    expect(await admin.presence()).toContain('editor');
+    expect(seen).toEqual([change('join', 'editor')]);
+  });
+
   it('a node that closes takes its users with it: the others hear them leave', async () => {
     cluster = await startNodes((await redis.server()).url, 2, { presenceGraceMs: 0, peers: { heartbeatMs: 100, expireMs: 300 } });
     const [a, b] = cluster.nodes;
