@@ -73,13 +73,14 @@ async function freePorts(n: number): Promise<number[]> {
 
 /**
  * Starts one cluster-enabled redis-server and resolves once it accepts connections. A replica fails over even
- * after a long silence from its master (`cluster-replica-validity-factor 0`): a test may freeze it first.
+ * after a long silence from its master (`cluster-replica-validity-factor 0`: a test may freeze it first), and a
+ * master sends a new replica its data at once (`repl-diskless-sync-delay 0`, not after 5 s).
  */
 function launch(port: number, dir: string, nodeTimeoutMs: number): Promise<Node> {
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--logfile', '',
     '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', String(nodeTimeoutMs),
-    '--cluster-replica-validity-factor', '0', '--appendonly', 'yes', '--appendfsync', 'always',
+    '--cluster-replica-validity-factor', '0', '--repl-diskless-sync-delay', '0', '--appendonly', 'yes', '--appendfsync', 'always',
   ];
   const child = spawn(server, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const node: Node = { child, log: '', listeners: new Set() };
