@@ -25,6 +25,8 @@ export interface RedisCluster {
   restart(port: number): Promise<void>;
   /** Resolves once the node's log has a line matching `pattern` (lines from before the call count too). */
   logged(port: number, pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** Resolves once the master on `master` has logged the replica on `replica` in sync (a full or a partial resync). */
+  synced(master: number, replica: number, timeoutMs?: number): Promise<string>;
   /** Kills every node and removes their folders. */
   stop(): Promise<void>;
 }
@@ -209,5 +211,7 @@ export async function startRedisCluster(options: number | RedisClusterOptions = 
       check();
     });
   };
-  return { ports, urls: ports.map((p) => `redis://127.0.0.1:${p}`), cli: cliOn, roles, signal, restart, logged, stop };
+  const synced = (master: number, replica: number, timeoutMs?: number): Promise<string> =>
+    logged(master, new RegExp(`Synchronization with replica 127\\.0\\.0\\.1:${replica} succeeded|Partial resynchronization request from 127\\.0\\.0\\.1:${replica} accepted`), timeoutMs);
+  return { ports, urls: ports.map((p) => `redis://127.0.0.1:${p}`), cli: cliOn, roles, signal, restart, logged, synced, stop };
 }
