@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { CapsyncClient } from '../../client/index.js';
 // For its side effect too: registering the portable Video class, so calls' results decode as Videos.
@@ -11,6 +13,7 @@ import { next } from '../helpers.js';
 import { sees } from './process-kit.js';
 import { startNodes } from './nodes.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
+import { startRedis, type RedisServer } from './redis-server.js';
 
 let started: Promise<RedisCluster> | undefined;
 // Three masters and three replicas; a master silent for 1 s is failed over to its replica.
@@ -195,5 +198,42 @@ describe('failover of a Redis Cluster master to its replica (3 masters, 3 replic
     // The old master back as its replica: the cluster is whole again for whatever runs after.
     await cluster.restart(master);
     await cluster.synced(replica, master);
+  });
+});
+
+describe('waitReplicas on one Redis server', { timeout: 30_000 }, () => {
+  const servers: RedisServer[] = [];
+  afterEach(async () => {
+    for (const b of backends.splice(0)) await b.store.close();
+    for (const s of servers.splice(0)) await s.stop();
+  });
+  const cli = async (port: number, ...args: string[]): Promise<string> => (await promisify(execFile)('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args])).stdout;
+
+  it('waits for the server\'s replica, refuses a write it does not confirm, and warns at start when there is none', async () => {
+    const master = await startRedis();
+    servers.push(master);
+    const warnings: Record<string, unknown>[] = [];
+    const logger = { ...silentLogger, warn: (e: object) => warnings.push(e as Record<string, unknown>) };
+    const alone = await connectRedis({ url: master.url, prefix: 'a:', waitReplicas: { replicas: 1, timeoutMs: 200 }, logger });
+    backends.push(alone);
+    expect(alone.replicas).toBe(0);
+    expect(warnings).toEqual([expect.objectContaining({ event: 'redis_replicas_missing', wanted: 1, connected: 0 })]);
+    await expect(alone.store.put(['w', 'alone'], 'W', new Uint8Array([1]))).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringMatching(/0 of 1 Redis replicas/) });
+    // A revocation is applied on its node at once, and its caller told it is not confirmed.
+    await expect(alone.store.revocations.add([{ id: 'r1', expiresAt: null }])).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    expect(alone.store.revocations.has('r1')).toBe(true);
+
+    const replica = await startRedis();
+    servers.push(replica);
+    // The master sends the replica its data at once (not after the default 5 s delay for more replicas).
+    await cli(master.port, 'config', 'set', 'repl-diskless-sync-delay', '0');
+    await cli(replica.port, 'replicaof', '127.0.0.1', String(master.port));
+    await until(async () => /connected_slaves:1/.test(await cli(master.port, 'info', 'replication')) && /master_link_status:up/.test(await cli(replica.port, 'info', 'replication')), 10_000, 'the replica in sync');
+    const waiting = await connectRedis({ url: master.url, prefix: 'a:', waitReplicas: 1 });
+    backends.push(waiting);
+    expect(waiting.replicas).toBe(1);
+    const written = await waiting.store.put(['w', 'waited'], 'W', new Uint8Array([2]));
+    // Acknowledged means on the replica too.
+    expect(await cli(replica.port, 'hget', 'a:o:' + JSON.stringify(['w', 'waited']), 'version')).toBe(`${written.version}\n`);
   });
 });
