@@ -6,6 +6,7 @@ import type { CapsyncClient } from '../../client/index.js';
 // For its side effect too: registering the portable Video class, so calls' results decode as Videos.
 import type { Video } from '../../examples/video/video.js';
 import '../../examples/video/video.js';
+import { parseServeArgs } from '../../examples/video/config.js';
 import { silentLogger } from '../../server/options.js';
 import { connectRedis, type RedisBackend } from '../../server/redis/index.js';
 import { slotOf } from '../../server/redis/wait-replicas.js';
@@ -235,5 +236,16 @@ describe('waitReplicas on one Redis server', { timeout: 30_000 }, () => {
     const written = await waiting.store.put(['w', 'waited'], 'W', new Uint8Array([2]));
     // Acknowledged means on the replica too.
     expect(await cli(replica.port, 'hget', 'a:o:' + JSON.stringify(['w', 'waited']), 'version')).toBe(`${written.version}\n`);
+  });
+});
+
+describe('capsync serve --redis-wait-replicas', () => {
+  it('takes a positive count (or CAPSYNC_REDIS_WAIT_REPLICAS) and a timeout, only with --redis', () => {
+    expect(parseServeArgs(['--redis', 'redis://a:6379', '--redis-wait-replicas', '1'], {})).toMatchObject({ redisWaitReplicas: { replicas: 1, timeoutMs: 1000 } });
+    expect(parseServeArgs(['--redis', 'redis://a:6379', '--redis-wait-timeout-ms', '250'], { CAPSYNC_REDIS_WAIT_REPLICAS: '2' })).toMatchObject({ redisWaitReplicas: { replicas: 2, timeoutMs: 250 } });
+    expect(parseServeArgs(['--redis', 'redis://a:6379'], {})).not.toHaveProperty('redisWaitReplicas');
+    for (const bad of [['--redis', 'redis://a:6379', '--redis-wait-replicas', '0'], ['--redis-wait-replicas', '1'], ['--redis', 'redis://a:6379', '--redis-wait-timeout-ms', '0']]) {
+      expect(() => parseServeArgs(bad, {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+    }
   });
 });
