@@ -35,6 +35,12 @@ export const serveFlags = {
     default: 'always',
     help: 'what Redis must be configured for, checked at start: always (AOF, appendfsync always: no acknowledged write lost), everysec (up to ~1 s lost), none (no check)',
   },
+  'redis-wait-replicas': {
+    type: 'string',
+    env: 'CAPSYNC_REDIS_WAIT_REPLICAS',
+    help: 'acknowledge a write only once this many Redis replicas have it (WAIT after each write): a failover to a replica then loses no acknowledged write',
+  },
+  'redis-wait-timeout-ms': { type: 'string', env: 'CAPSYNC_REDIS_WAIT_TIMEOUT_MS', default: '1000', help: 'with --redis-wait-replicas: a write not on enough replicas by then fails (ms)' },
   'heartbeat-ms': { type: 'string', env: 'CAPSYNC_HEARTBEAT_MS', default: '30000', help: 'ping interval in ms, announced to clients (a silent peer is dropped after one missed ping)' },
   'log-level': { type: 'string', env: 'CAPSYNC_LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, silent' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -64,6 +70,8 @@ export interface ServeConfig {
   /** `redis` is a Redis Cluster (its seed URLs, comma-separated). */
   readonly redisCluster: boolean;
   readonly redisDurability: 'always' | 'everysec' | 'none';
+  /** `--redis-wait-replicas` and its timeout: each write waits for that many replicas. */
+  readonly redisWaitReplicas?: { readonly replicas: number; readonly timeoutMs: number };
   readonly help: boolean;
 }
 
@@ -132,6 +140,11 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (redisCluster && redis === undefined) throw bad('--redis-cluster needs --redis with the seed URLs of the Cluster');
   const redisDurability = pick('redis-durability') as string;
   if (!['always', 'everysec', 'none'].includes(redisDurability)) throw bad(`--redis-durability must be always, everysec or none (got ${JSON.stringify(redisDurability)})`);
+  const waitReplicas = pick('redis-wait-replicas') as string | undefined;
+  const waitTimeoutMs = Number(pick('redis-wait-timeout-ms'));
+  if (waitReplicas !== undefined && !/^[1-9]\d{0,2}$/.test(waitReplicas)) throw bad(`--redis-wait-replicas must be a positive integer (got ${JSON.stringify(waitReplicas)})`);
+  if (!Number.isInteger(waitTimeoutMs) || waitTimeoutMs < 1 || waitTimeoutMs > 60_000) throw bad('--redis-wait-timeout-ms must be an integer 1-60000 (ms)');
+  if (waitReplicas !== undefined && redis === undefined) throw bad('--redis-wait-replicas needs --redis');
   const host = pick('host') as string;
   if (host.trim() === '' || /[\s/]/.test(host)) throw bad(`--host must be a host name or an IP address (got ${JSON.stringify(host)})`);
   return {
@@ -150,6 +163,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     ...(redis !== undefined ? { redis } : {}),
     redisCluster,
     redisDurability: redisDurability as ServeConfig['redisDurability'],
+    ...(waitReplicas !== undefined ? { redisWaitReplicas: { replicas: Number(waitReplicas), timeoutMs: waitTimeoutMs } } : {}),
     help: (values['help'] as boolean | undefined) ?? false,
   };
 }

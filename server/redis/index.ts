@@ -11,6 +11,7 @@ import { RedisPeers, type RedisPeersOptions } from './peers.js';
 import { RedisRevocationSet, type RevocationFeedOptions } from './revocations.js';
 import { RedisStore } from './store.js';
 import type { TurnWritesOptions } from './turn-writes.js';
+import { ReplicaWait, type WaitReplicasOptions } from './wait-replicas.js';
 
 export { RedisFanout } from './fanout.js';
 export { RedisPeers } from './peers.js';
@@ -18,6 +19,7 @@ export { RedisRevocationSet } from './revocations.js';
 export { RedisStore } from './store.js';
 export { checkDurability, durabilityOf, type Durability } from './durability.js';
 export type { TurnWritesOptions } from './turn-writes.js';
+export type { WaitReplicasOptions } from './wait-replicas.js';
 
 /** Options of {@link connectRedis}. */
 export interface RedisOptions extends StoreOptions {
@@ -56,6 +58,13 @@ export interface RedisOptions extends StoreOptions {
   readonly commandTimeoutMs?: number;
   /** How a turn's writes are grouped into scripts (`maxWrites: 1`: one script per write). */
   readonly writes?: TurnWritesOptions;
+  /**
+   * Acknowledge a write (a turn's script, a revocation) only once this many replicas have it (`WAIT`), so a
+   * failover to a replica loses none; a number is `{ replicas }` with the default timeout (1 s). Default: no
+   * wait (replication is asynchronous: writes acknowledged just before a master dies may be lost). Checked at
+   * start: a master with fewer replicas is a warning (`redis_replicas_missing`).
+   */
+  readonly waitReplicas?: number | WaitReplicasOptions;
 }
 
 /** What one node needs to share a Redis with others: pass `store`, `fanout` and `cluster` to `CapsyncServer.create`. */
@@ -70,6 +79,8 @@ export interface RedisBackend {
   readonly node: string;
   /** What Redis's config gives (checked at start), or `unknown` if it would not say. */
   readonly durability: Durability | 'unknown';
+  /** With `waitReplicas`: the replicas the slot's master had at start (-1: it would not say). */
+  readonly replicas?: number;
 }
 
 /**
@@ -99,13 +110,16 @@ export async function connectRedis(options: RedisOptions): Promise<RedisBackend>
   const opened = [command];
   try {
     const durability = await checkDurability(command, options.durability ?? 'always', options.weakerDurability ?? 'refuse', logger);
+    const waitOptions = typeof options.waitReplicas === 'number' ? { replicas: options.waitReplicas } : options.waitReplicas;
+    const wait = waitOptions === undefined ? undefined : new ReplicaWait(command, prefix, waitOptions);
+    const replicas = await wait?.check(logger);
     const feed = await openConnection(target, 'feed', node, { commandTimeoutMs: (options.feed?.blockMs ?? 200) + staleMs });
     opened.push(feed);
     const bus = await openConnection(target, 'bus', node);
     opened.push(bus);
     const peersSub = await openConnection(target, 'peers', node);
     opened.push(peersSub);
-    const revocations = new RedisRevocationSet(command, feed, prefix, options.feed);
+    const revocations = new RedisRevocationSet(command, feed, prefix, options.feed, wait);
     await revocations.ready();
     const epoch = await RedisStore.epochOf(command, prefix);
     let fanout: RedisFanout | undefined;
@@ -115,12 +129,12 @@ export async function connectRedis(options: RedisOptions): Promise<RedisBackend>
       await fanout?.close();
       await revocations.close();
       command.disconnect();
-    }, options, options.writes);
+    }, options, options.writes, wait);
     fanout = new RedisFanout(bus, command, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
     cluster = new RedisPeers(command, peersSub, prefix, node, logger, options.peers);
     await cluster.start();
-    logger.info({ event: 'redis_connected', url: target.urls.map(redactUrl).join(','), cluster: target.cluster, node, durability });
-    return { store, fanout, cluster, node, durability };
+    logger.info({ event: 'redis_connected', url: target.urls.map(redactUrl).join(','), cluster: target.cluster, node, durability, ...(wait !== undefined ? { waitReplicas: wait.replicas, replicas } : {}) });
+    return { store, fanout, cluster, node, durability, ...(replicas !== undefined ? { replicas } : {}) };
   } catch (error) {
     for (const c of opened) c.disconnect();
     throw error;

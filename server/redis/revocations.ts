@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { fail } from '../../protocol/errors.js';
 import { MemoryRevocationSet, type RevocationEntry } from '../../protocol/revocation.js';
 import { runScript, type RedisConnection } from './connection.js';
+import type { ReplicaWait } from './wait-replicas.js';
 
 /** Options of {@link RedisRevocationSet}. */
 export interface RevocationFeedOptions {
@@ -37,11 +38,16 @@ export class RedisRevocationSet extends MemoryRevocationSet {
   readonly #waiters = new Set<() => void>();
   #loop: Promise<void> = Promise.resolve();
   #ready: Promise<void>;
+  readonly #wait: ReplicaWait | undefined;
 
-  /** @internal Use `connectRedis`. `redis` runs commands; `feed` is this set's own connection for the blocking reads. */
-  constructor(redis: RedisConnection, feed: RedisConnection, prefix: string, options: RevocationFeedOptions = {}) {
+  /**
+   * @internal Use `connectRedis`. `redis` runs commands; `feed` is this set's own connection for the blocking
+   * reads; `wait`, if given, is waited for after each write (`RedisOptions.waitReplicas`).
+   */
+  constructor(redis: RedisConnection, feed: RedisConnection, prefix: string, options: RevocationFeedOptions = {}, wait?: ReplicaWait) {
     super();
     this.#redis = redis;
+    this.#wait = wait;
     this.#feed = feed;
     this.#p = prefix;
     this.#staleMs = options.staleMs ?? 1000;
@@ -102,11 +108,14 @@ export class RedisRevocationSet extends MemoryRevocationSet {
     await runScript(this.#redis, 'capsyncRevoke', args);
     // At once here; the other nodes apply it from the feed (which skips this writer's own entries).
     this.apply(entries);
+    // Applied here at once even if the replicas do not confirm it (refusing more is safe); the caller is told.
+    await this.#wait?.wait();
   }
 
   override async bumpGeneration(user: string): Promise<number> {
     const generation = (await runScript(this.#redis, 'capsyncBumpGeneration', [this.#p, this.#writer, user])) as number;
     this.applyGeneration(user, generation);
+    await this.#wait?.wait();
     return generation;
   }
 

@@ -10,6 +10,7 @@ import { runScript, type RedisConnection } from './connection.js';
 import { channelsOf } from './channels.js';
 import type { RedisRevocationSet } from './revocations.js';
 import { TurnWrites, type TurnWritesOptions } from './turn-writes.js';
+import type { ReplicaWait } from './wait-replicas.js';
 
 /**
  * The shared store of several capsync nodes: one Redis (see `scripts.ts` for the key layout). Every write is
@@ -33,14 +34,14 @@ export class RedisStore implements ObjectStore {
   #closed = false;
 
   /** @internal */
-  constructor(redis: RedisConnection, prefix: string, epoch: string, revocations: RedisRevocationSet, onClose: () => Promise<void>, options: StoreOptions = {}, writes: TurnWritesOptions = {}) {
+  constructor(redis: RedisConnection, prefix: string, epoch: string, revocations: RedisRevocationSet, onClose: () => Promise<void>, options: StoreOptions = {}, writes: TurnWritesOptions = {}, wait?: ReplicaWait) {
     this.#redis = redis;
     this.#p = prefix;
     this.#epoch = epoch;
     this.revocations = revocations;
     this.#onClose = onClose;
     this.#clock = options.clock ?? Date;
-    this.turnWrites = new TurnWrites(redis, prefix, writes);
+    this.turnWrites = new TurnWrites(redis, prefix, writes, wait);
   }
 
   /** @internal The store's epoch: made by the first node that finds none (HSETNX: first writer wins). */

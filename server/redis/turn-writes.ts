@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fail } from '../../protocol/errors.js';
 import { runScript, type RedisConnection } from './connection.js';
+import type { ReplicaWait } from './wait-replicas.js';
 
 /** A write of the turn script: put, delete or call commit (see `TURN` in scripts.ts). */
 export type TurnOp = 'p' | 'd' | 'c';
@@ -39,6 +40,7 @@ export class TurnWrites {
   readonly #prefix: string;
   readonly #maxWrites: number;
   readonly #maxBytes: number;
+  readonly #wait: ReplicaWait | undefined;
   #queue: Queued[] = [];
   #scheduled = false;
   /** Script ids are this, a colon and a count: unique across nodes and runs, so a resend is told apart from a new script. */
@@ -47,8 +49,10 @@ export class TurnWrites {
   scripts = 0;
   writes = 0;
 
-  constructor(redis: RedisConnection, prefix: string, options: TurnWritesOptions = {}) {
+  /** `wait`: each script is answered only once it has reached the replicas (`RedisOptions.waitReplicas`). */
+  constructor(redis: RedisConnection, prefix: string, options: TurnWritesOptions = {}, wait?: ReplicaWait) {
     this.#redis = redis;
+    this.#wait = wait;
     this.#prefix = prefix;
     this.#maxWrites = options.maxWrites ?? 256;
     this.#maxBytes = options.maxBytes ?? 1 << 20;
@@ -82,7 +86,8 @@ export class TurnWrites {
     const args: Arg[] = [this.#prefix, `${this.#id}:${this.scripts}`];
     for (const q of batch) args.push(q.op, q.args.length, ...q.args);
     this.writes += batch.length;
-    runScript(this.#redis, 'capsyncTurn', args, true).then(
+    const sent = runScript(this.#redis, 'capsyncTurn', args, true);
+    (this.#wait === undefined ? sent : this.#wait.after(sent)).then(
       (reply) => {
         const replies = reply as [number, unknown][];
         batch.forEach((q, i) => {
