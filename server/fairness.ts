@@ -228,6 +228,11 @@ export class SharedBudget {
   #tokens: number;
   #service: number;
   #refilledAt: number;
+  /**
+   * What the calls in flight of the principal's connections are expected to cost after their first turn, ms
+   * ({@link FairnessOptions.maxInFlightMs} bounds it for the principal as for each connection).
+   */
+  inFlightMs = 0;
   /** When a refill last found both buckets full (a connection over budget since before it is forgiven). */
   fullAt: number;
   /** The principal it belongs to, and the connections drawing from it (see {@link SharedBudgets}). */
@@ -394,6 +399,8 @@ export class FairInbox implements CallMeter {
   #callCost = 0;
   /** A call has settled: {@link #callCost} is known (before, {@link #expectedCost} assumes). */
   #costKnown = false;
+  /** What this connection's calls in flight add to its pool's {@link SharedBudget.inFlightMs}. */
+  #pooled = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #immediate: ReturnType<typeof setImmediate> | undefined;
   #paused = false;
@@ -453,7 +460,15 @@ export class FairInbox implements CallMeter {
 
   started(): number {
     this.#inFlight++;
+    if (this.#pool !== undefined && !this.#closed) this.#pooling();
     return this.#share.started();
+  }
+
+  /** Tells the pool what this connection's calls in flight are now expected to cost. */
+  #pooling(): void {
+    const pooled = this.#inFlight * this.#expectedCost();
+    this.#pool!.inFlightMs += pooled - this.#pooled;
+    this.#pooled = pooled;
   }
 
   settled(mark: number): void {
@@ -467,12 +482,15 @@ export class FairInbox implements CallMeter {
     // The user pays for a call that settles after its connection closed, too.
     this.#pool?.spend(owed);
     if (this.#closed) return;
+    if (this.#pool !== undefined) this.#pooling();
     if (this.#serviceRate !== Infinity) this.#service -= owed;
     if (this.#queue.length > 0) this.#schedule();
   }
 
   /** The connection closed: drops the queue and the timers (calls still in flight settle as usual). */
   dispose(): void {
+    if (this.#pool !== undefined) this.#pool.inFlightMs -= this.#pooled;
+    this.#pooled = 0;
     this.#closed = true;
     clearTimeout(this.#timer);
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
@@ -490,10 +508,17 @@ export class FairInbox implements CallMeter {
     return this.#budgetLeft() && !this.#heldByCalls();
   }
 
-  /** True if the calls in flight hold the next frame: `maxInFlight` of them, or as many as `maxInFlightMs` allows. */
+  /**
+   * True if the calls in flight hold the next frame: `maxInFlight` of them, or as many as `maxInFlightMs`
+   * allows, for this connection or over all its user's. A connection with none in flight is never held
+   * (its own settles could not wake it): a user's stall is bounded by `maxInFlightMs` and one call per connection.
+   */
   #heldByCalls(): boolean {
     const n = this.#inFlight;
-    return n >= this.#maxInFlight || (n > 0 && (n + 1) * this.#expectedCost() > this.#maxInFlightMs);
+    if (n >= this.#maxInFlight) return true;
+    if (n === 0) return false;
+    const cost = this.#expectedCost();
+    return (n + 1) * cost > this.#maxInFlightMs || (this.#pool !== undefined && this.#pool.inFlightMs + cost > this.#maxInFlightMs);
   }
 
   /** What a call of this connection is expected to cost after its first turn, ms. */

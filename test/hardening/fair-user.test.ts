@@ -163,6 +163,56 @@ describe('the first burst: calls in flight bounded by what they are expected to 
   });
 });
 
+describe('calls in flight bounded over all of a user\'s connections', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('holds a connection\'s next call while its user\'s calls in flight, on other connections, are expected to cost maxInFlightMs', () => {
+    vi.useFakeTimers();
+    let active = 0;
+    const share = new LoopShare(() => active);
+    const pool = new SharedBudget({ callsPerSecond: 10_000, callBurst: 1_000 }, Date.now());
+    const mk = () => {
+      const marks: number[] = [];
+      let box!: FairInbox;
+      box = new FairInbox(
+        { callsPerSecond: 10_000, callBurst: 1_000, overBudgetCloseMs: 60_000, maxQueuedBytes: 1_000_000, serviceMsPerSecond: 1_000, serviceBurstMs: 1_000, maxInFlightMs: 16 },
+        { deliver: () => marks.push(box.started()), pause: () => {}, resume: () => {}, close: () => {} },
+        () => Date.now(),
+        share,
+        pool,
+      );
+      return { box, marks };
+    };
+    const a = mk();
+    const b = mk();
+    // Each learns that its calls cost 4 ms after their first turn.
+    for (const c of [a, b]) {
+      c.box.push(Buffer.from([0]), true);
+      active += 4;
+      c.box.settled(c.marks.pop()!);
+    }
+    for (let i = 0; i < 10; i++) a.box.push(Buffer.from([i]), true);
+    vi.advanceTimersByTime(10);
+    expect(a.box.inFlight).toBe(4); // 16 ms expected: its own bound, and its user's
+    expect(pool.inFlightMs).toBeCloseTo(16);
+    for (let i = 0; i < 10; i++) b.box.push(Buffer.from([i]), true);
+    vi.advanceTimersByTime(10);
+    // One call per connection always goes; the second would take the user past 16 ms.
+    expect(b.box.inFlight).toBe(1);
+    active += 4;
+    a.box.settled(a.marks.shift()!);
+    active += 4;
+    a.box.settled(a.marks.shift()!);
+    vi.advanceTimersByTime(10);
+    // Two of A's settled; A and B each start the next they may, within the user's 16 ms.
+    expect(a.box.inFlight + b.box.inFlight).toBe(4);
+    b.box.dispose();
+    expect(pool.inFlightMs).toBeCloseTo(4 * a.box.inFlight);
+  });
+});
+
 describe('fair service per user on a real server', () => {
   let demo: DemoHarness | undefined;
   const sockets: WebSocket[] = [];
