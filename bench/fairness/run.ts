@@ -29,7 +29,7 @@ const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'runner' }, url: { type: 'string' }, token: { type: 'string' },
     seconds: { type: 'string', default: '3' }, budget: { type: 'string' }, 'flooder-nice': { type: 'string', default: '19' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false },
-    'user-sockets': { type: 'string', default: '16' }, 'user-budget': { type: 'string', default: 'on' },
+    'user-sockets': { type: 'string', default: '16' }, 'user-budget': { type: 'string', default: 'on' }, 'in-flight-ms': { type: 'string' },
     'slow-wait': { type: 'string', default: '5' }, 'slow-burn': { type: 'string', default: '2' }, 'slow-calls': { type: 'string', default: '256' },
   },
 });
@@ -45,7 +45,9 @@ async function serve(): Promise<void> {
     : n >= 1e9 ? { callsPerSecond: n, callBurst: 2 * n, serviceMsPerSecond: Infinity, userCallsPerSecond: Infinity, userServiceMsPerSecond: Infinity }
     : { callsPerSecond: n, callBurst: 2 * n, userCallsPerSecond: n, userCallBurst: 2 * n };
   const perUser = values['user-budget'] === 'off' ? { userCallsPerSecond: Infinity, userServiceMsPerSecond: Infinity } : {};
-  const server = await CapsyncServer.create({ auth: { secret: SECRET }, devUsers: demoUsers, store: new MemoryStore(), logger: silentLogger, connection: { ...budget, ...perUser } });
+  // --in-flight-ms N: maxInFlightMs instead of the default.
+  const inFlight = values['in-flight-ms'] === undefined ? {} : { maxInFlightMs: Number(values['in-flight-ms']) };
+  const server = await CapsyncServer.create({ auth: { secret: SECRET }, devUsers: demoUsers, store: new MemoryStore(), logger: silentLogger, connection: { ...budget, ...perUser, ...inFlight } });
   installVideoApp(server);
   const waitMs = Number(values['slow-wait']);
   const burnMs = Number(values['slow-burn']);
@@ -148,7 +150,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function runner(): Promise<void> {
   const ms = Number(values.seconds) * 1000;
-  const server = ChildLink.fork('server', SCRIPT, { args: ['--role', 'server', '--user-budget', values['user-budget']!, ...(values.budget === undefined ? [] : ['--budget', values.budget])] });
+  const server = ChildLink.fork('server', SCRIPT, { args: ['--role', 'server', '--user-budget', values['user-budget']!, ...(values['in-flight-ms'] === undefined ? [] : ['--in-flight-ms', values['in-flight-ms']]), ...(values.budget === undefined ? [] : ['--budget', values.budget])] });
   const { url } = await server.ready<{ url: string }>();
   const alone: Awaited<ReturnType<typeof good>>[] = [];
   const flooded: Awaited<ReturnType<typeof good>>[] = [];
