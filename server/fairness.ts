@@ -32,7 +32,39 @@ export interface FairnessOptions {
    * socket read, or one drain) before the rest wait for the next turn. Default {@link FAIR_SLICE_MS}.
    */
   readonly sliceMs?: number;
+  /**
+   * Loop milliseconds one connection's calls in flight may be expected to cost after their first turn, all
+   * together: at it, its next frame waits (the socket paused, as at `maxInFlight`) until one settles. Calls
+   * awaiting alike (one timer, one store commit) tend to finish in the same turn, so their continuations hold
+   * the loop back to back, and no bucket can stop what has already started: this bounds that stall. A call's
+   * expected cost is what the connection's recent calls cost; before any has settled, a new connection's
+   * calls are taken to cost an eighth of this (so eight may start). At least one call may always be in
+   * flight. Default {@link FAIR_IN_FLIGHT_MS}.
+   */
+  readonly maxInFlightMs?: number;
 }
+
+/**
+ * The budget all the connections of one principal (a user) draw from, beside each connection's own: the
+ * same two token buckets, over frames and over loop time, so that opening more sockets does not multiply a
+ * user's share of the server.
+ */
+export interface SharedBudgetOptions {
+  /** Frames per second the principal's connections may send together on average. */
+  readonly callsPerSecond: number;
+  /** Frames they may send at once after being quiet. */
+  readonly callBurst: number;
+  /** Loop milliseconds per second they may take together (frames and calls, charged as for a connection). Default unbounded. */
+  readonly serviceMsPerSecond?: number;
+  /** Loop milliseconds they may take at once. Default twice the rate. */
+  readonly serviceBurstMs?: number;
+}
+
+/** {@link FairnessOptions.maxInFlightMs}'s default: a connection's calls finishing together hold the loop about this long at most. */
+export const FAIR_IN_FLIGHT_MS = 16;
+
+/** Calls a new connection may start before any has settled and shown what its calls cost. */
+const FRESH_CALLS = 8;
 
 /** {@link FairnessOptions.sliceMs}'s default: one socket's backlog delays another's frames by about this much at most. */
 export const FAIR_SLICE_MS = 2;
@@ -177,11 +209,141 @@ function loopActiveMs(): number {
   return performance.eventLoopUtilization().active;
 }
 
+// One function for every inbox and budget (a default `() => performance.now()` was a closure per connection).
+const performanceNow = (): number => performance.now();
+
 /** The process's one share: every connection's calls run on the same event loop. */
 export const processLoopShare = new LoopShare(cpuMs, loopActiveMs);
 
-// One function for every inbox (a default `() => performance.now()` was a closure per connection).
-const performanceNow = (): number => performance.now();
+/**
+ * The two buckets one principal's connections share ({@link SharedBudgetOptions}). Each {@link FairInbox}
+ * drawing from it refills it with the same clock before looking, charges it what it charges itself, and
+ * waits while it is empty as it waits for its own buckets: over the shared budget, every connection of the
+ * principal that sends is paused, and one kept paused for `overBudgetCloseMs` is closed with 4004.
+ */
+export class SharedBudget {
+  readonly #options: SharedBudgetOptions;
+  readonly serviceRate: number;
+  readonly #serviceBurst: number;
+  #tokens: number;
+  #service: number;
+  #refilledAt: number;
+  /**
+   * What the calls in flight of the principal's connections are expected to cost after their first turn, ms
+   * ({@link FairnessOptions.maxInFlightMs} bounds it for the principal as for each connection).
+   */
+  inFlightMs = 0;
+  /** When a refill last found both buckets full (a connection over budget since before it is forgiven). */
+  fullAt: number;
+  /** The principal it belongs to, and the connections drawing from it (see {@link SharedBudgets}). */
+  readonly key: string;
+  refs = 0;
+
+  constructor(options: SharedBudgetOptions, now: number, key = '') {
+    this.#options = options;
+    this.key = key;
+    this.serviceRate = options.serviceMsPerSecond ?? Infinity;
+    this.#serviceBurst = options.serviceBurstMs ?? 2 * this.serviceRate;
+    this.#tokens = options.callBurst;
+    this.#service = this.#serviceBurst;
+    this.#refilledAt = this.fullAt = now;
+  }
+
+  /** Frames left in the frame bucket (for tests and metrics). */
+  get tokens(): number {
+    return this.#tokens;
+  }
+
+  refill(now: number): void {
+    const elapsed = now - this.#refilledAt;
+    if (elapsed <= 0) return;
+    const { callsPerSecond, callBurst } = this.#options;
+    this.#tokens = Math.min(callBurst, this.#tokens + (elapsed * callsPerSecond) / 1000);
+    if (this.serviceRate !== Infinity) this.#service = Math.min(this.#serviceBurst, this.#service + (elapsed * this.serviceRate) / 1000);
+    this.#refilledAt = now;
+    if (this.full()) this.fullAt = now;
+  }
+
+  /** True if one more frame may go. */
+  left(): boolean {
+    return this.#tokens >= 1 && this.#service > 0;
+  }
+
+  /** True if both buckets are full (the principal has been within its budget long enough to be forgiven). */
+  full(): boolean {
+    return this.#tokens >= this.#options.callBurst && this.#service >= this.#serviceBurst;
+  }
+
+  /** One frame sent. */
+  frame(): void {
+    this.#tokens--;
+  }
+
+  /** Loop milliseconds spent on the principal's behalf. */
+  spend(ms: number): void {
+    if (this.serviceRate !== Infinity) this.#service -= ms;
+  }
+
+  /** Milliseconds until {@link left} can be true again (0 if it is). */
+  waitMs(): number {
+    const frameMs = this.#tokens >= 1 ? 0 : ((1 - this.#tokens) * 1000) / this.#options.callsPerSecond;
+    const serviceMs = this.#service > 0 ? 0 : ((-this.#service + 0.01) * 1000) / this.serviceRate;
+    return Math.max(frameMs, serviceMs);
+  }
+
+  /** Milliseconds until both buckets are full again. */
+  fullInMs(): number {
+    const frameMs = ((this.#options.callBurst - this.#tokens) * 1000) / this.#options.callsPerSecond;
+    const serviceMs = this.serviceRate === Infinity ? 0 : ((this.#serviceBurst - this.#service) * 1000) / this.serviceRate;
+    return Math.max(0, frameMs, serviceMs);
+  }
+}
+
+/**
+ * The shared budgets of one server, by principal. A budget outlives its principal's last connection until
+ * it is full again, so closing every socket and opening new ones does not buy a fresh burst.
+ */
+export class SharedBudgets {
+  readonly #options: SharedBudgetOptions;
+  readonly #now: () => number;
+  readonly #byKey = new Map<string, SharedBudget>();
+
+  constructor(options: SharedBudgetOptions, now: () => number = performanceNow) {
+    this.#options = options;
+    this.#now = now;
+  }
+
+  /** Principals with a budget kept (for tests and metrics). */
+  get size(): number {
+    return this.#byKey.size;
+  }
+
+  /** The budget of `key`, for one more connection; {@link release} it when that connection closes. */
+  acquire(key: string): SharedBudget {
+    let budget = this.#byKey.get(key);
+    if (budget === undefined) this.#byKey.set(key, (budget = new SharedBudget(this.#options, this.#now(), key)));
+    budget.refs++;
+    return budget;
+  }
+
+  /** A connection that drew from `budget` closed. */
+  release(budget: SharedBudget): void {
+    if (--budget.refs > 0) return;
+    const key = budget.key;
+    const now = this.#now();
+    budget.refill(now);
+    if (budget.full()) {
+      this.#byKey.delete(key);
+      return;
+    }
+    // Forgotten once it would be full again (unless a new connection took it meanwhile).
+    const timer = setTimeout(() => {
+      if (budget.refs === 0 && this.#byKey.get(key) === budget) this.#byKey.delete(key);
+    }, Math.ceil(budget.fullInMs()) + 1);
+    timer.unref?.();
+  }
+}
+
 
 /**
  * Fair service for one connection: frames are admitted at the connection's budget, never faster. A frame
@@ -192,7 +354,10 @@ const performanceNow = (): number => performance.now();
  * at a time: past it, the rest of what it sent waits for the next turn, after the other sockets' frames.
  * A connection whose buckets never refill (it keeps sending as fast as it is read) for `overBudgetCloseMs`,
  * or whose queue passes `maxQueuedBytes` (frames already read when the pause took effect), is closed with
- * `ERR_OVER_BUDGET` (4004). Waiting for its own calls to settle is not being over budget.
+ * `ERR_OVER_BUDGET` (4004). Waiting for its own calls to settle is not being over budget. A connection that
+ * draws from a {@link SharedBudget} (its user's) is admitted only while that one has budget left too, and is
+ * forgiven only once both are full: a user over its shared budget has each of its sending connections
+ * paused, and closed like this.
  *
  * A frame's time is the wall clock around it (`performance.now`, read once per frame besides the read on
  * arrival, about 0.05 us): the time a frame held the event loop is the time nobody else was served. A
@@ -207,6 +372,10 @@ export class FairInbox implements CallMeter {
   readonly #serviceBurst: number;
   readonly #maxInFlight: number;
   readonly #sliceMs: number;
+  readonly #maxInFlightMs: number;
+  readonly #pool: SharedBudget | undefined;
+  /** Whether anything is measured: a finite service rate of its own or of its pool. */
+  readonly #measures: boolean;
   #tokens: number;
   /** Loop milliseconds left in the service bucket; a frame may leave it negative (a debt the refill repays). */
   #service: number;
@@ -228,12 +397,16 @@ export class FairInbox implements CallMeter {
   #runAhead = 0;
   /** The loop milliseconds a call of this connection cost after its first turn, on average (recent calls weigh most). */
   #callCost = 0;
+  /** A call has settled: {@link #callCost} is known (before, {@link #expectedCost} assumes). */
+  #costKnown = false;
+  /** What this connection's calls in flight add to its pool's {@link SharedBudget.inFlightMs}. */
+  #pooled = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #immediate: ReturnType<typeof setImmediate> | undefined;
   #paused = false;
   #closed = false;
 
-  constructor(options: FairnessOptions, io: InboxIo, now: () => number = performanceNow, share: LoopShare = processLoopShare) {
+  constructor(options: FairnessOptions, io: InboxIo, now: () => number = performanceNow, share: LoopShare = processLoopShare, pool?: SharedBudget) {
     this.#options = options;
     this.#io = io;
     this.#now = now;
@@ -242,6 +415,9 @@ export class FairInbox implements CallMeter {
     this.#serviceBurst = options.serviceBurstMs ?? 2 * this.#serviceRate;
     this.#maxInFlight = options.maxInFlight ?? Infinity;
     this.#sliceMs = options.sliceMs ?? FAIR_SLICE_MS;
+    this.#maxInFlightMs = options.maxInFlightMs ?? FAIR_IN_FLIGHT_MS;
+    this.#pool = pool;
+    this.#measures = this.#serviceRate !== Infinity || (pool !== undefined && pool.serviceRate !== Infinity);
     this.#service = this.#serviceBurst;
     this.#tokens = options.callBurst;
     this.#refilledAt = now();
@@ -284,20 +460,37 @@ export class FairInbox implements CallMeter {
 
   started(): number {
     this.#inFlight++;
+    if (this.#pool !== undefined && !this.#closed) this.#pooling();
     return this.#share.started();
+  }
+
+  /** Tells the pool what this connection's calls in flight are now expected to cost. */
+  #pooling(): void {
+    const pooled = this.#inFlight * this.#expectedCost();
+    this.#pool!.inFlightMs += pooled - this.#pooled;
+    this.#pooled = pooled;
   }
 
   settled(mark: number): void {
     this.#inFlight--;
     const owed = this.#share.settled(mark);
-    this.#callCost += (owed - this.#callCost) / 8;
+    if (this.#costKnown) this.#callCost += (owed - this.#callCost) / 8;
+    else {
+      this.#callCost = owed;
+      this.#costKnown = true;
+    }
+    // The user pays for a call that settles after its connection closed, too.
+    this.#pool?.spend(owed);
     if (this.#closed) return;
+    if (this.#pool !== undefined) this.#pooling();
     if (this.#serviceRate !== Infinity) this.#service -= owed;
     if (this.#queue.length > 0) this.#schedule();
   }
 
   /** The connection closed: drops the queue and the timers (calls still in flight settle as usual). */
   dispose(): void {
+    if (this.#pool !== undefined) this.#pool.inFlightMs -= this.#pooled;
+    this.#pooled = 0;
     this.#closed = true;
     clearTimeout(this.#timer);
     if (this.#immediate !== undefined) clearImmediate(this.#immediate);
@@ -308,11 +501,29 @@ export class FairInbox implements CallMeter {
   }
 
   #budgetLeft(): boolean {
-    return this.#tokens >= 1 && this.#service > 0;
+    return this.#tokens >= 1 && this.#service > 0 && (this.#pool === undefined || this.#pool.left());
   }
 
   #admits(): boolean {
-    return this.#budgetLeft() && this.#inFlight < this.#maxInFlight;
+    return this.#budgetLeft() && !this.#heldByCalls();
+  }
+
+  /**
+   * True if the calls in flight hold the next frame: `maxInFlight` of them, or as many as `maxInFlightMs`
+   * allows, for this connection or over all its user's. A connection with none in flight is never held
+   * (its own settles could not wake it): a user's stall is bounded by `maxInFlightMs` and one call per connection.
+   */
+  #heldByCalls(): boolean {
+    const n = this.#inFlight;
+    if (n >= this.#maxInFlight) return true;
+    if (n === 0) return false;
+    const cost = this.#expectedCost();
+    return (n + 1) * cost > this.#maxInFlightMs || (this.#pool !== undefined && this.#pool.inFlightMs + cost > this.#maxInFlightMs);
+  }
+
+  /** What a call of this connection is expected to cost after its first turn, ms. */
+  #expectedCost(): number {
+    return this.#costKnown ? this.#callCost : this.#maxInFlightMs / FRESH_CALLS;
   }
 
   /** True if a frame arriving at `now` may be handled in this turn: the run it joins is still within its slice. */
@@ -327,8 +538,10 @@ export class FairInbox implements CallMeter {
   /** Hands a frame on and charges it: one frame, and the loop time its synchronous handling took. Returns when it ended. */
   #deliver(data: Buffer, isBinary: boolean, start: number): number {
     this.#tokens--;
+    const pool = this.#pool;
+    pool?.frame();
     // Without a service budget nothing is measured (and no run is ever cut short).
-    if (this.#serviceRate === Infinity) {
+    if (!this.#measures) {
       this.#io.deliver(data, isBinary);
       return start;
     }
@@ -340,6 +553,7 @@ export class FairInbox implements CallMeter {
       const end = this.#now();
       this.#lastEnd = end;
       this.#service -= end - start;
+      pool?.spend(end - start);
       this.#share.charged(end - start);
     }
     return this.#lastEnd;
@@ -352,8 +566,11 @@ export class FairInbox implements CallMeter {
     this.#tokens = Math.min(callBurst, this.#tokens + (elapsed * callsPerSecond) / 1000);
     if (this.#serviceRate !== Infinity) this.#service = Math.min(this.#serviceBurst, this.#service + (elapsed * this.#serviceRate) / 1000);
     this.#refilledAt = now;
-    // Full again: the connection stayed within its budget long enough to be forgiven its last burst.
-    if (this.#tokens >= callBurst && this.#service >= this.#serviceBurst) this.#overSince = undefined;
+    const pool = this.#pool;
+    pool?.refill(now);
+    // Full again: the connection (and its user, at some time since) stayed within budget long enough to be
+    // forgiven its last burst. The user's buckets may have been full only between this connection's looks.
+    if (this.#tokens >= callBurst && this.#service >= this.#serviceBurst && (pool === undefined || (this.#overSince !== undefined && pool.fullAt >= this.#overSince))) this.#overSince = undefined;
   }
 
   /** Drains when the queue's head may go: at the next turn if only the slice or a call held it, else when the buckets allow. */
@@ -363,13 +580,13 @@ export class FairInbox implements CallMeter {
       // Until the next frame token and a positive service balance; the drain then admits what both allow.
       const frameMs = this.#tokens >= 1 ? 0 : ((1 - this.#tokens) * 1000) / this.#options.callsPerSecond;
       const serviceMs = this.#service > 0 ? 0 : ((-this.#service + 0.01) * 1000) / this.#serviceRate;
-      const ms = Math.max(1, Math.ceil(Math.max(frameMs, serviceMs)));
+      const ms = Math.max(1, Math.ceil(Math.max(frameMs, serviceMs, this.#pool?.waitMs() ?? 0)));
       this.#timer = setTimeout(() => this.#drain(), ms);
       this.#timer.unref?.();
       return;
     }
     // Held by its calls in flight: settled() schedules again when one ends.
-    if (this.#inFlight >= this.#maxInFlight) return;
+    if (this.#heldByCalls()) return;
     this.#immediate = setImmediate(() => this.#drain());
   }
 
@@ -400,6 +617,8 @@ export class FairInbox implements CallMeter {
     this.dispose();
     // Reading again, so the close handshake can complete; later frames find the inbox closed.
     if (this.#paused) this.#io.resume();
-    this.#io.close(fail('ERR_OVER_BUDGET'));
+    // Its own buckets had budget: it was its user's that ran out.
+    const byUser = this.#pool !== undefined && this.#tokens >= 1 && this.#service > 0;
+    this.#io.close(byUser ? fail('ERR_OVER_BUDGET', 'calls sent faster than the user budget for too long') : fail('ERR_OVER_BUDGET'));
   }
 }

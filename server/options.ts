@@ -77,6 +77,35 @@ export interface ConnectionLimits {
   readonly serviceMsPerSecond: number;
   /** Event-loop milliseconds one connection may take at once before the average applies. Default 500. */
   readonly serviceBurstMs: number;
+  /**
+   * Event-loop milliseconds one connection's calls in flight may be expected to cost after their first turn,
+   * together (each call expected to cost what the connection's recent calls cost; a new connection's first
+   * calls an eighth of this each). At it, the next frame waits until one settles, as at `maxInFlight`: calls
+   * awaiting alike finish in the same turn, and this bounds how long their continuations hold the loop back
+   * to back. Default 16.
+   */
+  readonly maxInFlightMs: number;
+  /**
+   * Fair service per user: frames per second all of one user's connections may send together on average,
+   * drawn from one bucket beside each connection's own, so that more sockets do not buy a user more of the
+   * server. Past it every connection of that user that sends is paused, and one kept paused for
+   * `overBudgetCloseMs` is closed with `ERR_OVER_BUDGET` (4004). Default 2,000 (one connection's budget).
+   * Anonymous connections: see `anonymousBudget`.
+   */
+  readonly userCallsPerSecond: number;
+  /** Frames one user's connections may send together at once. Default 4,000. */
+  readonly userCallBurst: number;
+  /** Event-loop milliseconds per second one user's connections may take together (charged as per connection). Default 250. */
+  readonly userServiceMsPerSecond: number;
+  /** Event-loop milliseconds one user's connections may take together at once. Default 500. */
+  readonly userServiceBurstMs: number;
+  /**
+   * What an anonymous connection shares the user budget with: `'connection'` (default: nothing, its own
+   * budget is its user's), or `'address'`: every anonymous connection from the same remote address draws
+   * from one budget. Behind a proxy or a NAT every client has the proxy's address, so `'address'` suits
+   * only servers that see their clients' own addresses.
+   */
+  readonly anonymousBudget: 'connection' | 'address';
 }
 
 /** The defaults of {@link ConnectionLimits}. */
@@ -93,6 +122,12 @@ export const defaultConnectionLimits: ConnectionLimits = Object.freeze({
   maxQueuedBytes: 8 * 1024 * 1024,
   serviceMsPerSecond: 250,
   serviceBurstMs: 500,
+  maxInFlightMs: 16,
+  userCallsPerSecond: 2_000,
+  userCallBurst: 4_000,
+  userServiceMsPerSecond: 250,
+  userServiceBurstMs: 500,
+  anonymousBudget: 'connection',
 });
 
 /** Options of the socket-free core: everything but how connections arrive. Everything but `auth` has a default. */

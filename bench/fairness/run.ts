@@ -14,8 +14,11 @@ import { announceReady, ChildLink, serveRequests } from '../peers/ipc.js';
  * alone, beside a connection that floods the server with valid calls as fast as its socket takes them, and
  * beside a neighbour whose calls are cheap to start and slow, and costly, to finish (`slow_work`: it awaits
  * `--slow-wait` ms, then holds the event loop for `--slow-burn` ms; the neighbour keeps `--slow-calls`
- * of them outstanding, more than `maxInFlight`, so the server holds the rest). Server, good client, flooder
- * and neighbour each run in their own process; `--rounds` interleaved rounds, medians.
+ * of them outstanding, more than `maxInFlight`, so the server holds the rest), and beside one user flooding
+ * from `--user-sockets` connections at once (each as the flooder: fair service per user holds them together
+ * to one user's budget; `--user-budget off` leaves each connection only its own). Server, good client,
+ * flooder, neighbour and the many-socket user each run in their own process; `--rounds` interleaved
+ * rounds, medians.
  *
  * The flooder's process runs at `--flooder-nice` (default 19, the lowest priority): on a 2-core machine a
  * flooder at normal priority takes a core for itself, and no server budget can give that core back to the
@@ -26,6 +29,7 @@ const { values } = parseArgs({
   options: {
     role: { type: 'string', default: 'runner' }, url: { type: 'string' }, token: { type: 'string' },
     seconds: { type: 'string', default: '3' }, budget: { type: 'string' }, 'flooder-nice': { type: 'string', default: '19' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false },
+    'user-sockets': { type: 'string', default: '16' }, 'user-budget': { type: 'string', default: 'on' }, 'in-flight-ms': { type: 'string' },
     'slow-wait': { type: 'string', default: '5' }, 'slow-burn': { type: 'string', default: '2' }, 'slow-calls': { type: 'string', default: '256' },
   },
 });
@@ -33,11 +37,17 @@ const SECRET = 'bench-fairness-secret-bench-fairness-secret';
 const SCRIPT = new URL(import.meta.url);
 
 async function serve(): Promise<void> {
-  // --budget N: frames/s per connection instead of the default (`--budget 1e9` is the server without fair
-  // service: no frame budget, no CPU budget).
+  // --budget N: frames/s per connection (and per user) instead of the default (`--budget 1e9` is the server without
   const n = Number(values.budget);
-  const budget = values.budget === undefined ? {} : n >= 1e9 ? { callsPerSecond: n, callBurst: 2 * n, serviceMsPerSecond: Infinity } : { callsPerSecond: n, callBurst: 2 * n };
-  const server = await CapsyncServer.create({ auth: { secret: SECRET }, devUsers: demoUsers, store: new MemoryStore(), logger: silentLogger, connection: budget });
+  // fair service: no frame budget, no CPU budget). `--user-budget off`: no budget per user (each connection its own only).
+  const budget =
+    values.budget === undefined ? {}
+    : n >= 1e9 ? { callsPerSecond: n, callBurst: 2 * n, serviceMsPerSecond: Infinity, userCallsPerSecond: Infinity, userServiceMsPerSecond: Infinity }
+    : { callsPerSecond: n, callBurst: 2 * n, userCallsPerSecond: n, userCallBurst: 2 * n };
+  const perUser = values['user-budget'] === 'off' ? { userCallsPerSecond: Infinity, userServiceMsPerSecond: Infinity } : {};
+  // --in-flight-ms N: maxInFlightMs instead of the default.
+  const inFlight = values['in-flight-ms'] === undefined ? {} : { maxInFlightMs: Number(values['in-flight-ms']) };
+  const server = await CapsyncServer.create({ auth: { secret: SECRET }, devUsers: demoUsers, store: new MemoryStore(), logger: silentLogger, connection: { ...budget, ...perUser, ...inFlight } });
   installVideoApp(server);
   const waitMs = Number(values['slow-wait']);
   const burnMs = Number(values['slow-burn']);
@@ -69,26 +79,43 @@ async function good({ url, token, ms }: { url: string; token: string; ms: number
   return { callsPerSecond: Math.round((latencies.length * 1000) / ms), p50: q(0.5), p99: q(0.99), max: latencies[latencies.length - 1]! };
 }
 
-/** Valid calls as fast as the socket takes them, for `ms`; how many were sent and how the socket ended. */
-async function flood({ url, token, ms }: { url: string; token: string; ms: number }) {
-  const ws = new WebSocket(url, ['capsync.v1'], { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
-  await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+/**
+ * Valid calls as fast as each of `sockets` connections (one user's) takes them, for `ms`; how many were sent
+ * and answered, and how the sockets ended (the close codes, one per socket, joined).
+ */
+async function flood({ url, token, ms, sockets = 1 }: { url: string; token: string; ms: number; sockets?: number }) {
   const codec = new Codec();
   let sent = 0;
-  let closeCode: number | null = null;
-  const closed = new Promise<void>((resolve) => ws.once('close', (code) => ((closeCode = code), resolve())));
+  let answered = 0;
+  const codes: (number | null)[] = [];
+  const all = await Promise.all(
+    Array.from({ length: sockets }, async (_, k) => {
+      const ws = new WebSocket(url, ['capsync.v1'], { headers: { authorization: `Bearer ${token}` }, perMessageDeflate: false });
+      await new Promise((resolve, reject) => (ws.once('open', resolve), ws.once('error', reject)));
+      codes[k] = null;
+      ws.on('message', (data: Buffer) => (codec.decode(data) as unknown[])[0] === FrameType.result && answered++);
+      const closed = new Promise<void>((resolve) => ws.once('close', (code) => ((codes[k] = code), resolve())));
+      return { ws, closed };
+    }),
+  );
   const end = performance.now() + ms;
   await new Promise<void>((resolve) => {
     const step = () => {
-      if (performance.now() >= end || ws.readyState !== ws.OPEN) return resolve();
-      for (let i = 0; i < 200 && ws.bufferedAmount < 1024 * 1024; i++) ws.send(codec.encode([FrameType.call, sent++ % 1_000_000, 'get_my_videos', []]));
+      if (performance.now() >= end || all.every(({ ws }) => ws.readyState !== ws.OPEN)) return resolve();
+      for (const { ws } of all) {
+        for (let i = 0; i < 200 && ws.readyState === ws.OPEN && ws.bufferedAmount < 1024 * 1024; i++) ws.send(codec.encode([FrameType.call, sent++ % 1_000_000, 'get_my_videos', []]));
+      }
       setImmediate(step);
     };
     step();
   });
-  if (ws.readyState === ws.OPEN) ws.terminate();
-  await closed;
-  return { sent, closeCode };
+  const answeredInTime = answered;
+  for (const { ws } of all) if (ws.readyState === ws.OPEN) ws.terminate();
+  await Promise.all(all.map(({ closed }) => closed));
+  const counts = new Map<number | null, number>();
+  for (const code of codes) counts.set(code, (counts.get(code) ?? 0) + 1);
+  const closeCode = [...counts].map(([code, n]) => (sockets === 1 ? `${code}` : `${n}x ${code}`)).join(', ');
+  return { sent, answered: answeredInTime, closeCode };
 }
 
 /** `calls` slow calls outstanding for `ms` (each answer sends the next); how many were answered, how many refused, how the socket ended. */
@@ -123,13 +150,16 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 async function runner(): Promise<void> {
   const ms = Number(values.seconds) * 1000;
-  const server = ChildLink.fork('server', SCRIPT, { args: ['--role', 'server', ...(values.budget === undefined ? [] : ['--budget', values.budget])] });
+  const server = ChildLink.fork('server', SCRIPT, { args: ['--role', 'server', '--user-budget', values['user-budget']!, ...(values['in-flight-ms'] === undefined ? [] : ['--in-flight-ms', values['in-flight-ms']]), ...(values.budget === undefined ? [] : ['--budget', values.budget])] });
   const { url } = await server.ready<{ url: string }>();
   const alone: Awaited<ReturnType<typeof good>>[] = [];
   const flooded: Awaited<ReturnType<typeof good>>[] = [];
   const floods: Awaited<ReturnType<typeof flood>>[] = [];
   const slowed: Awaited<ReturnType<typeof good>>[] = [];
   const neighbours: Awaited<ReturnType<typeof neighbour>>[] = [];
+  const crowded: Awaited<ReturnType<typeof good>>[] = [];
+  const crowds: Awaited<ReturnType<typeof flood>>[] = [];
+  const sockets = Number(values['user-sockets']);
   try {
     for (let round = 0; round < Number(values.rounds); round++) {
       const goodChild = ChildLink.fork('good client', SCRIPT, { args: ['--role', 'worker'] });
@@ -145,24 +175,36 @@ async function runner(): Promise<void> {
       const slowing = slowChild.request<Awaited<ReturnType<typeof neighbour>>>('neighbour', { url, token: await server.request<string>('token', 'editor'), ms: ms + 1000, calls: Number(values['slow-calls']) });
       slowed.push(await goodChild.request('good', { url, token: await server.request<string>('token', 'admin'), ms }));
       neighbours.push(await slowing);
-      await Promise.all([goodChild.stop(), floodChild.stop(), slowChild.stop()]);
+      const crowdChild = ChildLink.fork('many-socket user', SCRIPT, { args: ['--role', 'worker'] });
+      await crowdChild.ready();
+      if (crowdChild.child.pid !== undefined) setPriority(crowdChild.child.pid, Number(values['flooder-nice']));
+      // `flood` opens its sockets before its clock starts: the good client begins once they are open or shortly after.
+      const crowding = crowdChild.request<Awaited<ReturnType<typeof flood>>>('flood', { url, token: await server.request<string>('token', 'editor'), ms: ms + 1000, sockets });
+      crowded.push(await goodChild.request('good', { url, token: await server.request<string>('token', 'admin'), ms }));
+      crowds.push(await crowding);
+      await Promise.all([goodChild.stop(), floodChild.stop(), slowChild.stop(), crowdChild.stop()]);
     }
   } finally {
     await server.stop();
   }
   const row = (rs: Awaited<ReturnType<typeof good>>[]) => ({
-    callsPerSecond: median(rs.map((r) => r.callsPerSecond)), p99: median(rs.map((r) => r.p99)), max: median(rs.map((r) => r.max)),
+    callsPerSecond: median(rs.map((r) => r.callsPerSecond)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)), max: median(rs.map((r) => r.max)),
   });
-  const report = { alone: row(alone), flooded: row(flooded), floods, slowed: row(slowed), neighbours };
+  const report = { alone: row(alone), flooded: row(flooded), floods, slowed: row(slowed), neighbours, crowded: row(crowded), crowds };
   if (values.json) return console.log(JSON.stringify(report));
   console.log(`good client, one call in flight, ${values.seconds} s x ${values.rounds} rounds (medians), flooder at nice ${values['flooder-nice']}:`);
-  console.log(`  alone:            ${report.alone.callsPerSecond} calls/s, p99 ${report.alone.p99.toFixed(2)} ms, max ${report.alone.max.toFixed(1)} ms`);
-  console.log(`  beside a flooder: ${report.flooded.callsPerSecond} calls/s, p99 ${report.flooded.p99.toFixed(2)} ms, max ${report.flooded.max.toFixed(1)} ms`);
+  const line = (r: ReturnType<typeof row>) => `${r.callsPerSecond} calls/s, p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(1)} ms`;
+  const floodSeconds = (ms + 1000) / 1000;
+  console.log(`  alone:            ${line(report.alone)}`);
+  console.log(`  beside a flooder: ${line(report.flooded)}`);
   console.log(`  kept ${((100 * report.flooded.callsPerSecond) / report.alone.callsPerSecond).toFixed(0)}% of its throughput`);
-  console.log(`flooder: ${floods.map((f) => `${f.sent} calls sent, socket ended ${f.closeCode}`).join('; ')}`);
+  console.log(`flooder: ${floods.map((f) => `${f.sent} calls sent, ${Math.round(f.answered / floodSeconds)} answered/s, socket ended ${f.closeCode}`).join('; ')}`);
   console.log(`  beside a neighbour with ${values['slow-calls']} slow calls outstanding (${values['slow-wait']} ms awaited, then ${values['slow-burn']} ms of the loop each):`);
-  console.log(`                    ${report.slowed.callsPerSecond} calls/s, p99 ${report.slowed.p99.toFixed(2)} ms, max ${report.slowed.max.toFixed(1)} ms`);
+  console.log(`                    ${line(report.slowed)}`);
   console.log(`neighbour: ${neighbours.map((n) => `${n.answered} answered, ${n.refused} refused, socket ended ${n.closeCode}`).join('; ')}`);
+  console.log(`  beside one user flooding from ${sockets} connections (user budget ${values['user-budget']}):`);
+  console.log(`                    ${line(report.crowded)}`);
+  console.log(`that user: ${crowds.map((f) => `${f.sent} calls sent, ${Math.round(f.answered / floodSeconds)} answered/s, sockets ended ${f.closeCode}`).join('; ')}`);
 }
 
 if (values.role === 'server') await serve();

@@ -9,7 +9,7 @@ import type { ServerSession, Transport } from '../session.js';
 import type { Authenticated } from '../auth.js';
 import { SUBPROTOCOL, bearerToken, isLoopbackAddress, originAllowed, refuseUpgrade } from './http.js';
 import { handleRequest } from './routes.js';
-import { FairInbox, type InboxIo } from '../fairness.js';
+import { FairInbox, SharedBudgets, type InboxIo, type SharedBudget } from '../fairness.js';
 import type { SharedPush } from '../push-slices.js';
 
 /**
@@ -23,12 +23,19 @@ export class NodeListener {
   readonly #wss: WebSocketServer;
   /** Every upgraded socket until its close event (ws's own `clients` set is off: this is the one record). */
   readonly #connections = new Set<SocketConnection>();
+  /** The budgets each user's connections share (fair service per user). */
+  readonly #budgets: SharedBudgets | undefined;
   #heartbeat: ReturnType<typeof setInterval> | undefined;
   #prune: ReturnType<typeof setInterval> | undefined;
 
   constructor(hub: Hub, options: ServerOptions) {
     this.#hub = hub;
     this.#options = options;
+    const limits = hub.connection;
+    this.#budgets =
+      limits.userCallsPerSecond === Infinity && limits.userServiceMsPerSecond === Infinity
+        ? undefined
+        : new SharedBudgets({ callsPerSecond: limits.userCallsPerSecond, callBurst: limits.userCallBurst, serviceMsPerSecond: limits.userServiceMsPerSecond, serviceBurstMs: limits.userServiceBurstMs });
     const routes = {
       auth: hub.auth,
       devUsers: options.devUsers,
@@ -139,6 +146,26 @@ export class NodeListener {
     return this.#hub.connection;
   }
 
+  /**
+   * @internal The budget a connection shares with its user's other connections: by user id, or for an
+   * anonymous connection by remote address (`anonymousBudget: 'address'`) or none (its own budget is its user's).
+   */
+  budgetOf(connection: SocketConnection): SharedBudget | undefined {
+    const budgets = this.#budgets;
+    if (budgets === undefined) return undefined;
+    const user = connection.session.user;
+    let key: string;
+    if (user !== null) key = `u:${user.id}`;
+    else if (this.#hub.connection.anonymousBudget === 'address') key = `a:${(connection.socket as Socket).remoteAddress ?? ''}`;
+    else return undefined;
+    return budgets.acquire(key);
+  }
+
+  /** @internal The shared budgets (for tests and metrics). */
+  get budgets(): SharedBudgets | undefined {
+    return this.#budgets;
+  }
+
   /** @internal The hub's logger (for a connection's log lines). */
   get logger(): Hub['logger'] {
     return this.#hub.logger;
@@ -148,6 +175,11 @@ export class NodeListener {
   closed(connection: SocketConnection, code: number): void {
     if (!this.#connections.delete(connection)) return;
     connection.inbox?.dispose();
+    const shared = connection.shared;
+    if (shared !== undefined) {
+      connection.shared = undefined;
+      this.#budgets!.release(shared);
+    }
     connection.session.dispose();
     this.#hub.logger.info({ event: 'disconnected', session: connection.session.id, user: connection.session.user?.id ?? null, code });
   }
@@ -296,6 +328,8 @@ class SocketConnection implements Transport, InboxIo {
    * Made at the first frame (its bucket starts full, as it would be after any quiet time): an idle connection has none.
    */
   inbox: FairInbox | undefined;
+  /** The budget its inbox shares with its user's other connections (made with the inbox). */
+  shared: SharedBudget | undefined;
   /** Answered a ping since the last heartbeat (or has not been pinged yet). */
   alive = true;
   #held = false;
@@ -342,7 +376,7 @@ class SocketConnection implements Transport, InboxIo {
       this.ws.close(codeOrError, reason);
       return;
     }
-    this.#listener.logger.warn({ event: 'over_budget', session: this.session.id, user: this.session.user?.id ?? null });
+    this.#listener.logger.warn({ event: 'over_budget', session: this.session.id, user: this.session.user?.id ?? null, reason: codeOrError.message });
     this.session.end(codeOrError);
   }
 
@@ -355,7 +389,8 @@ class SocketConnection implements Transport, InboxIo {
     let inbox = this.inbox;
     if (inbox === undefined) {
       // It also meters the session's calls that go asynchronous (their cost after the first turn is charged).
-      this.inbox = inbox = new FairInbox(this.#listener.fairness, this);
+      const shared = (this.shared = this.#listener.budgetOf(this));
+      this.inbox = inbox = new FairInbox(this.#listener.fairness, this, undefined, undefined, shared);
       this.session.meter = inbox;
     }
     inbox.push(data, isBinary);
