@@ -1,6 +1,10 @@
 import fc from 'fast-check';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { NodesRun, nodeStepsArb, refusedCodes } from './nodes-run.js';
+import { delegationViolations } from './nodes-invariants.js';
+import { NodesRun, nodeStepsArb, refusedCodes, type NodeStep } from './nodes-run.js';
 import { converge, violations } from './session-invariants.js';
 import { useServerProcesses } from './server-process.js';
 
@@ -9,7 +13,10 @@ import { useServerProcesses } from './server-process.js';
  * CHAOS_SEED replays a failure.
  */
 const runs = Number(process.env['CHAOS_NODES_RUNS'] ?? 5);
-const seed = process.env['CHAOS_SEED'] === undefined ? undefined : Number(process.env['CHAOS_SEED']);
+/** The seed is always chosen here (CHAOS_SEED replays one), so a failure report can name it. */
+const seed = process.env['CHAOS_SEED'] === undefined ? (Date.now() ^ (Math.random() * 0x7fffffff)) | 0 : Number(process.env['CHAOS_SEED']);
+/** CHAOS_PATH (with CHAOS_SEED) replays one run of a sequence: the index a failure report names. */
+const path = process.env['CHAOS_PATH'];
 /** A run of up to 10 steps takes a few seconds; this bounds one that hangs. */
 const RUN_LIMIT_MS = 90_000;
 
@@ -33,7 +40,29 @@ async function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
   }
 }
 
+/**
+ * A failed run, written out at once (a file in the temp folder, and stderr) before anything else can hang
+ * or truncate it: the replay command, the steps, which invariant broke, each node's log tail.
+ */
+function report(index: number, steps: readonly NodeStep[], run: NodesRun | undefined, phase: string, problems: readonly string[]): string {
+  const lines = [
+    `nodes chaos property failed: run ${index} (seed ${seed}), in ${phase}`,
+    `replay: CHAOS_SEED=${seed} CHAOS_PATH=${index} CHAOS_NODES_RUNS=${index + 1} npx vitest run test/chaos/nodes.property.test.ts`,
+    `steps drawn: ${JSON.stringify(steps)}`,
+    `steps applied: ${run === undefined ? 'none (start failed)' : run.applied.length}`,
+    'invariants broken:',
+    ...problems.map((p) => `  - ${p}`),
+  ];
+  run?.nodes.forEach((n, i) => lines.push(`--- node ${i} (port ${n.port}, ${n.running ? 'running' : 'exited'}) log tail:`, n.log.slice(-4000)));
+  const text = lines.join('\n');
+  const file = join(tmpdir(), `capsync-nodes-chaos-${seed}-${index}.txt`);
+  writeFileSync(file, text);
+  process.stderr.write(`${text}\n(written to ${file})\n`);
+  return file;
+}
+
 /** Totals over the runs, printed at the end (what the README quotes for a long run). */
+let runIndex = path === undefined ? 0 : Number(path.split(':')[0]);
 const totals = { runs: 0, steps: 0, edits: 0, faults: new Map<string, number>(), startedAt: Date.now() };
 
 describe('three nodes on one Redis under random node kills, stops, bus drops and client moves', () => {
@@ -42,7 +71,15 @@ describe('three nodes on one Redis under random node kills, stops, bus drops and
     async () => {
       await fc.assert(
         fc.asyncProperty(nodeStepsArb(), async (steps) => {
-          const run = await bounded(NodesRun.start(processes), 'start');
+          const index = runIndex++;
+          let run: NodesRun;
+          try {
+            run = await bounded(NodesRun.start(processes), 'start');
+          } catch (error) {
+            report(index, steps, undefined, 'start', [String(error)]);
+            await processes.disposeAll();
+            throw error;
+          }
           let phase = 'steps';
           let timer: ReturnType<typeof setTimeout> | undefined;
           // A bound on a run that hangs (a call or a reconnect that never settles): it fails, saying where.
@@ -56,11 +93,20 @@ describe('three nodes on one Redis under random node kills, stops, bus drops and
               await run.settle();
               phase = 'checks';
               const store = await run.store();
-              const problems = [...(await converge(run, store)), ...(await violations(run, store, refusedCodes)), ...(await run.broken())];
+              const problems = [
+                ...(await converge(run, store)),
+                ...(await violations(run, store, refusedCodes)),
+                ...(await delegationViolations(run, store, refusedCodes)),
+                ...(await run.broken()),
+              ];
               problems.push(...unhandled.splice(0).map((r) => `unhandled rejection: ${String(r)}`));
+              if (problems.length > 0) report(index, steps, run, 'checks', problems);
               expect(problems, `after ${JSON.stringify(run.applied)}`).toEqual([]);
             };
             await Promise.race([body(), hung]);
+          } catch (error) {
+            if (phase !== 'checks') report(index, steps, run, phase, [String(error)]);
+            throw error;
           } finally {
             clearTimeout(timer);
             totals.runs++;
@@ -72,7 +118,7 @@ describe('three nodes on one Redis under random node kills, stops, bus drops and
           }
         }),
         // Shrinking restarts five processes per attempt: only when asked (CHAOS_SHRINK=1, with CHAOS_SEED).
-        { numRuns: runs, ...(seed === undefined ? {} : { seed }), endOnFailure: process.env['CHAOS_SHRINK'] === undefined },
+        { numRuns: runs, seed, ...(path === undefined ? {} : { path }), endOnFailure: process.env['CHAOS_SHRINK'] === undefined },
       );
       const faults = [...totals.faults].map(([k, n]) => `${k} ${n}`).join(', ');
       console.log(`nodes chaos: ${totals.runs} runs, ${totals.steps} steps, ${totals.edits} edits, faults: ${faults}; ${((Date.now() - totals.startedAt) / 1000).toFixed(0)} s`);
