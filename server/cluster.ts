@@ -17,6 +17,13 @@ export interface ClusterPeers {
   /** Called with every delegation another node sent to a user with a session here. Returns an unsubscribe function. */
   onDelivery(listener: (to: string, delegation: RemoteDelegation) => void): () => void;
   /**
+   * Called with users whose deliveries this node may have missed, once it listens for them (again): after a
+   * user's first session opened (a delegation recorded before the node listened was published to no one) and
+   * after the node's connection to the others came back (messages published meanwhile are gone). The node
+   * then hands their sessions what their inbox (the recorded delegations) holds that they were not sent.
+   */
+  onListening?(listener: (users: readonly string[]) => void): () => void;
+  /**
    * A join or leave of this node's own presence tracker (after its grace). The peers turn the nodes' changes
    * into the deployment's: a user joins when it is first online on any node and leaves when it is online on
    * none (a dead node's users leave when it expires), told through {@link ClusterPeers.onPresence}. Without

@@ -101,7 +101,7 @@ export async function delegate(
   await pushIfNewer(deps.live, recipients, object);
   // The recorded delegation is the inbox: a node that misses this message hands it over on the next resume.
   const remote = deps.cluster === undefined ? 0 : await deps.cluster.deliver(to, { from: from.id, token: granted.toToken() });
-  deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound });
+  deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound, local: recipients.size, remote });
   return { revocationId, delivered: recipients.size + remote };
 }
 
@@ -138,6 +138,29 @@ export async function deliverRemote(deps: DelegationDeps, to: string, from: stri
   const cap = deps.verifier.decode(token, to);
   if (capabilityError(cap) !== undefined) return;
   const object = await deps.live.grantedBy(cap);
-  for (const recipient of recipients) recipient.send([FrameType.delegation, { from, cap, object: object ?? null }]);
-  await pushIfNewer(deps.live, recipients, object);
+  // Not to a session that has it already (from its inbox, after a resume or a missed message).
+  const id = cap.revocationId;
+  const fresh = [...recipients].filter((r) => id === undefined || !r.has(id));
+  for (const recipient of fresh) recipient.send([FrameType.delegation, { from, cap, object: object ?? null }]);
+  await pushIfNewer(deps.live, fresh, object);
+}
+
+/**
+ * Hands `userId`'s sessions on this node the recorded delegations (the inbox) each was not sent: what a
+ * message between nodes lost while this node was not listening for the user (see `ClusterPeers.onListening`).
+ */
+export async function deliverMissed(deps: DelegationDeps, userId: string): Promise<void> {
+  const recipients = [...deps.directory.ofUser(userId)];
+  if (recipients.length === 0) return;
+  for (const record of await deps.store.delegations({ to: userId, now: deps.clock.now() })) {
+    if (record.token.length === 0) continue;
+    const missing = recipients.filter((r) => !r.closed && r.user?.id === userId && !r.has(record.revocationId));
+    if (missing.length === 0) continue;
+    const cap = deps.verifier.decode(record.token, userId);
+    if (capabilityError(cap) !== undefined) continue;
+    const object = await deps.live.grantedBy(cap);
+    const still = missing.filter((r) => !r.closed && !r.has(record.revocationId));
+    for (const recipient of still) recipient.send([FrameType.delegation, { from: record.from, cap, object: object ?? null }]);
+    await pushIfNewer(deps.live, still, object);
+  }
 }

@@ -153,6 +153,11 @@ export class Holdings {
   }
 
   /** True if `cap` is held. */
+  /** True if a capability with revocation id `id` is held. */
+  hasId(id: string): boolean {
+    return this.#holdingsMap?.has(id) === true;
+  }
+
   has(cap: Capability): boolean {
     const status = statusOf(cap);
     return status instanceof Verification && this.#holdingsMap !== undefined && this.#holdingsMap.has(status.ownId);

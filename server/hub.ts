@@ -12,7 +12,7 @@ import { Deadlines } from './deadlines.js';
 import { CallKeys } from './calls.js';
 import type { ClusterPeers } from './cluster.js';
 import { Collections } from './collections.js';
-import { delegate, deliverRemote, grantsFor, type DelegationDeps } from './delegation.js';
+import { delegate, deliverMissed, deliverRemote, grantsFor, type DelegationDeps } from './delegation.js';
 import { SessionDirectory } from './directory.js';
 import { LocalFanout, type Fanout, type ObjectUpdate } from './fanout.js';
 import { HolderIndex } from './holders.js';
@@ -136,7 +136,11 @@ export class Hub implements ServerApi {
         deliverRemote(this.#delegationDeps, to, d.from, d.token).catch((error: unknown) => this.logger.warn({ event: 'remote_delegation_failed', err: error }));
       }) ?? (() => {});
     const stopPresence = this.#cluster?.presence !== undefined ? (this.#cluster.onPresence?.((change) => this.#announce(change)) ?? (() => {})) : () => {};
-    this.#unsubscribeCluster = () => (stopDelivery(), stopPresence());
+    const stopListening =
+      this.#cluster?.onListening?.((users) => {
+        for (const user of users) deliverMissed(this.#delegationDeps, user).catch((error: unknown) => this.logger.warn({ event: 'missed_delegations_failed', err: error }));
+      }) ?? (() => {});
+    this.#unsubscribeCluster = () => (stopDelivery(), stopPresence(), stopListening());
     const callKeyWindowMs = options.callKeyWindowMs ?? serverDefaults.callKeyWindowMs;
     this.#calls = new CallKeys({ store, codec: this.codec, verifier: this.verifier, clock, logger: this.logger, windowMs: callKeyWindowMs });
     this.#tombstoneHorizonMs = options.tombstoneHorizonMs ?? serverDefaults.tombstoneHorizonMs;

@@ -46,6 +46,9 @@ export class SessionResumes {
       // Delegations made to this user while it was away (or that it no longer has): delivered again.
       const held = new Set(request.caps.map((cap) => cap.revocationId).filter((id): id is string => id !== undefined));
       for (const grant of await grantsFor(this.#deps.delegation, session, held)) {
+        // Not one the session was handed meanwhile (a node that listens for the user again hands its inbox over).
+        const id = grant.cap.revocationId;
+        if (id !== undefined && session.has(id)) continue;
         session.send([FrameType.delegation, { from: grant.from, cap: grant.cap, object: grant.object }]);
         await pushIfNewer(this.#deps.live, [session], grant.object as object | null);
       }

@@ -126,6 +126,15 @@ export class ServerSession {
     return this.#anonymous?.proof;
   }
 
+  /**
+   * True if this session has the capability with revocation id `id`: it was sent it, or holds it (presented it
+   * back on a resume). A delegation it has is not delivered to it again.
+   */
+  has(id: string): boolean {
+    const held = this.#held;
+    return held !== undefined && (held.sent?.has(id) === true || held.holdings.hasId(id));
+  }
+
   /** The revocation ids (and expiries) of every capability this session was sent as cover. */
   sentEntries(): { id: string; expiresAt: number | null }[] {
     const sent = this.#held?.sent;

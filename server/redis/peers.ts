@@ -42,6 +42,7 @@ export class RedisPeers implements ClusterPeers {
   /** Remote nodes whose users were dropped when they expired (loaded again if they come back). */
   readonly #expired = new Set<string>();
   readonly #presenceListeners = new Set<(change: PresenceChange) => void>();
+  readonly #listening = new Set<(users: readonly string[]) => void>();
   #closed = false;
 
   /** @internal Use `connectRedis`. */
@@ -60,7 +61,12 @@ export class RedisPeers implements ClusterPeers {
     const cluster = isCluster(sub);
     sub.on(cluster ? 'subscribersReady' : 'ready', () => {
       // After a drop: listen again, and write this node's users again (Redis may have restarted empty of them).
-      if (!cluster) void this.#sub.ssubscribe(this.#presenceChannel, ...[...this.#users].map((u) => this.#channel(u))).catch(() => undefined);
+      if (!cluster) {
+        this.#sub
+          .ssubscribe(this.#presenceChannel, ...[...this.#users].map((u) => this.#channel(u)))
+          .then(() => this.#listeningFor([...this.#users]))
+          .catch(() => undefined);
+      } else this.#listeningFor([...this.#users]);
       void this.#renew(true);
     });
   }
@@ -89,7 +95,22 @@ export class RedisPeers implements ClusterPeers {
   joined(userId: string): void {
     this.#users.add(userId);
     this.#redis.sadd(this.#usersKey(this.#node), userId).catch((error: unknown) => this.#logger.warn({ event: 'presence_failed', err: error }));
-    this.#sub.ssubscribe(this.#channel(userId)).catch((error: unknown) => this.#logger.warn({ event: 'presence_failed', err: error }));
+    this.#sub
+      .ssubscribe(this.#channel(userId))
+      .then(() => this.#listeningFor([userId]))
+      .catch((error: unknown) => this.#logger.warn({ event: 'presence_failed', err: error }));
+  }
+
+  onListening(listener: (users: readonly string[]) => void): () => void {
+    this.#listening.add(listener);
+    return () => this.#listening.delete(listener);
+  }
+
+  /** Tells the listeners that `users` (those still here) may have missed deliveries and are listened for now. */
+  #listeningFor(users: readonly string[]): void {
+    const here = users.filter((u) => this.#users.has(u));
+    if (this.#closed || here.length === 0) return;
+    for (const listener of this.#listening) listener(here);
   }
 
   left(userId: string): void {
@@ -124,6 +145,7 @@ export class RedisPeers implements ClusterPeers {
     clearInterval(this.#timer);
     this.#listeners.clear();
     this.#presenceListeners.clear();
+    this.#listening.clear();
     await this.#redis.zrem(`${this.#p}nodes`, this.#node).catch(() => undefined);
     await this.#redis.del(this.#usersKey(this.#node)).catch(() => undefined);
     this.#sub.disconnect();

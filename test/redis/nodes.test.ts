@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CapsyncClient, Delegation } from '../../client/index.js';
 import { Video } from '../../examples/video/video.js';
@@ -60,6 +61,33 @@ describe('three nodes on one Redis (in one process)', () => {
     await expect(va.set_description('on A')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
     await expect(vc.set_description('on C')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
     await expect(vb.set_description('on B')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+  });
+
+  it('a delegation whose message to the recipient\'s node was lost reaches it when that node listens again', async () => {
+    const url = (await redis.server()).url;
+    cluster = await startNodes(url, 2);
+    const [a, c] = cluster.nodes;
+    const editor = await a!.connectAs('editor');
+    const guest = await c!.connectAs('guest');
+    const received: Delegation[] = [];
+    guest.delegations.subscribe((d) => received.push(d));
+    // A's message is lost, as one published while C's subscriber connection is down is: only the record stays.
+    a!.backend.cluster.deliver = async () => 0;
+    const receipt = await editor.delegate((await videoOf(editor)).cap.narrow([]), { to: 'guest' });
+    expect(received).toEqual([]);
+    // C's subscriber connection drops and comes back: C hands its guest what the inbox holds.
+    const incoming = next(guest.delegations);
+    const admin = new Redis(url);
+    try {
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    } finally {
+      admin.disconnect();
+    }
+    const delegation = (await incoming) as Delegation<Video>;
+    expect(delegation.cap.revocationId).toBe(receipt.revocationId);
+    expect(delegation.object!.id).toBe(VIDEO);
+    await expect(delegation.object!.set_description('by the guest after the drop')).resolves.toBeTypeOf('number');
+    expect(received).toHaveLength(1);
   });
 
   it('delegates from a client on A to a user on C, and presence lists users of every node', async () => {
