@@ -124,6 +124,24 @@ describe('a budget shared by one user\'s connections', () => {
   });
 });
 
+/**
+ * An inbox (fake-timer clock, loop time from `share`) whose every frame is a call that goes asynchronous:
+ * `marks` holds the calls in flight (settle them in order), `delivered` each frame's first byte.
+ */
+function callInbox(extra: Partial<FairnessOptions>, share: LoopShare, pool?: SharedBudget) {
+  const marks: number[] = [];
+  const delivered: number[] = [];
+  const options: FairnessOptions = { callsPerSecond: 10_000, callBurst: 1_000, overBudgetCloseMs: 60_000, maxQueuedBytes: 1_000_000, serviceMsPerSecond: 1_000, serviceBurstMs: 1_000, maxInFlightMs: 16, ...extra };
+  const box: FairInbox = new FairInbox(
+    options,
+    { deliver: (data) => (delivered.push(data[0]!), marks.push(box.started())), pause: () => {}, resume: () => {}, close: () => {} },
+    () => Date.now(),
+    share,
+    pool,
+  );
+  return { box, marks, delivered };
+}
+
 describe('the first burst: calls in flight bounded by what they are expected to cost', () => {
   afterEach(() => {
     vi.useRealTimers();
@@ -132,15 +150,7 @@ describe('the first burst: calls in flight bounded by what they are expected to 
   it('lets a new connection start eight calls before any settled, then as many as maxInFlightMs allows at their cost', () => {
     vi.useFakeTimers();
     let active = 0;
-    const marks: number[] = [];
-    const delivered: number[] = [];
-    let box!: FairInbox;
-    box = new FairInbox(
-      { callsPerSecond: 10_000, callBurst: 1_000, overBudgetCloseMs: 60_000, maxQueuedBytes: 1_000_000, serviceMsPerSecond: 1_000, serviceBurstMs: 1_000, maxInFlight: 64, maxInFlightMs: 16 },
-      { deliver: (data) => (delivered.push(data[0]!), marks.push(box.started())), pause: () => {}, resume: () => {}, close: () => {} },
-      () => Date.now(),
-      new LoopShare(() => active),
-    );
+    const { box, marks, delivered } = callInbox({ maxInFlight: 64 }, new LoopShare(() => active));
     for (let i = 0; i < 40; i++) box.push(Buffer.from([i]), true);
     vi.advanceTimersByTime(10);
     expect(box.inFlight).toBe(8);
@@ -173,18 +183,7 @@ describe('calls in flight bounded over all of a user\'s connections', () => {
     let active = 0;
     const share = new LoopShare(() => active);
     const pool = new SharedBudget({ callsPerSecond: 10_000, callBurst: 1_000 }, Date.now());
-    const mk = () => {
-      const marks: number[] = [];
-      let box!: FairInbox;
-      box = new FairInbox(
-        { callsPerSecond: 10_000, callBurst: 1_000, overBudgetCloseMs: 60_000, maxQueuedBytes: 1_000_000, serviceMsPerSecond: 1_000, serviceBurstMs: 1_000, maxInFlightMs: 16 },
-        { deliver: () => marks.push(box.started()), pause: () => {}, resume: () => {}, close: () => {} },
-        () => Date.now(),
-        share,
-        pool,
-      );
-      return { box, marks };
-    };
+    const mk = () => callInbox({}, share, pool);
     const a = mk();
     const b = mk();
     // Each learns that its calls cost 4 ms after their first turn.
