@@ -389,7 +389,11 @@ export class NodesRun implements RunView {
     if (this.grants.has(id)) return;
     const from = this.members.get(step.from)!;
     const expiresAt = this.#expiryBase + this.grants.size * 1000;
-    const cap = from.videos.get(id)!.cap.narrow(['update'], { expiresAt });
+    // The admin holds a video's full control (`[youtube_videos, id]`), an editor its update right already
+    // (`[..., 'update']`): either grants the update right (narrowing an editor's with 'update' again made a
+    // scope no function accepts, ERR_CAPABILITY_TOO_NARROW).
+    const held = from.videos.get(id)!.cap;
+    const cap = held.narrow(held.scope.at(-1) === 'update' ? [] : ['update'], { expiresAt });
     // The expiry is past the run: for the invariants the grant does not expire.
     const record: GrantRecord = { video: id, cap, expiresAt: null, delegated: { ok: false, code: 'pending' }, revokedAt: null, revokeUncertain: false };
     this.grants.set(id, record);
