@@ -182,11 +182,13 @@ export class CapsyncClient {
    * `ERR_CALL_OUTCOME_UNKNOWN`: it may have happened.
    */
   delegate(cap: Capability, options: { to: string; bind?: boolean; bearer?: boolean }): Promise<{ revocationId: string; delivered: number }> {
+    this.#resume.held.handedOn(cap);
     return this.#request((id) => [FrameType.delegate, id, options.to, cap, options.bearer ? { bearer: true } : {}], 'once') as Promise<{ revocationId: string; delivered: number }>;
   }
 
   /** Revokes `cap` and everything narrowed from it, everywhere. The capability it was narrowed from keeps working. */
   revoke(cap: Capability): Promise<{ revocationId: string }> {
+    this.#resume.held.handedOn(cap);
     return this.#request((id) => [FrameType.revoke, id, cap]) as Promise<{ revocationId: string }>;
   }
 

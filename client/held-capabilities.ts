@@ -1,6 +1,9 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
 
+/** How many handed-on capability ids {@link HeldCapabilities.handedOn} keeps. */
+const HANDED_ON_KEPT = 4096;
+
 /**
  * The signed capabilities this client received from the server and the app still references: what a
  * resume presents again. Held weakly, like live instances: a capability the app dropped (a row it closed, a
@@ -8,6 +11,8 @@ import { canonicalKey, type JsonValue } from '../protocol/json-value.js';
  * for nothing.
  */
 export class HeldCapabilities {
+  /** Revocation ids of capabilities this client delegated or revoked (see {@link handedOn}). */
+  readonly #handedOn = new Set<string>();
   readonly #refs = new Set<WeakRef<Capability>>();
   readonly #members = new WeakMap<Capability, WeakRef<Capability>>();
   readonly #finalizer = new FinalizationRegistry<WeakRef<Capability>>((ref) => this.#refs.delete(ref));
@@ -55,8 +60,23 @@ export class HeldCapabilities {
     const held = this.list();
     const exact = held.filter((cap) => cap.revocationId === revocationId);
     if (exact.length > 0) return exact;
+    // A capability this client narrowed and handed on: the notice is about it, not about a held one whose
+    // scope it shares (narrowed by expiry only, it has the same scope as the capability it came from).
+    if (this.#handedOn.has(revocationId)) return [];
     const key = canonicalKey(scope as JsonValue[]);
     return held.filter((cap) => canonicalKey(cap.scope as JsonValue[]) === key);
+  }
+
+  /**
+   * `cap` (narrowed here, perhaps) went out in a delegation or a revocation: the server holds it for this
+   * connection and names it by its own id when it is revoked. Remembered for {@link revokedBy}; the last
+   * {@link HANDED_ON_KEPT} are kept.
+   */
+  handedOn(cap: Capability): void {
+    const id = cap.revocationId;
+    if (id === undefined || this.#handedOn.has(id)) return;
+    this.#handedOn.add(id);
+    if (this.#handedOn.size > HANDED_ON_KEPT) this.#handedOn.delete(this.#handedOn.values().next().value!);
   }
 
   /** Whether some held capability still covers the object at `address`. */

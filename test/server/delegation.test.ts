@@ -21,6 +21,30 @@ function pushesFor(frames: unknown[][], id: string): unknown[][] {
 }
 
 describe('delegation between connected clients', () => {
+  it('revoking a capability narrowed only by expiry and delegated ends the delegated one, not the delegator\'s own', async () => {
+    demo = await startDemo();
+    const [admin, editor, guest] = await Promise.all([demo.connectAs('admin'), demo.connectAs('editor'), demo.connectAs('guest')]);
+    const editorVideo = await videoOf(editor);
+    const ended: unknown[] = [];
+    editor.live(editorVideo).subscribe({ error: (e: unknown) => ended.push(e), complete: () => ended.push('completed') });
+    // Same scope as the editor's own capability (['youtube_videos', id, 'update']), only an expiry added.
+    const grant = editorVideo.cap.narrow([], { expiresAt: Date.now() + 3_600_000 });
+    const incoming = next(guest.delegations);
+    await editor.delegate(grant, { to: 'guest' });
+    const delegation = (await incoming) as Delegation<Video>;
+    const guestEnded = next(guest.revocations);
+    const told = next(editor.revocations);
+    await editor.revoke(grant);
+    await Promise.all([guestEnded, told]);
+    await expect(delegation.object!.set_description('by the guest')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    // The editor's own copy still works and still hears changes.
+    const seen = next(editor.live(editorVideo), (v) => v.description === 'by the admin after the revoke');
+    await (await videoOf(admin)).set_description('by the admin after the revoke');
+    expect((await seen).description).toBe('by the admin after the revoke');
+    await expect(editorVideo.set_description('by the editor after the revoke')).resolves.toBeTypeOf('number');
+    expect(ended).toEqual([]);
+  });
+
   it('runs the seed scenario: delegate, update, push, revoke, refused, pushes stop', async () => {
     demo = await startDemo();
     const [admin, editor, guest] = await Promise.all([demo.connectAs('admin'), demo.connectAs('editor'), demo.connectAs('guest')]);
