@@ -388,7 +388,22 @@ export function ancestorIds(raw: readonly Uint8Array[] | undefined): readonly st
 export function assertStillValid(v: Verification): void {
   const a = v.authority;
   if (v.expiresAt !== null && a.now() > v.expiresAt + a.clockToleranceMs) throw fail('ERR_CAPABILITY_EXPIRED');
-  if (a.hasRevocations() && v.findId((id) => a.isRevokedId(id)) !== undefined) throw fail('ERR_CAPABILITY_REVOKED');
+  if (a.hasRevocations()) {
+    // Every id is asked before a stale feed's refusal is thrown: an id known revoked (an ancestor applied
+    // before the feed fell behind) makes the capability revoked, not merely unknown. A holding kept while
+    // the feed is behind is ended by the catch-up only for ids the catch-up brings as new.
+    let stale: unknown;
+    const hit = v.findId((id) => {
+      try {
+        return a.isRevokedId(id);
+      } catch (error) {
+        stale ??= error;
+        return false;
+      }
+    });
+    if (hit !== undefined) throw fail('ERR_CAPABILITY_REVOKED');
+    if (stale !== undefined) throw stale;
+  }
   if (v.isStale()) throw fail('ERR_CAPABILITY_REVOKED');
 }
 

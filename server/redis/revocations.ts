@@ -92,8 +92,10 @@ export class RedisRevocationSet extends MemoryRevocationSet {
   }
 
   override has(id: string): boolean {
+    // Known revoked is revoked, however far behind the feed is; only "not revoked" needs a current feed.
+    if (super.has(id)) return true;
     if (!this.fresh) throw fail('ERR_REVOCATION_FEED_STALE');
-    return super.has(id);
+    return false;
   }
 
   override get size(): number {

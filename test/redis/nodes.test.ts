@@ -264,6 +264,22 @@ describe('presence events across nodes', () => {
 });
 
 describe('a capability sent while the node\'s revocation feed is behind', () => {
+  it('is refused as revoked, not as unknown, when it or an ancestor is known revoked (a delegation then is no cover)', async () => {
+    cluster = await startNodes((await redis.server()).url, 1, { feed: { staleMs: 1, blockMs: 200 } });
+    const [a] = cluster.nodes;
+    const editor = await a!.connectAs('editor');
+    const cap = a!.server.mint(['youtube_videos', VIDEO, 'update'], { bearer: true });
+    // Revoked on this node (applied here at once; the server's own revoke would refuse to check it while behind).
+    await a!.backend.store.revocations.add([{ id: cap.revocationId!, expiresAt: null }]);
+    // Behind 1 ms after each read: a bounded wait for that (no event tells it).
+    for (let i = 0; i < 200 && a!.backend.store.revocations.fresh; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(a!.backend.store.revocations.fresh).toBe(false);
+    // Its narrowed child: the child's own id is unknown (the feed is behind), its parent's is known revoked.
+    const child = cap.narrow([], { expiresAt: Date.now() + 60_000 });
+    await expect(editor.call('set_video_description', child, 'with a revoked parent')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    await expect(editor.call('set_video_description', cap, 'revoked')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+  });
+
   it('is still cover for pushes (it was silently no cover, and its holder never heard a change)', async () => {
     // A feed that counts as silent 1 ms after each read: behind nearly all the time, while commands work
     // (what a loaded machine does to a node for moments).
