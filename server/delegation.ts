@@ -135,7 +135,7 @@ export async function pushIfNewer(live: LiveObjects, recipients: Iterable<Server
 export async function deliverRemote(deps: DelegationDeps, to: string, from: string, token: Uint8Array): Promise<void> {
   const recipients = deps.directory.ofUser(to);
   if (recipients.size === 0) return;
-  const cap = deps.verifier.decode(token, to);
+  const cap = await decodeWhenCurrent(deps, token, to);
   if (capabilityError(cap) !== undefined) return;
   const object = await deps.live.grantedBy(cap);
   // Not to a session that has it already (from its inbox, after a resume or a missed message).
@@ -156,11 +156,30 @@ export async function deliverMissed(deps: DelegationDeps, userId: string): Promi
     if (record.token.length === 0) continue;
     const missing = recipients.filter((r) => !r.closed && r.user?.id === userId && !r.has(record.revocationId));
     if (missing.length === 0) continue;
-    const cap = deps.verifier.decode(record.token, userId);
+    const cap = await decodeWhenCurrent(deps, record.token, userId);
     if (capabilityError(cap) !== undefined) continue;
     const object = await deps.live.grantedBy(cap);
     const still = missing.filter((r) => !r.closed && !r.has(record.revocationId));
     for (const recipient of still) recipient.send([FrameType.delegation, { from: record.from, cap, object: object ?? null }]);
     await pushIfNewer(deps.live, still, object);
   }
+}
+
+/** How long a delivery waits for a revocation feed that is behind before giving up (the next resume delivers it). */
+const DELIVERY_FEED_WAIT_MS = 2_000;
+
+/**
+ * Decodes a delegated token for `userId`; while this node's revocation feed is behind (several nodes on
+ * Redis) its right is unknown rather than refused, so it waits (bounded) for the feed and decodes again.
+ * Dropping it at once lost the delegation until the recipient's next resume.
+ */
+async function decodeWhenCurrent(deps: DelegationDeps, token: Uint8Array, userId: string): Promise<Capability> {
+  const cap = deps.verifier.decode(token, userId);
+  const revocations = deps.store.revocations;
+  if (capabilityError(cap)?.code !== 'ERR_REVOCATION_FEED_STALE' || revocations.current === undefined) return cap;
+  if (!(await revocations.current(DELIVERY_FEED_WAIT_MS))) {
+    deps.logger.warn({ event: 'delegation_deferred', to: userId, reason: 'revocation feed behind; delivered at the next resume' });
+    return cap;
+  }
+  return deps.verifier.decode(token, userId);
 }
