@@ -142,7 +142,7 @@ function callInbox(extra: Partial<FairnessOptions>, share: LoopShare, pool?: Sha
   return { box, marks, delivered };
 }
 
-describe('the first burst: calls in flight bounded by what they are expected to cost', () => {
+describe('the first burst: calls in flight bounded by what they are expected to cost, per connection and per user', () => {
   afterEach(() => {
     vi.useRealTimers();
   });
@@ -154,30 +154,23 @@ describe('the first burst: calls in flight bounded by what they are expected to 
     for (let i = 0; i < 40; i++) box.push(Buffer.from([i]), true);
     vi.advanceTimersByTime(10);
     expect(box.inFlight).toBe(8);
-    // The first settles after 4 ms of the loop: calls of this connection cost 4 ms, so four may be in flight.
-    active += 4;
-    box.settled(marks.shift()!);
-    vi.advanceTimersByTime(10);
-    expect(box.inFlight).toBe(7);
-    for (let i = 0; i < 4; i++) {
+    // The oldest call settles after 4 ms of the loop, and the next turn comes.
+    const settleOne = (): void => {
       active += 4;
       box.settled(marks.shift()!);
       vi.advanceTimersByTime(10);
-    }
+    };
+    // Calls of this connection cost 4 ms, so four may be in flight.
+    settleOne();
+    expect(box.inFlight).toBe(7);
+    for (let i = 0; i < 4; i++) settleOne();
     expect(box.inFlight).toBe(4);
-    active += 4;
-    box.settled(marks.shift()!);
-    vi.advanceTimersByTime(10);
+    settleOne();
     expect(box.inFlight).toBe(4);
     expect(delivered).toHaveLength(10);
   });
-});
 
-describe('calls in flight bounded over all of a user\'s connections', () => {
-  afterEach(() => {
-    vi.useRealTimers();
-  });
-
+  // Over all of a user's connections too.
   it('holds a connection\'s next call while its user\'s calls in flight, on other connections, are expected to cost maxInFlightMs', () => {
     vi.useFakeTimers();
     let active = 0;
