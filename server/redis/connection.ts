@@ -147,29 +147,40 @@ export function redactUrl(url: string): string {
 }
 
 /** The scripts, by name, as commands on a connection (`capsyncTurn`, `capsyncTurnBuffer`, ...). */
-const scripts: Record<string, { lua: string; keys: number }> = {
-  capsyncTurn: { lua: lua.TURN, keys: 1 },
-  capsyncGet: { lua: lua.GET, keys: 1 },
-  capsyncList: { lua: lua.LIST, keys: 1 },
-  capsyncChanges: { lua: lua.CHANGES, keys: 1 },
-  capsyncListUnder: { lua: lua.LIST_UNDER, keys: 1 },
-  capsyncPruneTombstones: { lua: lua.PRUNE_TOMBSTONES, keys: 1 },
+const scripts: Record<string, { lua: string; keys: number; guarded?: true }> = {
+  capsyncTurn: { lua: lua.TURN, keys: 1, guarded: true },
+  capsyncGet: { lua: lua.GET, keys: 1, guarded: true },
+  capsyncList: { lua: lua.LIST, keys: 1, guarded: true },
+  capsyncChanges: { lua: lua.CHANGES, keys: 1, guarded: true },
+  capsyncListUnder: { lua: lua.LIST_UNDER, keys: 1, guarded: true },
+  capsyncPruneTombstones: { lua: lua.PRUNE_TOMBSTONES, keys: 1, guarded: true },
   capsyncClaimCall: { lua: lua.CLAIM_CALL, keys: 2 },
   capsyncFinishCall: { lua: lua.FINISH_CALL, keys: 1 },
-  capsyncPruneCalls: { lua: lua.PRUNE_CALLS, keys: 1 },
-  capsyncRevoke: { lua: lua.REVOKE, keys: 1 },
-  capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 1 },
-  capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 1 },
-  capsyncPruneIssued: { lua: lua.PRUNE_ISSUED, keys: 1 },
-  capsyncMark: { lua: lua.MARK, keys: 1 },
+  capsyncPruneCalls: { lua: lua.PRUNE_CALLS, keys: 1, guarded: true },
+  capsyncRevoke: { lua: lua.REVOKE, keys: 1, guarded: true },
+  capsyncPruneRevocations: { lua: lua.PRUNE_REVOCATIONS, keys: 1, guarded: true },
+  capsyncBumpGeneration: { lua: lua.BUMP_GENERATION, keys: 1, guarded: true },
+  capsyncPruneIssued: { lua: lua.PRUNE_ISSUED, keys: 1, guarded: true },
+  capsyncMark: { lua: lua.MARK, keys: 1, guarded: true },
 };
 
+/**
+ * The key a guarded script declares after its prefix: one that never exists (see {@link lua.MIGRATION_GUARD}).
+ * While the prefix's slot is migrating, a command declaring two keys that are not all present is refused
+ * with TRYAGAIN on the importing master, so a script that builds its keys from the prefix never runs on
+ * half of the keys; the client retries it until the slot has moved.
+ */
+export function migrationGuardOf(prefix: string): string {
+  return `${prefix}${lua.MIGRATION_GUARD}`;
+}
+
 function defineScripts(connection: RedisConnection): void {
-  for (const [name, s] of Object.entries(scripts)) connection.defineCommand(name, { numberOfKeys: s.keys, lua: s.lua });
+  for (const [name, s] of Object.entries(scripts)) connection.defineCommand(name, { numberOfKeys: s.guarded ? s.keys + 1 : s.keys, lua: s.lua });
 }
 
 /** Runs one of {@link scripts}; `buffers` asks for replies as Buffers (state bytes must stay bytes). */
 export function runScript(connection: RedisConnection, name: keyof typeof scripts | string, args: readonly (string | Buffer | number)[], buffers = false): Promise<unknown> {
   const command = (connection as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[buffers ? `${name}Buffer` : name];
-  return command!.apply(connection, args as unknown[]);
+  if (scripts[name]?.guarded !== true) return command!.apply(connection, args as unknown[]);
+  return command!.call(connection, args[0], migrationGuardOf(String(args[0])), ...args.slice(1));
 }

@@ -4,7 +4,9 @@
  * the bus without being stored, and no stored change is missing from `changes` (what resume reads).
  *
  * Every script declares the prefix as KEYS[1] (the call sites pass it first), so a Redis Cluster client routes
- * it to the prefix's slot; the keys it touches are all built from that prefix. Key layout under the prefix `p`
+ * it to the prefix's slot; the keys it touches are all built from that prefix. Those that build keys from it
+ * declare {@link MIGRATION_GUARD} as KEYS[2] (the call sites add it), so that none runs while the slot is
+ * being moved between masters. Key layout under the prefix `p`
  * (by default `{capsync}:`, one hash tag, so on Redis Cluster every key and channel of one deployment lives in
  * one slot: each script's keys, and the channels it SPUBLISHes on, are on the node that runs it):
  *   p..'meta'        hash: seq, horizon, created (counter), epoch
@@ -17,6 +19,17 @@
  *   p..'turn:'..id   a turn script's reply, for a minute (see TURN)
  * Bus messages: "<version> <seq> <live>\n<[address,type] JSON>\n<state bytes>".
  */
+
+/**
+ * The name (under the prefix) of a key that is never written, declared by every script whose keys are built
+ * from the prefix. Redis checks only a script's declared keys before it runs; while a Cluster slot migrates, a
+ * script declaring just the prefix (no key of that name exists) would be sent on with ASK to the importing
+ * master and run there over the keys moved so far, creating the others afresh: writes lost, keys that then
+ * cannot be moved (BUSYKEY). Declaring two keys of which one is missing turns that into TRYAGAIN on the
+ * importing master, which the client retries: during a move of the deployment's slot its scripts wait (and
+ * fail after the client's retries), and none runs on half of the keys.
+ */
+export const MIGRATION_GUARD = '~migration-guard';
 
 /**
  * The write of one put as a Lua function: `A[b..e]` are its arguments after the prefix (key, address JSON,

@@ -15,6 +15,7 @@ import { sees } from './process-kit.js';
 import { startNodes } from './nodes.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 import { startRedis, type RedisServer } from './redis-server.js';
+import { lost, traffic, until } from './traffic.js';
 
 let started: Promise<RedisCluster> | undefined;
 // Three masters and three replicas; a master silent for 1 s is failed over to its replica.
@@ -32,57 +33,6 @@ afterEach(async () => {
   nodes = undefined;
   for (const b of backends.splice(0)) await b.store.close();
 });
-
-/** Resolves once `condition()` holds, checked every 20 ms; rejects after `limitMs` (a guard, not a synchronisation). */
-async function until(condition: () => boolean | Promise<boolean>, limitMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + limitMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`${what} not reached within ${limitMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/**
- * Store-level write traffic on `backend`: `lanes` loops, each putting fresh keys one after the other, until
- * `stop()`. Counts what was acknowledged (and keeps the keys) and what failed; `acked(n)` resolves once n more
- * writes than now have been acknowledged.
- */
-function traffic(backend: RedisBackend, lanes = 4): { acked: string[]; failed: number; more(n: number): Promise<void>; stop(): Promise<void> } {
-  const acked: string[] = [];
-  const waiters: { at: number; resolve: () => void }[] = [];
-  let running = true;
-  const out = { acked, failed: 0, more, stop };
-  const lane = async (l: number): Promise<void> => {
-    for (let i = 0; running; i++) {
-      const key = `${l}:${i}`;
-      try {
-        await backend.store.put(['w', key], 'W', new Uint8Array([l, i & 255]));
-        acked.push(key);
-        for (const w of waiters.filter((w) => acked.length >= w.at)) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-      } catch {
-        out.failed++;
-      }
-    }
-  };
-  const loops = Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
-  function more(n: number, limitMs = 15_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const limit = setTimeout(() => reject(new Error(`${n} more acknowledged writes: not within ${limitMs} ms (${out.failed} failed)`)), limitMs);
-      waiters.push({ at: acked.length + n, resolve: () => (clearTimeout(limit), resolve()) });
-    });
-  }
-  async function stop(): Promise<void> {
-    running = false;
-    await loops;
-  }
-  return out;
-}
-
-/** How many of `keys` (acknowledged puts) the store no longer has. */
-async function lost(backend: RedisBackend, keys: readonly string[]): Promise<number> {
-  const found = await Promise.all(keys.map((k) => backend.store.get(['w', k])));
-  return found.filter((o) => o === undefined).length;
-}
 
 async function videoOf(client: CapsyncClient): Promise<Video> {
   return (await client.call<Video[]>('get_my_videos'))[0]!;
