@@ -44,9 +44,16 @@ export class Heartbeat {
     this.#timer = setTimeout(() => this.#check(), Math.max(due - Date.now(), 0));
   }
 
-  #check(): void {
+  #check(confirming = false): void {
     const silence = Date.now() - this.#lastHeard;
     if (silence >= 2 * this.#intervalMs) {
+      // Checked again once what already arrived has been read: after this process was itself stalled (a busy
+      // event loop, a throttled tab), the timer fires before the socket's waiting frames are read, and the
+      // server's answer may be among them.
+      if (!confirming) {
+        this.#timer = setTimeout(() => this.#check(true), 0);
+        return;
+      }
       this.#timer = undefined;
       this.#actions.dead();
       return;

@@ -203,6 +203,7 @@ export class NodeListener {
    * not reading (paused by fair service: calls held at maxInFlight) counts as alive: its pongs wait unread.
    */
   #beat(): void {
+    let silent: SocketConnection[] | undefined;
     for (const connection of this.#connections) {
       const ws = connection.ws;
       if (connection.alive || (ws.isPaused && ws.readyState === ws.OPEN)) {
@@ -210,6 +211,17 @@ export class NodeListener {
         ws.ping();
         continue;
       }
+      (silent ??= []).push(connection);
+    }
+    // Ended only once what already arrived has been read: after the event loop was stalled, this timer fires
+    // before the sockets' waiting frames are read (their pongs among them), and would end live connections.
+    if (silent !== undefined) setImmediate(() => this.#endSilent(silent));
+  }
+
+  #endSilent(silent: readonly SocketConnection[]): void {
+    for (const connection of silent) {
+      const ws = connection.ws;
+      if (connection.alive || !this.#connections.has(connection)) continue;
       if (ws.readyState === ws.CLOSING) {
         ws.terminate();
         continue;

@@ -349,9 +349,29 @@ describe('heartbeat', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(server.last).toEqual([FrameType.ping, 0]);
     expect(vi.getTimerCount()).toBe(1);
+    // Given up once what had arrived by then was read (a timer later: 1 ms under fake timers).
     await vi.advanceTimersByTimeAsync(1000);
+    expect(server.sockets[0]!.closeRequests).toEqual([]);
+    await vi.advanceTimersByTimeAsync(1);
     expect(server.sockets[0]!.closeRequests).toEqual([{ code: 4000, reason: 'server silent for two ping intervals' }]);
     expect(client.connectionState.value).toBe('reconnecting');
     expect(client.lastClose?.code).toBe(4000);
+  });
+
+  it('reads what already arrived before it gives the connection up after this process was stalled', async () => {
+    vi.useFakeTimers();
+    const { server, client } = await FakeServer.connected(halfway, { pingIntervalMs: 1000 });
+    // Stalled for three intervals: no timer ran, and the server's answer waits to be read when the check fires.
+    vi.setSystemTime(Date.now() + 3000);
+    vi.advanceTimersToNextTimer();
+    server.send([FrameType.pong, 0]);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(server.sockets[0]!.closeRequests).toEqual([]);
+    expect(client.connectionState.value).toBe('connected');
+    // Silent for real after that: pinged after one interval, given up after two.
+    await vi.advanceTimersByTimeAsync(999);
+    expect(server.last).toEqual([FrameType.ping, 0]);
+    await vi.advanceTimersByTimeAsync(1001);
+    expect(server.sockets[0]!.closeRequests).toEqual([{ code: 4000, reason: 'server silent for two ping intervals' }]);
   });
 });

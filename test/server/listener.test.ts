@@ -1,5 +1,7 @@
 /** The Node adapter on its own: close frames it sends, and the drain on close, over real sockets. */
+import { spawn } from 'node:child_process';
 import { connect as netConnect } from 'node:net';
+import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode } from '../../server/index.js';
@@ -47,6 +49,53 @@ describe('the Node listener', () => {
     demo = await startDemo({ heartbeatMs: 40 });
     const bytes = await deadPeer(demo.url, await demo.token('editor'));
     expect(closeCodeOf(bytes)).toBe(CloseCode.heartbeatTimeout);
+  });
+
+  it('does not end a peer whose pong arrived while the server\'s event loop was stalled', async () => {
+    demo = await startDemo({ heartbeatMs: 50 });
+    // The peer is another process, so it answers the server's pings while this one is stalled; it prints a
+    // line per ping it hears and one when its socket closes.
+    const peer = spawn(process.execPath, ['--input-type=module', '-e', `
+      import WebSocket from 'ws';
+      const ws = new WebSocket(process.argv[1], ['capsync.v1'], { headers: { authorization: 'Bearer ' + process.argv[2] } });
+      ws.on('open', () => console.log('open'));
+      ws.on('ping', () => console.log('ping'));
+      ws.on('close', (code) => { console.log('close ' + code); process.exit(0); });
+    `, demo.url, await demo.token('editor')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: peer.stdout! });
+    const heard: string[] = [];
+    const waiters: (() => void)[] = [];
+    lines.on('line', (line) => (heard.push(line), waiters.splice(0).forEach((w) => w())));
+    const until = (test: () => boolean): Promise<void> => new Promise((resolve) => {
+      const check = (): void => (test() ? resolve() : void waiters.push(check));
+      check();
+    });
+    const pings = (): number => heard.filter((l) => l === 'ping').length;
+    try {
+      await until(() => pings() >= 2);
+      // The next ping is followed, before this process reads anything more, by a stall of six intervals: the
+      // peer's pong is waiting in the socket when the next heartbeat fires.
+      const ping = WebSocket.prototype.ping;
+      let stalled = false;
+      WebSocket.prototype.ping = function (this: WebSocket, ...args: Parameters<WebSocket['ping']>): void {
+        ping.apply(this, args);
+        if (stalled) return;
+        stalled = true;
+        setImmediate(() => {
+          const end = Date.now() + 300;
+          while (Date.now() < end);
+        });
+      };
+      const after = pings();
+      try {
+        await until(() => stalled && (pings() >= after + 6 || heard.some((l) => l.startsWith('close'))));
+      } finally {
+        WebSocket.prototype.ping = ping;
+      }
+      expect(heard.filter((l) => l.startsWith('close'))).toEqual([]);
+    } finally {
+      peer.kill();
+    }
   });
 
   it('drains on close: every client, calls in flight or not, sees 1001, never a dropped socket', async () => {
