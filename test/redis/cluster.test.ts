@@ -5,11 +5,11 @@ import { demoUsers } from '../../examples/video/app.js';
 import '../../examples/video/video.js';
 import type { Video } from '../../examples/video/video.js';
 import { useServerProcesses, type ServerProcess } from '../chaos/server-process.js';
-import { PushLog, state, when } from '../chaos/session-kit.js';
+import { PushLog, state } from '../chaos/session-kit.js';
 import { TcpProxy } from '../chaos/tcp-proxy.js';
 import { SECRET } from '../helpers.js';
 import { startHaproxy } from './haproxy.js';
-import { clientOf, hostOf, sees, sessions, whenFresh } from './process-kit.js';
+import { clientOf, hostOf, nodeKilled, redisRestarted, sees } from './process-kit.js';
 import { startRedis, type RedisServer } from './redis-server.js';
 
 const processes = useServerProcesses();
@@ -71,43 +71,15 @@ describe('three node processes on one Redis behind haproxy (round-robin, no stic
     const { nodes } = await cluster();
     const lb = await startHaproxy(nodes.map((n) => n.port));
     cleanups.push(() => lb.stop());
-    const x = await client(lb.url, 'editor');
-    const host = await hostOf(nodes);
-    const [i, j] = [0, 1, 2].filter((n) => n !== host) as [number, number];
-    const y = await client(nodes[i]!.url, 'admin');
-    const z = await client(nodes[j]!.url, 'editor2');
-    const states: string[] = [];
-    for (const c of [y.client, z.client]) c.connectionState.subscribe((s) => states.push(s));
-    await nodes[host]!.kill9();
-    await state(x.client, 'reconnecting');
-    const adminCap = (await y.client.call<Video[]>('get_my_videos')).find((v) => v.id === x.video.id)!.cap;
-    // Watched before the write: x may resume elsewhere before the writer hears its answer.
-    const caughtUp = sees(x.client, x.video.id, 'while its node was dead');
-    await y.client.call('set_video_description', adminCap, 'while its node was dead');
-    await state(x.client, 'connected');
-    await caughtUp;
-    // Pushed live from a write on the third node, and the survivors never left 'connected'.
-    const live = sees(x.client, x.video.id, 'written on the third node');
-    const zCap = (await z.client.call<Video[]>('get_my_videos')).find((v) => v.id === x.video.id)!.cap;
-    await z.client.call('set_video_description', zCap, 'written on the third node');
-    await live;
-    expect(states.every((s) => s === 'connected')).toBe(true);
+    await nodeKilled(nodes, lb.url, client);
   });
 
   it('Redis killed and restarted (AOF, fsync always): nothing acknowledged is lost, and the nodes recover by themselves', async () => {
     const { redis, nodes } = await cluster();
-    const writer = await client(nodes[0]!.url, 'editor');
-    const watcher = await client(nodes[1]!.url, 'editor2');
-    const acknowledged = await writer.client.call<number>('set_video_description', writer.video.cap, 'acknowledged before the crash');
-    await redis.kill9();
-    const restarted = await redis.restart();
-    cleanups.push(() => restarted.stop());
-    const pushed = when(watcher.client.changes, (ch) => (ch.state as { description?: string } | null)?.description === 'after the restart', 'pushed after the restart', 40_000);
-    const next = await whenFresh(() => writer.client.call<number>('set_video_description', writer.video.cap, 'after the restart'));
-    // The write before the crash survived: the version continues from it.
-    expect(next).toBe(acknowledged + 1);
-    await pushed;
-    const fresh = await client(nodes[2]!.url, 'editor');
-    expect((await whenFresh(() => fresh.client.call<Video[]>('get_my_videos'))).find((v) => v.id === writer.video.id)!.description).toBe('after the restart');
+    await redisRestarted(nodes, client, async () => {
+      await redis.kill9();
+      const restarted = await redis.restart();
+      cleanups.push(() => restarted.stop());
+    });
   });
 });

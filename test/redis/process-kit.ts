@@ -5,7 +5,7 @@ import '../../examples/video/video.js';
 import type { Video } from '../../examples/video/video.js';
 import { Authenticator } from '../../server/auth.js';
 import type { ServerProcess } from '../chaos/server-process.js';
-import { fastReconnect, when } from '../chaos/session-kit.js';
+import { fastReconnect, state, when } from '../chaos/session-kit.js';
 import { SECRET } from '../helpers.js';
 import { eventually, getJson } from './haproxy.js';
 
@@ -57,4 +57,60 @@ export async function clientOf(clients: CapsyncClient[], url: string, user: keyo
   clients.push(c);
   const video = (await whenFresh(() => c.call<Video[]>('get_my_videos')))[0]!;
   return { client: c, video };
+}
+
+/** Makes a client of `user` on `url` (see {@link clientOf}). */
+type ClientOn = (url: string, user: keyof typeof demoUsers) => ReturnType<typeof clientOf>;
+
+/** The first of `client`'s videos with id `id`, with the capability `client` holds for it. */
+async function videoFor(client: CapsyncClient, id: string): Promise<Video> {
+  return (await client.call<Video[]>('get_my_videos')).find((v) => v.id === id)!;
+}
+
+/**
+ * kill -9 of the node a client reached through the load balancer at `lbUrl`: the client resumes on another node
+ * with no missed update (a write made while it was away reaches it), is pushed to live from a third node after,
+ * and the clients of the other two nodes never leave 'connected'.
+ */
+export async function nodeKilled(nodes: readonly ServerProcess[], lbUrl: string, client: ClientOn): Promise<void> {
+  const x = await client(lbUrl, 'editor');
+  const host = await hostOf(nodes);
+  const [i, j] = [0, 1, 2].filter((n) => n !== host) as [number, number];
+  const y = await client(nodes[i]!.url, 'admin');
+  const z = await client(nodes[j]!.url, 'editor2');
+  const states: string[] = [];
+  for (const c of [y.client, z.client]) c.connectionState.subscribe((s) => states.push(s));
+  await nodes[host]!.kill9();
+  await state(x.client, 'reconnecting');
+  const adminCap = (await videoFor(y.client, x.video.id)).cap;
+  // Watched before the write: x may resume elsewhere before the writer hears its answer.
+  const caughtUp = sees(x.client, x.video.id, 'while its node was dead');
+  await y.client.call('set_video_description', adminCap, 'while its node was dead');
+  await state(x.client, 'connected');
+  await caughtUp;
+  // Pushed live from a write on the third node, and the survivors never left 'connected'.
+  const live = sees(x.client, x.video.id, 'written on the third node');
+  await z.client.call('set_video_description', (await videoFor(z.client, x.video.id)).cap, 'written on the third node');
+  await live;
+  if (!states.every((s) => s === 'connected')) throw new Error(`a survivor's client left 'connected': ${states.join(', ')}`);
+}
+
+/**
+ * `crash()` kills Redis (every server of it) and starts it again on its data: what was acknowledged before is
+ * still there (the version continues from it), a write after is pushed to another node's client, and a new
+ * client on the third node reads it; the nodes recover by themselves.
+ */
+export async function redisRestarted(nodes: readonly ServerProcess[], client: ClientOn, crash: () => Promise<void>): Promise<void> {
+  const writer = await client(nodes[0]!.url, 'editor');
+  const watcher = await client(nodes[1]!.url, 'editor2');
+  const acknowledged = await writer.client.call<number>('set_video_description', writer.video.cap, 'acknowledged before the crash');
+  await crash();
+  const pushed = when(watcher.client.changes, (ch) => (ch.state as { description?: string } | null)?.description === 'after the restart', 'pushed after the restart', 40_000);
+  const next = await whenFresh(() => writer.client.call<number>('set_video_description', writer.video.cap, 'after the restart'));
+  // The write before the crash survived: the version continues from it.
+  if (next !== acknowledged + 1) throw new Error(`the write after the restart has version ${next}, not ${acknowledged + 1}: an acknowledged write was lost`);
+  await pushed;
+  const fresh = await client(nodes[2]!.url, 'editor');
+  const read = await whenFresh(() => videoFor(fresh.client, writer.video.id));
+  if (read.description !== 'after the restart') throw new Error(`a new client read ${JSON.stringify(read.description)}`);
 }
