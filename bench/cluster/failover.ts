@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { connectRedis, type RedisBackend } from '../../server/redis/index.js';
 import { slotOf } from '../../server/redis/wait-replicas.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
+import { traffic } from './traffic.js';
 
 /**
  * `npm run build && node dist/bench/cluster/failover.js [--short] [--json]`: what `waitReplicas` costs and buys on
@@ -14,34 +15,6 @@ import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
  *   promoted, the old master started again as its replica; then every acknowledged put (4 KiB states, to keep
  *   the replication stream busy) is read back and the missing ones counted, without and with `waitReplicas: 1`.
  */
-
-interface Traffic {
-  readonly acked: string[];
-  failed: number;
-  stop(): Promise<void>;
-}
-
-/** `lanes` loops putting fresh keys one after the other until `stop()`; keeps the acknowledged keys. */
-function traffic(backend: RedisBackend, lanes: number, bytes = 64): Traffic {
-  let running = true;
-  const out: Traffic = { acked: [], failed: 0, stop };
-  const lane = async (l: number): Promise<void> => {
-    for (let i = 0; running; i++) {
-      try {
-        await backend.store.put(['w', `${l}:${i}`], 'W', new Uint8Array(bytes));
-        out.acked.push(`${l}:${i}`);
-      } catch {
-        out.failed++;
-      }
-    }
-  };
-  const loops = Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
-  async function stop(): Promise<void> {
-    running = false;
-    await loops;
-  }
-  return out;
-}
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,7 +29,7 @@ async function backendOn(cluster: RedisCluster, wait: boolean): Promise<{ backen
 async function writeRate(cluster: RedisCluster, wait: boolean, lanes: number, ms: number): Promise<number> {
   const { backend } = await backendOn(cluster, wait);
   try {
-    const t = traffic(backend, lanes);
+    const t = traffic(backend, lanes, 64);
     await pause(200);
     const from = t.acked.length;
     const start = performance.now();

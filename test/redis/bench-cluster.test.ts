@@ -22,8 +22,9 @@ describe('bench:cluster --short', () => {
     // Each node process reports its own last holder and event-loop stall.
     expect(report.fanout.map((f) => f.perNode.length)).toEqual([1, 3]);
     for (const f of report.fanout) for (const n of f.perNode) expect(n.stallMs).toBeGreaterThan(0);
-    // Not yet 0 on Redis nodes with a few hundred raw holders on a loaded machine (an open bug, see README).
-    expect(report.fanout[1]!.arrivals.n).toBeGreaterThan(0);
+    // Every holder on the Redis nodes hears the write too (a capability sent while a node's feed was behind was
+    // once no cover, and up to 2/3 of them heard nothing).
+    expect(report.fanout[1]!.missed).toBe(0);
     expect(formatReport(report)).toMatch(/calls\/s/);
   });
 });

@@ -1,5 +1,7 @@
 import type { RedisBackend } from '../../server/redis/index.js';
 
+export { traffic, type Traffic } from '../../bench/cluster/traffic.js';
+
 /** Helpers of the tests that write to a Redis store while its servers fail over or move slots. */
 
 /** Resolves once `condition()` holds, checked every 20 ms; rejects after `limitMs` (a guard, not a synchronisation). */
@@ -9,67 +11,6 @@ export async function until(condition: () => boolean | Promise<boolean>, limitMs
     if (Date.now() > deadline) throw new Error(`${what} not reached within ${limitMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** Store-level write traffic: see {@link traffic}. */
-export interface Traffic {
-  /** The keys of the acknowledged puts, in order. */
-  readonly acked: string[];
-  /** Puts that failed. */
-  failed: number;
-  /** Resolves once `n` more writes than now have been acknowledged (rejects after `limitMs`). */
-  more(n: number, limitMs?: number): Promise<void>;
-  /** Resolves once `n` more puts than now have ended, acknowledged or failed (rejects after `limitMs`). */
-  tried(n: number, limitMs?: number): Promise<void>;
-  /** Stops the loops and resolves once every put in flight has ended. */
-  stop(): Promise<void>;
-}
-
-/** Write traffic on `backend`: `lanes` loops, each putting fresh keys one after the other, until `stop()`. */
-export function traffic(backend: RedisBackend, lanes = 4): Traffic {
-  const acked: string[] = [];
-  const waiters: { at: () => boolean; resolve: () => void }[] = [];
-  let running = true;
-  let ended = 0;
-  const settle = (): void => {
-    for (const w of waiters.filter((w) => w.at())) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
-  };
-  const lane = async (l: number): Promise<void> => {
-    for (let i = 0; running; i++) {
-      const key = `${l}:${i}`;
-      try {
-        await backend.store.put(['w', key], 'W', new Uint8Array([l, i & 255]));
-        acked.push(key);
-      } catch {
-        out.failed++;
-      }
-      ended++;
-      settle();
-    }
-  };
-  const loops = Promise.all(Array.from({ length: lanes }, (_, l) => lane(l)));
-  const wait = (at: () => boolean, what: string, limitMs: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const limit = setTimeout(() => reject(new Error(`${what}: not within ${limitMs} ms (${acked.length} acknowledged, ${out.failed} failed)`)), limitMs);
-      waiters.push({ at, resolve: () => (clearTimeout(limit), resolve()) });
-    });
-  const out: Traffic = {
-    acked,
-    failed: 0,
-    more(n, limitMs = 15_000) {
-      const target = acked.length + n;
-      return wait(() => acked.length >= target, `${n} more acknowledged writes`, limitMs);
-    },
-    tried(n, limitMs = 15_000) {
-      const target = ended + n;
-      return wait(() => ended >= target, `${n} more writes ended`, limitMs);
-    },
-    async stop() {
-      running = false;
-      await loops;
-    },
-  };
-  return out;
 }
 
 /** How many of `keys` (acknowledged puts of {@link traffic}) the store no longer has. */
