@@ -43,7 +43,7 @@ async function writeRate(cluster: RedisCluster, wait: boolean, lanes: number, ms
 }
 
 /** One failover under traffic: acknowledged puts, how many of them are lost, and how many failed. */
-async function failover(cluster: RedisCluster, wait: boolean, lanes: number, bytes: number): Promise<{ acked: number; lost: number; failed: number }> {
+async function failover(cluster: RedisCluster, wait: boolean, lanes: number, bytes: number): Promise<{ acked: number; lost: number; failed: number; gapMs: number }> {
   const { backend, slot } = await backendOn(cluster, wait);
   try {
     const { master, replicas } = await cluster.roles(slot);
@@ -60,7 +60,7 @@ async function failover(cluster: RedisCluster, wait: boolean, lanes: number, byt
     while (t.acked.length < resumed + 200 && Date.now() < deadline) await pause(50);
     await t.stop();
     const found = await Promise.all(t.acked.map((k) => backend.store.get(['w', k])));
-    return { acked: t.acked.length, lost: found.filter((o) => o === undefined).length, failed: t.failed };
+    return { acked: t.acked.length, lost: found.filter((o) => o === undefined).length, failed: t.failed, gapMs: Math.round(t.longestGapMs) };
   } finally {
     await backend.store.close();
   }
@@ -87,7 +87,7 @@ try {
       rates[l]!.on.push(await writeRate(cluster, true, l, ms));
     }
   }
-  const losses: { wait: boolean; acked: number; lost: number; failed: number }[] = [];
+  const losses: { wait: boolean; acked: number; lost: number; failed: number; gapMs: number }[] = [];
   for (let r = 0; r < (short ? 1 : 3); r++) {
     for (const wait of [false, true]) losses.push({ wait, ...(await failover(cluster, wait, 64, 4096)) });
   }
@@ -104,7 +104,7 @@ try {
       const w = report.writeRate[l]!;
       lines.push(`acknowledged puts/s, ${l} in flight: ${w.off} without waitReplicas, ${w.on} with waitReplicas 1 (x${w.ratio})`);
     }
-    for (const x of losses) lines.push(`failover under 64 puts of 4 KiB in flight, waitReplicas ${x.wait ? 1 : 'off'}: ${x.acked} acknowledged, ${x.lost} lost, ${x.failed} failed`);
+    for (const x of losses) lines.push(`failover under 64 puts of 4 KiB in flight, waitReplicas ${x.wait ? 1 : 'off'}: ${x.acked} acknowledged, ${x.lost} lost, ${x.failed} failed, writes stopped for ${x.gapMs} ms`);
     process.stdout.write(lines.join('\n') + '\n');
   }
 } finally {

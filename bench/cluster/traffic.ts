@@ -8,6 +8,8 @@ export interface Traffic {
   readonly acked: string[];
   /** Puts that failed. */
   failed: number;
+  /** The longest time between two acknowledgements (ms): how long writes stopped. */
+  longestGapMs: number;
   /** Resolves once `n` more writes than now have been acknowledged (rejects after `limitMs`). */
   more(n: number, limitMs?: number): Promise<void>;
   /** Resolves once `n` more puts than now have ended, acknowledged or failed (rejects after `limitMs`). */
@@ -25,6 +27,7 @@ export function traffic(backend: RedisBackend, lanes = 4, bytes = 2): Traffic {
   const waiters: { at: () => boolean; resolve: () => void }[] = [];
   let running = true;
   let ended = 0;
+  let lastAck = performance.now();
   const settle = (): void => {
     for (const w of waiters.filter((w) => w.at())) (waiters.splice(waiters.indexOf(w), 1), w.resolve());
   };
@@ -37,6 +40,9 @@ export function traffic(backend: RedisBackend, lanes = 4, bytes = 2): Traffic {
         state[1] = i & 255;
         await backend.store.put(['w', key], 'W', state);
         acked.push(key);
+        const now = performance.now();
+        out.longestGapMs = Math.max(out.longestGapMs, now - lastAck);
+        lastAck = now;
       } catch {
         out.failed++;
       }
@@ -53,6 +59,7 @@ export function traffic(backend: RedisBackend, lanes = 4, bytes = 2): Traffic {
   const out: Traffic = {
     acked,
     failed: 0,
+    longestGapMs: 0,
     more(n, limitMs = 15_000) {
       const target = acked.length + n;
       return wait(() => acked.length >= target, `${n} more acknowledged writes`, limitMs);

@@ -59,6 +59,13 @@ export interface RedisOptions extends StoreOptions {
   /** How a turn's writes are grouped into scripts (`maxWrites: 1`: one script per write). */
   readonly writes?: TurnWritesOptions;
   /**
+   * How long a store script that Redis did not answer (its connection closed, the Cluster down or failing
+   * over, a slot moving) is sent again before it fails (ms): a turn's writes with the same script id (answered
+   * from the kept reply if the first attempt ran, so none runs twice) and the store's reads. Default 10,000: a
+   * failover or a short restart makes calls wait rather than fail. 0: fail at once.
+   */
+  readonly retryMs?: number;
+  /**
    * Acknowledge a write (a turn's script, a revocation) only once this many replicas have it (`WAIT`), so a
    * failover to a replica loses none; a number is `{ replicas }` with the default timeout (1 s). Default: no
    * wait (replication is asynchronous: writes acknowledged just before a master dies may be lost). Checked at
@@ -129,7 +136,7 @@ export async function connectRedis(options: RedisOptions): Promise<RedisBackend>
       await fanout?.close();
       await revocations.close();
       command.disconnect();
-    }, options, options.writes, wait);
+    }, options, { ...(options.retryMs !== undefined ? { retryMs: options.retryMs } : {}), ...options.writes }, wait);
     fanout = new RedisFanout(bus, command, store, new Codec(resolveLimits(options.limits)), prefix, logger, options.bus);
     cluster = new RedisPeers(command, peersSub, prefix, node, logger, options.peers);
     await cluster.start();

@@ -9,7 +9,7 @@ import type {
 import { runScript, type RedisConnection } from './connection.js';
 import { channelsOf } from './channels.js';
 import type { RedisRevocationSet } from './revocations.js';
-import { TurnWrites, type TurnWritesOptions } from './turn-writes.js';
+import { retrying, TurnWrites, type TurnWritesOptions } from './turn-writes.js';
 import type { ReplicaWait } from './wait-replicas.js';
 
 /**
@@ -31,6 +31,8 @@ export class RedisStore implements ObjectStore {
   readonly #onClose: () => Promise<void>;
   /** @internal The turn's writes, grouped (its counters are what bench:cluster reports). */
   readonly turnWrites: TurnWrites;
+  /** How long a read Redis did not answer is sent again (`RedisOptions.retryMs`). */
+  readonly #retryMs: number;
   #closed = false;
 
   /** @internal */
@@ -42,6 +44,12 @@ export class RedisStore implements ObjectStore {
     this.#onClose = onClose;
     this.#clock = options.clock ?? Date;
     this.turnWrites = new TurnWrites(redis, prefix, writes, wait);
+    this.#retryMs = writes.retryMs ?? 10_000;
+  }
+
+  /** A read script, sent again while Redis is out of reach or its slot changing hands (bounded). */
+  #read(name: string, args: readonly (string | Buffer | number)[]): Promise<unknown> {
+    return retrying(() => runScript(this.#redis, name, args, true), this.#retryMs);
   }
 
   /** @internal The store's epoch: made by the first node that finds none (HSETNX: first writer wins). */
@@ -51,11 +59,11 @@ export class RedisStore implements ObjectStore {
   }
 
   async get(address: readonly JsonValue[]): Promise<StoredObject | undefined> {
-    return objects(await runScript(this.#redis, 'capsyncGet', [this.#p, key(address)], true))[0];
+    return objects(await this.#read('capsyncGet', [this.#p, key(address)]))[0];
   }
 
   async list(type: string): Promise<StoredObject[]> {
-    return objects(await runScript(this.#redis, 'capsyncList', [this.#p, type], true));
+    return objects(await this.#read('capsyncList', [this.#p, type]));
   }
 
   async put(address: readonly JsonValue[], type: string, state: Uint8Array, condition?: WriteCondition): Promise<WriteResult> {
@@ -86,14 +94,14 @@ export class RedisStore implements ObjectStore {
   }
 
   async changes(since: number, limit: number): Promise<StoredChange[]> {
-    const rows = rowsOf(await runScript(this.#redis, 'capsyncChanges', [this.#p, since, limit], true));
+    const rows = rowsOf(await this.#read('capsyncChanges', [this.#p, since, limit]));
     return rows.map((r) => ({ address: r.address, type: r.type, version: r.version, seq: r.seq, state: r.live ? r.state : null }));
   }
 
   async listUnder(prefix: readonly JsonValue[], limit: number): Promise<StoredObject[]> {
     const keys = prefixKeys(prefix);
     const args = [this.#p, keys?.whole ?? '', keys?.open ?? '', keys?.openEnd ?? '', limit];
-    return objects(await runScript(this.#redis, 'capsyncListUnder', args, true));
+    return objects(await this.#read('capsyncListUnder', args));
   }
 
   async pruneTombstones(before: number): Promise<number> {

@@ -21,6 +21,48 @@ export interface TurnWritesOptions {
   readonly maxWrites?: number;
   /** Argument bytes per script at most (states are the bulk), likewise. Default 1 MiB. */
   readonly maxBytes?: number;
+  /**
+   * How long a script that Redis did not answer (its connection closed, the Cluster down or failing over, a
+   * replica where the master was) is sent again, with the same id, before its writes fail (ms). Default
+   * 10,000; 0 fails them at once. A resend is answered from the kept reply if the first one ran (see `TURN`),
+   * so no write runs twice: during a failover or a slot move the writes wait instead of failing.
+   */
+  readonly retryMs?: number;
+}
+
+/**
+ * Errors after which a turn script is sent again: Redis, or the master of the slot, was out of reach or
+ * changing hands, so the script may or may not have run. A reply from the script itself (a write refused)
+ * is not among them, nor a replica count that `waitReplicas` did not reach (the write stays unacknowledged),
+ * nor a command timeout (`commandTimeoutMs` already bounds how long a command waits for Redis to come back).
+ */
+const TRANSIENT = /Too many Cluster redirections|CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY|LOADING|Connection is closed|WAIT cannot be used with replica|no master known|ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT/;
+
+/** True if a turn script that failed with `error` may be sent again (see {@link TRANSIENT}). */
+export function isTransient(error: unknown): boolean {
+  return error instanceof Error && TRANSIENT.test(error.message);
+}
+
+/** The wait before attempt `attempt + 1` of a command that failed transiently: 50 ms, doubling, at most 1 s. */
+function backoff(attempt: number): number {
+  return Math.min(50 * 2 ** attempt, 1000);
+}
+
+/**
+ * Runs `command` (a read, or anything else that may run twice), and again after each transient failure
+ * ({@link isTransient}) until `retryMs` have passed since the first attempt; then fails as it did.
+ */
+export async function retrying<T>(command: () => Promise<T>, retryMs: number): Promise<T> {
+  const since = performance.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await command();
+    } catch (error) {
+      const delay = backoff(attempt);
+      if (!isTransient(error) || performance.now() - since + delay > retryMs) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
 }
 
 /**
@@ -41,6 +83,7 @@ export class TurnWrites {
   readonly #maxWrites: number;
   readonly #maxBytes: number;
   readonly #wait: ReplicaWait | undefined;
+  readonly #retryMs: number;
   #queue: Queued[] = [];
   #scheduled = false;
   /** Script ids are this, a colon and a count: unique across nodes and runs, so a resend is told apart from a new script. */
@@ -48,6 +91,8 @@ export class TurnWrites {
   /** Scripts sent so far and the writes they carried (what the bench reads). */
   scripts = 0;
   writes = 0;
+  /** Scripts sent again after a transient failure. */
+  retries = 0;
 
   /** `wait`: each script is answered only once it has reached the replicas (`RedisOptions.waitReplicas`). */
   constructor(redis: RedisConnection, prefix: string, options: TurnWritesOptions = {}, wait?: ReplicaWait) {
@@ -56,6 +101,7 @@ export class TurnWrites {
     this.#prefix = prefix;
     this.#maxWrites = options.maxWrites ?? 256;
     this.#maxBytes = options.maxBytes ?? 1 << 20;
+    this.#retryMs = options.retryMs ?? 10_000;
   }
 
   /** Queues a write for the end of this turn; resolves with its script's reply (as the single-write script gives it). */
@@ -86,6 +132,11 @@ export class TurnWrites {
     const args: Arg[] = [this.#prefix, `${this.#id}:${this.scripts}`];
     for (const q of batch) args.push(q.op, q.args.length, ...q.args);
     this.writes += batch.length;
+    this.#run(batch, args, performance.now(), 0);
+  }
+
+  /** Runs one script (again, after a transient failure: the same id, so it writes at most once). */
+  #run(batch: Queued[], args: readonly Arg[], since: number, attempt: number): void {
     const sent = runScript(this.#redis, 'capsyncTurn', args, true);
     (this.#wait === undefined ? sent : this.#wait.after(sent)).then(
       (reply) => {
@@ -97,6 +148,12 @@ export class TurnWrites {
         });
       },
       (error: unknown) => {
+        const delay = backoff(attempt);
+        if (isTransient(error) && performance.now() - since + delay <= this.#retryMs) {
+          this.retries++;
+          setTimeout(() => this.#run(batch, args, since, attempt + 1), delay);
+          return;
+        }
         for (const q of batch) q.reject(error);
       },
     );

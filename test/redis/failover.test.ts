@@ -108,6 +108,46 @@ describe('failover of a Redis Cluster master to its replica (3 masters, 3 replic
     await expect(video.set_description('after the revocation')).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
   });
 
+  it('puts and reads wait through the failover instead of failing (each script sent again, with the same id)', async () => {
+    const cluster = await redisCluster();
+    const prefix = `{r${randomUUID().slice(0, 8)}}:`;
+    const backend = await connectRedis({ url: cluster.urls.join(','), cluster: true, prefix });
+    backends.push(backend);
+    const { master, replicas } = await cluster.roles(slotOf(prefix));
+    const writes = traffic(backend);
+    stops.push(() => writes.stop());
+    let reads = 0;
+    let readFailures = 0;
+    let reading = true;
+    const reader = (async () => {
+      while (reading) {
+        try {
+          await backend.store.get(['w', '0:0']);
+          reads++;
+        } catch {
+          readFailures++;
+        }
+      }
+    })();
+    stops.push(async () => ((reading = false), await reader));
+    await writes.more(20);
+    await cluster.signal(master, 'SIGKILL');
+    await cluster.logged(replicas[0]!, /Failover election won/);
+    const readsAfter = reads;
+    await writes.more(50);
+    await until(() => reads > readsAfter + 20, 10_000, 'reads after the failover');
+    await writes.stop();
+    reading = false;
+    await reader;
+    expect({ failedWrites: writes.failed, readFailures }).toEqual({ failedWrites: 0, readFailures: 0 });
+    // Writes stopped for the failover (about cluster-node-timeout and an election), and waited it out.
+    expect(writes.longestGapMs).toBeGreaterThan(500);
+    expect(backend.store.turnWrites.retries).toBeGreaterThan(0);
+    // The killed master back, as the replica, for what runs after.
+    await cluster.restart(master);
+    await cluster.synced(replicas[0]!, master);
+  });
+
   it('a write the replica never received: acknowledged and then lost without waitReplicas, refused with it', async () => {
     const cluster = await redisCluster();
     const prefix = `{l${randomUUID().slice(0, 8)}}:`;
