@@ -184,3 +184,18 @@ export function runScript(connection: RedisConnection, name: keyof typeof script
   if (scripts[name]?.guarded !== true) return command!.apply(connection, args as unknown[]);
   return command!.call(connection, args[0], migrationGuardOf(String(args[0])), ...args.slice(1));
 }
+
+/**
+ * Resolves once `work` settles or `limitMs` have passed, whichever is first (never rejects): for what a close
+ * does on its way out (a best-effort cleanup command, a loop's last turn), so that closing a node never waits
+ * on a Redis that is out of reach.
+ */
+export function settledWithin(work: Promise<unknown>, limitMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, limitMs);
+    work.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    );
+  });
+}

@@ -1,7 +1,7 @@
 import type { ClusterPeers, RemoteDelegation } from '../cluster.js';
 import type { Logger } from '../options.js';
 import type { PresenceChange } from '../presence-events.js';
-import { isCluster, type RedisConnection } from './connection.js';
+import { isCluster, settledWithin, type RedisConnection } from './connection.js';
 
 /** Options of {@link RedisPeers}. */
 export interface RedisPeersOptions {
@@ -146,8 +146,8 @@ export class RedisPeers implements ClusterPeers {
     this.#listeners.clear();
     this.#presenceListeners.clear();
     this.#listening.clear();
-    await this.#redis.zrem(`${this.#p}nodes`, this.#node).catch(() => undefined);
-    await this.#redis.del(this.#usersKey(this.#node)).catch(() => undefined);
+    // Best effort, and bounded: the other nodes drop a silent node's entries by themselves.
+    await settledWithin(Promise.all([this.#redis.zrem(`${this.#p}nodes`, this.#node), this.#redis.del(this.#usersKey(this.#node))]), 1000);
     this.#sub.disconnect();
   }
 

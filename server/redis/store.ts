@@ -49,7 +49,7 @@ export class RedisStore implements ObjectStore {
 
   /** A read script, sent again while Redis is out of reach or its slot changing hands (bounded). */
   #read(name: string, args: readonly (string | Buffer | number)[]): Promise<unknown> {
-    return retrying(() => runScript(this.#redis, name, args, true), this.#retryMs);
+    return retrying(() => runScript(this.#redis, name, args, true), this.#retryMs, () => this.#closed);
   }
 
   /** @internal The store's epoch: made by the first node that finds none (HSETNX: first writer wins). */
@@ -208,6 +208,7 @@ export class RedisStore implements ObjectStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.turnWrites.close();
     await this.#onClose();
   }
 }

@@ -50,16 +50,16 @@ function backoff(attempt: number): number {
 
 /**
  * Runs `command` (a read, or anything else that may run twice), and again after each transient failure
- * ({@link isTransient}) until `retryMs` have passed since the first attempt; then fails as it did.
+ * ({@link isTransient}) until `retryMs` have passed since the first attempt or `closed()` holds; then fails as it did.
  */
-export async function retrying<T>(command: () => Promise<T>, retryMs: number): Promise<T> {
+export async function retrying<T>(command: () => Promise<T>, retryMs: number, closed: () => boolean = () => false): Promise<T> {
   const since = performance.now();
   for (let attempt = 0; ; attempt++) {
     try {
       return await command();
     } catch (error) {
       const delay = backoff(attempt);
-      if (!isTransient(error) || performance.now() - since + delay > retryMs) throw error;
+      if (!isTransient(error) || closed() || performance.now() - since + delay > retryMs) throw error;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
   }
@@ -84,6 +84,7 @@ export class TurnWrites {
   readonly #maxBytes: number;
   readonly #wait: ReplicaWait | undefined;
   readonly #retryMs: number;
+  #closed = false;
   #queue: Queued[] = [];
   #scheduled = false;
   /** Script ids are this, a colon and a count: unique across nodes and runs, so a resend is told apart from a new script. */
@@ -102,6 +103,11 @@ export class TurnWrites {
     this.#maxWrites = options.maxWrites ?? 256;
     this.#maxBytes = options.maxBytes ?? 1 << 20;
     this.#retryMs = options.retryMs ?? 10_000;
+  }
+
+  /** The store closed: a script that fails from now on fails its writes at once (none is sent again). */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Queues a write for the end of this turn; resolves with its script's reply (as the single-write script gives it). */
@@ -149,7 +155,7 @@ export class TurnWrites {
       },
       (error: unknown) => {
         const delay = backoff(attempt);
-        if (isTransient(error) && performance.now() - since + delay <= this.#retryMs) {
+        if (isTransient(error) && !this.#closed && performance.now() - since + delay <= this.#retryMs) {
           this.retries++;
           setTimeout(() => this.#run(batch, args, since, attempt + 1), delay);
           return;
