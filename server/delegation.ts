@@ -97,12 +97,16 @@ export async function delegate(
   await deps.store.recordDelegation({
     from: from.id, to, scope: [...granted.scope], revocationId, bound, at: deps.clock.now(), token: granted.toToken(), expiresAt: granted.expiresAt,
   });
-  for (const recipient of recipients) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
-  await pushIfNewer(deps.live, recipients, object);
+  // The recipient's sessions here now, not those when the call began: one that opened meanwhile (its resume and
+  // its node's inbox hand-over read the inbox before the record was written) would get it from no one, since a
+  // node ignores its own message between nodes. One that has it already (its resume read the record) is skipped.
+  const local = [...deps.directory.ofUser(to)].filter((r) => !r.closed && !r.has(revocationId));
+  for (const recipient of local) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
+  await pushIfNewer(deps.live, local, object);
   // The recorded delegation is the inbox: a node that misses this message hands it over on the next resume.
   const remote = deps.cluster === undefined ? 0 : await deps.cluster.deliver(to, { from: from.id, token: granted.toToken() });
-  deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound, local: recipients.size, remote });
-  return { revocationId, delivered: recipients.size + remote };
+  deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound, local: local.length, remote });
+  return { revocationId, delivered: local.length + remote };
 }
 
 /**
@@ -138,9 +142,10 @@ export async function deliverRemote(deps: DelegationDeps, to: string, from: stri
   const cap = await decodeWhenCurrent(deps, token, to);
   if (capabilityError(cap) !== undefined) return;
   const object = await deps.live.grantedBy(cap);
-  // Not to a session that has it already (from its inbox, after a resume or a missed message).
+  // The user's sessions here now (one may have opened while this waited), not to one that has it already (from
+  // its inbox, after a resume or a missed message).
   const id = cap.revocationId;
-  const fresh = [...recipients].filter((r) => id === undefined || !r.has(id));
+  const fresh = [...deps.directory.ofUser(to)].filter((r) => !r.closed && (id === undefined || !r.has(id)));
   for (const recipient of fresh) recipient.send([FrameType.delegation, { from, cap, object: object ?? null }]);
   await pushIfNewer(deps.live, fresh, object);
 }

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { connect as tcpConnect, createServer, type AddressInfo, type Server } from 'node:net';
+import { connect as tcpConnect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type CapsyncClient, type ConnectOptions } from '../../client/index.js';
 // For its side effect too: registering the portable Video class, so calls' results decode as Videos.
 import '../../examples/video/video.js';
 import type { Video } from '../../examples/video/video.js';
 import { startDemo, type DemoHarness } from '../helpers.js';
+import { abort } from './tcp-link.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { ServerStartError, useServerProcesses } from './server-process.js';
 
@@ -146,6 +147,29 @@ describe('TcpProxy', () => {
 
     proxy.refuse(false);
     expect((await client(proxy.url, token)).user?.id).toBe('editor');
+  });
+
+  it('abort() (what cut() does to each socket) closes a socket whose FIN is in flight (a reset cannot: it never closed, and cut() never resolved)', async () => {
+    const accepted: Socket[] = [];
+    const server = createServer({ allowHalfOpen: true }, (socket) => {
+      accepted.push(socket);
+      socket.on('error', () => {});
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const socket = tcpConnect({ port: (server.address() as AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => {});
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    // What a link does when its source ended: it ends the other socket. The shutdown is requested in the next
+    // tick and completes at the next poll; the abort lands in between, as a cut() right after a resume() that
+    // forwarded a held FIN did (the nodes chaos property hung on a busCut after a Redis link stall).
+    socket.end();
+    await new Promise((resolve) => process.nextTick(resolve));
+    abort(socket);
+    await closed;
+    expect(socket.destroyed).toBe(true);
+    for (const s of accepted) s.destroy();
   });
 
   it('sends new connections to the new target after retarget(), leaving open ones where they are', async () => {

@@ -136,9 +136,15 @@ export class Pair {
   }
 }
 
-/** Destroys a socket with a reset (RST), not a FIN: the abrupt end a dropped network shows. */
+/**
+ * Destroys a socket with a reset (RST), not a FIN: the abrupt end a dropped network shows. One whose writing
+ * side was ended (a FIN forwarded) is destroyed plainly: libuv refuses to reset a socket that was shut down,
+ * and `resetAndDestroy` then only emits an error, so the socket never closed (and a `cut()` never resolved).
+ */
 export function abort(socket: Socket): void {
-  if (!socket.destroyed) socket.resetAndDestroy();
+  if (socket.destroyed) return;
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
 }
 
 function closedOf(socket: Socket): Promise<void> {

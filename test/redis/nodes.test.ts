@@ -90,6 +90,40 @@ describe('three nodes on one Redis (in one process)', () => {
     expect(received).toHaveLength(1);
   });
 
+  it('a delegation reaches a session of the recipient that opened on the delegator\'s node while the delegation was under way', async () => {
+    cluster = await startNodes((await redis.server()).url, 2);
+    const [a, c] = cluster.nodes;
+    const editor = await a!.connectAs('editor');
+    // The guest is on C when the delegation starts (as on a node just killed, whose users Redis still lists).
+    await c!.connectAs('guest');
+    const peers = a!.backend.cluster;
+    const onlineUsers = peers.onlineUsers.bind(peers);
+    let entered!: () => void;
+    const asked = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A's question "is the guest online elsewhere?" is held until the guest's new session opened on A.
+    peers.onlineUsers = async () => {
+      entered();
+      await gate;
+      return onlineUsers();
+    };
+    const video = await videoOf(editor);
+    const answer = editor.delegate(video.cap.narrow([]), { to: 'guest' });
+    await asked;
+    // A listens for the guest once its session opened there, and hands it its inbox then: still empty.
+    const listening = new Promise<void>((resolve) => peers.onListening!((users) => users.includes('guest') && resolve()));
+    const guest = await a!.connectAs('guest');
+    const received: Delegation[] = [];
+    guest.delegations.subscribe((d) => received.push(d));
+    await listening;
+    release();
+    const receipt = await answer;
+    await until(() => received.length > 0, 5000, 'the delegation on A');
+    expect(received.map((d) => d.cap.revocationId)).toEqual([receipt.revocationId]);
+    await expect((received[0] as Delegation<Video>).object!.set_description('by the guest on A')).resolves.toBeTypeOf('number');
+  });
+
   it('delegates from a client on A to a user on C, and presence lists users of every node', async () => {
     cluster = await startNodes((await redis.server()).url, 3);
     const [a, , c] = cluster.nodes;
