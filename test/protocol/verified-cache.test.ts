@@ -6,6 +6,7 @@ import { chainOf } from '../../protocol/capability/chain.js';
 import { statusOf, type Verification } from '../../protocol/capability/status.js';
 import { TokenChain } from '../../protocol/capability/token-chain.js';
 import { readBlockFast } from '../../protocol/capability/token-fast.js';
+import { IntLru } from '../../protocol/capability/verified-cache.js';
 import { decodeToken, encodeBlock, encodeToken } from '../../protocol/capability/token.js';
 import { defaultLimits } from '../../protocol/limits.js';
 import { nodeCrypto } from '../../server/node-crypto.js';
@@ -197,6 +198,39 @@ describe('the fast block reader on a bound step', () => {
         if (/^[\x00-\x7f]*$/.test(audience)) expect(fast).toBeDefined();
         if (fast !== undefined) expect(fast).toEqual(unpackr.unpack(block));
       }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('the cache\'s index (a fixed-size least-recently-used map of small integers)', () => {
+  it('answers every get and set as a Map kept in recency order does, keys colliding in its table included, and forgets the least recent past its bound', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        // Few distinct keys (many repeats, many shared table positions), some far apart and negative.
+        fc.array(fc.tuple(fc.boolean(), fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(-1, 2 ** 30 - 1, 1 << 20, 3 << 20))), { maxLength: 300 }),
+        (max, ops) => {
+          const lru = new IntLru<number>(max);
+          const model = new Map<number, number>();
+          ops.forEach(([isSet, key], step) => {
+            if (isSet) {
+              model.delete(key);
+              model.set(key, step);
+              if (model.size > max) model.delete(model.keys().next().value!);
+              lru.set(key, step);
+            } else {
+              const value = model.get(key);
+              if (value !== undefined) (model.delete(key), model.set(key, value));
+              expect(lru.get(key)).toBe(value);
+            }
+            expect(lru.size).toBe(model.size);
+          });
+          for (const [key, value] of [...model]) expect(lru.get(key)).toBe(value);
+          lru.clear();
+          expect(lru.get(ops[0]?.[1] ?? 0)).toBeUndefined();
+        },
+      ),
       { numRuns: 500 },
     );
   });
