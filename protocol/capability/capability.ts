@@ -63,6 +63,8 @@ export class Capability {
     readStatus = (cap) => (#status in cap ? cap.#status : undefined);
     writeStatus = (cap, status) => {
       cap.#status = status;
+      // A verification is the chain it verified, in a chain's place: the capability keeps one object, not two.
+      if (status instanceof TokenChain) cap[chainOf] = status;
     };
     fromParts = (scope, blocks, chain) => {
       Capability.#parts = { scope, blocks, chain };
@@ -167,8 +169,10 @@ export class Capability {
     const next = extendChain(chain, block);
     const child = fromParts(scope, blocks, next);
     if (status instanceof CapsyncError) child.#status = status; // narrowing never cures a rejected capability
-    // The child's verification keeps its token (a verifier's chain: the token alone); a plain chain, its tag.
-    else if (status !== undefined && next.tag.length > 0) child.#status = status.extend(next instanceof TokenChain ? next.token : next.tag, block);
+    // The child's verification is its chain too (a verifier's chain: the token alone; a plain one is written as one).
+    else if (status !== undefined && next.tag.length > 0) {
+      writeStatus(child, status.extendedBy(next instanceof TokenChain ? next : TokenChain.write(next.kid, next.blockBytes, next.tag, next.suite, next.suite?.arena), block));
+    }
     return child;
   }
 

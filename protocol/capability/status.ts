@@ -2,6 +2,7 @@ import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from '../
 import { fail } from '../errors.js';
 import { minExpiry } from './chain.js';
 import type { Block } from './token.js';
+import { TokenChain } from './token-chain.js';
 
 export { setStatus, statusOf } from './capability.js';
 
@@ -81,7 +82,7 @@ const plainBearerRoot = new RootFacts(undefined, { expiresAt: null, audiences: n
  * the root's facts (shared) and where its tag lies, so a held bound child is one verification, not two. Lists (tags, ids, audiences, marks) are walked, or built when asked
  * for, not kept per capability.
  */
-export class Verification {
+export class Verification extends TokenChain {
   readonly authority: VerificationAuthority;
   /**
    * The verification of the chain this one extends by its last step, when it was made that way; or, for a
@@ -89,13 +90,6 @@ export class Verification {
    * tag is then {@link #upBytes}/{@link #upEnd}, and no second verification is kept for it.
    */
   readonly #parent: Verification | RootFacts | undefined;
-  /**
-   * Where the chain's token lies (its last 32 bytes are the last tag): the buffer of the capability's own
-   * bytes (an arena chunk, shared) and where the token ends in it. Not a view: a Uint8Array is about 96
-   * bytes of heap, and a root verification's token is kept by nothing else once its capability is gone.
-   */
-  readonly #bytes: ArrayBufferLike;
-  readonly #end: number;
   readonly expiresAt: number | null;
   /** Without a parent: the whole chain's facts. With one: the last step's audience. */
   readonly #own: RootFacts | string | null;
@@ -107,17 +101,22 @@ export class Verification {
   readonly #upEnd: number;
   #upId: string | undefined;
 
-  private constructor(authority: VerificationAuthority, parent: Verification | RootFacts | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined, up?: Verification) {
+  /**
+   * A verification is its capability's chain as well (it extends {@link TokenChain}: the token's buffer,
+   * offset and length, its kid, block count and suite): one object per verified capability, not two. `chain`
+   * is the chain checked (its last 32 bytes are the last tag), whose fields are taken; it is then garbage.
+   */
+  private constructor(authority: VerificationAuthority, parent: Verification | RootFacts | undefined, chain: TokenChain, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined, up?: Verification) {
+    super(chain);
     this.authority = authority;
     this.#parent = parent;
-    this.#bytes = token.buffer;
-    this.#end = token.byteOffset + token.byteLength;
     this.expiresAt = expiresAt;
     this.#own = own;
     this.#generation = generation;
     this.#ownId = undefined;
-    this.#upBytes = up === undefined ? undefined : up.#bytes;
-    this.#upEnd = up === undefined ? 0 : up.#end;
+    const upToken = up?.token;
+    this.#upBytes = upToken?.buffer;
+    this.#upEnd = upToken === undefined ? 0 : upToken.byteOffset + upToken.byteLength;
     this.#upId = up === undefined ? undefined : up.#ownId;
   }
 
@@ -143,10 +142,10 @@ export class Verification {
   }
 
   /**
-   * The verification of a whole chain whose every tag is `tags` (first to last) and whose token is `token`
-   * (ending in the last tag). `take` gives the buffer the earlier tags are kept in.
+   * The verification of a whole chain whose every tag is `tags` (first to last) and which is `chain` (its
+   * token ending in the last tag): the capability's chain from then on. `take` gives the buffer the earlier tags are kept in.
    */
-  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], token: Uint8Array, facts: ChainFacts, take?: (length: number) => Uint8Array): Verification {
+  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], chain: TokenChain, facts: ChainFacts, take?: (length: number) => Uint8Array): Verification {
     let prefix: Uint8Array | undefined;
     if (tags.length > 1) {
       prefix = take?.(32 * (tags.length - 1)) ?? new Uint8Array(32 * (tags.length - 1));
@@ -155,20 +154,21 @@ export class Verification {
     const plain = prefix === undefined && facts.audiences.length === 0 && facts.marks === undefined && facts.ancestors === undefined && facts.bearer !== false;
     // Most roots (one minted step, no audience, no ancestors) record nothing of their own: one shared record.
     const root = plain ? (facts.bearer === true ? plainBearerRoot : plainRoot) : new RootFacts(prefix, facts);
-    return new Verification(authority, undefined, token, facts.expiresAt, root, undefined);
+    return new Verification(authority, undefined, chain, facts.expiresAt, root, undefined);
   }
 
   /**
-   * The verification of this chain one `block` longer, whose token is `token`: the block's expiry and
-   * audience (with its generation, when the server bound it) tighten this one's, nothing else changes.
+   * The verification of this chain one `block` longer, which is `chain` (the capability's chain from then
+   * on): the block's expiry and audience (with its generation, when the server bound it) tighten this one's,
+   * nothing else changes. (Not `extend`: that is the chain's own, {@link TokenChain.extend}.)
    */
-  extend(token: Uint8Array, block: Block): Verification {
+  extendedBy(chain: TokenChain, block: Block): Verification {
     const generation = block.audience !== null ? block.generation : undefined;
     const expiresAt = minExpiry(this.expiresAt, block.expiresAt);
     // A step onto a root (most often the bound child sent in a capability's place, kept as long as the
     // holding): one verification, the root's facts and tag folded in, not a second one linked to the root's.
-    if (this.#parent === undefined) return new Verification(this.authority, this.#own as RootFacts, token, expiresAt, block.audience, generation, this);
-    return new Verification(this.authority, this, token, expiresAt, block.audience, generation);
+    if (this.#parent === undefined) return new Verification(this.authority, this.#own as RootFacts, chain, expiresAt, block.audience, generation, this);
+    return new Verification(this.authority, this, chain, expiresAt, block.audience, generation);
   }
 
   /** The last verification of a walk by parents: a root, or a folded step. */
@@ -216,7 +216,7 @@ export class Verification {
 
   /** The chain's last tag (a view of its token). */
   get lastTag(): Uint8Array {
-    return new Uint8Array(this.#bytes, this.#end - 32, 32);
+    return this.tag;
   }
 
   /** Every chain tag, first (minted) to last; revocation ids derive from them. */

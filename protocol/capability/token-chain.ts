@@ -26,11 +26,26 @@ export class TokenChain implements SignedChain {
   readonly tagLength: number;
   readonly suite: ChainSuite | undefined;
 
-  private constructor(kid: string, token: Uint8Array, count: number, tagLength: number, suite: ChainSuite | undefined) {
+  /**
+   * The chain of `token` (`count` blocks, a tag of `tagLength`), or, given a chain alone, a chain of the same
+   * bytes: what a subclass that takes a chain's place (a {@link Verification}, which is its capability's chain
+   * too) is built from, the chain it is made of then left to the collector.
+   */
+  protected constructor(kid: string | TokenChain, token?: Uint8Array, count = 0, tagLength = 0, suite?: ChainSuite) {
+    if (kid instanceof TokenChain) {
+      this.kid = kid.kid;
+      this.#bytes = kid.#bytes;
+      this.#offset = kid.#offset;
+      this.#length = kid.#length;
+      this.count = kid.count;
+      this.tagLength = kid.tagLength;
+      this.suite = kid.suite;
+      return;
+    }
     this.kid = kid;
-    this.#bytes = token.buffer;
-    this.#offset = token.byteOffset;
-    this.#length = token.byteLength;
+    this.#bytes = token!.buffer;
+    this.#offset = token!.byteOffset;
+    this.#length = token!.byteLength;
     this.count = count;
     this.tagLength = tagLength;
     this.suite = suite;
