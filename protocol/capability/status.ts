@@ -127,18 +127,18 @@ export class Verification extends TokenChain {
   }
 
   /** True for a step folded onto a root: its own step, then {@link #parent} is the root's facts. */
-  get #folded(): boolean {
-    return this.#upBytes !== undefined;
+  static #isFolded(v: Verification): boolean {
+    return v.#upBytes !== undefined;
   }
 
   /** A folded step's root tag (a view of the root's token). */
-  get #upTag(): Uint8Array {
-    return new Uint8Array(this.#upBytes!, this.#upEnd - 32, 32);
+  static #upTagOf(v: Verification): Uint8Array {
+    return new Uint8Array(v.#upBytes!, v.#upEnd - 32, 32);
   }
 
   /** A folded step's root revocation id, computed once. */
-  get #upOwnId(): string {
-    return (this.#upId ??= revocationId(this.#upTag, this.authority.crypto));
+  static #upOwnIdOf(v: Verification): string {
+    return (v.#upId ??= revocationId(Verification.#upTagOf(v), v.authority.crypto));
   }
 
   /**
@@ -172,20 +172,20 @@ export class Verification extends TokenChain {
   }
 
   /** The last verification of a walk by parents: a root, or a folded step. */
-  #base(): Verification {
-    let v: Verification = this;
+  static #baseOf(from: Verification): Verification {
+    let v: Verification = from;
     while (v.#parent instanceof Verification) v = v.#parent;
     return v;
   }
 
-  /** The facts of the root at the end of a walk by parents (`v` from {@link #base}). */
+  /** The facts of the root at the end of a walk by parents (`v` from {@link #baseOf}). */
   static #factsOf(v: Verification): RootFacts {
-    return (v.#folded ? v.#parent : v.#own) as RootFacts;
+    return (Verification.#isFolded(v) ? v.#parent : v.#own) as RootFacts;
   }
 
-  /** The facts of the chain this one descends from by steps (its own, without a parent). */
-  get #root(): RootFacts {
-    return Verification.#factsOf(this.#base());
+  /** The facts of the chain `v` descends from by steps (its own, without a parent). */
+  static #rootOf(v: Verification): RootFacts {
+    return Verification.#factsOf(Verification.#baseOf(v));
   }
 
   /** The chain's length in blocks (its tag count). */
@@ -193,7 +193,7 @@ export class Verification extends TokenChain {
     let depth = 0;
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) depth++;
-    if (v.#folded) depth++;
+    if (Verification.#isFolded(v)) depth++;
     const prefix = Verification.#factsOf(v).prefix;
     return depth + 1 + (prefix === undefined ? 0 : prefix.length / 32);
   }
@@ -203,7 +203,7 @@ export class Verification extends TokenChain {
    * from and of that one's ancestors. Revoking any of them revokes this capability too.
    */
   get ancestors(): readonly string[] | undefined {
-    return this.#root.ancestors;
+    return Verification.#rootOf(this).ancestors;
   }
 
   /**
@@ -211,7 +211,7 @@ export class Verification extends TokenChain {
    * bound to the recipient. Known only to the process that minted it.
    */
   get bearer(): boolean | undefined {
-    return this.#root.bearer;
+    return Verification.#rootOf(this).bearer;
   }
 
   /** The chain's last tag (a view of its token). */
@@ -225,7 +225,7 @@ export class Verification extends TokenChain {
     const head: Uint8Array[] = parent instanceof Verification ? [...parent.tags] : [];
     const prefix = parent instanceof Verification ? undefined : Verification.#factsOf(this).prefix;
     if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) head.push(prefix.subarray(i, i + 32));
-    if (this.#folded) head.push(this.#upTag);
+    if (Verification.#isFolded(this)) head.push(Verification.#upTagOf(this));
     head.push(this.lastTag);
     return head;
   }
@@ -250,7 +250,7 @@ export class Verification extends TokenChain {
   isBound(): boolean {
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#own !== null) return true;
-    if (v.#folded && v.#own !== null) return true;
+    if (Verification.#isFolded(v) && v.#own !== null) return true;
     return Verification.#factsOf(v).audiences.length > 0;
   }
 
@@ -258,7 +258,7 @@ export class Verification extends TokenChain {
   boundOnlyTo(user: string | null | undefined): boolean {
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#own !== null && v.#own !== user) return false;
-    if (v.#folded && v.#own !== null && v.#own !== user) return false;
+    if (Verification.#isFolded(v) && v.#own !== null && v.#own !== user) return false;
     return Verification.#factsOf(v).audiences.every((a) => a === user);
   }
 
@@ -266,7 +266,7 @@ export class Verification extends TokenChain {
   markedFor(user: string): boolean {
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#generation !== undefined && v.#own === user) return true;
-    if (v.#folded && v.#generation !== undefined && v.#own === user) return true;
+    if (Verification.#isFolded(v) && v.#generation !== undefined && v.#own === user) return true;
     const marks = Verification.#factsOf(v).marks;
     return marks !== undefined && marks.some(([a]) => a === user);
   }
@@ -276,7 +276,7 @@ export class Verification extends TokenChain {
     const a = this.authority;
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
-    if (v.#folded && v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
+    if (Verification.#isFolded(v) && v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
     const marks = Verification.#factsOf(v).marks;
     return marks !== undefined && marks.some(([audience, generation]) => generation < a.generationOf(audience));
   }
@@ -291,31 +291,31 @@ export class Verification extends TokenChain {
    * ancestors), for which `revoked` is true.
    */
   findId(revoked: (id: string) => boolean): string | undefined {
-    return this.#findStep(revoked) ?? this.ancestors?.find(revoked);
+    return Verification.#findStepOf(this, revoked) ?? this.ancestors?.find(revoked);
   }
 
-  #findStep(revoked: (id: string) => boolean): string | undefined {
-    const parent = this.#parent;
-    let head = parent instanceof Verification ? parent.#findStep(revoked) : this.#prefixIds().find(revoked);
-    if (head === undefined && this.#folded && revoked(this.#upOwnId)) head = this.#upOwnId;
-    return head ?? (revoked(this.ownId) ? this.ownId : undefined);
+  static #findStepOf(v: Verification, revoked: (id: string) => boolean): string | undefined {
+    const parent = v.#parent;
+    let head = parent instanceof Verification ? Verification.#findStepOf(parent, revoked) : Verification.#prefixIdsOf(v).find(revoked);
+    if (head === undefined && Verification.#isFolded(v) && revoked(Verification.#upOwnIdOf(v))) head = Verification.#upOwnIdOf(v);
+    return head ?? (revoked(v.ownId) ? v.ownId : undefined);
   }
 
   /** Without a parent kept: the revocation ids of the root's tags before its last, computed once. */
-  #prefixIds(): readonly string[] {
-    const facts = Verification.#factsOf(this);
+  static #prefixIdsOf(v: Verification): readonly string[] {
+    const facts = Verification.#factsOf(v);
     if (facts.prefixIds !== undefined) return facts.prefixIds;
     const prefix = facts.prefix;
     const ids: string[] = [];
-    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), this.authority.crypto));
+    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), v.authority.crypto));
     return (facts.prefixIds = ids);
   }
 
   /** The revocation ids of every chain step, first to last. */
   get stepIds(): readonly string[] {
     const parent = this.#parent;
-    const head = parent instanceof Verification ? [...parent.stepIds] : [...this.#prefixIds()];
-    if (this.#folded) head.push(this.#upOwnId);
+    const head = parent instanceof Verification ? [...parent.stepIds] : [...Verification.#prefixIdsOf(this)];
+    if (Verification.#isFolded(this)) head.push(Verification.#upOwnIdOf(this));
     head.push(this.ownId);
     return head;
   }

@@ -7,6 +7,7 @@ import { statusOf, type Verification } from '../../protocol/capability/status.js
 import { TokenChain } from '../../protocol/capability/token-chain.js';
 import { readBlockFast } from '../../protocol/capability/token-fast.js';
 import { IntLru } from '../../protocol/capability/verified-cache.js';
+import { ByteArena } from '../../protocol/capability/byte-arena.js';
 import { decodeToken, encodeBlock, encodeToken } from '../../protocol/capability/token.js';
 import { defaultLimits } from '../../protocol/limits.js';
 import { nodeCrypto } from '../../server/node-crypto.js';
@@ -171,12 +172,18 @@ describe('the canonical token writer', () => {
       fc.property(
         fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ minLength: 250, maxLength: 300 })),
         fc.array(fc.oneof(bytes(70), bytes(300)), { maxLength: 20 }),
-        fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 32, maxLength: 32 })),
-        (kid, blocks, tag) => {
-          const chain = TokenChain.write(kid, blocks, tag, undefined);
+        // A forgery's tag may have any length: the chain keeps 0 and 32 as a code, and reads another from its bytes.
+        fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 })),
+        fc.boolean(),
+        (kid, blocks, tag, inArena) => {
+          const arena = new ByteArena();
+          if (inArena) arena.take(13); // the next slice starts past the chunk's start
+          const chain = TokenChain.write(kid, blocks, tag, undefined, inArena ? arena : undefined);
           expect(toHex(chain.token)).toBe(toHex(encodeToken({ kid, blocks, tag })));
           expect(chain.blockBytes.map(toHex)).toEqual(blocks.map(toHex));
           expect(toHex(chain.tag)).toBe(toHex(tag));
+          expect([chain.count, chain.tagLength, chain.signed]).toEqual([blocks.length, tag.length, tag.length > 0]);
+          expect(chain.blocksEnd).toBe(chain.token.length - tag.length - (tag.length < 256 ? 2 : 3));
           if (blocks.length > 0) {
             const block = new Uint8Array(20).fill(5);
             const longer = chain.extend(block, tag);
