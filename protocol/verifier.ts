@@ -158,10 +158,11 @@ export class CapabilityVerifier implements VerificationAuthority {
   #signPending(cap: Capability, bearer: boolean): void {
     const key = this.keyring.current;
     const { chain, tags } = signChain(cap.blocks, key.kid, this.#root(key), this.#suite, this.#random);
+    // The verification takes the chain's place (setStatus): until then, the chain.
     cap[chainOf] = chain;
     const facts = { ...restrictionsOf(cap.blocks), ancestors: ancestorIds(cap.blocks[0]!.ancestors), bearer: bearer ? true : undefined, marks: marksOf(cap.blocks) };
     const arena = this.#suite.arena;
-    setStatus(cap, Verification.ofChain(this, tags, chainToken(chain), facts, (n) => arena.take(n)));
+    setStatus(cap, Verification.ofChain(this, tags, chain as TokenChain, facts, (n) => arena.take(n)));
   }
 
   /**

@@ -21,6 +21,8 @@ class Holding implements Deadline {
     /** The principal's count this holding takes part in (given back when it is released). */
     readonly budget: HoldingBudget,
     readonly owner: string,
+    /** Sent to this connection (a capability in a frame it was sent), not only received from it. */
+    readonly sent: boolean,
   ) {}
 
   run(): void {
@@ -29,13 +31,28 @@ class Holding implements Deadline {
 }
 
 /**
- * What a connection's map keeps per held capability: the capability alone when it never expires and counts
- * against the connection's current principal (nearly every holding: no record of its own), else a {@link Holding}.
+ * A plain holding (no expiry, the current principal's count) of a capability the connection presented but
+ * was not sent on it (a resume's, a capability from elsewhere): the rarer case, so the one with a record.
  */
-type Held = Capability | Holding;
+class Received {
+  constructor(readonly cap: Capability) {}
+}
+
+/**
+ * What a connection's map keeps per held capability: the capability alone when it never expires, counts
+ * against the connection's current principal and was sent to the connection (nearly every holding: no record
+ * of its own); a {@link Received} when it is all that but was only received; else a {@link Holding}. The
+ * one entry is also the session's record that it was sent the capability (no second map keyed by its id).
+ */
+type Held = Capability | Holding | Received;
 
 function capOf(held: Held): Capability {
-  return held instanceof Holding ? held.cap : held;
+  return held instanceof Holding || held instanceof Received ? held.cap : held;
+}
+
+/** True when the holding's capability was sent to the connection (what `revokeSession` revokes). */
+function sentOf(held: Held): boolean {
+  return held instanceof Holding ? held.sent : !(held instanceof Received);
 }
 
 function verificationOf(held: Held): Verification {
@@ -122,8 +139,14 @@ export class Holdings {
   /** The principal (and its count) that every holding kept as a bare capability counts against. */
   #owner = '';
   #budget: HoldingBudget | undefined = undefined;
-  /** How many holdings are kept as a bare capability (they count against {@link #owner}). */
+  /** How many holdings are kept as a bare capability or a {@link Received} (they count against {@link #owner}). */
   #bare = 0;
+  /**
+   * The capabilities sent to this connection that it no longer holds (released, ended, or the connection
+   * closed), by revocation id, with their expiry: with the sent holdings, every capability it was sent. Made
+   * at the first such release: while a connection holds what it was sent, its holdings are the whole record.
+   */
+  #sentBefore: Map<string, number | null> | undefined;
   readonly #max: number;
   readonly #deadlines: Deadlines;
   readonly #events: HoldingEvents;
@@ -152,12 +175,26 @@ export class Holdings {
     return (this.#holdingsMap ??= new Map());
   }
 
-  /** True if `cap` is held. */
   /** True if a capability with revocation id `id` is held. */
   hasId(id: string): boolean {
     return this.#holdingsMap?.has(id) === true;
   }
 
+  /** True if a capability with revocation id `id` was sent to this connection (held now or not). */
+  wasSent(id: string): boolean {
+    const held = this.#holdingsMap?.get(id);
+    return held !== undefined ? sentOf(held) : this.#sentBefore?.has(id) === true;
+  }
+
+  /** The revocation ids (and expiries) of every capability sent to this connection as cover (held now or not). */
+  sentEntries(): { id: string; expiresAt: number | null }[] {
+    const out: { id: string; expiresAt: number | null }[] = [];
+    for (const [id, expiresAt] of this.#sentBefore ?? noSent) out.push({ id, expiresAt });
+    for (const [id, held] of this.#holdingsMap ?? noHoldings) if (sentOf(held)) out.push({ id, expiresAt: verificationOf(held).expiresAt });
+    return out;
+  }
+
+  /** True if `cap` is held. */
   has(cap: Capability): boolean {
     const status = statusOf(cap);
     return status instanceof Verification && this.#holdingsMap !== undefined && this.#holdingsMap.has(status.ownId);
@@ -165,9 +202,10 @@ export class Holdings {
 
   /**
    * Holds a capability that crossed the connection, if it is cover for `userId` (the connection's principal): verified by this server,
-   * valid now, and bound to no one else. Returns the revocation id of a new holding, else undefined.
+   * valid now, and bound to no one else. Returns the revocation id of a new holding, else undefined. `sent`:
+   * the capability is in a frame sent to the connection (recorded as sent: {@link sentEntries}); else received from it.
    */
-  add(cap: Capability, userId: string | undefined): { id: string; expiresAt: number | null; byGeneration: boolean } | undefined {
+  add(cap: Capability, userId: string | undefined, sent = false): { id: string; expiresAt: number | null; byGeneration: boolean } | undefined {
     const status = statusOf(cap);
     if (!(status instanceof Verification)) return undefined;
     // Held already (a capability sent with every call: the verifier's cache hands back the same object).
@@ -204,14 +242,16 @@ export class Holdings {
       this.#owner = owner;
       this.#budget = budget;
       this.#bare++;
-      this.#holdings.set(key, cap);
+      this.#holdings.set(key, sent ? cap : new Received(cap));
     } else {
       // Due one millisecond after the last moment the verifier still accepts it.
       const at = expiresAt === null ? Infinity : expiresAt + status.authority.clockToleranceMs + 1;
-      const holding = new Holding(at, this, cap, budget, owner);
+      const holding = new Holding(at, this, cap, budget, owner, sent);
       this.#holdings.set(key, holding);
       if (expiresAt !== null) this.#deadlines.add(holding);
     }
+    // Held (and sent) again after it was released: the holding is its record again.
+    if (sent) this.#sentBefore?.delete(key);
     this.#events.held(cap.scope);
     // Bound to this principal with its generation: revokeUser reaches it without a record of its id.
     const byGeneration = userId !== undefined && status.markedFor(userId);
@@ -258,8 +298,9 @@ export class Holdings {
   /** Releases everything (the connection closed). */
   clear(): void {
     if (this.#holdingsMap === undefined) return;
-    for (const holding of this.#holdingsMap.values()) {
+    for (const [key, holding] of this.#holdingsMap) {
       if (holding instanceof Holding) this.#deadlines.cancel(holding);
+      this.#keepSent(key, holding);
       this.#giveBack(holding);
       this.#events.released(capOf(holding).scope);
     }
@@ -281,8 +322,14 @@ export class Holdings {
     }
   }
 
+  /** A sent holding that ends still counts as sent (`revokeSession` revokes it, a delegation is not re-sent). */
+  #keepSent(key: string, holding: Held): void {
+    if (sentOf(holding)) (this.#sentBefore ??= new Map()).set(key, verificationOf(holding).expiresAt);
+  }
+
   #release(key: string, holding: Held): boolean {
     if (!this.#holdings.delete(key)) return false;
+    this.#keepSent(key, holding);
     this.#giveBack(holding);
     if (holding instanceof Holding) this.#deadlines.cancel(holding);
     this.#events.released(capOf(holding).scope);
@@ -296,3 +343,4 @@ export class Holdings {
 
 /** What an idle connection's holdings iterate. */
 const noHoldings: ReadonlyMap<string, Held> = new Map();
+const noSent: ReadonlyMap<string, number | null> = new Map();

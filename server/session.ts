@@ -132,13 +132,12 @@ export class ServerSession {
    */
   has(id: string): boolean {
     const held = this.#held;
-    return held !== undefined && (held.sent?.has(id) === true || held.holdings.hasId(id));
+    return held !== undefined && (held.holdings.hasId(id) || held.holdings.wasSent(id));
   }
 
   /** The revocation ids (and expiries) of every capability this session was sent as cover. */
   sentEntries(): { id: string; expiresAt: number | null }[] {
-    const sent = this.#held?.sent;
-    return sent === undefined ? [] : Array.from(sent, ([id, expiresAt]) => ({ id, expiresAt }));
+    return this.#held?.holdings.sentEntries() ?? [];
   }
 
   get closed(): boolean {
@@ -318,10 +317,10 @@ export class ServerSession {
   }
 
   #hold(cap: Capability, outgoing: boolean): void {
-    const added = this.#holdings.add(cap, this.principal ?? undefined);
+    // An outgoing holding is also the record that the session was sent it (what revokeSession revokes).
+    const added = this.#holdings.add(cap, this.principal ?? undefined, outgoing);
     if (added === undefined || !outgoing) return;
     const held = this.#held!;
-    (held.sent ??= new Map()).set(added.id, added.expiresAt);
     // A capability bound to the user with its generation needs no record: revokeUser bumps the generation.
     if (this.user && !added.byGeneration) (held.issuedBatch ??= []).push({ id: added.id, expiresAt: added.expiresAt });
   }
@@ -458,15 +457,14 @@ class OutboundContext implements CodecContext {
 const outbound = new OutboundContext();
 
 /**
- * A session's holdings, what they tell it (as prototype methods, not four closures per connection), and its
- * record of the capabilities it was sent: made with the first capability, so an idle session keeps none of it.
+ * A session's holdings (with the record of the capabilities it was sent), what they tell it (as prototype
+ * methods, not four closures per connection): made with the first capability, so an idle session keeps none of it.
  */
 class SessionHoldingEvents implements HoldingEvents {
   readonly #env: SessionEnv;
   readonly #session: ServerSession;
+  /** What the session holds, and (the same entries, and what they keep of released ones) what it was sent as cover. */
   readonly holdings: Holdings;
-  /** Every capability this session was sent as cover, by revocation id (what `revokeSession` revokes); made at the first. */
-  sent: Map<string, number | null> | undefined = undefined;
   /** Capabilities sent to the user in the frame being encoded, for the store's record; made at the first. */
   issuedBatch: { id: string; expiresAt: number | null }[] | undefined = undefined;
 

@@ -19,6 +19,9 @@ export interface Restrictions {
 export interface BindingRestrictions extends Restrictions {
   readonly generation?: number;
 }
+/** The local-origin brand, in a capability's status field until it is checked (see `Capability.#status`). */
+const LOCAL: unique symbol = Symbol('capsync.local');
+
 // Set by the static block below: the only way to reach the class-private fields from outside the class body.
 let builtLocally: (value: object) => boolean;
 let readStatus: (cap: Capability) => Verification | CapsyncError | undefined;
@@ -41,17 +44,16 @@ let fromParts: (scope: readonly JsonValue[], blocks: readonly Block[], chain: Si
  */
 export class Capability {
   /**
-   * The local-origin brand: true only for a capability made by `new Capability(...)` (or narrowed from one).
-   * No code outside this class body can read or write it; a capability built from wire data is built by
-   * {@link capabilityFromParts}, which sets it false, so a value a peer sent can never carry it.
-   */
-  readonly #local: boolean;
-  /**
    * How the server checked this capability (`setStatus`, internal). A class-private field: only the
    * verifier and narrowing set it, and nothing a peer sends, nor a copy of the object (a plain map, a
    * structured clone), can carry one. Cheaper than a WeakMap entry per capability, in time and memory.
+   *
+   * Until it is checked, it is also the local-origin brand: {@link LOCAL} only for a capability made by
+   * `new Capability(...)` (or narrowed from one), undefined for one built by {@link capabilityFromParts}
+   * (wire data), so a value a peer sent can never carry it. No code outside this class body can read or
+   * write it. (One field for both: the brand matters only while there is no status.)
    */
-  #status: Verification | CapsyncError | undefined;
+  #status: Verification | CapsyncError | typeof LOCAL | undefined;
 
   /** Parts of the child that {@link narrow} has checked, for the constructor to take as they are (synchronous: one slot). */
   static #derived: { scope: readonly JsonValue[]; blocks: readonly Block[] } | undefined;
@@ -59,15 +61,24 @@ export class Capability {
   static #parts: { scope: readonly JsonValue[]; blocks: readonly Block[]; chain: SignedChain | undefined } | undefined;
 
   static {
-    builtLocally = (value) => #local in value && (value as Capability).#local;
-    readStatus = (cap) => (#status in cap ? cap.#status : undefined);
+    builtLocally = (value) => #status in value && (value as Capability).#status === LOCAL;
+    readStatus = (cap) => (#status in cap ? Capability.#checked(cap) : undefined);
     writeStatus = (cap, status) => {
       cap.#status = status;
+      // A verification is the chain it verified, in a chain's place: the capability keeps one object, not two.
+      if (status instanceof TokenChain) cap[chainOf] = status;
     };
     fromParts = (scope, blocks, chain) => {
       Capability.#parts = { scope, blocks, chain };
       return new Capability(scope);
     };
+  }
+
+  /** How the server checked this capability, if it did (the status without the local brand). */
+  static #checked(cap: Capability): Verification | CapsyncError | undefined {
+    // Static: an instance private accessor would give every capability a brand slot.
+    const status = cap.#status;
+    return status === LOCAL ? undefined : status;
   }
 
   /** The full scope, narrowing included. */
@@ -82,18 +93,17 @@ export class Capability {
    * @param restrictions an optional expiry and audience.
    */
   constructor(scope: readonly JsonValue[], restrictions: Restrictions = {}) {
-    this.#status = undefined;
     const parts = Capability.#parts;
     if (parts !== undefined) {
       // capabilityFromParts: not local, whatever its parts (checked by the verifier or the codec).
       Capability.#parts = undefined;
-      this.#local = false;
+      this.#status = undefined;
       this.scope = parts.scope;
       this.blocks = parts.blocks;
       this[chainOf] = parts.chain;
       return;
     }
-    this.#local = true;
+    this.#status = LOCAL;
     const derived = Capability.#derived;
     if (derived !== undefined) {
       // narrow() of a local capability: a local child, whose parts narrow() has already checked.
@@ -151,12 +161,12 @@ export class Capability {
     // A step that adds no scope (a restriction, the server's binding) shares its parent's frozen scope.
     const scope = suffix.length === 0 ? this.scope : deepFreeze(concatExact(this.scope, structuredCopy(suffix)));
     const blocks = Object.freeze(concatExact(this.blocks, [block]));
-    const status = this.#status;
+    const status = Capability.#checked(this);
     if (chain === undefined) {
       // Made by local code and not yet sent: the server signs every block at once. A local capability's
       // children are local too (built by the constructor); a chainless one that is not (a tool's) has
       // children that are not.
-      if (!this.#local) {
+      if (this.#status !== LOCAL) {
         const child = fromParts(scope, blocks, undefined);
         if (status instanceof CapsyncError) child.#status = status; // narrowing never cures a rejected capability
         return child;
@@ -167,8 +177,10 @@ export class Capability {
     const next = extendChain(chain, block);
     const child = fromParts(scope, blocks, next);
     if (status instanceof CapsyncError) child.#status = status; // narrowing never cures a rejected capability
-    // The child's verification keeps its token (a verifier's chain: the token alone); a plain chain, its tag.
-    else if (status !== undefined && next.tag.length > 0) child.#status = status.extend(next instanceof TokenChain ? next.token : next.tag, block);
+    // The child's verification is its chain too (a verifier's chain: the token alone; a plain one is written as one).
+    else if (status !== undefined && next.tag.length > 0) {
+      writeStatus(child, status.extendedBy(next instanceof TokenChain ? next : TokenChain.write(next.kid, next.blockBytes, next.tag, next.suite, next.suite?.arena), block));
+    }
     return child;
   }
 

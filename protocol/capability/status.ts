@@ -2,6 +2,7 @@ import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from '../
 import { fail } from '../errors.js';
 import { minExpiry } from './chain.js';
 import type { Block } from './token.js';
+import { TokenChain } from './token-chain.js';
 
 export { setStatus, statusOf } from './capability.js';
 
@@ -81,7 +82,7 @@ const plainBearerRoot = new RootFacts(undefined, { expiresAt: null, audiences: n
  * the root's facts (shared) and where its tag lies, so a held bound child is one verification, not two. Lists (tags, ids, audiences, marks) are walked, or built when asked
  * for, not kept per capability.
  */
-export class Verification {
+export class Verification extends TokenChain {
   readonly authority: VerificationAuthority;
   /**
    * The verification of the chain this one extends by its last step, when it was made that way; or, for a
@@ -89,13 +90,6 @@ export class Verification {
    * tag is then {@link #upBytes}/{@link #upEnd}, and no second verification is kept for it.
    */
   readonly #parent: Verification | RootFacts | undefined;
-  /**
-   * Where the chain's token lies (its last 32 bytes are the last tag): the buffer of the capability's own
-   * bytes (an arena chunk, shared) and where the token ends in it. Not a view: a Uint8Array is about 96
-   * bytes of heap, and a root verification's token is kept by nothing else once its capability is gone.
-   */
-  readonly #bytes: ArrayBufferLike;
-  readonly #end: number;
   readonly expiresAt: number | null;
   /** Without a parent: the whole chain's facts. With one: the last step's audience. */
   readonly #own: RootFacts | string | null;
@@ -107,17 +101,22 @@ export class Verification {
   readonly #upEnd: number;
   #upId: string | undefined;
 
-  private constructor(authority: VerificationAuthority, parent: Verification | RootFacts | undefined, token: Uint8Array, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined, up?: Verification) {
+  /**
+   * A verification is its capability's chain as well (it extends {@link TokenChain}: the token's buffer,
+   * offset and length, its kid, block count and suite): one object per verified capability, not two. `chain`
+   * is the chain checked (its last 32 bytes are the last tag), whose fields are taken; it is then garbage.
+   */
+  private constructor(authority: VerificationAuthority, parent: Verification | RootFacts | undefined, chain: TokenChain, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined, up?: Verification) {
+    super(chain);
     this.authority = authority;
     this.#parent = parent;
-    this.#bytes = token.buffer;
-    this.#end = token.byteOffset + token.byteLength;
     this.expiresAt = expiresAt;
     this.#own = own;
     this.#generation = generation;
     this.#ownId = undefined;
-    this.#upBytes = up === undefined ? undefined : up.#bytes;
-    this.#upEnd = up === undefined ? 0 : up.#end;
+    const upToken = up?.token;
+    this.#upBytes = upToken?.buffer;
+    this.#upEnd = upToken === undefined ? 0 : upToken.byteOffset + upToken.byteLength;
     this.#upId = up === undefined ? undefined : up.#ownId;
   }
 
@@ -128,25 +127,25 @@ export class Verification {
   }
 
   /** True for a step folded onto a root: its own step, then {@link #parent} is the root's facts. */
-  get #folded(): boolean {
-    return this.#upBytes !== undefined;
+  static #isFolded(v: Verification): boolean {
+    return v.#upBytes !== undefined;
   }
 
   /** A folded step's root tag (a view of the root's token). */
-  get #upTag(): Uint8Array {
-    return new Uint8Array(this.#upBytes!, this.#upEnd - 32, 32);
+  static #upTagOf(v: Verification): Uint8Array {
+    return new Uint8Array(v.#upBytes!, v.#upEnd - 32, 32);
   }
 
   /** A folded step's root revocation id, computed once. */
-  get #upOwnId(): string {
-    return (this.#upId ??= revocationId(this.#upTag, this.authority.crypto));
+  static #upOwnIdOf(v: Verification): string {
+    return (v.#upId ??= revocationId(Verification.#upTagOf(v), v.authority.crypto));
   }
 
   /**
-   * The verification of a whole chain whose every tag is `tags` (first to last) and whose token is `token`
-   * (ending in the last tag). `take` gives the buffer the earlier tags are kept in.
+   * The verification of a whole chain whose every tag is `tags` (first to last) and which is `chain` (its
+   * token ending in the last tag): the capability's chain from then on. `take` gives the buffer the earlier tags are kept in.
    */
-  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], token: Uint8Array, facts: ChainFacts, take?: (length: number) => Uint8Array): Verification {
+  static ofChain(authority: VerificationAuthority, tags: readonly Uint8Array[], chain: TokenChain, facts: ChainFacts, take?: (length: number) => Uint8Array): Verification {
     let prefix: Uint8Array | undefined;
     if (tags.length > 1) {
       prefix = take?.(32 * (tags.length - 1)) ?? new Uint8Array(32 * (tags.length - 1));
@@ -155,37 +154,38 @@ export class Verification {
     const plain = prefix === undefined && facts.audiences.length === 0 && facts.marks === undefined && facts.ancestors === undefined && facts.bearer !== false;
     // Most roots (one minted step, no audience, no ancestors) record nothing of their own: one shared record.
     const root = plain ? (facts.bearer === true ? plainBearerRoot : plainRoot) : new RootFacts(prefix, facts);
-    return new Verification(authority, undefined, token, facts.expiresAt, root, undefined);
+    return new Verification(authority, undefined, chain, facts.expiresAt, root, undefined);
   }
 
   /**
-   * The verification of this chain one `block` longer, whose token is `token`: the block's expiry and
-   * audience (with its generation, when the server bound it) tighten this one's, nothing else changes.
+   * The verification of this chain one `block` longer, which is `chain` (the capability's chain from then
+   * on): the block's expiry and audience (with its generation, when the server bound it) tighten this one's,
+   * nothing else changes. (Not `extend`: that is the chain's own, {@link TokenChain.extend}.)
    */
-  extend(token: Uint8Array, block: Block): Verification {
+  extendedBy(chain: TokenChain, block: Block): Verification {
     const generation = block.audience !== null ? block.generation : undefined;
     const expiresAt = minExpiry(this.expiresAt, block.expiresAt);
     // A step onto a root (most often the bound child sent in a capability's place, kept as long as the
     // holding): one verification, the root's facts and tag folded in, not a second one linked to the root's.
-    if (this.#parent === undefined) return new Verification(this.authority, this.#own as RootFacts, token, expiresAt, block.audience, generation, this);
-    return new Verification(this.authority, this, token, expiresAt, block.audience, generation);
+    if (this.#parent === undefined) return new Verification(this.authority, this.#own as RootFacts, chain, expiresAt, block.audience, generation, this);
+    return new Verification(this.authority, this, chain, expiresAt, block.audience, generation);
   }
 
   /** The last verification of a walk by parents: a root, or a folded step. */
-  #base(): Verification {
-    let v: Verification = this;
+  static #baseOf(from: Verification): Verification {
+    let v: Verification = from;
     while (v.#parent instanceof Verification) v = v.#parent;
     return v;
   }
 
-  /** The facts of the root at the end of a walk by parents (`v` from {@link #base}). */
+  /** The facts of the root at the end of a walk by parents (`v` from {@link #baseOf}). */
   static #factsOf(v: Verification): RootFacts {
-    return (v.#folded ? v.#parent : v.#own) as RootFacts;
+    return (Verification.#isFolded(v) ? v.#parent : v.#own) as RootFacts;
   }
 
-  /** The facts of the chain this one descends from by steps (its own, without a parent). */
-  get #root(): RootFacts {
-    return Verification.#factsOf(this.#base());
+  /** The facts of the chain `v` descends from by steps (its own, without a parent). */
+  static #rootOf(v: Verification): RootFacts {
+    return Verification.#factsOf(Verification.#baseOf(v));
   }
 
   /** The chain's length in blocks (its tag count). */
@@ -193,7 +193,7 @@ export class Verification {
     let depth = 0;
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) depth++;
-    if (v.#folded) depth++;
+    if (Verification.#isFolded(v)) depth++;
     const prefix = Verification.#factsOf(v).prefix;
     return depth + 1 + (prefix === undefined ? 0 : prefix.length / 32);
   }
@@ -203,7 +203,7 @@ export class Verification {
    * from and of that one's ancestors. Revoking any of them revokes this capability too.
    */
   get ancestors(): readonly string[] | undefined {
-    return this.#root.ancestors;
+    return Verification.#rootOf(this).ancestors;
   }
 
   /**
@@ -211,12 +211,12 @@ export class Verification {
    * bound to the recipient. Known only to the process that minted it.
    */
   get bearer(): boolean | undefined {
-    return this.#root.bearer;
+    return Verification.#rootOf(this).bearer;
   }
 
   /** The chain's last tag (a view of its token). */
   get lastTag(): Uint8Array {
-    return new Uint8Array(this.#bytes, this.#end - 32, 32);
+    return this.tag;
   }
 
   /** Every chain tag, first (minted) to last; revocation ids derive from them. */
@@ -225,7 +225,7 @@ export class Verification {
     const head: Uint8Array[] = parent instanceof Verification ? [...parent.tags] : [];
     const prefix = parent instanceof Verification ? undefined : Verification.#factsOf(this).prefix;
     if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) head.push(prefix.subarray(i, i + 32));
-    if (this.#folded) head.push(this.#upTag);
+    if (Verification.#isFolded(this)) head.push(Verification.#upTagOf(this));
     head.push(this.lastTag);
     return head;
   }
@@ -250,7 +250,7 @@ export class Verification {
   isBound(): boolean {
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#own !== null) return true;
-    if (v.#folded && v.#own !== null) return true;
+    if (Verification.#isFolded(v) && v.#own !== null) return true;
     return Verification.#factsOf(v).audiences.length > 0;
   }
 
@@ -258,7 +258,7 @@ export class Verification {
   boundOnlyTo(user: string | null | undefined): boolean {
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#own !== null && v.#own !== user) return false;
-    if (v.#folded && v.#own !== null && v.#own !== user) return false;
+    if (Verification.#isFolded(v) && v.#own !== null && v.#own !== user) return false;
     return Verification.#factsOf(v).audiences.every((a) => a === user);
   }
 
@@ -266,7 +266,7 @@ export class Verification {
   markedFor(user: string): boolean {
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#generation !== undefined && v.#own === user) return true;
-    if (v.#folded && v.#generation !== undefined && v.#own === user) return true;
+    if (Verification.#isFolded(v) && v.#generation !== undefined && v.#own === user) return true;
     const marks = Verification.#factsOf(v).marks;
     return marks !== undefined && marks.some(([a]) => a === user);
   }
@@ -276,7 +276,7 @@ export class Verification {
     const a = this.authority;
     let v: Verification = this;
     for (; v.#parent instanceof Verification; v = v.#parent) if (v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
-    if (v.#folded && v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
+    if (Verification.#isFolded(v) && v.#generation !== undefined && v.#generation < a.generationOf(v.#own as string)) return true;
     const marks = Verification.#factsOf(v).marks;
     return marks !== undefined && marks.some(([audience, generation]) => generation < a.generationOf(audience));
   }
@@ -291,31 +291,31 @@ export class Verification {
    * ancestors), for which `revoked` is true.
    */
   findId(revoked: (id: string) => boolean): string | undefined {
-    return this.#findStep(revoked) ?? this.ancestors?.find(revoked);
+    return Verification.#findStepOf(this, revoked) ?? this.ancestors?.find(revoked);
   }
 
-  #findStep(revoked: (id: string) => boolean): string | undefined {
-    const parent = this.#parent;
-    let head = parent instanceof Verification ? parent.#findStep(revoked) : this.#prefixIds().find(revoked);
-    if (head === undefined && this.#folded && revoked(this.#upOwnId)) head = this.#upOwnId;
-    return head ?? (revoked(this.ownId) ? this.ownId : undefined);
+  static #findStepOf(v: Verification, revoked: (id: string) => boolean): string | undefined {
+    const parent = v.#parent;
+    let head = parent instanceof Verification ? Verification.#findStepOf(parent, revoked) : Verification.#prefixIdsOf(v).find(revoked);
+    if (head === undefined && Verification.#isFolded(v) && revoked(Verification.#upOwnIdOf(v))) head = Verification.#upOwnIdOf(v);
+    return head ?? (revoked(v.ownId) ? v.ownId : undefined);
   }
 
   /** Without a parent kept: the revocation ids of the root's tags before its last, computed once. */
-  #prefixIds(): readonly string[] {
-    const facts = Verification.#factsOf(this);
+  static #prefixIdsOf(v: Verification): readonly string[] {
+    const facts = Verification.#factsOf(v);
     if (facts.prefixIds !== undefined) return facts.prefixIds;
     const prefix = facts.prefix;
     const ids: string[] = [];
-    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), this.authority.crypto));
+    if (prefix !== undefined) for (let i = 0; i < prefix.length; i += 32) ids.push(revocationId(prefix.subarray(i, i + 32), v.authority.crypto));
     return (facts.prefixIds = ids);
   }
 
   /** The revocation ids of every chain step, first to last. */
   get stepIds(): readonly string[] {
     const parent = this.#parent;
-    const head = parent instanceof Verification ? [...parent.stepIds] : [...this.#prefixIds()];
-    if (this.#folded) head.push(this.#upOwnId);
+    const head = parent instanceof Verification ? [...parent.stepIds] : [...Verification.#prefixIdsOf(this)];
+    if (Verification.#isFolded(this)) head.push(Verification.#upOwnIdOf(this));
     head.push(this.ownId);
     return head;
   }

@@ -1,4 +1,4 @@
-import type { ByteArena } from './byte-arena.js';
+import { ARENA_CHUNK_BYTES, type ByteArena } from './byte-arena.js';
 import type { ChainSuite, SignedChain } from './chain.js';
 
 /**
@@ -19,26 +19,71 @@ export class TokenChain implements SignedChain {
    * a Uint8Array is about 96 bytes of heap beside the bytes, and every held capability keeps its chain.
    */
   readonly #bytes: ArrayBufferLike;
-  readonly #offset: number;
-  readonly #length: number;
-  readonly count: number;
-  /** The tag's length: 32, or 0 for a chain received unsigned (which narrowing keeps unsigned); another only in a forgery. */
-  readonly tagLength: number;
+  /**
+   * The token's offset in {@link #bytes} in 8-byte units (an arena's slices start 8-byte aligned, and lie in
+   * a 16 KiB chunk: under 2,048), plus 2,048 times its length: one small integer for both, every held
+   * capability keeps one.
+   */
+  readonly #place: number;
+  /** The block count times 4, plus the tag's length as a code: 0 (none), 1 (32 bytes), 2 (another, read from the bytes). */
+  readonly #shape: number;
   readonly suite: ChainSuite | undefined;
 
-  private constructor(kid: string, token: Uint8Array, count: number, tagLength: number, suite: ChainSuite | undefined) {
+  /**
+   * The chain of `token` (`count` blocks, a tag of `tagLength`), or, given a chain alone, a chain of the same
+   * bytes: what a subclass that takes a chain's place (a {@link Verification}, which is its capability's chain
+   * too) is built from, the chain it is made of then left to the collector.
+   */
+  protected constructor(kid: string | TokenChain, token?: Uint8Array, count = 0, tagLength = 0, suite?: ChainSuite) {
+    if (kid instanceof TokenChain) {
+      this.kid = kid.kid;
+      this.#bytes = kid.#bytes;
+      this.#place = kid.#place;
+      this.#shape = kid.#shape;
+      this.suite = kid.suite;
+      return;
+    }
+    let bytes = token!;
+    // Not where an arena or a buffer of its own puts it (never, as written here): a copy of its own, at 0.
+    if (bytes.byteOffset % 8 !== 0 || bytes.byteOffset >= ARENA_PLACES * 8) bytes = bytes.slice();
     this.kid = kid;
-    this.#bytes = token.buffer;
-    this.#offset = token.byteOffset;
-    this.#length = token.byteLength;
-    this.count = count;
-    this.tagLength = tagLength;
+    this.#bytes = bytes.buffer;
+    this.#place = bytes.byteOffset / 8 + ARENA_PLACES * bytes.byteLength;
+    this.#shape = count * 4 + (tagLength === 0 ? 0 : tagLength === TAG_LENGTH ? 1 : 2);
     this.suite = suite;
+  }
+
+  // Static, not instance, private accessors: an instance private method gives every instance a brand slot.
+
+  /** Where the token starts in {@link #bytes}. */
+  static #offset(chain: TokenChain): number {
+    return (chain.#place % ARENA_PLACES) * 8;
+  }
+
+  /** The token's length in bytes. */
+  static #length(chain: TokenChain): number {
+    return Math.floor(chain.#place / ARENA_PLACES);
+  }
+
+  /** The number of blocks. */
+  get count(): number {
+    return Math.floor(this.#shape / 4);
+  }
+
+  /** The tag's length: 32, or 0 for a chain received unsigned (which narrowing keeps unsigned); another only in a forgery. */
+  get tagLength(): number {
+    const code = this.#shape % 4;
+    if (code < 2) return code * TAG_LENGTH;
+    // A forgery's: the bytes after the last block's end and the tag's header.
+    const token = this.token;
+    let p = this.blocksStart;
+    for (let i = 0; i < this.count; i++) p = binEnd(token, p);
+    return token.length - payloadAt(token, p);
   }
 
   /** The token bytes, a view made on each read (of a buffer other tokens may share: never handed out as it is). */
   get token(): Uint8Array {
-    return new Uint8Array(this.#bytes, this.#offset, this.#length);
+    return new Uint8Array(this.#bytes, TokenChain.#offset(this), TokenChain.#length(this));
   }
 
   /** Where block 0's header starts in {@link token} (derived: one field fewer per held capability). */
@@ -91,7 +136,7 @@ export class TokenChain implements SignedChain {
     const length = headLength(this.kid, count) + (to - from) + binHeaderLength(block.length) + block.length + binHeaderLength(tag.length) + tag.length;
     const out = arena?.take(length) ?? new Uint8Array(length);
     const start = writeHead(out, this.kid, count);
-    out.set(new Uint8Array(this.#bytes, this.#offset + from, to - from), start);
+    out.set(new Uint8Array(this.#bytes, TokenChain.#offset(this) + from, to - from), start);
     const p = writeBin(out, start + (to - from), block, 0, block.length);
     writeBin(out, p, tag, 0, tag.length);
     return new TokenChain(this.kid, out, count, tag.length, this.suite);
@@ -99,12 +144,12 @@ export class TokenChain implements SignedChain {
 
   /** Where the last block ends (the tag's header starts) in {@link token}. */
   get blocksEnd(): number {
-    return this.#length - this.tagLength - binHeaderLength(this.tagLength);
+    return TokenChain.#length(this) - this.tagLength - binHeaderLength(this.tagLength);
   }
 
   /** The last tag, a view of {@link token} (empty when unsigned). */
   get tag(): Uint8Array {
-    return new Uint8Array(this.#bytes, this.#offset + this.#length - this.tagLength, this.tagLength);
+    return new Uint8Array(this.#bytes, TokenChain.#offset(this) + TokenChain.#length(this) - this.tagLength, this.tagLength);
   }
 
   /** Every block, as views of {@link token}. */
@@ -128,6 +173,11 @@ export class TokenChain implements SignedChain {
     return p;
   }
 }
+
+/** The tag length of a signed chain. */
+const TAG_LENGTH = 32;
+/** Offsets a token may start at in an arena chunk, in 8-byte units (16 KiB chunks). */
+const ARENA_PLACES = ARENA_CHUNK_BYTES / 8;
 
 /** Where the payload of the bin at `p` starts (a canonical token: the header is one this file wrote). */
 export function payloadAt(bytes: Uint8Array, p: number): number {

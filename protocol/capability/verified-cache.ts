@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { Capability } from './capability.js';
 import { chainOf } from './chain.js';
 import { TAG_BYTES } from './token.js';
@@ -20,10 +19,10 @@ import { TokenChain } from './token-chain.js';
  * Every chain here is a verifier's {@link TokenChain}: canonical bytes, compared as they are.
  */
 export class VerifiedCache {
-  readonly #lru: LRUCache<number, Capability>;
+  readonly #lru: IntLru<Capability>;
 
   constructor(max: number) {
-    this.#lru = new LRUCache({ max });
+    this.#lru = new IntLru(max);
   }
 
   /** The verified capability whose token is `token`, byte for byte (the tag compared in constant time). */
@@ -59,6 +58,146 @@ export class VerifiedCache {
 
   clear(): void {
     this.#lru.clear();
+  }
+}
+
+/**
+ * A least-recently-used map from small integers to values, of at most `max` entries, whose memory is fixed
+ * at its bound when first used: the keys, values and recency links in lists of `max` slots (as lru-cache
+ * keeps its own), and the key index an open-addressed table of at least twice as many (linear probing,
+ * backward-shift deletion). No entry allocates: a Map entry per key (lru-cache's index) was about 46 bytes
+ * per verified capability, and every capability a connection holds is one.
+ */
+export class IntLru<V> {
+  readonly #max: number;
+  #keys = new Int32Array(0);
+  #values: (V | undefined)[] = [];
+  /** Towards the least recent: `#next[slot]`; towards the most recent: `#prev[slot]`; -1 at the ends. */
+  #next = new Int32Array(0);
+  #prev = new Int32Array(0);
+  /** The index: slot + 1 of the key hashed to (or probed past) each position; 0 when empty. */
+  #table = new Int32Array(0);
+  #mask = 0;
+  #size = 0;
+  #head = -1;
+  #tail = -1;
+
+  constructor(max: number) {
+    this.#max = Math.max(1, Math.floor(max));
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** The value under `key` (now the most recent), if any. */
+  get(key: number): V | undefined {
+    const slot = this.#find(key);
+    if (slot < 0) return undefined;
+    this.#touch(slot);
+    return this.#values[slot];
+  }
+
+  /** Sets `key` to `value` (the most recent), forgetting the least recent entry when full. */
+  set(key: number, value: V): void {
+    if (this.#table.length === 0) this.#allocate();
+    let slot = this.#find(key);
+    if (slot >= 0) {
+      this.#values[slot] = value;
+      this.#touch(slot);
+      return;
+    }
+    if (this.#size < this.#max) slot = this.#size++;
+    else {
+      slot = this.#tail;
+      this.#unindex(slot);
+      this.#unlink(slot);
+    }
+    this.#keys[slot] = key;
+    this.#values[slot] = value;
+    let i = this.#home(key);
+    while (this.#table[i] !== 0) i = (i + 1) & this.#mask;
+    this.#table[i] = slot + 1;
+    this.#linkFirst(slot);
+  }
+
+  clear(): void {
+    // Released: a cleared cache holds nothing until it is used again.
+    this.#keys = new Int32Array(0);
+    this.#values = [];
+    this.#next = new Int32Array(0);
+    this.#prev = new Int32Array(0);
+    this.#table = new Int32Array(0);
+    this.#mask = 0;
+    this.#size = 0;
+    this.#head = this.#tail = -1;
+  }
+
+  #allocate(): void {
+    const max = this.#max;
+    let length = 2;
+    while (length < 2 * max) length *= 2;
+    this.#keys = new Int32Array(max);
+    this.#values = new Array<V | undefined>(max).fill(undefined);
+    this.#next = new Int32Array(max);
+    this.#prev = new Int32Array(max);
+    this.#table = new Int32Array(length);
+    this.#mask = length - 1;
+  }
+
+  #home(key: number): number {
+    return (Math.imul(key, 0x9e3779b1) >>> 7) & this.#mask;
+  }
+
+  #find(key: number): number {
+    const table = this.#table;
+    if (table.length === 0) return -1;
+    for (let i = this.#home(key); ; i = (i + 1) & this.#mask) {
+      const entry = table[i]!;
+      if (entry === 0) return -1;
+      if (this.#keys[entry - 1] === key) return entry - 1;
+    }
+  }
+
+  /** Takes `slot`'s key out of the index, moving back the entries probed past it (no tombstones). */
+  #unindex(slot: number): void {
+    const table = this.#table;
+    const mask = this.#mask;
+    let i = this.#home(this.#keys[slot]!);
+    while (table[i] !== slot + 1) i = (i + 1) & mask;
+    table[i] = 0;
+    for (let j = (i + 1) & mask; table[j] !== 0; j = (j + 1) & mask) {
+      const home = this.#home(this.#keys[table[j]! - 1]!);
+      // The entry at j may move to the hole at i unless its home lies cyclically in (i, j].
+      if (i <= j ? home <= i || home > j : home <= i && home > j) {
+        table[i] = table[j]!;
+        table[j] = 0;
+        i = j;
+      }
+    }
+  }
+
+  #touch(slot: number): void {
+    if (slot === this.#head) return;
+    this.#unlink(slot);
+    this.#linkFirst(slot);
+  }
+
+  #unlink(slot: number): void {
+    const next = this.#next[slot]!;
+    const prev = this.#prev[slot]!;
+    if (prev >= 0) this.#next[prev] = next;
+    else this.#head = next;
+    if (next >= 0) this.#prev[next] = prev;
+    else this.#tail = prev;
+  }
+
+  #linkFirst(slot: number): void {
+    this.#prev[slot] = -1;
+    this.#next[slot] = this.#head;
+    if (this.#head >= 0) this.#prev[this.#head] = slot;
+    this.#head = slot;
+    if (this.#tail < 0) this.#tail = slot;
   }
 }
 

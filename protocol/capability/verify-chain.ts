@@ -38,7 +38,7 @@ export function verifyCold(ctx: ChainContext, chain: TokenChain): Capability {
   const cap = capabilityFromParts(scope, blocks, chain);
   const facts = { ...restrictionsOf(blocks), ancestors: ancestorIds(blocks[0]!.ancestors), marks: marksOf(blocks) };
   const arena = ctx.suite.arena;
-  setStatus(cap, Verification.ofChain(ctx.authority, tags, token, facts, arena === undefined ? undefined : (n) => arena.take(n)));
+  setStatus(cap, Verification.ofChain(ctx.authority, tags, chain, facts, arena === undefined ? undefined : (n) => arena.take(n)));
   return cap;
 }
 
@@ -59,7 +59,7 @@ export function verifyStep(ctx: ChainContext, parent: Capability, chain: TokenCh
   const base = statusOf(parent) as Verification;
   if (chain.tagLength !== TAG_BYTES || !tagIs(base.step()(lastBytes), token)) return rejected([...scope], blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
   const cap = capabilityFromStep(scope, blocks, chain, added);
-  setStatus(cap, base.extend(token, last));
+  setStatus(cap, base.extendedBy(chain, last));
   return cap;
 }
 

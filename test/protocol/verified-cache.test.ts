@@ -6,6 +6,8 @@ import { chainOf } from '../../protocol/capability/chain.js';
 import { statusOf, type Verification } from '../../protocol/capability/status.js';
 import { TokenChain } from '../../protocol/capability/token-chain.js';
 import { readBlockFast } from '../../protocol/capability/token-fast.js';
+import { IntLru } from '../../protocol/capability/verified-cache.js';
+import { ByteArena } from '../../protocol/capability/byte-arena.js';
 import { decodeToken, encodeBlock, encodeToken } from '../../protocol/capability/token.js';
 import { defaultLimits } from '../../protocol/limits.js';
 import { nodeCrypto } from '../../server/node-crypto.js';
@@ -170,12 +172,18 @@ describe('the canonical token writer', () => {
       fc.property(
         fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ minLength: 250, maxLength: 300 })),
         fc.array(fc.oneof(bytes(70), bytes(300)), { maxLength: 20 }),
-        fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 32, maxLength: 32 })),
-        (kid, blocks, tag) => {
-          const chain = TokenChain.write(kid, blocks, tag, undefined);
+        // A forgery's tag may have any length: the chain keeps 0 and 32 as a code, and reads another from its bytes.
+        fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 300 })),
+        fc.boolean(),
+        (kid, blocks, tag, inArena) => {
+          const arena = new ByteArena();
+          if (inArena) arena.take(13); // the next slice starts past the chunk's start
+          const chain = TokenChain.write(kid, blocks, tag, undefined, inArena ? arena : undefined);
           expect(toHex(chain.token)).toBe(toHex(encodeToken({ kid, blocks, tag })));
           expect(chain.blockBytes.map(toHex)).toEqual(blocks.map(toHex));
           expect(toHex(chain.tag)).toBe(toHex(tag));
+          expect([chain.count, chain.tagLength, chain.signed]).toEqual([blocks.length, tag.length, tag.length > 0]);
+          expect(chain.blocksEnd).toBe(chain.token.length - tag.length - (tag.length < 256 ? 2 : 3));
           if (blocks.length > 0) {
             const block = new Uint8Array(20).fill(5);
             const longer = chain.extend(block, tag);
@@ -197,6 +205,39 @@ describe('the fast block reader on a bound step', () => {
         if (/^[\x00-\x7f]*$/.test(audience)) expect(fast).toBeDefined();
         if (fast !== undefined) expect(fast).toEqual(unpackr.unpack(block));
       }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('the cache\'s index (a fixed-size least-recently-used map of small integers)', () => {
+  it('answers every get and set as a Map kept in recency order does, keys colliding in its table included, and forgets the least recent past its bound', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 12 }),
+        // Few distinct keys (many repeats, many shared table positions), some far apart and negative.
+        fc.array(fc.tuple(fc.boolean(), fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(-1, 2 ** 30 - 1, 1 << 20, 3 << 20))), { maxLength: 300 }),
+        (max, ops) => {
+          const lru = new IntLru<number>(max);
+          const model = new Map<number, number>();
+          ops.forEach(([isSet, key], step) => {
+            if (isSet) {
+              model.delete(key);
+              model.set(key, step);
+              if (model.size > max) model.delete(model.keys().next().value!);
+              lru.set(key, step);
+            } else {
+              const value = model.get(key);
+              if (value !== undefined) (model.delete(key), model.set(key, value));
+              expect(lru.get(key)).toBe(value);
+            }
+            expect(lru.size).toBe(model.size);
+          });
+          for (const [key, value] of [...model]) expect(lru.get(key)).toBe(value);
+          lru.clear();
+          expect(lru.get(ops[0]?.[1] ?? 0)).toBeUndefined();
+        },
+      ),
       { numRuns: 500 },
     );
   });
