@@ -244,6 +244,7 @@ export class CallKeys {
 
   /** Drops outcomes past their window. */
   prune(): Promise<number> {
+    this.#sweep();
     return this.#options.store.pruneCalls(this.#options.clock.now());
   }
 
@@ -284,7 +285,10 @@ export class CallKeys {
     const { store, clock, windowMs, logger } = this.#options;
     const now = clock.now();
     let pruneBefore: number | undefined;
-    if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, windowMs)) this.#prunedAt = pruneBefore = now;
+    if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, windowMs)) {
+      this.#prunedAt = pruneBefore = now;
+      this.#sweep();
+    }
     const expiresAt = now + windowMs;
     for (const c of claims) c.expiresAt = expiresAt;
     let committed: Promise<(CallRecord | undefined)[]>;
@@ -395,11 +399,19 @@ export class CallKeys {
     else entry.resolve(answer);
   }
 
+  /**
+   * The call is no longer running here. Its principal's map is kept even when this empties it: the
+   * principal's next call (a client calls again once answered) refills it, so no map is made and dropped
+   * per call. Empty maps go with the next prune ({@link #sweep}).
+   */
   #end(entry: Running): void {
     const calls = this.#running.get(entry.principal);
-    if (calls?.get(entry.key) !== entry) return;
-    calls.delete(entry.key);
-    if (calls.size === 0) this.#running.delete(entry.principal);
+    if (calls?.get(entry.key) === entry) calls.delete(entry.key);
+  }
+
+  /** Drops the running-call maps of principals with no call running here. */
+  #sweep(): void {
+    for (const [principal, calls] of this.#running) if (calls.size === 0) this.#running.delete(principal);
   }
 
   #replay(bytes: Uint8Array, user: string | null): unknown {
