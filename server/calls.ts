@@ -171,6 +171,37 @@ function okPrefixLength(bytes: Uint8Array): number {
   return bytes[at] === 0xa2 && bytes[at + 1] === 0x6f && bytes[at + 2] === 0x6b ? at + 3 : 0;
 }
 
+/**
+ * The keyed calls of one principal running in this process: the first in a field, since a client mostly has
+ * one call in flight at a time, and the others in a map. A Map emptied by a delete is shrunk (a runtime call
+ * in V8), and one principal's only call ending emptied its map on every call.
+ */
+class RunningCalls {
+  #one: Running | undefined = undefined;
+  #more: Map<string, Running> | undefined = undefined;
+
+  get(key: string): Running | undefined {
+    const one = this.#one;
+    return one !== undefined && one.key === key ? one : this.#more?.get(key);
+  }
+
+  add(entry: Running): void {
+    if (this.#one === undefined) this.#one = entry;
+    else (this.#more ??= new Map()).set(entry.key, entry);
+  }
+
+  remove(entry: Running): void {
+    if (this.#one === entry) this.#one = undefined;
+    else if (this.#more?.get(entry.key) === entry) this.#more.delete(entry.key);
+  }
+
+  /** Drops an empty map; true if no call is running. */
+  sweep(): boolean {
+    if (this.#more?.size === 0) this.#more = undefined;
+    return this.#one === undefined && this.#more === undefined;
+  }
+}
+
 /** At most this often a commit also drops the records past their window (ms). */
 const PRUNE_EVERY_MS = 60_000;
 
@@ -197,7 +228,7 @@ export class CallKeys {
   readonly owner: string;
   readonly #options: CallKeysOptions;
   /** Keyed calls running in this process, by principal then key, so a repeat that arrives meanwhile joins the first. */
-  readonly #running = new Map<string, Map<string, Running>>();
+  readonly #running = new Map<string, RunningCalls>();
   /** Outcomes encode capabilities signed, never as handles or holdings of any connection. */
   readonly #context: CodecContext;
   #claims: Running[] = [];
@@ -225,8 +256,8 @@ export class CallKeys {
     const running = calls?.get(key);
     if (running !== undefined) return running;
     const entry = new Running(principal, key, this.owner, user, run);
-    if (calls === undefined) this.#running.set(principal, (calls = new Map()));
-    calls.set(key, entry);
+    if (calls === undefined) this.#running.set(principal, (calls = new RunningCalls()));
+    calls.add(entry);
     this.#claims.push(entry);
     this.#schedule();
     return entry;
@@ -238,12 +269,13 @@ export class CallKeys {
    */
   acknowledge(principal: string, keys: readonly string[]): void {
     const calls = this.#running.get(principal);
-    for (const key of keys) if (calls?.has(key) !== true) this.#forget.push({ principal, key });
+    for (const key of keys) if (calls?.get(key) === undefined) this.#forget.push({ principal, key });
     if (keys.length > 0) this.#schedule();
   }
 
   /** Drops outcomes past their window. */
   prune(): Promise<number> {
+    this.#sweep();
     return this.#options.store.pruneCalls(this.#options.clock.now());
   }
 
@@ -284,7 +316,10 @@ export class CallKeys {
     const { store, clock, windowMs, logger } = this.#options;
     const now = clock.now();
     let pruneBefore: number | undefined;
-    if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, windowMs)) this.#prunedAt = pruneBefore = now;
+    if (now - this.#prunedAt >= Math.min(PRUNE_EVERY_MS, windowMs)) {
+      this.#prunedAt = pruneBefore = now;
+      this.#sweep();
+    }
     const expiresAt = now + windowMs;
     for (const c of claims) c.expiresAt = expiresAt;
     let committed: Promise<(CallRecord | undefined)[]>;
@@ -395,11 +430,18 @@ export class CallKeys {
     else entry.resolve(answer);
   }
 
+  /**
+   * The call is no longer running here. Its principal's entry is kept even when this empties it: the
+   * principal's next call (a client calls again once answered) refills it, so nothing is made and dropped
+   * per call. Empty entries go with the next prune ({@link #sweep}).
+   */
   #end(entry: Running): void {
-    const calls = this.#running.get(entry.principal);
-    if (calls?.get(entry.key) !== entry) return;
-    calls.delete(entry.key);
-    if (calls.size === 0) this.#running.delete(entry.principal);
+    this.#running.get(entry.principal)?.remove(entry);
+  }
+
+  /** Drops the entries of principals with no call running here. */
+  #sweep(): void {
+    for (const [principal, calls] of this.#running) if (calls.sweep()) this.#running.delete(principal);
   }
 
   #replay(bytes: Uint8Array, user: string | null): unknown {

@@ -130,10 +130,14 @@ export class LoopShare {
   /**
    * `active`: the process's CPU time, ms. `quick`, if given: a cheaper clock of the loop's busy time (the
    * event loop's active time, which also counts time the process was descheduled), read at each event
-   * instead; `active` is read only once `quick` has run {@link TRUE_UP_MS} past its last read, and what
-   * `quick` gave meanwhile beyond the CPU time is taken back from that interval's share. A descheduled
-   * stretch is therefore charged at most {@link TRUE_UP_MS}, and the CPU clock (a system call, the
-   * costliest step of a keyed call) is read once every few dozen calls rather than twice per call.
+   * instead. `active` is read only when one interval of `quick` (from one event to the next) reaches
+   * {@link TRUE_UP_MS}, or once `quick` has run {@link TRUE_UP_WINDOW_MS} past its last read; what `quick`
+   * gave meanwhile beyond the CPU time is taken back from that interval's share. A descheduled stretch falls
+   * in one interval (no event happens while the process is off the CPU): one of a millisecond or more is
+   * charged as the CPU time it really was, a shorter one at most {@link TRUE_UP_MS}. Between calls that
+   * cost microseconds, the CPU clock (`getrusage`, a system call that took 40-150 us of a loaded 2-CPU
+   * machine's time per read in bench:peers, the costliest step of a keyed call) is read a few dozen times a
+   * second rather than every millisecond.
    */
   constructor(active: () => number = cpuMs, quick?: () => number) {
     this.#active = active;
@@ -171,7 +175,7 @@ export class LoopShare {
     const quickClock = this.#quick;
     if (quickClock !== undefined) {
       const quick = quickClock();
-      if (quick - this.#quickRead < TRUE_UP_MS) {
+      if (quick - this.#quickSeen < TRUE_UP_MS && quick - this.#quickRead < TRUE_UP_WINDOW_MS) {
         const raw = quick - this.#quickSeen - this.#charged;
         const given = raw > 0 ? raw : 0;
         this.#owed += given + this.#charged;
@@ -201,8 +205,11 @@ function cpuMs(): number {
   return (user + system) / 1000;
 }
 
-/** How far {@link LoopShare}'s quick clock runs before the CPU clock is read again, ms. */
+/** An interval of {@link LoopShare}'s quick clock this long or longer is checked against the CPU clock, ms. */
 const TRUE_UP_MS = 1;
+
+/** How far {@link LoopShare}'s quick clock runs in intervals shorter than {@link TRUE_UP_MS} before the CPU clock is read anyway, ms. */
+const TRUE_UP_WINDOW_MS = 50;
 
 /** The event loop's active time (not waiting for I/O or timers), in ms: no system call, about 0.04 us. */
 function loopActiveMs(): number {

@@ -368,7 +368,11 @@ class SocketConnection implements Transport, InboxIo {
   send(bytes: Uint8Array, alone?: boolean): void {
     // A lone push while nothing is held this turn goes out at once; otherwise it joins the held writes.
     if (alone !== true) this.hold();
-    this.ws.send(bytes);
+    // A small frame (every answer to a call, as a rule) is framed whole and written as one Buffer, cut from
+    // Node's pool: ws.send writes header and payload as two, which the corked socket then flushes through
+    // the costlier writev path. Larger ones keep ws's two writes (no copy). Only while OPEN, as sendShared.
+    if (bytes.byteLength <= SMALL_FRAME_BYTES && this.ws.readyState === this.ws.OPEN) this.socket.write(framePush(bytes));
+    else this.ws.send(bytes);
   }
 
   // Written straight to the socket: with permessage-deflate off (the listener's setting) and no Blob ever
@@ -426,6 +430,9 @@ class SocketConnection implements Transport, InboxIo {
     this.ws.resume();
   }
 }
+
+/** Frames up to this size (bytes) are framed whole by {@link SocketConnection.send}: Node pools Buffers under 4 KB. */
+const SMALL_FRAME_BYTES = 2048;
 
 /** The connections holding writes until the current task ends. */
 let heldConnections: SocketConnection[] = [];

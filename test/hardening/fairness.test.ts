@@ -215,7 +215,39 @@ describe('charging the asynchronous part of calls', () => {
     expect(share.settled(c)).toBe(0);
   });
 
-  it('LoopShare with a quick clock reads the CPU clock only past 1 ms of it, and takes back what the quick clock gave beyond the CPU time', () => {
+  it('LoopShare with a quick clock reads the CPU clock for an interval of 1 ms or more, and otherwise only every 50 ms of it', () => {
+    let cpu = 0;
+    let quick = 0;
+    let cpuReads = 0;
+    const share = new LoopShare(() => (cpuReads++, cpu), () => quick);
+    cpuReads = 0;
+    // 300 calls of 0.125 ms each (exact in binary), one after another: 37.5 ms of short intervals, no CPU read.
+    for (let i = 0; i < 300; i++) {
+      const mark = share.started();
+      quick += 0.125;
+      cpu += 0.125;
+      expect(share.settled(mark)).toBeCloseTo(0.125);
+    }
+    expect(cpuReads).toBe(0);
+    // One interval of 3 ms of which 1 ms was CPU (the process was descheduled for the rest): read, and charged as CPU.
+    const a = share.started();
+    quick += 3;
+    cpu += 1;
+    expect(share.settled(a)).toBeCloseTo(1);
+    expect(cpuReads).toBe(1);
+    // Short intervals again: the next read comes once the quick clock has run 50 ms past the last one.
+    let reads = 0;
+    for (let i = 0; i < 600 && cpuReads === 1; i++, reads++) {
+      const mark = share.started();
+      quick += 0.125;
+      cpu += 0.125;
+      share.settled(mark);
+    }
+    expect(cpuReads).toBe(2);
+    expect(reads).toBe(400);
+  });
+
+  it('LoopShare with a quick clock reads the CPU clock only for a long interval, and takes back what the quick clock gave beyond the CPU time', () => {
     let cpu = 0;
     let quick = 0;
     let cpuReads = 0;
