@@ -1,7 +1,7 @@
 import { base64url } from 'jose';
 import { BoundChildren } from './capability/bound-children.js';
 import { Capability, pendingCapability, tokenBytes, type BindingRestrictions, type Restrictions } from './capability/capability.js';
-import { chainOf, chainToken, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
+import { chainOf, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
 import { Verification, ancestorIds, assertStillValid, marksOf, setStatus, statusOf, type GenerationMark, type VerificationAuthority } from './capability/status.js';
 import { decodeToken, type Block } from './capability/token.js';
 import { TokenChain } from './capability/token-chain.js';

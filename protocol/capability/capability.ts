@@ -1,7 +1,7 @@
 import { CapsyncError, fail } from '../errors.js';
 import { assertJsonValue, jsonEqual, type JsonValue } from '../json-value.js';
 import { defaultLimits, resolveLimits, type Limits } from '../limits.js';
-import { chainOf, chainToken, defaultSuite, extendChain, minExpiry, restrictionsOf, unsignedToken, type ChainSuite, type SignedChain } from './chain.js';
+import { chainOf, chainToken, defaultSuite, extendChain, restrictionsOf, unsignedToken, type ChainSuite, type SignedChain } from './chain.js';
 import { revocationId, type Verification } from './status.js';
 import { isSlice } from './byte-arena.js';
 import { TokenChain } from './token-chain.js';
