@@ -94,7 +94,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     this.clockToleranceMs = options.clockToleranceMs ?? 0;
     this.now = options.now ?? Date.now;
     this.crypto = options.crypto ?? nobleCrypto;
-    this.#suite = Object.freeze({ crypto: this.crypto, limits: this.limits, arena: new ByteArena() });
+    this.#suite = Object.freeze({ crypto: this.crypto, limits: this.limits, arena: new ByteArena(), authority: this });
     this.#random = options.random ?? randomNonce;
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new VerifiedCache(size) : undefined;

@@ -1,6 +1,7 @@
 import { nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
 import { defaultLimits, type Limits } from '../limits.js';
 import type { ByteArena } from './byte-arena.js';
+import type { VerificationAuthority } from './status.js';
 import { TokenChain } from './token-chain.js';
 import { NONCE_BYTES, TAG_BYTES, encodeBlock, encodeToken, type Block } from './token.js';
 
@@ -22,6 +23,8 @@ export interface ChainSuite {
   readonly limits: Limits;
   /** Where the chains' token bytes are cut from (a verifier's); absent: a buffer each. */
   readonly arena?: ByteArena;
+  /** The verifier whose chains these are (what re-checks their verifications): kept here, not in each one. */
+  readonly authority?: VerificationAuthority;
 }
 
 /** The suite of capabilities made by nobody in particular: `@noble/hashes` and {@link defaultLimits}. */

@@ -1,6 +1,6 @@
 import { keyedHmac, nobleCrypto, type CryptoProvider, type KeyedHmac } from '../crypto.js';
 import { fail } from '../errors.js';
-import { minExpiry } from './chain.js';
+import { defaultSuite, minExpiry } from './chain.js';
 import type { Block } from './token.js';
 import { TokenChain } from './token-chain.js';
 
@@ -83,7 +83,10 @@ const plainBearerRoot = new RootFacts(undefined, { expiresAt: null, audiences: n
  * for, not kept per capability.
  */
 export class Verification extends TokenChain {
-  readonly authority: VerificationAuthority;
+  /** What re-checks this verification at each use: the verifier, kept in the chain's suite (no field of its own). */
+  get authority(): VerificationAuthority {
+    return this.suite!.authority!;
+  }
   /**
    * The verification of the chain this one extends by its last step, when it was made that way; or, for a
    * step folded onto a root (the bound child sent in a capability's place), that root's facts: the root's
@@ -107,8 +110,9 @@ export class Verification extends TokenChain {
    * is the chain checked (its last 32 bytes are the last tag), whose fields are taken; it is then garbage.
    */
   private constructor(authority: VerificationAuthority, parent: Verification | RootFacts | undefined, chain: TokenChain, expiresAt: number | null, own: RootFacts | string | null, generation: number | undefined, up?: Verification) {
-    super(chain);
-    this.authority = authority;
+    // The verifier's chains carry it in their suite already; another chain's suite is copied with it.
+    const suite = chain.suite;
+    super(chain, undefined, 0, 0, suite?.authority === authority ? suite : { ...(suite ?? defaultSuite), authority });
     this.#parent = parent;
     this.expiresAt = expiresAt;
     this.#own = own;

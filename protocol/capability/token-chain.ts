@@ -32,7 +32,7 @@ export class TokenChain implements SignedChain {
   /**
    * The chain of `token` (`count` blocks, a tag of `tagLength`), or, given a chain alone, a chain of the same
    * bytes: what a subclass that takes a chain's place (a {@link Verification}, which is its capability's chain
-   * too) is built from, the chain it is made of then left to the collector.
+   * too) is built from, the chain it is made of then left to the collector (with `suite` in place of its own, if given).
    */
   protected constructor(kid: string | TokenChain, token?: Uint8Array, count = 0, tagLength = 0, suite?: ChainSuite) {
     if (kid instanceof TokenChain) {
@@ -40,7 +40,7 @@ export class TokenChain implements SignedChain {
       this.#bytes = kid.#bytes;
       this.#place = kid.#place;
       this.#shape = kid.#shape;
-      this.suite = kid.suite;
+      this.suite = suite ?? kid.suite;
       return;
     }
     let bytes = token!;
