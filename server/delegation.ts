@@ -1,5 +1,5 @@
 import type { Capability } from '../protocol/capability/capability.js';
-import { fail } from '../protocol/errors.js';
+import { fail, type CapsyncError } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import { addressOf } from '../protocol/portable.js';
 import { idsOf, statusOf, type Verification } from '../protocol/capability/status.js';
@@ -101,6 +101,10 @@ export async function delegate(
   // its node's inbox hand-over read the inbox before the record was written) would get it from no one, since a
   // node ignores its own message between nodes. One that has it already (its resume read the record) is skipped.
   const local = [...deps.directory.ofUser(to)].filter((r) => !r.closed && !r.has(revocationId));
+  // Revoked (or expired) while this waited: refused, as it would have been a moment earlier. Sent, it was held by
+  // no one (a capability no longer valid is no cover), so no revocation notice ever followed.
+  const ended = endedMeanwhile(cap) ?? endedMeanwhile(granted);
+  if (ended !== undefined) throw ended;
   for (const recipient of local) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
   await pushIfNewer(deps.live, local, object);
   // The recorded delegation is the inbox: a node that misses this message hands it over on the next resume.
@@ -146,6 +150,7 @@ export async function deliverRemote(deps: DelegationDeps, to: string, from: stri
   // its inbox, after a resume or a missed message).
   const id = cap.revocationId;
   const fresh = [...deps.directory.ofUser(to)].filter((r) => !r.closed && (id === undefined || !r.has(id)));
+  if (endedMeanwhile(cap) !== undefined) return;
   for (const recipient of fresh) recipient.send([FrameType.delegation, { from, cap, object: object ?? null }]);
   await pushIfNewer(deps.live, fresh, object);
 }
@@ -165,9 +170,22 @@ export async function deliverMissed(deps: DelegationDeps, userId: string): Promi
     if (capabilityError(cap) !== undefined) continue;
     const object = await deps.live.grantedBy(cap);
     const still = missing.filter((r) => !r.closed && !r.has(record.revocationId));
+    if (endedMeanwhile(cap) !== undefined) continue;
     for (const recipient of still) recipient.send([FrameType.delegation, { from: record.from, cap, object: object ?? null }]);
     await pushIfNewer(deps.live, still, object);
   }
+}
+
+/**
+ * Why a delegated capability about to be sent stopped working while its delivery waited (revoked or expired
+ * here meanwhile), or undefined. Sent anyway, it would be held by no session (a capability no longer valid is
+ * no cover), so no revocation notice would ever follow: the recipient would keep its live object, silently
+ * getting nothing. Checked synchronously before the frame goes out. A feed behind is no reason: the
+ * holding is kept meanwhile, and the catch-up ends it if the capability was revoked.
+ */
+export function endedMeanwhile(cap: Capability): CapsyncError | undefined {
+  const error = capabilityError(cap);
+  return error === undefined || error.code === 'ERR_REVOCATION_FEED_STALE' ? undefined : error;
 }
 
 /** How long a delivery waits for a revocation feed that is behind before giving up (the next resume delivers it). */

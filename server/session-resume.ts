@@ -3,7 +3,7 @@ import { CloseCode } from '../protocol/errors.js';
 import { FrameType } from '../protocol/frames.js';
 import type { RevocationSet } from '../protocol/revocation.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
-import { grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
+import { endedMeanwhile, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
 import type { AnonymousIdentities } from './identity.js';
 import type { LiveObjects } from './live.js';
 import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
@@ -49,6 +49,8 @@ export class SessionResumes {
         // Not one the session was handed meanwhile (a node that listens for the user again hands its inbox over).
         const id = grant.cap.revocationId;
         if (id !== undefined && session.has(id)) continue;
+        // Revoked meanwhile (the grants were read, and their objects, before this): no cover, and no notice would follow.
+        if (endedMeanwhile(grant.cap) !== undefined) continue;
         session.send([FrameType.delegation, { from: grant.from, cap: grant.cap, object: grant.object }]);
         await pushIfNewer(this.#deps.live, [session], grant.object as object | null);
       }

@@ -124,6 +124,46 @@ describe('three nodes on one Redis (in one process)', () => {
     await expect((received[0] as Delegation<Video>).object!.set_description('by the guest on A')).resolves.toBeTypeOf('number');
   });
 
+  it('refuses a delegation whose capability was revoked while it was under way, and sends the recipient nothing', async () => {
+    cluster = await startNodes((await redis.server()).url, 2);
+    const [a, c] = cluster.nodes;
+    const editor = await a!.connectAs('editor');
+    // The guest is on C when the delegation starts, so A asks whether it is online elsewhere.
+    await c!.connectAs('guest');
+    const peers = a!.backend.cluster;
+    const onlineUsers = peers.onlineUsers.bind(peers);
+    let entered!: () => void;
+    const asked = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A's question is held until the capability was revoked and a session of the guest opened on A.
+    peers.onlineUsers = async () => {
+      entered();
+      await gate;
+      return onlineUsers();
+    };
+    const video = await videoOf(editor);
+    const narrowed = video.cap.narrow([]);
+    const answer = editor.delegate(narrowed, { to: 'guest' });
+    const refused = expect(answer).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
+    await asked;
+    await editor.revoke(narrowed);
+    const listening = new Promise<void>((resolve) => peers.onListening!((users) => users.includes('guest') && resolve()));
+    const guest = await a!.connectAs('guest');
+    const received: Delegation[] = [];
+    guest.delegations.subscribe((d) => received.push(d));
+    await listening;
+    release();
+    await refused;
+    // Sent anyway, it was held by no one (a revoked capability is no cover), so no revoked frame would ever
+    // have followed: the guest would have kept a live copy that silently got nothing. A later delegation
+    // (what the guest's session receives next, in order) shows that nothing came before it.
+    peers.onlineUsers = onlineUsers;
+    const receipt = await editor.delegate(video.cap.narrow([]), { to: 'guest' });
+    await until(() => received.length > 0, 5000, 'the second delegation');
+    expect(received.map((d) => d.cap.revocationId)).toEqual([receipt.revocationId]);
+  });
+
   it('delegates from a client on A to a user on C, and presence lists users of every node', async () => {
     cluster = await startNodes((await redis.server()).url, 3);
     const [a, , c] = cluster.nodes;
