@@ -92,12 +92,10 @@ export type NodeStep =
 const node = fc.nat(NODE_COUNT - 1);
 /** Any user's edit of any of the three videos (the guest's only through a grant it received). */
 /**
- * CHAOS_NODES_DELEGATION=1 adds the delegation steps (grants to the guest, their revokes, the guest's edits
- * through them). They are off in `npm test`'s short form: with them the property still fails now and then (a
- * grant answered ok that the guest never received, a guest edit refused ERR_CAPABILITY_TOO_NARROW, a live copy
- * not ended by its revoke), and those failures are open; `npm run chaos:delegation` runs them.
+ * The delegation steps (grants to the guest, their revokes, the guest's edits through them) are on by default,
+ * in `npm test`'s short form too; CHAOS_NODES_DELEGATION=0 leaves them out (faults and editors' edits only).
  */
-export const withDelegation = process.env['CHAOS_NODES_DELEGATION'] === '1';
+export const withDelegation = process.env['CHAOS_NODES_DELEGATION'] !== '0';
 export const nodeEditArb: fc.Arbitrary<NodeEdit> = fc.record({ kind: fc.constant('edit' as const), user: withDelegation ? fc.constantFrom(...editors, 'guest' as const) : fc.constantFrom(...editors), video: fc.nat(2) });
 const grantArb: fc.Arbitrary<NodeGrant> = fc.record({ kind: fc.constant('grant' as const), from: fc.constantFrom('admin' as const, 'editor' as const), video: fc.nat(2) });
 const revokeArb: fc.Arbitrary<NodeRevoke> = fc.record({ kind: fc.constant('revoke' as const), video: fc.nat(2) });
