@@ -63,6 +63,24 @@ export async function clientOf(clients: CapsyncClient[], url: string, user: keyo
 type ClientOn = (url: string, user: keyof typeof demoUsers) => ReturnType<typeof clientOf>;
 
 /** The first of `client`'s videos with id `id`, with the capability `client` holds for it. */
+/**
+ * The version of `video` once `description` is set by one write: a call the client had to send again after a
+ * reconnect, refused by a node whose feed is catching up, is `ERR_CALL_OUTCOME_UNKNOWN` (the first attempt may
+ * have run), so the video is read to tell, and the write is sent again only if it did not run.
+ */
+async function writtenOnce(client: CapsyncClient, video: Video, description: string, limitMs = 30_000): Promise<number> {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    try {
+      return await whenFresh(() => client.call<number>('set_video_description', video.cap, description));
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ERR_CALL_OUTCOME_UNKNOWN' || Date.now() > deadline) throw error;
+      const read = await whenFresh(() => videoFor(client, video.id));
+      if (read.description === description) return read.version ?? 0;
+    }
+  }
+}
+
 async function videoFor(client: CapsyncClient, id: string): Promise<Video> {
   return (await client.call<Video[]>('get_my_videos')).find((v) => v.id === id)!;
 }
@@ -106,7 +124,8 @@ export async function redisRestarted(nodes: readonly ServerProcess[], client: Cl
   const acknowledged = await writer.client.call<number>('set_video_description', writer.video.cap, 'acknowledged before the crash');
   await crash();
   const pushed = when(watcher.client.changes, (ch) => (ch.state as { description?: string } | null)?.description === 'after the restart', 'pushed after the restart', 40_000);
-  const next = await whenFresh(() => writer.client.call<number>('set_video_description', writer.video.cap, 'after the restart'));
+  pushed.catch(() => {}); // awaited below; a failure before that must not leave it unhandled when the clients close
+  const next = await writtenOnce(writer.client, writer.video, 'after the restart');
   // The write before the crash survived: the version continues from it.
   if (next !== acknowledged + 1) throw new Error(`the write after the restart has version ${next}, not ${acknowledged + 1}: an acknowledged write was lost`);
   await pushed;
