@@ -3,7 +3,7 @@ import { BoundChildren } from './capability/bound-children.js';
 import { Capability, pendingCapability, tokenBytes, type BindingRestrictions, type Restrictions } from './capability/capability.js';
 import { chainOf, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
 import { Verification, ancestorIds, assertStillValid, marksOf, setStatus, statusOf, type GenerationMark, type VerificationAuthority } from './capability/status.js';
-import { decodeToken, type Block } from './capability/token.js';
+import { TAG_BYTES, decodeToken, type Block } from './capability/token.js';
 import { TokenChain } from './capability/token-chain.js';
 import { ByteArena } from './capability/byte-arena.js';
 import { readTokenLayout } from './capability/token-fast.js';
@@ -264,8 +264,15 @@ export class CapabilityVerifier implements VerificationAuthority {
       if (count - 1 > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
       chain = TokenChain.copyOf(layout.kid, bytes, layout.at, suite, suite.arena);
     }
-    const parent = this.#known(this.#cache?.parentOf(chain));
-    return this.#remember(parent !== undefined ? verifyStep(this.#context, parent, chain) : verifyCold(this.#context, chain));
+    const cache = this.#cache;
+    if (cache !== undefined && chain.count >= 2 && chain.tagLength === TAG_BYTES) {
+      // One view of the token and one walk to its last block, for the parent's lookup, the step and the cache.
+      const token = chain.token;
+      const lastAt = chain.lastBlockAtIn(token);
+      const parent = this.#known(cache.parentOf(chain, token, lastAt));
+      if (parent !== undefined) return this.#remember(verifyStep(this.#context, parent, chain, token, lastAt), token);
+    }
+    return this.#remember(verifyCold(this.#context, chain));
   }
 
   /** A cached parent whose key is still in the ring (a key removed without {@link clearCache} verifies nothing). */
@@ -274,8 +281,8 @@ export class CapabilityVerifier implements VerificationAuthority {
   }
 
   /** Caches a verified capability (a rejected one is not: it is refused afresh, at the full price, every time). */
-  #remember(cap: Capability): Capability {
-    if (statusOf(cap) instanceof Verification) this.#cache?.remember(cap);
+  #remember(cap: Capability, token?: Uint8Array): Capability {
+    if (statusOf(cap) instanceof Verification) this.#cache?.remember(cap, token);
     return cap;
   }
 }

@@ -167,7 +167,11 @@ export class TokenChain implements SignedChain {
 
   /** Where the last block's header starts in {@link token} (where the blocks before it end). */
   get lastBlockAt(): number {
-    const token = this.token;
+    return this.lastBlockAtIn(this.token);
+  }
+
+  /** {@link lastBlockAt}, read from `token`, this chain's {@link token} already viewed (one view for several reads). */
+  lastBlockAtIn(token: Uint8Array): number {
     let p = this.blocksStart;
     for (let i = 1; i < this.count; i++) p = binEnd(token, p);
     return p;

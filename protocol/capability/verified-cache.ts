@@ -34,26 +34,26 @@ export class VerifiedCache {
   }
 
   /** Remembers a verified (or just signed) capability. */
-  remember(cap: Capability): void {
+  remember(cap: Capability, token?: Uint8Array): void {
     const chain = cap[chainOf];
-    if (chain instanceof TokenChain && chain.tagLength === TAG_BYTES) this.#lru.set(blockKey(chain.token, chain.blocksEnd), cap);
+    if (chain instanceof TokenChain && chain.tagLength === TAG_BYTES) this.#lru.set(blockKey(token ?? chain.token, chain.blocksEnd), cap);
   }
 
   /**
    * The cached capability whose chain `child` extends by exactly one block: same key id, and every block
-   * but the last byte for byte the cached chain's (both are canonical: equal bytes, equal blocks).
+   * but the last byte for byte the cached chain's (both are canonical: equal bytes, equal blocks). `token` is
+   * the child's token and `end` where its last block starts, when the caller has read them already.
    */
-  parentOf(child: TokenChain): Capability | undefined {
+  parentOf(child: TokenChain, token = child.token, end = child.lastBlockAtIn(token)): Capability | undefined {
     if (child.count < 2 || child.tagLength !== TAG_BYTES) return undefined;
-    const end = child.lastBlockAt;
-    const cap = this.#lru.get(blockKey(child.token, end));
+    const cap = this.#lru.get(blockKey(token, end));
     const chain = cap?.[chainOf];
     if (!(chain instanceof TokenChain) || chain.count !== child.count - 1 || chain.kid !== child.kid || chain.tagLength !== TAG_BYTES) return undefined;
     const from = chain.blocksStart;
     const length = chain.blocksEnd - from;
     const at = child.blocksStart;
     if (at + length !== end) return undefined;
-    return sameBytes(chain.token, from, child.token, at, length) ? cap : undefined;
+    return sameBytes(chain.token, from, token, at, length) ? cap : undefined;
   }
 
   clear(): void {

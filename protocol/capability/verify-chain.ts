@@ -47,10 +47,9 @@ export function verifyCold(ctx: ChainContext, chain: TokenChain): Capability {
  * byte for byte): that block alone is decoded (the child shares the parent's scope and decoded blocks) and
  * one HMAC step from the parent's last tag checks the token's tag, both read where they lie in the token.
  */
-export function verifyStep(ctx: ChainContext, parent: Capability, chain: TokenChain): Capability {
+export function verifyStep(ctx: ChainContext, parent: Capability, chain: TokenChain, token = chain.token, lastAt = chain.lastBlockAtIn(token)): Capability {
   const limits = ctx.suite.limits;
-  const token = chain.token;
-  const lastBytes = token.subarray(payloadAt(token, chain.lastBlockAt), chain.blocksEnd);
+  const lastBytes = token.subarray(payloadAt(token, lastAt), chain.blocksEnd);
   const last = decodeBlock(lastBytes, limits);
   const added = last.segment.length;
   const scope = added === 0 ? (parent.scope as JsonValue[]) : appended(parent.scope, last.segment);
