@@ -16,7 +16,7 @@
  */
 import { webcrypto } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { benchArgs } from './args.js';
 import { CompactSign, base64url, compactVerify } from 'jose';
 import { CapabilityVerifier, Keyring, capabilityFromToken, nobleCrypto, type Capability, type CryptoProvider } from '../protocol/index.js';
 import { statusOf } from '../protocol/capability/status.js';
@@ -138,7 +138,7 @@ async function oneRun(run: number, runs: number): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' } } });
+  const { values } = benchArgs('bench:capability', { options: { runs: { type: 'string', default: '5' } } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
   console.log('capsync capability bench (node:crypto provider unless marked)\n');

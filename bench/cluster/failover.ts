@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { connectRedis, type RedisBackend } from '../../server/redis/index.js';
 import { slotOf } from '../../server/redis/wait-replicas.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
@@ -68,7 +68,7 @@ async function failover(cluster: RedisCluster, wait: boolean, lanes: number, byt
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const { values } = parseArgs({ options: { short: { type: 'boolean' }, json: { type: 'boolean' } } });
+const { values } = benchArgs('bench:failover', { options: { short: { type: 'boolean' }, json: { type: 'boolean' } } });
 const short = values.short ?? false;
 const load = { before: loadavg()[0]! };
 const cluster = await startRedisCluster({ replicas: 1, nodeTimeoutMs: 1000 });

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { SqliteStore } from '../../server/store/sqlite.js';
 
 /**
@@ -9,7 +9,7 @@ import { SqliteStore } from '../../server/store/sqlite.js';
  * time (as a server function's `live.put`), with `durability: 'full'` (the default: fsync per commit) and
  * `'normal'`, in interleaved rounds in one run. Medians.
  */
-const { values } = parseArgs({ options: { writes: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } } });
+const { values } = benchArgs('bench:durability', { options: { writes: { type: 'string', default: '2000' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false } } });
 const writes = Number(values.writes);
 
 async function writesPerSecond(durability: 'full' | 'normal'): Promise<number> {

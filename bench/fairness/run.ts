@@ -1,5 +1,5 @@
 import { setPriority } from 'node:os';
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { WebSocket } from 'ws';
 import { connect } from '../../client/index.js';
 import { installVideoApp, seedIfEmpty, demoUsers } from '../../examples/video/app.js';
@@ -25,7 +25,7 @@ import { announceReady, ChildLink, serveRequests } from '../peers/ipc.js';
  * good client. Niced, it still sends as fast as the server reads, but the measure is what the server
  * does with its own time. `--flooder-nice 0` shows the unfair machine.
  */
-const { values } = parseArgs({
+const { values } = benchArgs('bench:fairness', {
   options: {
     role: { type: 'string', default: 'runner' }, url: { type: 'string' }, token: { type: 'string' },
     seconds: { type: 'string', default: '3' }, budget: { type: 'string' }, 'flooder-nice': { type: 'string', default: '19' }, rounds: { type: 'string', default: '3' }, json: { type: 'boolean', default: false },

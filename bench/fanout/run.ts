@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { WebSocket, WebSocketServer } from 'ws';
 import { unpack } from 'msgpackr';
 import { connect } from '../../client/index.js';
@@ -23,7 +23,7 @@ import { stallMeter } from '../stall.js';
  * flight all along) during the fan-outs against its latency between them. Holders are raw sockets in this
  * runner process; presence is off (every connect would otherwise announce itself to every holder: O(n^2)).
  */
-const { values } = parseArgs({
+const { values } = benchArgs('bench:fanout', {
   options: {
     role: { type: 'string', default: 'runner' }, kind: { type: 'string' }, url: { type: 'string' }, token: { type: 'string' },
     holders: { type: 'string', default: '10000' }, kinds: { type: 'string', default: 'ws,count,time' }, 'slice-ms': { type: 'string', default: '4' },

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { installVideoApp, seedIfEmpty, demoUsers } from '../../examples/video/app.js';
 import '../../examples/video/video.js';
 import { CapsyncServer, MemoryStore, silentLogger } from '../../server/index.js';
@@ -9,7 +9,7 @@ import { formatReport, fuzz } from './engine.js';
  * the demo server, in this process over real sockets on 127.0.0.1. Prints the seed first, outcomes per code
  * and RSS start/peak/end at the end; exits 1 on any failure, each printed with the flags that replay it.
  */
-const { values } = parseArgs({
+const { values } = benchArgs('fuzz', {
   options: {
     frames: { type: 'string', default: '100000' }, seed: { type: 'string' }, connections: { type: 'string', default: '6' }, only: { type: 'string' },
     // Refused frames a connection may send before 4003 (the server's default is 16; more means fewer reconnects per frame).

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { benchArgs } from '../args.js';
 import { WebSocket } from 'ws';
 import { connect } from '../../client/index.js';
 // The demo's portable class, so the client can decode the videos it is sent.
@@ -15,7 +15,7 @@ import { growth, lines, perUnit, type Census } from './census.js';
  * - idle: `--connections` authenticated connections that do nothing, against a raw `ws` server's.
  * - close: what RSS stays after those connections closed, wave after wave (`--waves`).
  */
-const { values } = parseArgs({
+const { values } = benchArgs('bench:memory', {
   options: {
     held: { type: 'string', default: '1000,10000' },
     connections: { type: 'string', default: '10000' },
