@@ -2,9 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { CapsyncClient } from '../../client/index.js';
-// For its side effect too: registering the portable Video class, so calls' results decode as Videos.
-import type { Video } from '../../examples/video/video.js';
+// For its side effect: registering the portable Video class, so calls' results decode as Videos.
 import '../../examples/video/video.js';
 import { parseServeArgs } from '../../examples/video/config.js';
 import { silentLogger } from '../../server/options.js';
@@ -15,7 +13,7 @@ import { sees } from './process-kit.js';
 import { startNodes } from './nodes.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 import { startRedis, type RedisServer } from './redis-server.js';
-import { lost, traffic, until } from './traffic.js';
+import { firstVideo, lost, traffic, until } from './traffic.js';
 
 let started: Promise<RedisCluster> | undefined;
 // Three masters and three replicas; a master silent for 1 s is failed over to its replica.
@@ -34,10 +32,6 @@ afterEach(async () => {
   for (const b of backends.splice(0)) await b.store.close();
 });
 
-async function videoOf(client: CapsyncClient): Promise<Video> {
-  return (await client.call<Video[]>('get_my_videos'))[0]!;
-}
-
 describe('failover of a Redis Cluster master to its replica (3 masters, 3 replicas)', { timeout: 60_000 }, () => {
   it('kill -9 of the slot\'s master under traffic: the nodes recover by themselves, and with waitReplicas no acknowledged write is lost', async () => {
     const cluster = await redisCluster();
@@ -50,8 +44,8 @@ describe('failover of a Redis Cluster master to its replica (3 masters, 3 replic
     expect(a!.backend.replicas).toBe(1);
     const onA = await a!.connectAs('editor');
     const onB = await b!.connectAs('editor');
-    const video = await videoOf(onA);
-    await videoOf(onB);
+    const video = await firstVideo(onA);
+    await firstVideo(onB);
     const writes = traffic(a!.backend);
     stops.push(() => writes.stop());
     // Edits through a client on A, each pushed to the same user's client on B.
@@ -92,7 +86,7 @@ describe('failover of a Redis Cluster master to its replica (3 masters, 3 replic
     expect(await lost(a!.backend, writes.acked)).toBe(0);
     // Pushes resume: B's client has the last acknowledged edit (live or caught up), then a new one live.
     expect(lastEdit).toBeDefined();
-    const held = await videoOf(onB);
+    const held = await firstVideo(onB);
     if (held.description !== lastEdit) await sees(onB, video.id, lastEdit!);
     const after = sees(onB, video.id, 'after the failover');
     await video.set_description('after the failover');

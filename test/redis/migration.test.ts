@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { CapsyncClient } from '../../client/index.js';
 // For its side effect too: registering the portable Video class, so calls' results decode as Videos.
 import type { Video } from '../../examples/video/video.js';
 import '../../examples/video/video.js';
@@ -9,7 +8,7 @@ import { next } from '../helpers.js';
 import { sees } from './process-kit.js';
 import { startNodes } from './nodes.js';
 import { startRedisCluster, type RedisCluster } from './redis-cluster.js';
-import { lost, traffic, until } from './traffic.js';
+import { firstVideo, lost, traffic, until } from './traffic.js';
 
 let started: Promise<RedisCluster> | undefined;
 const redisCluster = (): Promise<RedisCluster> => (started ??= startRedisCluster({ masters: 3 }));
@@ -48,10 +47,6 @@ async function migrateSlot(cluster: RedisCluster, slot: number, from: number, to
   return moved;
 }
 
-async function videoOf(client: CapsyncClient): Promise<Video> {
-  return (await client.call<Video[]>('get_my_videos'))[0]!;
-}
-
 describe('moving the deployment\'s slot to another master of a Redis Cluster under traffic', { timeout: 90_000 }, () => {
   it('loses no acknowledged write and fails none (they wait the move out), and pushes, presence, the revocation feed and new subscriptions work on the new master', async () => {
     const cluster = await redisCluster();
@@ -63,8 +58,8 @@ describe('moving the deployment\'s slot to another master of a Redis Cluster und
     const [a, b] = nodes.nodes;
     const onA = await a!.connectAs('editor');
     const onB = await b!.connectAs('editor');
-    const video = await videoOf(onA);
-    await videoOf(onB);
+    const video = await firstVideo(onA);
+    await firstVideo(onB);
     const writes = traffic(a!.backend);
     stops.push(() => writes.stop());
     let editing = true;
@@ -107,7 +102,7 @@ describe('moving the deployment\'s slot to another master of a Redis Cluster und
     expect(writes.failed).toBe(0);
 
     // B's client has the last acknowledged edit (live or caught up), then a new one live.
-    const held = await videoOf(onB);
+    const held = await firstVideo(onB);
     if (held.description !== lastEdit) await sees(onB, video.id, lastEdit!);
     const after = sees(onB, video.id, 'after the move');
     await video.set_description('after the move');

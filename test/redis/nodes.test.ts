@@ -16,6 +16,24 @@ afterEach(async () => {
 });
 
 const VIDEO = 'dQw4w9WgXcQ';
+/**
+ * Holds a node's question "which users are online on other nodes?" (asked by a delegation to a user with no
+ * session here) until `release()`: `asked` resolves once it was asked; `restore()` puts the real one back.
+ */
+function holdOnlineUsers(peers: { onlineUsers(): Promise<string[]> }): { asked: Promise<void>; release: () => void; restore: () => void } {
+  const onlineUsers = peers.onlineUsers.bind(peers);
+  let entered!: () => void;
+  const asked = new Promise<void>((resolve) => (entered = resolve));
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  peers.onlineUsers = async () => {
+    entered();
+    await gate;
+    return onlineUsers();
+  };
+  return { asked, release, restore: () => (peers.onlineUsers = onlineUsers) };
+}
+
 async function videoOf(client: CapsyncClient, id = VIDEO): Promise<Video> {
   return (await client.call<Video[]>('get_my_videos')).find((v) => v.id === id)!;
 }
@@ -97,17 +115,8 @@ describe('three nodes on one Redis (in one process)', () => {
     // The guest is on C when the delegation starts (as on a node just killed, whose users Redis still lists).
     await c!.connectAs('guest');
     const peers = a!.backend.cluster;
-    const onlineUsers = peers.onlineUsers.bind(peers);
-    let entered!: () => void;
-    const asked = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
     // A's question "is the guest online elsewhere?" is held until the guest's new session opened on A.
-    peers.onlineUsers = async () => {
-      entered();
-      await gate;
-      return onlineUsers();
-    };
+    const { asked, release } = holdOnlineUsers(peers);
     const video = await videoOf(editor);
     const answer = editor.delegate(video.cap.narrow([]), { to: 'guest' });
     await asked;
@@ -131,17 +140,8 @@ describe('three nodes on one Redis (in one process)', () => {
     // The guest is on C when the delegation starts, so A asks whether it is online elsewhere.
     await c!.connectAs('guest');
     const peers = a!.backend.cluster;
-    const onlineUsers = peers.onlineUsers.bind(peers);
-    let entered!: () => void;
-    const asked = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
     // A's question is held until the capability was revoked and a session of the guest opened on A.
-    peers.onlineUsers = async () => {
-      entered();
-      await gate;
-      return onlineUsers();
-    };
+    const { asked, release, restore } = holdOnlineUsers(peers);
     const video = await videoOf(editor);
     const narrowed = video.cap.narrow([]);
     const answer = editor.delegate(narrowed, { to: 'guest' });
@@ -158,7 +158,7 @@ describe('three nodes on one Redis (in one process)', () => {
     // Sent anyway, it was held by no one (a revoked capability is no cover), so no revoked frame would ever
     // have followed: the guest would have kept a live copy that silently got nothing. A later delegation
     // (what the guest's session receives next, in order) shows that nothing came before it.
-    peers.onlineUsers = onlineUsers;
+    restore();
     const receipt = await editor.delegate(video.cap.narrow([]), { to: 'guest' });
     await until(() => received.length > 0, 5000, 'the second delegation');
     expect(received.map((d) => d.cap.revocationId)).toEqual([receipt.revocationId]);

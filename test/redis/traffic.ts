@@ -1,3 +1,5 @@
+import type { CapsyncClient } from '../../client/index.js';
+import type { Video } from '../../examples/video/video.js';
 import type { RedisBackend } from '../../server/redis/index.js';
 
 export { traffic, type Traffic } from '../../bench/cluster/traffic.js';
@@ -17,4 +19,9 @@ export async function until(condition: () => boolean | Promise<boolean>, limitMs
 export async function lost(backend: RedisBackend, keys: readonly string[]): Promise<number> {
   const found = await Promise.all(keys.map((k) => backend.store.get(['w', k])));
   return found.filter((o) => o === undefined).length;
+}
+
+/** The first of the client's videos (`get_my_videos`). */
+export async function firstVideo(client: CapsyncClient): Promise<Video> {
+  return (await client.call<Video[]>('get_my_videos'))[0]!;
 }
