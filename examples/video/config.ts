@@ -41,6 +41,12 @@ export const serveFlags = {
     help: 'acknowledge a write only once this many Redis replicas have it (WAIT after each write): a failover to a replica then loses no acknowledged write',
   },
   'redis-wait-timeout-ms': { type: 'string', env: 'CAPSYNC_REDIS_WAIT_TIMEOUT_MS', default: '1000', help: 'with --redis-wait-replicas: a write not on enough replicas by then fails (ms)' },
+  'redis-retry-ms': {
+    type: 'string',
+    env: 'CAPSYNC_REDIS_RETRY_MS',
+    default: '10000',
+    help: 'with --redis: how long a store script Redis did not answer (a failover, a slot move, a dropped connection) is sent again before the write or read fails (ms; 0: fail at once)',
+  },
   'heartbeat-ms': { type: 'string', env: 'CAPSYNC_HEARTBEAT_MS', default: '30000', help: 'ping interval in ms, announced to clients (a silent peer is dropped after one missed ping)' },
   'log-level': { type: 'string', env: 'CAPSYNC_LOG_LEVEL', default: 'info', help: 'pino level: fatal, error, warn, info, debug, silent' },
   help: { type: 'boolean', short: 'h', help: 'show this help' },
@@ -72,6 +78,8 @@ export interface ServeConfig {
   readonly redisDurability: 'always' | 'everysec' | 'none';
   /** `--redis-wait-replicas` and its timeout: each write waits for that many replicas. */
   readonly redisWaitReplicas?: { readonly replicas: number; readonly timeoutMs: number };
+  /** `--redis-retry-ms`: how long an unanswered store script is sent again (RedisOptions.retryMs). */
+  readonly redisRetryMs: number;
   readonly help: boolean;
 }
 
@@ -145,6 +153,9 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
   if (waitReplicas !== undefined && !/^[1-9]\d{0,2}$/.test(waitReplicas)) throw bad(`--redis-wait-replicas must be a positive integer (got ${JSON.stringify(waitReplicas)})`);
   if (!Number.isInteger(waitTimeoutMs) || waitTimeoutMs < 1 || waitTimeoutMs > 60_000) throw bad('--redis-wait-timeout-ms must be an integer 1-60000 (ms)');
   if (waitReplicas !== undefined && redis === undefined) throw bad('--redis-wait-replicas needs --redis');
+  const retryText = pick('redis-retry-ms') as string;
+  const redisRetryMs = Number(retryText);
+  if (!/^\d+$/.test(retryText) || redisRetryMs > 600_000) throw bad(`--redis-retry-ms must be an integer 0-600000 (ms; got ${JSON.stringify(retryText)})`);
   const host = pick('host') as string;
   if (host.trim() === '' || /[\s/]/.test(host)) throw bad(`--host must be a host name or an IP address (got ${JSON.stringify(host)})`);
   return {
@@ -164,6 +175,7 @@ export function parseServeArgs(args: string[], env: NodeJS.ProcessEnv = process.
     redisCluster,
     redisDurability: redisDurability as ServeConfig['redisDurability'],
     ...(waitReplicas !== undefined ? { redisWaitReplicas: { replicas: Number(waitReplicas), timeoutMs: waitTimeoutMs } } : {}),
+    redisRetryMs,
     help: (values['help'] as boolean | undefined) ?? false,
   };
 }

@@ -12,7 +12,7 @@ import { dashboardOriginHint, startupProblem } from './startup-problems.js';
 export async function startDemo(config: ServeConfig): Promise<CapsyncServer> {
   const logger = pino({ level: config.logLevel });
   // Several nodes share one Redis; one node alone keeps its SQLite file.
-  const shared = config.redis === undefined ? undefined : await connectRedis({ url: config.redis, cluster: config.redisCluster, durability: config.redisDurability, logger, ...(config.redisWaitReplicas !== undefined ? { waitReplicas: config.redisWaitReplicas } : {}) });
+  const shared = config.redis === undefined ? undefined : await connectRedis({ url: config.redis, cluster: config.redisCluster, durability: config.redisDurability, retryMs: config.redisRetryMs, logger, ...(config.redisWaitReplicas !== undefined ? { waitReplicas: config.redisWaitReplicas } : {}) });
   const store = shared?.store ?? new SqliteStore(storeFilename(config.data));
   let server: CapsyncServer;
   try {

@@ -223,6 +223,17 @@ describe('waitReplicas on one Redis server', { timeout: 30_000 }, () => {
   });
 });
 
+describe('capsync serve --redis-retry-ms', () => {
+  it('takes an integer of ms (or CAPSYNC_REDIS_RETRY_MS), 10 s by default, 0 to fail at once', () => {
+    expect(parseServeArgs(['--redis', 'redis://a:6379'], {})).toMatchObject({ redisRetryMs: 10_000 });
+    expect(parseServeArgs(['--redis', 'redis://a:6379', '--redis-retry-ms', '0'], {})).toMatchObject({ redisRetryMs: 0 });
+    expect(parseServeArgs(['--redis', 'redis://a:6379'], { CAPSYNC_REDIS_RETRY_MS: '2500' })).toMatchObject({ redisRetryMs: 2500 });
+    for (const bad of ['-1', '1.5', 'soon', '600001']) {
+      expect(() => parseServeArgs(['--redis', 'redis://a:6379', '--redis-retry-ms', bad], {})).toThrow(expect.objectContaining({ code: 'ERR_BAD_ARGUMENTS' }));
+    }
+  });
+});
+
 describe('capsync serve --redis-wait-replicas', () => {
   it('takes a positive count (or CAPSYNC_REDIS_WAIT_REPLICAS) and a timeout, only with --redis', () => {
     expect(parseServeArgs(['--redis', 'redis://a:6379', '--redis-wait-replicas', '1'], {})).toMatchObject({ redisWaitReplicas: { replicas: 1, timeoutMs: 1000 } });
