@@ -101,12 +101,9 @@ export async function delegate(
   // its node's inbox hand-over read the inbox before the record was written) would get it from no one, since a
   // node ignores its own message between nodes. One that has it already (its resume read the record) is skipped.
   const local = [...deps.directory.ofUser(to)].filter((r) => !r.closed && !r.has(revocationId));
-  // Revoked (or expired) while this waited: refused, as it would have been a moment earlier. Sent, it was held by
-  // no one (a capability no longer valid is no cover), so no revocation notice ever followed.
-  const ended = endedMeanwhile(cap) ?? endedMeanwhile(granted);
+  // Revoked (or expired) while this waited: refused, as it would have been a moment earlier.
+  const ended = endedMeanwhile(cap) ?? (await handOver(deps.live, local, from.id, granted, object));
   if (ended !== undefined) throw ended;
-  for (const recipient of local) recipient.send([FrameType.delegation, { from: from.id, cap: granted, object: object ?? null }]);
-  await pushIfNewer(deps.live, local, object);
   // The recorded delegation is the inbox: a node that misses this message hands it over on the next resume.
   const remote = deps.cluster === undefined ? 0 : await deps.cluster.deliver(to, { from: from.id, token: granted.toToken() });
   deps.logger.info({ event: 'delegated', from: from.id, to, revocationId, bound, local: local.length, remote });
@@ -128,7 +125,7 @@ function lineageOf(cap: Capability): readonly string[] {
  * changes are pushed, but one committed between reading the object and sending the frame reached no one (or
  * came before the frame and lost to its older object). Reads it again and pushes the latest state if newer.
  */
-export async function pushIfNewer(live: LiveObjects, recipients: Iterable<ServerSession>, object: object | undefined | null): Promise<void> {
+async function pushIfNewer(live: LiveObjects, recipients: Iterable<ServerSession>, object: object | undefined | null): Promise<void> {
   const address = object == null ? undefined : addressOf(object);
   const latest = address === undefined ? undefined : await live.at(address);
   if (latest === undefined || latest.version <= ((object as { version?: number }).version ?? 0)) return;
@@ -150,9 +147,7 @@ export async function deliverRemote(deps: DelegationDeps, to: string, from: stri
   // its inbox, after a resume or a missed message).
   const id = cap.revocationId;
   const fresh = [...deps.directory.ofUser(to)].filter((r) => !r.closed && (id === undefined || !r.has(id)));
-  if (endedMeanwhile(cap) !== undefined) return;
-  for (const recipient of fresh) recipient.send([FrameType.delegation, { from, cap, object: object ?? null }]);
-  await pushIfNewer(deps.live, fresh, object);
+  await handOver(deps.live, fresh, from, cap, object);
 }
 
 /**
@@ -170,10 +165,22 @@ export async function deliverMissed(deps: DelegationDeps, userId: string): Promi
     if (capabilityError(cap) !== undefined) continue;
     const object = await deps.live.grantedBy(cap);
     const still = missing.filter((r) => !r.closed && !r.has(record.revocationId));
-    if (endedMeanwhile(cap) !== undefined) continue;
-    for (const recipient of still) recipient.send([FrameType.delegation, { from: record.from, cap, object: object ?? null }]);
-    await pushIfNewer(deps.live, still, object);
+    await handOver(deps.live, still, record.from, cap, object);
   }
+}
+
+/**
+ * Sends `recipients` the delegation of `cap` from `from` with the live `object` it grants, then that object's
+ * latest state if it changed meanwhile: every delivery's last step (a delegation, one relayed from another
+ * node, an inbox hand-over, a resume's grants). Not when the capability stopped working while the delivery
+ * waited: then nothing is sent, and the reason is returned ({@link endedMeanwhile}).
+ */
+export async function handOver(live: LiveObjects, recipients: readonly ServerSession[], from: string, cap: Capability, object: object | undefined | null): Promise<CapsyncError | undefined> {
+  const ended = endedMeanwhile(cap);
+  if (ended !== undefined) return ended;
+  for (const recipient of recipients) recipient.send([FrameType.delegation, { from, cap, object: object ?? null }]);
+  await pushIfNewer(live, recipients, object);
+  return undefined;
 }
 
 /**
@@ -183,7 +190,7 @@ export async function deliverMissed(deps: DelegationDeps, userId: string): Promi
  * getting nothing. Checked synchronously before the frame goes out. A feed behind is no reason: the
  * holding is kept meanwhile, and the catch-up ends it if the capability was revoked.
  */
-export function endedMeanwhile(cap: Capability): CapsyncError | undefined {
+function endedMeanwhile(cap: Capability): CapsyncError | undefined {
   const error = capabilityError(cap);
   return error === undefined || error.code === 'ERR_REVOCATION_FEED_STALE' ? undefined : error;
 }

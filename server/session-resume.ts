@@ -1,9 +1,8 @@
 import type { Capability } from '../protocol/capability/capability.js';
 import { CloseCode } from '../protocol/errors.js';
-import { FrameType } from '../protocol/frames.js';
 import type { RevocationSet } from '../protocol/revocation.js';
 import type { CapabilityVerifier } from '../protocol/verifier.js';
-import { endedMeanwhile, grantsFor, pushIfNewer, type DelegationDeps } from './delegation.js';
+import { grantsFor, handOver, type DelegationDeps } from './delegation.js';
 import type { AnonymousIdentities } from './identity.js';
 import type { LiveObjects } from './live.js';
 import { capabilityError, resumeSession, type ResumeRequest } from './resume.js';
@@ -49,10 +48,8 @@ export class SessionResumes {
         // Not one the session was handed meanwhile (a node that listens for the user again hands its inbox over).
         const id = grant.cap.revocationId;
         if (id !== undefined && session.has(id)) continue;
-        // Revoked meanwhile (the grants were read, and their objects, before this): no cover, and no notice would follow.
-        if (endedMeanwhile(grant.cap) !== undefined) continue;
-        session.send([FrameType.delegation, { from: grant.from, cap: grant.cap, object: grant.object }]);
-        await pushIfNewer(this.#deps.live, [session], grant.object as object | null);
+        // Not one revoked meanwhile (the grants were read, and their objects, before this): handOver skips it.
+        await handOver(this.#deps.live, [session], grant.from, grant.cap, grant.object as object | null);
       }
     }
     const identity = session.identityProof;
