@@ -165,12 +165,10 @@ export class TokenChain implements SignedChain {
     return blocks;
   }
 
-  /** Where the last block's header starts in {@link token} (where the blocks before it end). */
-  get lastBlockAt(): number {
-    return this.lastBlockAtIn(this.token);
-  }
-
-  /** {@link lastBlockAt}, read from `token`, this chain's {@link token} already viewed (one view for several reads). */
+  /**
+   * Where the last block's header starts in `token`, this chain's {@link token} as the caller viewed it (one
+   * view for several reads): where the blocks before it end.
+   */
   lastBlockAtIn(token: Uint8Array): number {
     let p = this.blocksStart;
     for (let i = 1; i < this.count; i++) p = binEnd(token, p);

@@ -42,9 +42,9 @@ export class VerifiedCache {
   /**
    * The cached capability whose chain `child` extends by exactly one block: same key id, and every block
    * but the last byte for byte the cached chain's (both are canonical: equal bytes, equal blocks). `token` is
-   * the child's token and `end` where its last block starts, when the caller has read them already.
+   * the child's token and `end` where its last block starts ({@link TokenChain.lastBlockAtIn}), as the caller read them.
    */
-  parentOf(child: TokenChain, token = child.token, end = child.lastBlockAtIn(token)): Capability | undefined {
+  parentOf(child: TokenChain, token: Uint8Array, end: number): Capability | undefined {
     if (child.count < 2 || child.tagLength !== TAG_BYTES) return undefined;
     const cap = this.#lru.get(blockKey(token, end));
     const chain = cap?.[chainOf];

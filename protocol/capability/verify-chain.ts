@@ -45,9 +45,10 @@ export function verifyCold(ctx: ChainContext, chain: TokenChain): Capability {
 /**
  * Verifies `chain`, which extends the verified `parent` by one block (every other block is the parent's,
  * byte for byte): that block alone is decoded (the child shares the parent's scope and decoded blocks) and
- * one HMAC step from the parent's last tag checks the token's tag, both read where they lie in the token.
+ * one HMAC step from the parent's last tag checks the token's tag, both read where they lie in the token
+ * (`token`, the chain's token as the caller viewed it; `lastAt`, where its last block starts).
  */
-export function verifyStep(ctx: ChainContext, parent: Capability, chain: TokenChain, token = chain.token, lastAt = chain.lastBlockAtIn(token)): Capability {
+export function verifyStep(ctx: ChainContext, parent: Capability, chain: TokenChain, token: Uint8Array, lastAt: number): Capability {
   const limits = ctx.suite.limits;
   const lastBytes = token.subarray(payloadAt(token, lastAt), chain.blocksEnd);
   const last = decodeBlock(lastBytes, limits);
