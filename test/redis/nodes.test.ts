@@ -6,7 +6,7 @@ import { hubOf } from '../../server/server.js';
 import { next } from '../helpers.js';
 import { TcpProxy } from '../chaos/tcp-proxy.js';
 import { redisForFile } from './backend.js';
-import { startNodes } from './nodes.js';
+import { startNodes, type TestNode } from './nodes.js';
 
 const redis = redisForFile();
 let cluster: Awaited<ReturnType<typeof startNodes>> | undefined;
@@ -32,6 +32,16 @@ function holdOnlineUsers(peers: { onlineUsers(): Promise<string[]> }): { asked: 
     return onlineUsers();
   };
   return { asked, release, restore: () => (peers.onlineUsers = onlineUsers) };
+}
+
+/** The delegations a new session of the guest on `node` receives, once the node listens for the guest there. */
+async function guestOpens(node: TestNode): Promise<Delegation[]> {
+  const listening = new Promise<void>((resolve) => node.backend.cluster.onListening!((users) => users.includes('guest') && resolve()));
+  const guest = await node.connectAs('guest');
+  const received: Delegation[] = [];
+  guest.delegations.subscribe((d) => received.push(d));
+  await listening;
+  return received;
 }
 
 async function videoOf(client: CapsyncClient, id = VIDEO): Promise<Video> {
@@ -121,11 +131,7 @@ describe('three nodes on one Redis (in one process)', () => {
     const answer = editor.delegate(video.cap.narrow([]), { to: 'guest' });
     await asked;
     // A listens for the guest once its session opened there, and hands it its inbox then: still empty.
-    const listening = new Promise<void>((resolve) => peers.onListening!((users) => users.includes('guest') && resolve()));
-    const guest = await a!.connectAs('guest');
-    const received: Delegation[] = [];
-    guest.delegations.subscribe((d) => received.push(d));
-    await listening;
+    const received = await guestOpens(a!);
     release();
     const receipt = await answer;
     await until(() => received.length > 0, 5000, 'the delegation on A');
@@ -151,11 +157,7 @@ describe('three nodes on one Redis (in one process)', () => {
     const refused = expect(answer).rejects.toMatchObject({ code: 'ERR_CAPABILITY_REVOKED' });
     await asked;
     await revoker.revoke(narrowed);
-    const listening = new Promise<void>((resolve) => peers.onListening!((users) => users.includes('guest') && resolve()));
-    const guest = await a!.connectAs('guest');
-    const received: Delegation[] = [];
-    guest.delegations.subscribe((d) => received.push(d));
-    await listening;
+    const received = await guestOpens(a!);
     release();
     await refused;
     // Sent anyway, it was held by no one (a revoked capability is no cover), so no revoked frame would ever
