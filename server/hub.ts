@@ -284,6 +284,11 @@ export class Hub implements ServerApi {
   }
 
   /** Number of open sessions. */
+  /** How often a client should hear from this server, ms (announced in hello as `pingIntervalMs`). */
+  get clientPingIntervalMs(): number {
+    return this.#hello.pingIntervalMs;
+  }
+
   get sessionCount(): number {
     return this.#directory.size;
   }

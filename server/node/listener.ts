@@ -3,6 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CapsyncError, fail } from '../../protocol/errors.js';
+import { FrameType } from '../../protocol/frames.js';
 import type { Hub } from '../hub.js';
 import { serverDefaults, type ServerOptions } from '../options.js';
 import type { ServerSession, Transport } from '../session.js';
@@ -25,7 +26,10 @@ export class NodeListener {
   readonly #connections = new Set<SocketConnection>();
   /** The budgets each user's connections share (fair service per user). */
   readonly #budgets: SharedBudgets | undefined;
+  /** The connections whose socket fair service paused (their frames, the client's pings among them, wait unread). */
+  readonly #paused = new Set<SocketConnection>();
   #heartbeat: ReturnType<typeof setInterval> | undefined;
+  #keepalive: ReturnType<typeof setInterval> | undefined;
   #prune: ReturnType<typeof setInterval> | undefined;
 
   constructor(hub: Hub, options: ServerOptions) {
@@ -67,6 +71,8 @@ export class NodeListener {
     });
     this.#heartbeat = setInterval(() => this.#beat(), this.#options.heartbeatMs ?? serverDefaults.heartbeatMs);
     this.#heartbeat.unref();
+    this.#keepalive = setInterval(() => this.#keepPausedAlive(), Math.max(1, Math.floor(this.#hub.clientPingIntervalMs / 2)));
+    this.#keepalive.unref();
     this.#prune = setInterval(() => {
       this.#hub.prune().catch((error: unknown) => this.#hub.logger.error({ event: 'store_error', err: error }));
     }, serverDefaults.revocationPruneMs);
@@ -102,6 +108,7 @@ export class NodeListener {
    */
   async close(): Promise<void> {
     clearInterval(this.#heartbeat);
+    clearInterval(this.#keepalive);
     clearInterval(this.#prune);
     const closing = this.#http.listening ? new Promise<void>((resolve) => this.#http.close(() => resolve())) : Promise.resolve();
     const pending = [...this.#connections].map(({ ws }) => new Promise<void>((resolve) => (ws.readyState === ws.CLOSED ? resolve() : ws.once('close', () => resolve()))));
@@ -171,9 +178,30 @@ export class NodeListener {
     return this.#hub.logger;
   }
 
+  /** @internal Fair service paused (`true`) or resumed reading a connection's socket. */
+  paused(connection: SocketConnection, paused: boolean): void {
+    if (paused) this.#paused.add(connection);
+    else this.#paused.delete(connection);
+  }
+
+  /**
+   * Every half client ping interval, each connection whose socket is paused is sent a `pong` (nonce 0): its
+   * client's own pings wait unread behind the frames fair service holds (calls held at `maxInFlight` or
+   * `maxInFlightMs` until one settles, or frames over budget), and a client that heard nothing for two
+   * intervals would drop a connection whose server is alive and working through its calls. A pong asks for
+   * no answer, so nothing more queues behind the hold.
+   */
+  #keepPausedAlive(): void {
+    for (const connection of this.#paused) {
+      const ws = connection.ws;
+      if (ws.readyState === ws.OPEN && ws.isPaused) connection.send(KEEPALIVE, true);
+    }
+  }
+
   /** @internal A connection's socket closed. */
   closed(connection: SocketConnection, code: number): void {
     if (!this.#connections.delete(connection)) return;
+    this.#paused.delete(connection);
     connection.inbox?.dispose();
     const shared = connection.shared;
     if (shared !== undefined) {
@@ -424,12 +452,17 @@ class SocketConnection implements Transport, InboxIo {
 
   pause(): void {
     this.ws.pause();
+    this.#listener.paused(this, true);
   }
 
   resume(): void {
     this.ws.resume();
+    this.#listener.paused(this, false);
   }
 }
+
+/** `[pong, 0]` in msgpack: what {@link NodeListener} sends a paused connection so that its client keeps hearing the server. */
+const KEEPALIVE = new Uint8Array([0x92, FrameType.pong, 0x00]);
 
 /** Frames up to this size (bytes) are framed whole by {@link SocketConnection.send}: Node pools Buffers under 4 KB. */
 const SMALL_FRAME_BYTES = 2048;

@@ -446,6 +446,34 @@ describe('fair service on a real server: calls in flight and their asynchronous 
     expect(results.map((frame) => (frame as unknown[])[2])).toEqual(['done', 'done', 'done']);
   });
 
+  it('keeps a client whose frames are held hearing the server: its own pings wait unread, so the server sends pongs', async () => {
+    demo = await startDemo({ clientPingIntervalMs: 60, connection: { maxInFlight: 1 } });
+    let started!: () => void;
+    const first = new Promise<void>((resolve) => (started = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    demo.server.callable('held', async () => {
+      started();
+      await gate;
+      return 'done';
+    });
+    const client = await demo.connectAs('editor', { reconnect: false });
+    const calls = [client.call('held'), client.call('held')];
+    await first;
+    // Eight pongs heard (four ping intervals, twice the silence after which the client gives up), or the
+    // connection given up (what happened before: nothing reached the client while its frames were held).
+    let pongs = 0;
+    await new Promise<void>((resolve) => {
+      const frames = client.frames.subscribe((frame) => frame[0] === FrameType.pong && ++pongs === 8 && resolve());
+      const state = client.connectionState.subscribe((value) => value !== 'connected' && resolve());
+      void Promise.resolve(gate).then(() => (frames.unsubscribe(), state.unsubscribe()));
+    });
+    expect(client.connectionState.value).toBe('connected');
+    expect(pongs).toBe(8);
+    release();
+    await expect(Promise.all(calls)).resolves.toEqual(['done', 'done']);
+  });
+
   it('pauses, then closes with 4004, a connection whose calls are cheap to start but expensive to finish; a bystander is served', async () => {
     demo = await startDemo({ connection: { serviceMsPerSecond: 100, serviceBurstMs: 100, overBudgetCloseMs: 1_000 } });
     demo.server.callable('burn', async () => {
