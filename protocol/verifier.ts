@@ -3,7 +3,7 @@ import { BoundChildren } from './capability/bound-children.js';
 import { Capability, pendingCapability, tokenBytes, type BindingRestrictions, type Restrictions } from './capability/capability.js';
 import { chainOf, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
 import { Verification, ancestorIds, assertStillValid, marksOf, setStatus, statusOf, type GenerationMark, type VerificationAuthority } from './capability/status.js';
-import { TAG_BYTES, decodeToken, type Block } from './capability/token.js';
+import { TAG_BYTES, decodeToken } from './capability/token.js';
 import { TokenChain } from './capability/token-chain.js';
 import { ByteArena } from './capability/byte-arena.js';
 import { readTokenLayout } from './capability/token-fast.js';
@@ -226,7 +226,7 @@ export class CapabilityVerifier implements VerificationAuthority {
       if (!verification.boundOnlyTo(user)) throw fail('ERR_CAPABILITY_AUDIENCE');
       assertStillValid(verification);
     } catch (error) {
-      return rejected(cap.scope as JsonValue[], cap.blocks as Block[], cap[chainOf], error as CapsyncError);
+      return rejected(cap.scope as JsonValue[], undefined, cap[chainOf], error as CapsyncError);
     }
     return cap;
   }

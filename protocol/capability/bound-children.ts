@@ -1,4 +1,5 @@
 import type { Capability } from './capability.js';
+import { statusOf, type Verification } from './status.js';
 
 /** How many principals one capability keeps a bound child for; past it the oldest is forgotten (and re-made if sent again). */
 export const MAX_BOUND_PER_CAPABILITY = 64;
@@ -8,7 +9,8 @@ export const MAX_BOUND_PER_CAPABILITY = 64;
  * same token and holding every time it is resent. Kept with the parent itself (a WeakMap entry), not in a
  * cache of its own keyed by a string: the children live while the parent does (the server's code holds it,
  * to send it again) and cost nothing once it is gone. A parent's first child is kept alone, more in a Map.
- * A child is the one for (principal, generation) when its last block names both: nothing else is stored.
+ * A child is the one for (principal, generation) when its last step names both (its verification records
+ * them): nothing else is stored.
  */
 export class BoundChildren {
   #byParent = new WeakMap<Capability, Capability | Map<string, Capability>>();
@@ -18,8 +20,8 @@ export class BoundChildren {
     const known = this.#byParent.get(parent);
     const child = known instanceof Map ? known.get(principal) : known;
     if (child === undefined) return undefined;
-    const last = child.blocks[child.blocks.length - 1]!;
-    return last.audience === principal && last.generation === generation ? child : undefined;
+    const step = statusOf(child) as Verification;
+    return step.stepAudience === principal && step.stepGeneration === generation ? child : undefined;
   }
 
   /** Remembers `child`, bound to `principal`, as `parent`'s (replacing one bound at an older generation). */
@@ -42,5 +44,5 @@ export class BoundChildren {
 }
 
 function audienceOf(child: Capability): string {
-  return child.blocks[child.blocks.length - 1]!.audience!;
+  return (statusOf(child) as Verification).stepAudience!;
 }

@@ -5,7 +5,7 @@ import { chainOf, chainToken, defaultSuite, extendChain, restrictionsOf, unsigne
 import { revocationId, type Verification } from './status.js';
 import { isSlice } from './byte-arena.js';
 import { TokenChain } from './token-chain.js';
-import { blockOf, parseToken, type Block } from './token.js';
+import { blockOf, decodeBlocks, parseToken, type Block } from './token.js';
 
 /** Restrictions a capability (or a narrowing step) may add. They only ever tighten. */
 export interface Restrictions {
@@ -26,7 +26,7 @@ const LOCAL: unique symbol = Symbol('capsync.local');
 let builtLocally: (value: object) => boolean;
 let readStatus: (cap: Capability) => Verification | CapsyncError | undefined;
 let writeStatus: (cap: Capability, status: Verification | CapsyncError) => void;
-let fromParts: (scope: readonly JsonValue[], blocks: readonly Block[], chain: SignedChain | undefined) => Capability;
+let fromParts: (scope: readonly JsonValue[], blocks: readonly Block[] | undefined, chain: SignedChain | undefined) => Capability;
 
 /**
  * A capability: a hierarchical scope (`["youtube_videos", id, "update"]`) that grants whoever holds it
@@ -58,7 +58,7 @@ export class Capability {
   /** Parts of the child that {@link narrow} has checked, for the constructor to take as they are (synchronous: one slot). */
   static #derived: { scope: readonly JsonValue[]; blocks: readonly Block[] } | undefined;
   /** Parts of a capability built from wire data or by the verifier, for the constructor (synchronous: one slot). */
-  static #parts: { scope: readonly JsonValue[]; blocks: readonly Block[]; chain: SignedChain | undefined } | undefined;
+  static #parts: { scope: readonly JsonValue[]; blocks: readonly Block[] | undefined; chain: SignedChain | undefined } | undefined;
 
   static {
     builtLocally = (value) => #status in value && (value as Capability).#status === LOCAL;
@@ -66,7 +66,12 @@ export class Capability {
     writeStatus = (cap, status) => {
       cap.#status = status;
       // A verification is the chain it verified, in a chain's place: the capability keeps one object, not two.
-      if (status instanceof TokenChain) cap[chainOf] = status;
+      // Its decoded blocks are then let go (read from the token when asked): the verification answers what a
+      // holding asks (expiry, audiences, ids), and every held capability kept a block list of its own.
+      if (status instanceof TokenChain) {
+        cap[chainOf] = status;
+        cap.#blocks = undefined;
+      }
     };
     fromParts = (scope, blocks, chain) => {
       Capability.#parts = { scope, blocks, chain };
@@ -83,8 +88,11 @@ export class Capability {
 
   /** The full scope, narrowing included. */
   readonly scope: readonly JsonValue[];
-  /** The pending (unsigned) blocks or the decoded blocks of the chain. */
-  readonly blocks: readonly Block[];
+  /**
+   * The decoded blocks, when kept: always for a capability that has no chain yet (local, pending), or that
+   * the server has not verified; never for one it verified or signed (see {@link blocks}).
+   */
+  #blocks: readonly Block[] | undefined;
   /** @internal */
   [chainOf]: SignedChain | undefined;
 
@@ -99,7 +107,7 @@ export class Capability {
       Capability.#parts = undefined;
       this.#status = undefined;
       this.scope = parts.scope;
-      this.blocks = parts.blocks;
+      this.#blocks = parts.blocks;
       this[chainOf] = parts.chain;
       return;
     }
@@ -109,26 +117,45 @@ export class Capability {
       // narrow() of a local capability: a local child, whose parts narrow() has already checked.
       Capability.#derived = undefined;
       this.scope = derived.scope;
-      this.blocks = derived.blocks;
+      this.#blocks = derived.blocks;
       this[chainOf] = undefined;
       return;
     }
     assertScope(scope, true, defaultLimits);
     const block = makeBlock(scope, restrictions);
-    this.blocks = Object.freeze([block]);
+    this.#blocks = Object.freeze([block]);
     // One block: the scope is its segment (the same frozen copy), not a second copy.
     this.scope = block.segment;
     this[chainOf] = undefined;
   }
 
+  /**
+   * The blocks of the chain, decoded (frozen): the pending blocks of a capability not yet signed, the decoded
+   * ones of a token. A capability the server verified or signed keeps only its token, so for it they are
+   * decoded from the token's bytes at each read (a new list each time, equal to the last).
+   */
+  get blocks(): readonly Block[] {
+    const kept = this.#blocks;
+    if (kept !== undefined) return kept;
+    const chain = this[chainOf]!;
+    return deepFreeze(decodeBlocks(chain.blockBytes, (chain.suite ?? defaultSuite).limits).decoded);
+  }
+
+  /** The number of blocks (chain steps), read without decoding them. */
+  static #countOf(cap: Capability): number {
+    return cap.#blocks?.length ?? (cap[chainOf] instanceof TokenChain ? cap[chainOf].count : cap[chainOf]!.blockBytes.length);
+  }
+
   /** The earliest expiry in the chain (ms since epoch), or null. */
   get expiresAt(): number | null {
-    return restrictionsOf(this.blocks).expiresAt;
+    const status = Capability.#checked(this);
+    return status instanceof TokenChain ? status.expiresAt : restrictionsOf(this.blocks).expiresAt;
   }
 
   /** Every audience in the chain; the caller must match all of them. */
   get audiences(): readonly string[] {
-    return restrictionsOf(this.blocks).audiences;
+    const status = Capability.#checked(this);
+    return status instanceof TokenChain ? status.audiences : restrictionsOf(this.blocks).audiences;
   }
 
   /** True once the capability carries a server signature (it may still fail verification). */
@@ -156,11 +183,13 @@ export class Capability {
     const limits = (chain?.suite ?? defaultSuite).limits;
     assertScope(suffix, false, limits);
     if (this.scope.length + suffix.length > limits.maxScopeLength) throw fail('ERR_LIMIT_SCOPE');
-    if (this.blocks.length > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
+    if (Capability.#countOf(this) > limits.maxNarrowingSteps) throw fail('ERR_LIMIT_STEPS');
     const block = makeBlock(suffix, restrictions);
     // A step that adds no scope (a restriction, the server's binding) shares its parent's frozen scope.
     const scope = suffix.length === 0 ? this.scope : deepFreeze(concatExact(this.scope, structuredCopy(suffix)));
-    const blocks = Object.freeze(concatExact(this.blocks, [block]));
+    // Without kept blocks (a verified parent), the child's are read from its token too when asked.
+    const kept = this.#blocks;
+    const blocks = kept === undefined ? undefined : Object.freeze(concatExact(kept, [block]));
     const status = Capability.#checked(this);
     if (chain === undefined) {
       // Made by local code and not yet sent: the server signs every block at once. A local capability's
@@ -171,7 +200,7 @@ export class Capability {
         if (status instanceof CapsyncError) child.#status = status; // narrowing never cures a rejected capability
         return child;
       }
-      Capability.#derived = { scope, blocks };
+      Capability.#derived = { scope, blocks: blocks! };
       return new Capability(scope);
     }
     const next = extendChain(chain, block);
@@ -299,26 +328,24 @@ export function pendingCapability(scope: readonly JsonValue[], restrictions: Bin
   return capabilityFromParts(block.segment as JsonValue[], [block], undefined);
 }
 
-/** @internal Builds a capability from verified or decoded parts (used by the verifier and the client codec). */
-export function capabilityFromParts(scope: JsonValue[], blocks: Block[], chain: SignedChain | undefined): Capability {
-  return fromParts(deepFreeze(scope), deepFreeze(blocks), chain);
+/**
+ * @internal Builds a capability from verified or decoded parts (used by the verifier and the client codec).
+ * `blocks` may be left out when `chain` is given: they are then decoded from its bytes when asked.
+ */
+export function capabilityFromParts(scope: JsonValue[], blocks: Block[] | undefined, chain: SignedChain | undefined): Capability {
+  return fromParts(deepFreeze(scope), blocks === undefined ? undefined : deepFreeze(blocks), chain);
 }
 
 /**
- * @internal {@link capabilityFromParts} for parts already frozen but for the last block and what it adds to
- * the scope (a chain one step longer than a verified one: its other parts are the parent's).
+ * @internal {@link capabilityFromParts} for a scope already frozen but for what the last block adds to it (a
+ * chain one step longer than a verified one: the rest is the parent's). Its blocks are read from `chain` when asked.
  */
-export function capabilityFromStep(scope: JsonValue[], blocks: Block[], chain: SignedChain, added: number): Capability {
+export function capabilityFromStep(scope: JsonValue[], chain: SignedChain, added: number): Capability {
   if (added > 0) {
     Object.freeze(scope);
     for (let i = scope.length - added; i < scope.length; i++) deepFreeze(scope[i]);
   }
-  Object.freeze(blocks);
-  // The step's block: its segment's elements are the scope's last ones (frozen above); not block 0, so no ancestors.
-  const last = blocks[blocks.length - 1]!;
-  Object.freeze(last.segment);
-  Object.freeze(last);
-  return fromParts(scope, blocks, chain);
+  return fromParts(scope, undefined, chain);
 }
 
 /**

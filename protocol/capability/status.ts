@@ -250,6 +250,17 @@ export class Verification extends TokenChain {
     return this.#generation === undefined ? head : [...(head ?? []), [this.#own as string, this.#generation] as const];
   }
 
+  /** The audience of the last step, for a verification made by a step ({@link extendedBy}); undefined for a whole chain's. */
+  get stepAudience(): string | null | undefined {
+    const own = this.#own;
+    return own instanceof RootFacts ? undefined : own;
+  }
+
+  /** The revocation generation of the last step, when the server bound it by a step ({@link extendedBy}). */
+  get stepGeneration(): number | undefined {
+    return this.#generation;
+  }
+
   /** True when some step names an audience (the capability is bound to someone). */
   isBound(): boolean {
     let v: Verification = this;

@@ -35,7 +35,8 @@ export function verifyCold(ctx: ChainContext, chain: TokenChain): Capability {
   if (chain.tagLength !== TAG_BYTES) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE')); // the length is public
   const tags = walkChain(ctx.suite.crypto, ctx.root(key), blockBytes);
   if (!tagIs(tags[tags.length - 1]!, token)) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-  const cap = capabilityFromParts(scope, blocks, chain);
+  // Its blocks are not kept: the verification records what they say (see Capability.blocks).
+  const cap = capabilityFromParts(scope, undefined, chain);
   const facts = { ...restrictionsOf(blocks), ancestors: ancestorIds(blocks[0]!.ancestors), marks: marksOf(blocks) };
   const arena = ctx.suite.arena;
   setStatus(cap, Verification.ofChain(ctx.authority, tags, chain, facts, arena === undefined ? undefined : (n) => arena.take(n)));
@@ -44,7 +45,8 @@ export function verifyCold(ctx: ChainContext, chain: TokenChain): Capability {
 
 /**
  * Verifies `chain`, which extends the verified `parent` by one block (every other block is the parent's,
- * byte for byte): that block alone is decoded (the child shares the parent's scope and decoded blocks) and
+ * byte for byte): that block alone is decoded (the child shares the parent's scope; its blocks are read from
+ * its token when asked, as every verified capability's are) and
  * one HMAC step from the parent's last tag checks the token's tag, both read where they lie in the token
  * (`token`, the chain's token as the caller viewed it; `lastAt`, where its last block starts).
  */
@@ -55,10 +57,9 @@ export function verifyStep(ctx: ChainContext, parent: Capability, chain: TokenCh
   const added = last.segment.length;
   const scope = added === 0 ? (parent.scope as JsonValue[]) : appended(parent.scope, last.segment);
   checkScopeLength(scope.length, limits);
-  const blocks = appendOne(parent.blocks, last);
   const base = statusOf(parent) as Verification;
-  if (chain.tagLength !== TAG_BYTES || !tagIs(base.step()(lastBytes), token)) return rejected([...scope], blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-  const cap = capabilityFromStep(scope, blocks, chain, added);
+  if (chain.tagLength !== TAG_BYTES || !tagIs(base.step()(lastBytes), token)) return rejected([...scope], undefined, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
+  const cap = capabilityFromStep(scope, chain, added);
   setStatus(cap, base.extendedBy(chain, last));
   return cap;
 }
@@ -71,8 +72,8 @@ function tagIs(tag: Uint8Array, token: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** A capability that failed verification: its use throws `error`. */
-export function rejected(scope: JsonValue[], blocks: Block[], chain: SignedChain | undefined, error: CapsyncError): Capability {
+/** A capability that failed verification: its use throws `error`. Without `blocks`, they are read from `chain`. */
+export function rejected(scope: JsonValue[], blocks: Block[] | undefined, chain: SignedChain | undefined, error: CapsyncError): Capability {
   const cap = capabilityFromParts(scope, blocks, chain);
   setStatus(cap, error);
   return cap;
@@ -83,12 +84,5 @@ function appended<T>(head: readonly T[], tail: readonly T[]): T[] {
   const out = new Array<T>(head.length + tail.length);
   for (let i = 0; i < head.length; i++) out[i] = head[i]!;
   for (let i = 0; i < tail.length; i++) out[head.length + i] = tail[i]!;
-  return out;
-}
-
-function appendOne<T>(head: readonly T[], item: T): T[] {
-  const out = new Array<T>(head.length + 1);
-  for (let i = 0; i < head.length; i++) out[i] = head[i]!;
-  out[head.length] = item;
   return out;
 }

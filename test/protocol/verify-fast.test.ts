@@ -53,6 +53,18 @@ describe('a token narrowed from a cached capability', () => {
     const [a, b] = [verification(viaStep), verification(viaCold)];
     expect([a.expiresAt, a.audiences, a.tags.map(toHex)]).toEqual([b.expiresAt, b.audiences, b.tags.map(toHex)]);
     expect(unwrapCapability(viaStep, ['doc', 7, 'read', 'page', -3])).toHaveLength(5);
+    // Neither keeps decoded blocks: both read them from the token, as the client's copy decodes them.
+    const decoded = capabilityFromToken(child.toToken());
+    expect(viaStep.blocks).toEqual(decoded.blocks);
+    expect(viaCold.blocks).toEqual(decoded.blocks);
+    expect(Object.isFrozen(viaStep.blocks) && Object.isFrozen(viaStep.blocks[3]) && Object.isFrozen(viaStep.blocks[0]!.segment)).toBe(true);
+    expect([viaStep.expiresAt, viaStep.audiences]).toEqual([1_750_000_000_000, ['alice']]);
+    expect([viaCold.expiresAt, viaCold.audiences]).toEqual([decoded.expiresAt, decoded.audiences]);
+    // A verified capability narrowed on the server (its blocks not kept) gives a child whose blocks are its own plus one.
+    const grandchild = viaStep.narrow(['line', 1]);
+    expect(grandchild.blocks).toHaveLength(4);
+    expect(grandchild.blocks[3]!.segment).toEqual(['line', 1]);
+    expect(grandchild.scope).toEqual(['doc', 7, 'read', 'page', -3, 'line', 1]);
   });
 
   it('refuses a forged prefix that reuses a cached chain\'s last block and extends its tag', async () => {
