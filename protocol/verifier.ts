@@ -1,6 +1,7 @@
 import { base64url } from 'jose';
 import { BoundChildren } from './capability/bound-children.js';
-import { Capability, pendingCapability, tokenBytes, type BindingRestrictions, type Restrictions } from './capability/capability.js';
+import { Capability, pendingCapability, shareScope, tokenBytes, type BindingRestrictions, type Restrictions } from './capability/capability.js';
+import { ScopeInterner } from './capability/scope-intern.js';
 import { chainOf, randomNonce, restrictionsOf, signChain, type ChainSuite } from './capability/chain.js';
 import { Verification, ancestorIds, assertStillValid, marksOf, setStatus, statusOf, type GenerationMark, type VerificationAuthority } from './capability/status.js';
 import { TAG_BYTES, decodeToken } from './capability/token.js';
@@ -15,6 +16,9 @@ import type { JsonValue } from './json-value.js';
 import type { Keyring, RootKey } from './keyring.js';
 import { resolveLimits, type Limits } from './limits.js';
 import { MemoryRevocationSet, type RevocationSet } from './revocation.js';
+
+/** Distinct scopes a verifier keeps one shared list for (protocol/capability/scope-intern.ts): its LRU's bound. */
+const SCOPES_KEPT = 4096;
 
 /** Options of a {@link CapabilityVerifier}. */
 export interface VerifierOptions {
@@ -86,6 +90,8 @@ export class CapabilityVerifier implements VerificationAuthority {
   readonly #bound: BoundChildren | undefined;
   /** What the chain checks need of this verifier. */
   readonly #context: ChainContext;
+  /** One frozen list per distinct scope signed or verified lately, shared by every capability of that scope. */
+  readonly #scopes: ScopeInterner;
 
   constructor(options: VerifierOptions) {
     this.keyring = options.keyring;
@@ -99,7 +105,8 @@ export class CapabilityVerifier implements VerificationAuthority {
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new VerifiedCache(size) : undefined;
     this.#bound = size > 0 ? new BoundChildren() : undefined;
-    this.#context = { keyring: this.keyring, suite: this.#suite, authority: this, root: (key) => this.#root(key) };
+    const scopes = (this.#scopes = new ScopeInterner(size > 0 ? SCOPES_KEPT : 1));
+    this.#context = { keyring: this.keyring, suite: this.#suite, authority: this, root: (key) => this.#root(key), intern: (scope) => scopes.intern(scope) };
   }
 
   /** True when any of these revocation ids (a chain and its ancestors) is revoked. */
@@ -158,6 +165,8 @@ export class CapabilityVerifier implements VerificationAuthority {
   #signPending(cap: Capability, bearer: boolean): void {
     const key = this.keyring.current;
     const { chain, tags } = signChain(cap.blocks, key.kid, this.#root(key), this.#suite, this.#random);
+    // A scope granted afresh (a server function that grants on every call) shares the list kept for it.
+    shareScope(cap, this.#scopes.intern(cap.scope));
     // The verification takes the chain's place (setStatus): until then, the chain.
     cap[chainOf] = chain;
     const facts = { ...restrictionsOf(cap.blocks), ancestors: ancestorIds(cap.blocks[0]!.ancestors), bearer: bearer ? true : undefined, marks: marksOf(cap.blocks) };

@@ -357,6 +357,14 @@ export function tokenBytes(cap: Capability): Uint8Array {
   return chain === undefined ? unsignedToken(cap.blocks) : chainToken(chain);
 }
 
+/**
+ * @internal Gives `cap` an equal scope list in place of its own (a verifier's interned one: see
+ * protocol/capability/scope-intern.ts). Both are frozen lists of the same values, so nothing can tell.
+ */
+export function shareScope(cap: Capability, scope: readonly JsonValue[]): void {
+  if (scope !== cap.scope) (cap as { scope: readonly JsonValue[] }).scope = scope;
+}
+
 /** @internal Records how the server checked `cap` (a capability this process built). */
 export function setStatus(cap: Capability, status: Verification | CapsyncError): void {
   writeStatus(cap, status);

@@ -22,6 +22,8 @@ export interface ChainContext {
   readonly authority: VerificationAuthority;
   /** HMAC under a root key, its state computed once. */
   root(key: RootKey): KeyedHmac;
+  /** The verifier's kept list equal to a verified scope (protocol/capability/scope-intern.ts). */
+  intern(scope: readonly JsonValue[]): readonly JsonValue[];
 }
 
 /** Verifies a whole chain from its root key. */
@@ -35,8 +37,9 @@ export function verifyCold(ctx: ChainContext, chain: TokenChain): Capability {
   if (chain.tagLength !== TAG_BYTES) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE')); // the length is public
   const tags = walkChain(ctx.suite.crypto, ctx.root(key), blockBytes);
   if (!tagIs(tags[tags.length - 1]!, token)) return rejected(scope, blocks, chain, fail('ERR_CAPABILITY_BAD_SIGNATURE'));
-  // Its blocks are not kept: the verification records what they say (see Capability.blocks).
-  const cap = capabilityFromParts(scope, undefined, chain);
+  // Its blocks are not kept: the verification records what they say (see Capability.blocks). Its scope, once
+  // its signature is checked, is the one kept for an equal scope.
+  const cap = capabilityFromParts(ctx.intern(scope) as JsonValue[], undefined, chain);
   const facts = { ...restrictionsOf(blocks), ancestors: ancestorIds(blocks[0]!.ancestors), marks: marksOf(blocks) };
   const arena = ctx.suite.arena;
   setStatus(cap, Verification.ofChain(ctx.authority, tags, chain, facts, arena === undefined ? undefined : (n) => arena.take(n)));

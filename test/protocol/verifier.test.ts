@@ -238,3 +238,36 @@ describe('MemoryRevocationSet', () => {
     expect([set.has('forever'), set.has('soon'), set.has('later')]).toEqual([true, false, true]);
   });
 });
+
+describe('one scope list per distinct scope', () => {
+  it('gives capabilities of equal scopes, minted apart or verified cold, one shared frozen list, and never a wrong one', async () => {
+    const { verifier } = await makeVerifier();
+    const { verifier: other } = await makeVerifier();
+    // Ids as a store hands them out: equal strings, not the same string.
+    const id = (): string => ['vid', 'eo-1'].join('');
+    const a = verifier.mint(['youtube_videos', id(), 'update']);
+    const b = verifier.mint(['youtube_videos', id(), 'update']);
+    expect(b.scope).toBe(a.scope);
+    expect(Object.isFrozen(a.scope)).toBe(true);
+    // Signed when sent (server code's `new Capability`): the same list.
+    const local = new Capability(['youtube_videos', id(), 'update']);
+    verifier.signedToken(local);
+    expect(local.scope).toBe(a.scope);
+    // A copy verified cold by another verifier of the same key takes that verifier's list for it.
+    const first = other.decode(a.toToken(), null);
+    const second = other.decode(b.toToken(), null);
+    expect(second.scope).toBe(first.scope);
+    expect(unwrapCapability(second, ['youtube_videos', ANY, 'update'])).toEqual(['youtube_videos', 'video-1', 'update']);
+    // Scopes that differ in a value, a type, an order or a sign of zero keep lists of their own.
+    for (const scope of [['youtube_videos', 'video-2', 'update'], ['youtube_videos', 'video-1'], ['update', 'video-1', 'youtube_videos'], ['n', 1], ['n', '1'], ['z', 0], ['z', -0], ['t', true], ['t', null]]) {
+      const cap = verifier.mint(scope);
+      expect(cap.scope).toEqual(scope);
+      expect(Object.is(cap.scope[1], scope[1])).toBe(true);
+    }
+    expect(verifier.mint(['z', -0]).scope).not.toBe(verifier.mint(['z', 0]).scope);
+    // A scope holding a map is never shared, and stays deeply frozen.
+    const withMap = verifier.mint(['docs', { a: 1 }]);
+    expect(verifier.mint(['docs', { a: 1 }]).scope).not.toBe(withMap.scope);
+    expect(Object.isFrozen(withMap.scope[1])).toBe(true);
+  });
+});
