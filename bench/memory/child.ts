@@ -38,6 +38,11 @@ if (values.mode === 'ws') {
   installVideoApp(server);
   // get_my_videos with an expiry an hour away: each held capability then has a deadline too (`--expiring`).
   server.callable('bench_expiring_videos', async () => (await server.live.list(Video)).map((v) => new Capability(['youtube_videos', v.id, 'update'], { expiresAt: Date.now() + 3_600_000 })));
+  // Three capabilities of objects never granted before (`--distinct`): ids of a video's length, none shared.
+  let nextId = 0;
+  const distinctId = (): string => `v${String(nextId++).padStart(10, '0')}`;
+  server.callable('bench_distinct', () => [0, 1, 2].map(() => new Capability(['youtube_videos', distinctId(), 'update'])));
+  server.callable('bench_distinct_expiring', () => [0, 1, 2].map(() => new Capability(['youtube_videos', distinctId(), 'update'], { expiresAt: Date.now() + 3_600_000 })));
   await seedIfEmpty(server);
   await server.listen(0, '127.0.0.1');
   serveRequests({

@@ -12,6 +12,8 @@ import { growth, lines, perUnit, type Census } from './census.js';
  *
  * - held: one editor calls `get_my_videos` until the connection holds `--held` capabilities (1,000, then
  *   10,000 by default); bytes per held capability = (heap + ArrayBuffers after) - (before), over the count.
+ *   The demo has three videos, so these are many capabilities of few objects (`--distinct`: each one of an
+ *   object of its own, so no two share a scope; `--expiring`: each expires, with its deadline).
  * - idle: `--connections` authenticated connections that do nothing, against a raw `ws` server's.
  * - close: what RSS stays after those connections closed, wave after wave (`--waves`).
  */
@@ -24,6 +26,8 @@ const { values } = benchArgs('bench:memory', {
     census: { type: 'boolean', default: false },
     // Held capabilities that expire (an hour away), each with its deadline.
     expiring: { type: 'boolean', default: false },
+    // Held capabilities of distinct objects (a fresh id each): no two share a scope.
+    distinct: { type: 'boolean', default: false },
     // With --census: closures named by script and line, plain objects by the edge that retains them.
     'census-detail': { type: 'boolean', default: false },
     // How many kinds the idle census lists (the biggest first).
@@ -48,7 +52,7 @@ async function measureHeld(counts: readonly number[]): Promise<{ held: number; h
   try {
     const client = await connect(`ws://127.0.0.1:${port}`, { token: await link.request<string>('token', 'editor') });
     try {
-      const fn = values.expiring ? 'bench_expiring_videos' : 'get_my_videos';
+      const fn = values.distinct ? (values.expiring ? 'bench_distinct_expiring' : 'bench_distinct') : values.expiring ? 'bench_expiring_videos' : 'get_my_videos';
       let held = (await client.call<unknown[]>(fn)).length;
       const before = await link.request<Memory>('memory');
       const censusBefore = values.census ? await link.request<Census>('census', values['census-detail']) : undefined;
