@@ -483,6 +483,11 @@ describe('fair service on a real server: calls in flight and their asynchronous 
       while (performance.now() < end);
       return 1;
     });
+    // The bystander's calls are cheap and answered in their own turn. (It once called get_my_videos back to
+    // back: about 1 ms each of this test's 100 ms/s budget, so alone it used about all of it, and an
+    // asynchronous call is sometimes charged a neighbour's continuation that ran unseen in its last interval,
+    // see README "Fair service": it was then closed with 4004 itself, in about half the runs on a quiet machine.)
+    demo.server.callable('peek', () => 3);
     const bystander = await demo.connectAs('admin', { reconnect: false });
     raw = new WebSocket(demo.url, ['capsync.v1'], { headers: { authorization: `Bearer ${await demo.token('editor')}` } });
     const ws = raw;
@@ -504,7 +509,7 @@ describe('fair service on a real server: calls in flight and their asynchronous 
     void closed.then(() => (done = true));
     while (!done && latencies.length < 200) {
       const t = performance.now();
-      await expect(bystander.call('get_my_videos')).resolves.toHaveLength(3);
+      await expect(bystander.call('peek')).resolves.toBe(3);
       latencies.push(performance.now() - t);
     }
     const code = await Promise.race([closed, new Promise<string>((resolve) => setTimeout(() => resolve('still open'), 15_000).unref())]);
