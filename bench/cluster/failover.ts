@@ -17,6 +17,9 @@ import { traffic } from './traffic.js';
  */
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+const started = performance.now();
+/** A step done, on stderr with the seconds since the start: a run that never ends shows where it was. */
+const step = (what: string): void => void process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1)} s] ${what}\n`);
 
 /** A node's backend under a fresh prefix (so on whichever master its slot lands), and that slot. */
 async function backendOn(cluster: RedisCluster, wait: boolean): Promise<{ backend: RedisBackend; slot: number }> {
@@ -51,15 +54,21 @@ async function failover(cluster: RedisCluster, wait: boolean, lanes: number, byt
     const t = traffic(backend, lanes, bytes);
     await pause(500);
     await cluster.signal(master, 'SIGKILL');
+    step(`failover (waitReplicas ${wait ? 1 : 'off'}): master ${master} killed`);
     await cluster.logged(replica, /Failover election won/);
+    step(`replica ${replica} won the election`);
     await cluster.restart(master);
     await cluster.synced(replica, master);
+    step(`${master} restarted and synced as its replica`);
     // Traffic goes on until writes are acknowledged again for a while.
     const resumed = t.acked.length;
     const deadline = Date.now() + 20_000;
     while (t.acked.length < resumed + 200 && Date.now() < deadline) await pause(50);
+    step(`${t.acked.length - resumed} puts acknowledged since`);
     await t.stop();
+    step('traffic stopped');
     const found = await Promise.all(t.acked.map((k) => backend.store.get(['w', k])));
+    step(`${found.length} acknowledged puts read back`);
     return { acked: t.acked.length, lost: found.filter((o) => o === undefined).length, failed: t.failed, gapMs: Math.round(t.longestGapMs) };
   } finally {
     await backend.store.close();
@@ -87,6 +96,7 @@ try {
       rates[l]!.on.push(await writeRate(cluster, true, l, ms));
     }
   }
+  step('write rates measured');
   const losses: { wait: boolean; acked: number; lost: number; failed: number; gapMs: number }[] = [];
   for (let r = 0; r < (short ? 1 : 3); r++) {
     for (const wait of [false, true]) losses.push({ wait, ...(await failover(cluster, wait, 64, 4096)) });
