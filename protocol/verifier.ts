@@ -91,7 +91,7 @@ export class CapabilityVerifier implements VerificationAuthority {
   /** What the chain checks need of this verifier. */
   readonly #context: ChainContext;
   /** One frozen list per distinct scope signed or verified lately, shared by every capability of that scope. */
-  readonly #scopes: ScopeInterner;
+  readonly #scopes: ScopeInterner | undefined;
 
   constructor(options: VerifierOptions) {
     this.keyring = options.keyring;
@@ -105,8 +105,9 @@ export class CapabilityVerifier implements VerificationAuthority {
     const size = options.cacheSize ?? 10_000;
     this.#cache = size > 0 ? new VerifiedCache(size) : undefined;
     this.#bound = size > 0 ? new BoundChildren() : undefined;
-    const scopes = (this.#scopes = new ScopeInterner(size > 0 ? SCOPES_KEPT : 1));
-    this.#context = { keyring: this.keyring, suite: this.#suite, authority: this, root: (key) => this.#root(key), intern: (scope) => scopes.intern(scope) };
+    // A verifier that caches nothing (cacheSize 0) shares no scopes either: every verify would pay the lookup for nothing.
+    const scopes = (this.#scopes = size > 0 ? new ScopeInterner(SCOPES_KEPT) : undefined);
+    this.#context = { keyring: this.keyring, suite: this.#suite, authority: this, root: (key) => this.#root(key), intern: (scope) => scopes?.intern(scope) ?? scope };
   }
 
   /** True when any of these revocation ids (a chain and its ancestors) is revoked. */
@@ -166,7 +167,7 @@ export class CapabilityVerifier implements VerificationAuthority {
     const key = this.keyring.current;
     const { chain, tags } = signChain(cap.blocks, key.kid, this.#root(key), this.#suite, this.#random);
     // A scope granted afresh (a server function that grants on every call) shares the list kept for it.
-    shareScope(cap, this.#scopes.intern(cap.scope));
+    if (this.#scopes !== undefined) shareScope(cap, this.#scopes.intern(cap.scope));
     // The verification takes the chain's place (setStatus): until then, the chain.
     cap[chainOf] = chain;
     const facts = { ...restrictionsOf(cap.blocks), ancestors: ancestorIds(cap.blocks[0]!.ancestors), bearer: bearer ? true : undefined, marks: marksOf(cap.blocks) };
